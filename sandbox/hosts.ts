@@ -1,0 +1,232 @@
+/**
+ * Independent SSH hosts on loopback: each its own address (127.77.<n>.<i>), sshd, host
+ * keys, non-root deploy user and home, and (optionally) its own Docker engine, reachable
+ * through `DOCKER_HOST` set by sshd for that host's sessions.
+ */
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { daemon, ensurePackages, freePort, must, readPid, run, sleep, stopPid, waitForPort } from './procs.js';
+
+export interface HostKey {
+  type: string;
+  publicLine: string;
+  fingerprint: string;
+}
+
+export interface ClientKey {
+  type: string;
+  privateKey: string;
+  publicLine: string;
+  passphrase?: string;
+}
+
+export interface SandboxHost {
+  index: number;
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+  dir: string;
+  hostKeys: HostKey[];
+  /** known_hosts lines for this host (every key type). */
+  knownHosts: string;
+  /** `user@address:port`, as the `hosts` input takes it. */
+  spec: string;
+  /** Set when the host has its own Docker engine. */
+  dockerHost?: string;
+  sshdPid?: number;
+  /** Extra sshd_config lines (e.g. SetEnv). */
+  sshdExtra: string[];
+}
+
+export const SANDBOX_PACKAGES = ['openssh-server', 'openssh-client', 'procps'];
+
+let instances = 0;
+
+async function keygen(file: string, type: string, comment: string, passphrase = ''): Promise<void> {
+  const bits = type === 'rsa' ? ['-b', '3072'] : type === 'ecdsa' ? ['-b', '256'] : [];
+  await must('ssh-keygen', ['-q', '-t', type, ...bits, '-N', passphrase, '-C', comment, '-f', file]);
+}
+
+async function readKeyInfo(pubFile: string): Promise<HostKey> {
+  const publicLine = (await must('cat', [pubFile])).trim().split(/\s+/).slice(0, 2).join(' ');
+  const fp = (await must('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile])).trim().split(/\s+/)[1]!;
+  return { type: publicLine.split(' ')[0]!, publicLine, fingerprint: fp };
+}
+
+/** Generate a set of host keys (ed25519, ecdsa, rsa) into `dir`. */
+export async function makeHostKeys(dir: string): Promise<{ files: string[]; keys: HostKey[] }> {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const keys: HostKey[] = [];
+  for (const t of ['ed25519', 'ecdsa', 'rsa']) {
+    const f = path.join(dir, `ssh_host_${t}_key`);
+    await keygen(f, t, 'sandbox-host');
+    files.push(f);
+    keys.push(await readKeyInfo(`${f}.pub`));
+  }
+  return { files, keys };
+}
+
+export function knownHostsFor(address: string, port: number, keys: HostKey[]): string {
+  const name = port === 22 ? address : `[${address}]:${port}`;
+  return keys.map((k) => `${name} ${k.publicLine}`).join('\n') + '\n';
+}
+
+function sshdConfig(h: SandboxHost, hostKeyFiles: string[]): string {
+  return [
+    `Port ${h.port}`,
+    `ListenAddress ${h.address}`,
+    ...hostKeyFiles.map((f) => `HostKey ${f}`),
+    `PidFile ${path.join(h.dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${path.join(h.home, '.ssh', 'authorized_keys')}`,
+    'UsePAM no',
+    'StrictModes no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin no',
+    `AllowUsers ${h.user}`,
+    'AllowTcpForwarding yes',
+    'Subsystem sftp internal-sftp',
+    'LogLevel DEBUG1',
+    'MaxStartups 100:30:200',
+    'MaxSessions 50',
+    ...h.sshdExtra,
+  ].join('\n') + '\n';
+}
+
+/** Start (or restart) a host's sshd with the given host keys (its own by default). */
+export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'hostkeys')): Promise<number> {
+  const files = ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(hostKeyDir, `ssh_host_${t}_key`));
+  const conf = path.join(h.dir, hostKeyDir.endsWith('hostkeys') ? 'sshd_config' : 'sshd_config.alt');
+  writeFileSync(conf, sshdConfig(h, files));
+  mkdirSync('/run/sshd', { recursive: true });
+  const log = path.join(h.dir, 'sshd.log');
+  // -D: stay in the foreground so the pid we track is sshd itself.
+  const pid = daemon('/usr/sbin/sshd', ['-D', '-f', conf, '-E', log], { log: path.join(h.dir, 'sshd.out') });
+  await waitForPort(h.address, h.port, { banner: 'SSH-2.0', pid, log });
+  h.sshdPid = pid;
+  return pid;
+}
+
+export async function stopSshd(h: SandboxHost): Promise<void> {
+  await stopPid(h.sshdPid ?? readPid(path.join(h.dir, 'sshd.pid')));
+  h.sshdPid = undefined;
+}
+
+async function addUser(name: string, home: string): Promise<{ uid: number; gid: number }> {
+  for (let i = 0; i < 50; i++) {
+    const r = await run('useradd', ['-M', '-d', home, '-s', '/bin/bash', '-U', '-p', '*', name]);
+    if (r.code === 0 || /already exists/.test(r.stderr)) break;
+    if (!/lock/i.test(r.stderr)) throw new Error(`useradd ${name}: ${r.stderr}`);
+    await sleep(100 + Math.random() * 200);
+  }
+  const uid = Number((await must('id', ['-u', name])).trim());
+  const gid = Number((await must('id', ['-g', name])).trim());
+  return { uid, gid };
+}
+
+async function delUser(name: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await run('userdel', [name]);
+    if (r.code === 0 || /does not exist/.test(r.stderr)) return;
+    if (!/lock|currently used/i.test(r.stderr)) return;
+    await sleep(100 + Math.random() * 200);
+  }
+}
+
+export interface HostsOptions {
+  /** Where the sandbox keeps its files. */
+  root: string;
+  /** Called per host before sshd starts, e.g. to start a Docker engine and add SetEnv. */
+  prepare?: (h: SandboxHost) => Promise<void>;
+}
+
+export interface ClientKeys {
+  ed25519: ClientKey;
+  ecdsa: ClientKey;
+  rsa: ClientKey;
+  /** ed25519, encrypted with a passphrase. */
+  encrypted: ClientKey;
+  /** A valid key that no host authorizes. */
+  unauthorized: ClientKey;
+}
+
+export async function makeClientKeys(dir: string): Promise<ClientKeys> {
+  mkdirSync(dir, { recursive: true });
+  const make = async (file: string, type: string, passphrase?: string): Promise<ClientKey> => {
+    const f = path.join(dir, file);
+    await keygen(f, type, `ops-actions-sandbox-${file}`, passphrase ?? '');
+    const info = await readKeyInfo(`${f}.pub`);
+    return { type: info.type, privateKey: await must('cat', [f]), publicLine: info.publicLine, passphrase };
+  };
+  return {
+    ed25519: await make('id_ed25519', 'ed25519'),
+    ecdsa: await make('id_ecdsa', 'ecdsa'),
+    rsa: await make('id_rsa', 'rsa'),
+    encrypted: await make('id_encrypted', 'ed25519', `pass-${randomBytes(6).toString('hex')}`),
+    unauthorized: await make('id_other', 'ed25519'),
+  };
+}
+
+/** Create and start `n` hosts. */
+export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): Promise<SandboxHost[]> {
+  ensurePackages(SANDBOX_PACKAGES);
+  const tag = randomBytes(2).toString('hex');
+  // A /24 per sandbox in 127.77.0.0/16, so parallel sandboxes never share an address.
+  const net = ((process.pid + instances++ * 37) % 250) + 1;
+  const authorized = [keys.ed25519, keys.ecdsa, keys.rsa, keys.encrypted].map((k) => k.publicLine).join('\n') + '\n';
+  const make = async (i: number): Promise<SandboxHost> => {
+    const address = `127.77.${net}.${i + 1}`;
+    const port = await freePort(address);
+    const dir = path.join(o.root, `host${String(i + 1).padStart(2, '0')}`);
+    const home = path.join(dir, 'home');
+    mkdirSync(path.join(home, '.ssh'), { recursive: true });
+    const user = `ops${tag}h${String(i + 1).padStart(2, '0')}`;
+    const { uid, gid } = await addUser(user, home);
+    writeFileSync(path.join(home, '.ssh', 'authorized_keys'), authorized);
+    chmodSync(path.join(home, '.ssh', 'authorized_keys'), 0o600);
+    for (const p of [home, path.join(home, '.ssh'), path.join(home, '.ssh', 'authorized_keys')]) chownSync(p, uid, gid);
+    chmodSync(dir, 0o755);
+    const hk = await makeHostKeys(path.join(dir, 'hostkeys'));
+    const h: SandboxHost = {
+      index: i,
+      name: `host${String(i + 1).padStart(2, '0')}`,
+      address,
+      port,
+      user,
+      uid,
+      gid,
+      home,
+      dir,
+      hostKeys: hk.keys,
+      knownHosts: knownHostsFor(address, port, hk.keys),
+      spec: `${user}@${address}:${port}`,
+      sshdExtra: [],
+    };
+    if (o.prepare) await o.prepare(h);
+    await startSshd(h);
+    return h;
+  };
+  // Two at a time: host-key generation is CPU-bound and the machine has two cores.
+  const hosts: SandboxHost[] = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      hosts[i] = await make(i);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return hosts;
+}
+
+export async function stopHosts(hosts: SandboxHost[]): Promise<void> {
+  await Promise.all(hosts.filter(Boolean).map((h) => stopSshd(h)));
+  for (const h of hosts.filter(Boolean)) await delUser(h.user);
+  for (const h of hosts.filter(Boolean)) rmSync(h.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,14 @@
+import { f } from './schema.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+export const appSchema = {
+  app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+  environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+export const IMAGE_REF =
+  /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
