@@ -7,22 +7,36 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeClientKeys, startHosts, stopHosts, type ClientKeys, type SandboxHost } from './hosts.js';
 import { isRoot } from './procs.js';
+import { buildTestImages, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry, type TestImages } from './docker.js';
+import { startMariaDB, startPostgres, stopMariaDB, stopPostgres, type MariaDB, type Postgres } from './databases.js';
 
 export type { SandboxHost, ClientKeys } from './hosts.js';
+export type { Engine, Registry, TestImages } from './docker.js';
+export type { Postgres, MariaDB } from './databases.js';
 
 export interface SandboxOptions {
   /** How many SSH hosts. */
   hosts?: number;
   /** Keep the files after stop (for debugging). */
   keep?: boolean;
-  /** Start a Docker engine per host (and the shared registry). */
+  /** Start a Docker engine per host. */
   docker?: boolean;
+  /** Start a registry and push the test images (`app:<version>` for each, `app:unhealthy`, `app:crash`); implies docker. */
+  images?: string[];
+  postgres?: boolean;
+  mariadb?: boolean;
 }
 
 export interface Sandbox {
   root: string;
   hosts: SandboxHost[];
   keys: ClientKeys;
+  /** Each host's engine, by host name (with `docker`). */
+  engines: Map<string, Engine>;
+  registry?: Registry;
+  images?: TestImages;
+  postgres?: Postgres;
+  mariadb?: MariaDB;
   /** known_hosts lines for every host. */
   knownHosts(hosts?: SandboxHost[]): string;
   /** The `hosts` input for these hosts. */
@@ -52,11 +66,48 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   };
   try {
     const keys = await makeClientKeys(path.join(root, 'client'));
-    hosts = await startHosts(o.hosts ?? 1, keys, { root });
+    const engines = new Map<string, Engine>();
+    const docker = o.docker || (o.images?.length ?? 0) > 0;
+    if (docker) cleanups.push(async () => {
+      await Promise.all([...engines.values()].map((e) => stopEngine(e)));
+    });
+    hosts = await startHosts(o.hosts ?? 1, keys, {
+      root,
+      prepare: docker
+        ? async (h) => {
+            const e = await startEngine(path.join(h.dir, 'docker'), { gid: h.gid });
+            engines.set(h.name, e);
+            h.dockerHost = e.host;
+            h.sshdExtra.push(`SetEnv DOCKER_HOST=${e.host}`);
+          }
+        : undefined,
+    });
+    let registry: Registry | undefined;
+    let images: TestImages | undefined;
+    if (o.images?.length) {
+      registry = await startRegistry(path.join(root, 'registry'));
+      cleanups.push(() => stopRegistry(registry));
+      images = await buildTestImages(engines.get(hosts[0]!.name)!, registry, o.images, root);
+    }
+    let postgres: Postgres | undefined;
+    let mariadb: MariaDB | undefined;
+    if (o.postgres) {
+      postgres = await startPostgres(path.join(root, 'postgres'));
+      cleanups.push(() => stopPostgres(postgres));
+    }
+    if (o.mariadb) {
+      mariadb = await startMariaDB(path.join(root, 'mariadb'));
+      cleanups.push(() => stopMariaDB(mariadb));
+    }
     const sb: Sandbox = {
       root,
       hosts,
       keys,
+      engines,
+      registry,
+      images,
+      postgres,
+      mariadb,
       knownHosts: (hs = hosts) => hs.map((h) => h.knownHosts).join(''),
       hostsInput: (hs = hosts) => hs.map((h) => h.spec).join('\n'),
       sshInputs: (hs = hosts) => ({

@@ -189,3 +189,14 @@ export function ensurePackages(pkgs: string[]): void {
   }
   if (r.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed: ${r.stderr.slice(-2000)}`);
 }
+
+/** Unmount everything mounted under `dir` (deepest first), e.g. the netns file dockerd leaves. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = safeRead('/proc/self/mounts')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === dir || p.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run('umount', ['-l', m]);
+}
