@@ -4,6 +4,7 @@
  */
 import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { inNamespace, type Namespace } from './netns.js';
 import { daemon, ensurePackages, freePort, readPid, run, sleep, stopPid, unmountUnder, waitForPort } from './procs.js';
 
 export const DOCKER_PACKAGES = ['docker.io', 'docker-compose', 'docker-registry', 'busybox-static'];
@@ -31,7 +32,7 @@ export async function mustDocker(e: Pick<Engine, 'host'>, args: string[], o: { i
  * Start a Docker engine with its own socket, data and exec roots. No bridge and no
  * iptables (containers use host networking); the socket belongs to `gid`.
  */
-export async function startEngine(dir: string, o: { gid?: number } = {}): Promise<Engine> {
+export async function startEngine(dir: string, o: { gid?: number; netns?: Namespace; insecureRegistry?: string } = {}): Promise<Engine> {
   ensurePackages(DOCKER_PACKAGES);
   mkdirSync(dir, { recursive: true });
   const socket = path.join(dir, 'docker.sock');
@@ -44,8 +45,11 @@ export async function startEngine(dir: string, o: { gid?: number } = {}): Promis
     '--pidfile', path.join(dir, 'docker.pid'),
     '--log-level', 'warn',
     ...(o.gid !== undefined ? ['--group', String(o.gid)] : []),
+    ...(o.insecureRegistry ? ['--insecure-registry', o.insecureRegistry] : []),
   ];
-  const pid = daemon('dockerd', args, { log: path.join(dir, 'dockerd.log') });
+  // nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then fails.
+  const [cmd, argv] = inNamespace(o.netns, ['dockerd', ...args]);
+  const pid = daemon(cmd, argv, { log: path.join(dir, 'dockerd.log') });
   const e: Engine = { dir, socket, host: `unix://${socket}`, pid };
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -78,10 +82,10 @@ export interface Registry {
   dir: string;
 }
 
-export async function startRegistry(dir: string): Promise<Registry> {
+export async function startRegistry(dir: string, address = '127.0.0.1'): Promise<Registry> {
   ensurePackages(DOCKER_PACKAGES);
   mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const port = await freePort();
+  const port = await freePort(address);
   const conf = path.join(dir, 'config.yml');
   writeFileSync(
     conf,
@@ -95,13 +99,13 @@ export async function startRegistry(dir: string): Promise<Registry> {
       '  delete:',
       '    enabled: true',
       'http:',
-      `  addr: 127.0.0.1:${port}`,
+      `  addr: ${address}:${port}`,
       '',
     ].join('\n'),
   );
   const pid = daemon('docker-registry', ['serve', conf], { log: path.join(dir, 'registry.log') });
-  await waitForPort('127.0.0.1', port, { pid, log: path.join(dir, 'registry.log') });
-  return { address: `127.0.0.1:${port}`, pid, dir };
+  await waitForPort(address, port, { pid, log: path.join(dir, 'registry.log') });
+  return { address: `${address}:${port}`, pid, dir };
 }
 
 export async function stopRegistry(r: Registry | undefined): Promise<void> {

@@ -7,6 +7,7 @@ import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { daemon, ensurePackages, freePort, must, readPid, run, sleep, stopPid, waitForPort } from './procs.js';
+import { createNamespace, deleteNamespace, inNamespace, type Namespace, type Net } from './netns.js';
 
 export interface HostKey {
   type: string;
@@ -41,6 +42,8 @@ export interface SandboxHost {
   sshdPid?: number;
   /** Extra sshd_config lines (e.g. SetEnv). */
   sshdExtra: string[];
+  /** Set for isolated hosts: the host's own network namespace (own loopback). */
+  netns?: Namespace;
 }
 
 export const SANDBOX_PACKAGES = ['openssh-server', 'openssh-client', 'procps'];
@@ -107,7 +110,8 @@ export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'h
   mkdirSync('/run/sshd', { recursive: true });
   const log = path.join(h.dir, 'sshd.log');
   // -D: stay in the foreground so the pid we track is sshd itself.
-  const pid = daemon('/usr/sbin/sshd', ['-D', '-f', conf, '-E', log], { log: path.join(h.dir, 'sshd.out') });
+  const [cmd, args] = inNamespace(h.netns, ['/usr/sbin/sshd', '-D', '-f', conf, '-E', log]);
+  const pid = daemon(cmd, args, { log: path.join(h.dir, 'sshd.out') });
   await waitForPort(h.address, h.port, { banner: 'SSH-2.0', pid, log });
   h.sshdPid = pid;
   return pid;
@@ -144,6 +148,9 @@ export interface HostsOptions {
   root: string;
   /** Called per host before sshd starts, e.g. to start a Docker engine and add SetEnv. */
   prepare?: (h: SandboxHost) => Promise<void>;
+  /** Put each host in its own network namespace on this bridge (port 22 on its own address). */
+  net?: Net;
+  tag?: string;
 }
 
 export interface ClientKeys {
@@ -176,13 +183,14 @@ export async function makeClientKeys(dir: string): Promise<ClientKeys> {
 /** Create and start `n` hosts. */
 export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): Promise<SandboxHost[]> {
   ensurePackages(SANDBOX_PACKAGES);
-  const tag = randomBytes(2).toString('hex');
+  const tag = o.tag ?? randomBytes(2).toString('hex');
   // A /24 per sandbox in 127.77.0.0/16, so parallel sandboxes never share an address.
   const net = ((process.pid + instances++ * 37) % 250) + 1;
   const authorized = [keys.ed25519, keys.ecdsa, keys.rsa, keys.encrypted].map((k) => k.publicLine).join('\n') + '\n';
   const make = async (i: number): Promise<SandboxHost> => {
-    const address = `127.77.${net}.${i + 1}`;
-    const port = await freePort(address);
+    const netns = o.net ? await createNamespace(o.net, tag, i) : undefined;
+    const address = netns ? netns.address : `127.77.${net}.${i + 1}`;
+    const port = netns ? 22 : await freePort(address);
     const dir = path.join(o.root, `host${String(i + 1).padStart(2, '0')}`);
     const home = path.join(dir, 'home');
     mkdirSync(path.join(home, '.ssh'), { recursive: true });
@@ -207,6 +215,7 @@ export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): 
       knownHosts: knownHostsFor(address, port, hk.keys),
       spec: `${user}@${address}:${port}`,
       sshdExtra: [],
+      netns,
     };
     if (o.prepare) await o.prepare(h);
     await startSshd(h);
@@ -227,6 +236,9 @@ export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): 
 
 export async function stopHosts(hosts: SandboxHost[]): Promise<void> {
   await Promise.all(hosts.filter(Boolean).map((h) => stopSshd(h)));
+  // Daemons a test left behind (they would outlive the namespace and block userdel).
+  for (const h of hosts.filter(Boolean)) await run('pkill', ['-KILL', '-u', h.user]);
   for (const h of hosts.filter(Boolean)) await delUser(h.user);
+  for (const h of hosts.filter(Boolean)) if (h.netns) await deleteNamespace(h.netns);
   for (const h of hosts.filter(Boolean)) rmSync(h.dir, { recursive: true, force: true });
 }

@@ -6,13 +6,16 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeClientKeys, startHosts, stopHosts, type ClientKeys, type SandboxHost } from './hosts.js';
-import { isRoot } from './procs.js';
+import { randomBytes } from 'node:crypto';
+import { isRoot, run } from './procs.js';
+import { createNet, deleteNet, type Net } from './netns.js';
 import { buildTestImages, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry, type TestImages } from './docker.js';
 import { startMariaDB, startPostgres, stopMariaDB, stopPostgres, type MariaDB, type Postgres } from './databases.js';
 
 export type { SandboxHost, ClientKeys } from './hosts.js';
 export type { Engine, Registry, TestImages } from './docker.js';
 export type { Postgres, MariaDB } from './databases.js';
+export type { Net } from './netns.js';
 
 export interface SandboxOptions {
   /** How many SSH hosts. */
@@ -25,6 +28,11 @@ export interface SandboxOptions {
   images?: string[];
   postgres?: boolean;
   mariadb?: boolean;
+  /**
+   * Put each host in its own network namespace (own loopback, sshd on port 22 of its own
+   * address on a bridge this sandbox creates), as separate machines would be.
+   */
+  isolated?: boolean;
 }
 
 export interface Sandbox {
@@ -33,6 +41,8 @@ export interface Sandbox {
   keys: ClientKeys;
   /** Each host's engine, by host name (with `docker`). */
   engines: Map<string, Engine>;
+  /** With `isolated`: the bridge joining the hosts' namespaces to this machine. */
+  net?: Net;
   registry?: Registry;
   images?: TestImages;
   postgres?: Postgres;
@@ -46,6 +56,16 @@ export interface Sandbox {
   stop(): Promise<void>;
   /** Register extra cleanup run by stop (last registered first). */
   onStop(fn: () => Promise<void>): void;
+}
+
+/** A 10.213.<n>.0/24 no interface on this machine uses yet. */
+async function freeNetIndex(): Promise<number> {
+  const used = (await run('ip', ['-4', '-o', 'addr'])).stdout;
+  for (let k = 0; k < 250; k++) {
+    const n = ((process.pid + k * 7) % 250) + 1;
+    if (!used.includes(` 10.213.${n}.`)) return n;
+  }
+  throw new Error('no free 10.213.x.0/24 for the sandbox network');
 }
 
 export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
@@ -67,15 +87,24 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   try {
     const keys = await makeClientKeys(path.join(root, 'client'));
     const engines = new Map<string, Engine>();
+    const tag = randomBytes(2).toString('hex');
+    let net: Net | undefined;
+    if (o.isolated) {
+      net = await createNet(tag, await freeNetIndex());
+      const n = net;
+      cleanups.push(() => deleteNet(n));
+    }
     const docker = o.docker || (o.images?.length ?? 0) > 0;
     if (docker) cleanups.push(async () => {
       await Promise.all([...engines.values()].map((e) => stopEngine(e)));
     });
     hosts = await startHosts(o.hosts ?? 1, keys, {
       root,
+      net,
+      tag,
       prepare: docker
         ? async (h) => {
-            const e = await startEngine(path.join(h.dir, 'docker'), { gid: h.gid });
+            const e = await startEngine(path.join(h.dir, 'docker'), { gid: h.gid, netns: h.netns, insecureRegistry: net?.subnet });
             engines.set(h.name, e);
             h.dockerHost = e.host;
             h.sshdExtra.push(`SetEnv DOCKER_HOST=${e.host}`);
@@ -85,7 +114,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     let registry: Registry | undefined;
     let images: TestImages | undefined;
     if (o.images?.length) {
-      registry = await startRegistry(path.join(root, 'registry'));
+      registry = await startRegistry(path.join(root, 'registry'), net?.gateway);
       cleanups.push(() => stopRegistry(registry));
       images = await buildTestImages(engines.get(hosts[0]!.name)!, registry, o.images, root);
     }
@@ -104,6 +133,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       hosts,
       keys,
       engines,
+      net,
       registry,
       images,
       postgres,

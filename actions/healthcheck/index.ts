@@ -1,6 +1,40 @@
 import '../../src/action/esm-shim.js';
 import { runAction } from '../../src/action/runtime.js';
-import { pendingAction } from '../../src/action/pending.js';
+import { InputError, collectInputs } from '../../src/inputs/schema.js';
+import { resolveSshInto } from '../../src/inputs/ssh.js';
+import { healthSpec, maskHealthSecrets } from '../../src/health/spec.js';
+import { checkHealth } from '../../src/health/check.js';
+import { SshPool } from '../../src/ssh/pool.js';
+import { healthSummary } from '../../src/report/health.js';
 import { schema } from './schema.js';
 
-runAction((ctx) => pendingAction(ctx, 'healthcheck', schema, { ssh: false }));
+runAction(async (ctx) => {
+  const { values, problems } = collectInputs(schema, ctx.inputs);
+  const spec = healthSpec(values, '', problems);
+  maskHealthSecrets(spec, ctx.inputs.mask);
+  const ssh = spec.viaSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
+  if (problems.length) throw new InputError(problems);
+  if (!spec.viaSsh && (values.hosts || values.inventory)) {
+    ctx.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
+  }
+  if (spec.insecureTls) ctx.logger.warning('insecure-tls is true: TLS certificates are not verified');
+
+  const pool = ssh ? new SshPool(ssh.options) : undefined;
+  let result;
+  try {
+    result = await checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel });
+  } finally {
+    await pool?.closeAll();
+  }
+  ctx.setOutput('healthy', result.healthy);
+  ctx.setOutput('attempts', result.attempts);
+  ctx.setOutput('elapsed-ms', result.elapsedMs);
+  ctx.setOutput('p50-ms', result.p50 ?? '');
+  ctx.setOutput('p95-ms', result.p95 ?? '');
+  ctx.setOutput('status', result.status ?? '');
+  ctx.setOutput('cert-days-left', result.certDaysLeft ?? '');
+  ctx.setOutput('last-error', result.lastError ?? '');
+  await ctx.summary(healthSummary(result));
+  if (!result.healthy) throw new Error(`health gate failed:\n${result.failures.join('\n')}`);
+  ctx.logger.info(`healthy: ${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms`);
+});

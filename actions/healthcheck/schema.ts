@@ -1,4 +1,8 @@
-import { f } from '../../src/inputs/schema.js';
+import { healthSchema } from '../../src/health/spec.js';
+import { sshSchema } from '../../src/inputs/ssh.js';
 
-/** The inputs of the healthcheck action (see action.yml). */
-export const schema = { url: f.list({ required: true, commas: false }) };
+/** healthcheck: the gate's own inputs, then the shared SSH inputs (used with via-ssh). */
+export const schema = {
+  ...healthSchema('', { urlRequired: true, viaSshDefault: false }),
+  ...sshSchema({ maxParallel: 10, optional: true }),
+};

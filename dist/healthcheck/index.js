@@ -65866,7 +65866,7 @@ function getIDToken(aud) {
  * whether it is secret. `parseInputs` reads every field, masks secrets first, and reports
  * every bad input at once, each message naming the input.
  */
-class InputError extends Error {
+class schema_InputError extends Error {
     problems;
     constructor(problems) {
         super(problems.map((p) => `input '${p.input}': ${p.message}`).join('\n'));
@@ -65930,7 +65930,7 @@ function parseList(raw, commas = true) {
         .map((s) => s.trim())
         .filter((s) => s !== '' && !s.startsWith('#'));
 }
-const schema_f = {
+const f = {
     string: (o = {}) => field((raw) => {
         const v = o.secret ? raw : raw.trim();
         if (o.pattern && !o.pattern.test(v))
@@ -65960,7 +65960,7 @@ const schema_f = {
  * Parse every input of a schema without throwing: the values that parsed (failed ones get
  * their default, if they have one) and the problems. Secrets are masked first.
  */
-function collectInputs(schema, src) {
+function schema_collectInputs(schema, src) {
     for (const [name, fld] of Object.entries(schema)) {
         if (!fld.secret)
             continue;
@@ -65994,9 +65994,9 @@ function collectInputs(schema, src) {
 }
 /** Parse every input of a schema; secrets are masked before anything else happens. */
 function parseInputs(schema, src) {
-    const { values, problems } = collectInputs(schema, src);
+    const { values, problems } = schema_collectInputs(schema, src);
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     return values;
 }
 
@@ -66156,7 +66156,7 @@ async function runAction(main, post) {
     }
     catch (e) {
         const msg = logger.secrets.redact(errorMessage(e));
-        if (e instanceof InputError)
+        if (e instanceof schema_InputError)
             setFailed(`invalid input:\n${msg}`);
         else
             setFailed(msg);
@@ -66703,7 +66703,7 @@ function sshSchema(o = {}) {
         'inventory-group': f.string({ default: 'all' }),
         user: f.string({ default: '' }),
         port: f.int(1, 65535, { default: 22 }),
-        'ssh-key': f.string({ required: true, secret: true }),
+        'ssh-key': o.optional ? f.optionalString({ secret: true }) : f.string({ required: true, secret: true }),
         'ssh-key-passphrase': f.optionalString({ secret: true }),
         'known-hosts': f.optionalString(),
         'host-fingerprints': f.optionalString(),
@@ -66759,6 +66759,8 @@ function resolveSsh(i, ctx) {
     if (targets && targets.length === 0)
         problems.push({ input: 'hosts', message: 'lists no host' });
     const key = i['ssh-key'] ? attempt('ssh-key', () => parsePrivateKey(i['ssh-key'], i['ssh-key-passphrase'])) : undefined;
+    if (!i['ssh-key'] && !problems.some((p) => p.input === 'ssh-key'))
+        problems.push({ input: 'ssh-key', message: 'is required to reach the hosts but was not set' });
     let hostKeys;
     const given = [i['known-hosts'] && 'known-hosts', i['host-fingerprints'] && 'host-fingerprints'].filter(Boolean);
     if (given.length > 1) {
@@ -66787,7 +66789,7 @@ function resolveSsh(i, ctx) {
     if (i['proxy-jump'])
         proxyJump = attempt('proxy-jump', () => parseHost(i['proxy-jump'], defaults));
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     if (hostKeys.mode === 'insecure') {
         ctx.logger.warning("insecure-ignore-host-key is true: host keys are NOT verified, so anyone between the runner and the hosts can impersonate them and read what is sent (keys, env files, backups). Pin keys with 'known-hosts' instead.");
     }
@@ -66805,155 +66807,213 @@ function resolveSsh(i, ctx) {
         },
     };
 }
+/** Resolve the SSH setup from parsed values, adding its problems to `problems` (each input once). */
+function resolveSshInto(values, problems, ctx) {
+    try {
+        return resolveSsh(values, ctx);
+    }
+    catch (e) {
+        if (!(e instanceof schema_InputError))
+            throw e;
+        const named = new Set(problems.map((p) => p.input));
+        problems.push(...e.problems.filter((p) => !named.has(p.input)));
+        return undefined;
+    }
+}
 /**
  * Parse an action's inputs (its schema includes `sshSchema`) and resolve the SSH setup,
  * reporting every problem of both at once.
  */
 function parseSshAction(schema, src, ctx) {
     const { values, problems } = collectInputs(schema, src);
-    let ssh;
-    try {
-        ssh = resolveSsh(values, ctx);
-    }
-    catch (e) {
-        if (!(e instanceof InputError))
-            throw e;
-        const named = new Set(problems.map((p) => p.input));
-        problems.push(...e.problems.filter((p) => !named.has(p.input)));
-    }
+    const ssh = resolveSshInto(values, problems, ctx);
     if (problems.length)
         throw new InputError(problems);
     return { inputs: values, ssh: ssh };
 }
 
-;// CONCATENATED MODULE: ./src/shell/index.ts
+;// CONCATENATED MODULE: ./src/health/spec.ts
 /**
- * Remote commands as data.
- *
- * A `Command` is a list of words. A plain string word is always a literal argument and is
- * quoted when rendered, so no input can ever become shell syntax. Shell syntax (operators,
- * redirections, `$HOME`) exists only as `Token`s, which only this module can create.
- * `render` is the one place where a command becomes a POSIX `sh` command line.
- *
- * This module imports nothing.
+ * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
+ * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
+ * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
+ * `health-expect-json`, ...).
  */
-const TOKEN = Symbol('shell-token');
-function token(text) {
-    return Object.freeze({ [TOKEN]: text });
-}
-function isToken(w) {
-    return typeof w === 'object' && w !== null && TOKEN in w;
-}
-const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
-/** Quote one string as a single literal POSIX sh word. */
-function quote(s) {
-    if (s.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    if (s !== '' && SAFE.test(s))
-        return s;
-    return "'" + s.replace(/'/g, `'\\''`) + "'";
-}
-/** Render a command as one POSIX sh command line. */
-function render(c) {
-    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
-}
-const AND = token('&&');
-const OR = token('||');
-const SEQ = token(';');
-const PIPE = token('|');
-function join(op, cmds) {
+
+function parseStatusSet(raw) {
     const out = [];
-    cmds.forEach((c, i) => {
-        if (i > 0)
-            out.push(op);
-        out.push(...c);
-    });
+    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m)
+            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        for (const c of [lo, hi])
+            if (c < 100 || c > 599)
+                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
+        if (hi < lo)
+            throw new ParseError(`'${part}': the range is backwards`);
+        out.push([lo, hi]);
+    }
+    if (out.length === 0)
+        throw new ParseError('names no status code');
     return out;
 }
-/** `a && b && c` */
-const and = (...cmds) => join(AND, cmds);
-/** `a || b` */
-const or = (...cmds) => join(OR, cmds);
-/** `a ; b` */
-const seq = (...cmds) => join(SEQ, cmds);
-/** `a | b` (note: POSIX sh reports only the last command's status) */
-const pipe = (...cmds) => join(PIPE, cmds);
-/** `( c )`: run in a subshell. */
-const subshell = (c) => [token('('), ...c, token(')')];
-/** `{ c ; }`: group without a subshell. */
-const shell_group = (c) => [token('{'), ...c, token('; }')];
-/** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [
-    ...c,
-    token(append ? '>>' : '>'),
-    path,
-];
-/** `c < path` */
-const fromFile = (c, path) => [...c, token('<'), path];
-/** `c 2>/dev/null` */
-const quietErr = (c) => [...c, token('2>/dev/null')];
-/** `c >/dev/null 2>&1` */
-const silent = (c) => [...c, token('>/dev/null 2>&1')];
-/** `c 2>&1` */
-const mergeErr = (c) => [...c, token('2>&1')];
-/** `! c` */
-const not = (c) => [token('!'), ...c];
-/**
- * A path relative to the remote user's home: renders as `"$HOME"/'rel'`, so the home is
- * expanded by the remote shell and the rest stays literal. `~` and `~/x` are accepted.
- */
-function home(rel = '') {
-    const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
-    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
+function statusMatches(set, code) {
+    return set.some(([lo, hi]) => code >= lo && code <= hi);
 }
-/** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
-function remotePath(p) {
-    return p === '~' || p.startsWith('~/') ? home(p) : p;
+function formatStatusSet(set) {
+    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
 }
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function isEnvName(name) {
-    return ENV_NAME.test(name);
-}
-/** `"$NAME"`: the value of a remote environment variable, as one word. */
-function envRef(name) {
-    if (!ENV_NAME.test(name))
-        throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
-    return token(`"$${name}"`);
-}
-/**
- * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
- * compound commands are run through `sh -c`.
- */
-function withEnv(vars, c) {
-    const assigns = [];
-    for (const [k, v] of Object.entries(vars)) {
-        if (!ENV_NAME.test(k))
-            throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
-        assigns.push(`${k}=${v}`);
+/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
+function parseJsonPath(p) {
+    const out = [];
+    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
+    let i = 0;
+    while (i < p.length) {
+        re.lastIndex = i;
+        const m = re.exec(p);
+        if (!m || m[0] === '')
+            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
+        if (m[1] !== undefined)
+            out.push(m[1].replace(/\\(.)/g, '$1'));
+        else if (m[2] !== undefined)
+            out.push(m[2].trim());
+        else
+            out.push(Number(m[3]));
+        i = re.lastIndex;
     }
-    if (assigns.length === 0)
-        return c;
-    const simple = c.every((w) => !isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+    if (out.length === 0)
+        throw new ParseError('an empty JSON path');
+    return out;
+}
+function parseJsonExpectations(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
+        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
+    }
+    return out;
+}
+/** The value at a path, or undefined. */
+function jsonAt(doc, path) {
+    let cur = doc;
+    for (const k of path) {
+        if (cur === null || typeof cur !== 'object')
+            return undefined;
+        cur = cur[k];
+    }
+    return cur;
+}
+/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
+function jsonValueMatches(actual, expected) {
+    if (actual === undefined)
+        return false;
+    if (typeof actual === 'string')
+        return actual === expected;
+    return JSON.stringify(actual) === expected;
+}
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function parseHeaders(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
+        const c = line.indexOf(':');
+        const name = c > 0 ? line.slice(0, c).trim() : '';
+        if (!name || !TOKEN.test(name))
+            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
+        out.push({ name, value: line.slice(c + 1).trim() });
+    }
+    return out;
+}
+function parseUrls(raw) {
+    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    if (lines.length === 0)
+        throw new ParseError('names no URL');
+    return lines.map((l) => {
+        let u;
+        try {
+            u = new URL(l);
+        }
+        catch {
+            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
+        return u;
+    });
+}
+/** A URL for display: the password part of user info replaced. */
+function redactUrl(u) {
+    const s = String(u);
+    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
 }
 /**
- * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
- * command built as data.
+ * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
+ * `url` is required for healthcheck and optional (no gate) elsewhere.
  */
-function script(lines) {
-    const body = ['set -eu', ...lines.map(render)].join('\n');
-    return ['sh', '-c', body];
+function healthSchema(prefix, o) {
+    const fields = {
+        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
+        'via-ssh': f.bool({ default: o.viaSshDefault }),
+        'expect-status': f.custom(parseStatusSet, { default: [[200, 399]] }),
+        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
+        'expect-body': f.custom((raw) => {
+            try {
+                return new RegExp(raw.trim());
+            }
+            catch (e) {
+                throw new ParseError(`not a valid regular expression: ${e.message}`);
+            }
+        }, {}),
+        headers: f.custom(parseHeaders, { default: [], secret: true }),
+        interval: f.duration({ default: 2000, min: 100 }),
+        'request-timeout': f.duration({ default: 5000, min: 100 }),
+        timeout: f.duration({ default: 120_000, min: 100 }),
+        'success-threshold': f.int(1, 100, { default: 1 }),
+        'stable-for': f.duration({ default: 0 }),
+        'max-latency-ms': f.optionalInt(1, 3_600_000),
+        'tls-min-days': f.optionalInt(0, 3650),
+        'insecure-tls': f.bool({ default: false }),
+    };
+    const out = {};
+    for (const [k, v] of Object.entries(fields))
+        out[`${prefix}${k}`] = v;
+    return out;
 }
-/**
- * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
- * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
- * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
- * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
- */
-function userScript(text) {
-    const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
-        'else exec sh -eu -c "$1" ops-script; fi';
-    return ['sh', '-c', launcher, 'ops-script', text];
+/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
+function healthSpec(values, prefix, problems = []) {
+    const v = (k) => values[`${prefix}${k}`];
+    const spec = {
+        urls: v('url'),
+        viaSsh: v('via-ssh'),
+        expectStatus: v('expect-status'),
+        expectJson: v('expect-json'),
+        expectBody: v('expect-body'),
+        headers: v('headers'),
+        intervalMs: v('interval'),
+        requestTimeoutMs: v('request-timeout'),
+        timeoutMs: v('timeout'),
+        successThreshold: v('success-threshold'),
+        stableForMs: v('stable-for'),
+        maxLatencyMs: v('max-latency-ms'),
+        tlsMinDays: v('tls-min-days'),
+        insecureTls: v('insecure-tls'),
+    };
+    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
+        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
+    }
+    return spec;
+}
+/** Register the secret parts of a spec: header values and passwords in URLs. */
+function maskHealthSecrets(spec, mask) {
+    for (const h of spec.headers ?? [])
+        if (h.value)
+            mask(h.value);
+    for (const u of spec.urls ?? [])
+        if (u.password)
+            mask(decodeURIComponent(u.password));
 }
 
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
@@ -67006,21 +67066,316 @@ function summarizeResults(rs) {
     return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
 }
 
-;// CONCATENATED MODULE: ./src/fleet/preflight.ts
-
-
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+var external_node_tls_default = /*#__PURE__*/__nccwpck_require__.n(external_node_tls_);
+;// CONCATENATED MODULE: ./src/health/probe.ts
 /**
- * Connect to every target (host key verified, authenticated) and read who and what it is,
- * before anything is changed anywhere. All hosts are tried; each gets a result.
+ * One health probe: a single HTTP(S) request with its own timeout, directly or over a
+ * stream (an SSH tunnel), classified into the error kinds the gate reports.
  */
-function preflight(pool, targets, o) {
-    return forEachHost(targets, async (t) => {
-        const s = await pool.get(t);
-        const r = await s.run(and(['id', '-un'], ['uname', '-srm']), { step: 'preflight' });
-        const [user = '', system = ''] = r.stdout.trim().split('\n');
-        o.logger.info(`host ${t.name}: connected as ${user} (${system})`);
-        return { user, system };
-    }, { maxParallel: o.maxParallel, onFailure: 'continue', logger: o.logger });
+
+
+
+
+
+const BODY_LIMIT = 64 * 1024;
+const DAY = 86_400_000;
+function classify(e) {
+    const code = e.code ?? '';
+    if (code === 'ECONNREFUSED' || /Connection refused|Channel open failure/i.test(e.message))
+        return 'refused';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+        return 'dns';
+    if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/.test(e.message))
+        return 'reset';
+    if (code === 'ETIMEDOUT')
+        return 'timeout';
+    if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(code + ' ' + e.message))
+        return 'tls';
+    return 'error';
+}
+/** Check a response against the spec; returns an error message or undefined. */
+function assertResponse(spec, status, body) {
+    if (!statusMatches(spec.expectStatus, status))
+        return { kind: 'status', message: `status ${status} is not expected` };
+    if (spec.expectJson.length) {
+        let doc;
+        try {
+            doc = JSON.parse(body);
+        }
+        catch {
+            return { kind: 'assertion', message: 'the body is not JSON' };
+        }
+        for (const x of spec.expectJson) {
+            const actual = jsonAt(doc, x.path);
+            if (!jsonValueMatches(actual, x.expected)) {
+                return { kind: 'assertion', message: `expect-json '${x.raw}': the body has ${actual === undefined ? 'no such field' : JSON.stringify(actual)}` };
+            }
+        }
+    }
+    // A trailing newline does not defeat a pattern anchored with `$`.
+    if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, '')))
+        return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
+    return undefined;
+}
+async function probe(t, spec, timeoutMs) {
+    const started = performance.now();
+    const u = t.url;
+    const isHttps = u.protocol === 'https:';
+    const port = Number(u.port || (isHttps ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const headers = { 'user-agent': 'ops-actions-healthcheck', accept: '*/*', connection: 'close' };
+    for (const h of spec.headers)
+        headers[h.name] = h.value;
+    if (u.username || u.password)
+        headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+    const sni = (headers.Host ?? headers.host ?? host).replace(/:\d+$/, '');
+    const servername = external_node_net_default().isIP(sni) ? undefined : sni;
+    let tunnel;
+    const elapsed = () => Math.round(performance.now() - started);
+    return new Promise((resolve) => {
+        let settled = false;
+        const done = (r) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            req?.destroy();
+            tunnel?.destroy();
+            resolve({ ...r, latencyMs: elapsed() });
+        };
+        const timer = setTimeout(() => done({ ok: false, kind: 'timeout', error: `no response within ${timeoutMs}ms` }), timeoutMs);
+        let req;
+        const start = (sock) => {
+            const mod = isHttps ? (external_node_https_default()) : (external_node_http_default());
+            const opts = {
+                method: 'GET',
+                host,
+                port,
+                path: `${u.pathname}${u.search}`,
+                headers,
+                // A fresh connection per probe. With a tunnel there must be no agent at all: an
+                // agent would ignore createConnection and connect locally.
+                agent: sock ? undefined : false,
+                rejectUnauthorized: !spec.insecureTls,
+                servername,
+            };
+            if (sock) {
+                opts.createConnection = () => (isHttps
+                    ? external_node_tls_default().connect({ socket: sock, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
+                    : sock);
+            }
+            req = mod.request(opts, (res) => {
+                let cert = {};
+                const sockAny = res.socket;
+                if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
+                    const c = sockAny.getPeerCertificate();
+                    if (c && c.valid_to)
+                        cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
+                }
+                const chunks = [];
+                let size = 0;
+                res.on('data', (d) => {
+                    if (size < BODY_LIMIT)
+                        chunks.push(d);
+                    size += d.length;
+                });
+                res.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message, status: res.statusCode }));
+                res.on('end', () => {
+                    const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
+                    const status = res.statusCode ?? 0;
+                    const failed = assertResponse(spec, status, body);
+                    done({ ok: !failed, status, body, kind: failed?.kind, error: failed?.message, certDaysLeft: cert.daysLeft, certValidTo: cert.validTo });
+                });
+            });
+            req.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message }));
+            req.end();
+        };
+        if (t.connect) {
+            t.connect(host, port).then((s) => {
+                tunnel = s;
+                if (settled)
+                    return s.destroy();
+                start(s);
+            }, (e) => done({ ok: false, kind: classify(e), error: `through the SSH tunnel: ${e.message}` }));
+        }
+        else
+            start();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/health/gate.ts
+/**
+ * The health gate for one URL (on one host): probe until healthy or the deadline, with a
+ * success threshold, an optional stable period, latency and certificate limits.
+ */
+
+
+
+function percentile(values, q) {
+    if (!values.length)
+        return undefined;
+    const s = [...values].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+function describeResponse(r) {
+    const body = (r.body ?? '').slice(0, 500).replace(/\s+$/, '');
+    const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
+    return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
+}
+/** The last probe, and, when it got no response, the last response there was. */
+function describeLast(r, lastResponse) {
+    if (!r)
+        return '';
+    if (r.status !== undefined)
+        return describeResponse(r);
+    return `last error: ${r.kind}: ${r.error}${lastResponse ? `; before that, ${describeResponse(lastResponse)}` : ''}`;
+}
+function historyLine(errors) {
+    const parts = Object.entries(errors).map(([k, n]) => `${k} ×${n}`);
+    return parts.length ? `; errors seen: ${parts.join(', ')}` : '';
+}
+async function runGate(target, spec, logger) {
+    const started = Date.now();
+    const deadline = started + spec.timeoutMs;
+    const res = { label: target.label, healthy: false, attempts: 0, elapsedMs: 0, latencies: [], errors: {} };
+    let consecutive = 0;
+    let stableUntil;
+    let last;
+    let lastResponse;
+    const tag = `[${target.label}]`;
+    const finish = (healthy, failure) => {
+        res.healthy = healthy;
+        res.failure = failure;
+        res.elapsedMs = Date.now() - started;
+        res.p50 = percentile(res.latencies, 0.5);
+        res.p95 = percentile(res.latencies, 0.95);
+        res.last = last && { status: last.status, body: last.body?.slice(0, 500) };
+        return res;
+    };
+    for (;;) {
+        const waiting = stableUntil === undefined;
+        const remaining = deadline - Date.now();
+        if (waiting && remaining <= 0) {
+            return finish(false, `${redactUrl(target.url)} did not become healthy within ${formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
+        }
+        const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
+        res.attempts++;
+        last = r;
+        if (r.status !== undefined)
+            lastResponse = r;
+        if (r.status !== undefined)
+            res.status = r.status;
+        if (r.certDaysLeft !== undefined) {
+            res.certDaysLeft = Math.min(r.certDaysLeft, res.certDaysLeft ?? Infinity);
+            res.certValidTo = r.certValidTo;
+        }
+        if (spec.tlsMinDays !== undefined && r.certDaysLeft !== undefined && r.certDaysLeft < spec.tlsMinDays) {
+            res.errors.tls = (res.errors.tls ?? 0) + 1;
+            res.lastError = `certificate expires in ${r.certDaysLeft} days`;
+            return finish(false, `${redactUrl(target.url)}: the TLS certificate expires in ${r.certDaysLeft} day(s) (${r.certValidTo}), fewer than tls-min-days ${spec.tlsMinDays}; renew it`);
+        }
+        if (r.ok) {
+            consecutive++;
+            res.latencies.push(r.latencyMs);
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status} in ${r.latencyMs}ms${waiting ? ` (${consecutive}/${spec.successThreshold})` : ' (stable)'}`);
+            if (waiting && consecutive >= spec.successThreshold) {
+                if (spec.stableForMs <= 0)
+                    break;
+                stableUntil = Date.now() + spec.stableForMs;
+                logger.info(`${tag} healthy; watching it for ${formatDuration(spec.stableForMs)}`);
+            }
+            else if (!waiting && Date.now() >= stableUntil)
+                break;
+        }
+        else {
+            res.errors[r.kind] = (res.errors[r.kind] ?? 0) + 1;
+            res.lastError = `${r.kind}: ${r.error}`;
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
+            if (!waiting) {
+                return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+            }
+            consecutive = 0;
+        }
+        const until = waiting ? deadline : stableUntil;
+        await sleep(Math.min(spec.intervalMs, until - Date.now()));
+    }
+    const result = finish(true);
+    if (spec.maxLatencyMs !== undefined && result.p95 !== undefined && result.p95 > spec.maxLatencyMs) {
+        res.errors.latency = 1;
+        return finish(false, `${redactUrl(target.url)} is healthy but slow: p95 latency ${result.p95}ms over ${result.latencies.length} passing probe(s) exceeds max-latency-ms ${spec.maxLatencyMs}`);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/health/check.ts
+/**
+ * Gate every URL — directly from the runner, or from each host through an SSH tunnel
+ * (so services bound to a host's loopback can be checked without exposing them).
+ */
+
+
+
+
+function aggregate(gates, elapsedMs) {
+    const latencies = gates.flatMap((g) => g.latencies);
+    const failed = gates.filter((g) => !g.healthy);
+    const days = gates.map((g) => g.certDaysLeft).filter((d) => d !== undefined);
+    return {
+        healthy: failed.length === 0 && gates.length > 0,
+        gates,
+        attempts: gates.reduce((n, g) => n + g.attempts, 0),
+        elapsedMs,
+        p50: percentile(latencies, 0.5),
+        p95: percentile(latencies, 0.95),
+        status: (failed[0] ?? gates[gates.length - 1])?.status,
+        certDaysLeft: days.length ? Math.min(...days) : undefined,
+        lastError: failed[0]?.lastError ?? failed[0]?.failure,
+        failures: failed.map((g) => g.failure ?? `${g.label}: unhealthy`),
+    };
+}
+async function checkHealth(spec, ctx) {
+    const started = Date.now();
+    if (!spec.viaSsh) {
+        const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
+        return aggregate(gates, Date.now() - started);
+    }
+    if (!ctx.pool || !ctx.targets?.length)
+        throw new Error('via-ssh needs hosts to check from');
+    const pool = ctx.pool;
+    const perHost = await forEachHost(ctx.targets, async (t) => {
+        let session;
+        try {
+            session = await pool.get(t);
+        }
+        catch (e) {
+            // The host itself is unreachable: report it as a failed gate for each URL.
+            return spec.urls.map((url) => ({
+                label: `${t.name} ${redactUrl(url)}`,
+                healthy: false,
+                attempts: 0,
+                elapsedMs: 0,
+                latencies: [],
+                errors: { error: 1 },
+                failure: `${t.name}: cannot check ${redactUrl(url)}: ${errorMessage(e)}`,
+                lastError: errorMessage(e),
+            }));
+        }
+        const s = session;
+        return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
+    }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
+    return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }
 
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
@@ -67903,6 +68258,136 @@ class NodeSSH {
     }
 }
 
+;// CONCATENATED MODULE: ./src/shell/index.ts
+/**
+ * Remote commands as data.
+ *
+ * A `Command` is a list of words. A plain string word is always a literal argument and is
+ * quoted when rendered, so no input can ever become shell syntax. Shell syntax (operators,
+ * redirections, `$HOME`) exists only as `Token`s, which only this module can create.
+ * `render` is the one place where a command becomes a POSIX `sh` command line.
+ *
+ * This module imports nothing.
+ */
+const shell_TOKEN = Symbol('shell-token');
+function token(text) {
+    return Object.freeze({ [shell_TOKEN]: text });
+}
+function isToken(w) {
+    return typeof w === 'object' && w !== null && shell_TOKEN in w;
+}
+const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
+/** Quote one string as a single literal POSIX sh word. */
+function quote(s) {
+    if (s.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    if (s !== '' && SAFE.test(s))
+        return s;
+    return "'" + s.replace(/'/g, `'\\''`) + "'";
+}
+/** Render a command as one POSIX sh command line. */
+function render(c) {
+    return c.map((w) => (isToken(w) ? w[shell_TOKEN] : quote(w))).join(' ');
+}
+const AND = token('&&');
+const OR = token('||');
+const SEQ = token(';');
+const PIPE = token('|');
+function join(op, cmds) {
+    const out = [];
+    cmds.forEach((c, i) => {
+        if (i > 0)
+            out.push(op);
+        out.push(...c);
+    });
+    return out;
+}
+/** `a && b && c` */
+const and = (...cmds) => join(AND, cmds);
+/** `a || b` */
+const or = (...cmds) => join(OR, cmds);
+/** `a ; b` */
+const seq = (...cmds) => join(SEQ, cmds);
+/** `a | b` (note: POSIX sh reports only the last command's status) */
+const pipe = (...cmds) => join(PIPE, cmds);
+/** `( c )`: run in a subshell. */
+const subshell = (c) => [token('('), ...c, token(')')];
+/** `{ c ; }`: group without a subshell. */
+const shell_group = (c) => [token('{'), ...c, token('; }')];
+/** `c > path` (or `>>` when appending). */
+const toFile = (c, path, append = false) => [
+    ...c,
+    token(append ? '>>' : '>'),
+    path,
+];
+/** `c < path` */
+const fromFile = (c, path) => [...c, token('<'), path];
+/** `c 2>/dev/null` */
+const quietErr = (c) => [...c, token('2>/dev/null')];
+/** `c >/dev/null 2>&1` */
+const silent = (c) => [...c, token('>/dev/null 2>&1')];
+/** `c 2>&1` */
+const mergeErr = (c) => [...c, token('2>&1')];
+/** `! c` */
+const not = (c) => [token('!'), ...c];
+/**
+ * A path relative to the remote user's home: renders as `"$HOME"/'rel'`, so the home is
+ * expanded by the remote shell and the rest stays literal. `~` and `~/x` are accepted.
+ */
+function home(rel = '') {
+    const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
+    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
+}
+/** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
+function remotePath(p) {
+    return p === '~' || p.startsWith('~/') ? home(p) : p;
+}
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function isEnvName(name) {
+    return ENV_NAME.test(name);
+}
+/** `"$NAME"`: the value of a remote environment variable, as one word. */
+function envRef(name) {
+    if (!ENV_NAME.test(name))
+        throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
+    return token(`"$${name}"`);
+}
+/**
+ * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
+ * compound commands are run through `sh -c`.
+ */
+function withEnv(vars, c) {
+    const assigns = [];
+    for (const [k, v] of Object.entries(vars)) {
+        if (!ENV_NAME.test(k))
+            throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
+        assigns.push(`${k}=${v}`);
+    }
+    if (assigns.length === 0)
+        return c;
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+}
+/**
+ * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
+ * command built as data.
+ */
+function script(lines) {
+    const body = ['set -eu', ...lines.map(render)].join('\n');
+    return ['sh', '-c', body];
+}
+/**
+ * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
+ * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
+ * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
+ * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
+ */
+function userScript(text) {
+    const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
+        'else exec sh -eu -c "$1" ops-script; fi';
+    return ['sh', '-c', launcher, 'ops-script', text];
+}
+
 ;// CONCATENATED MODULE: ./src/ssh/errors.ts
 class SshError extends Error {
     kind;
@@ -67989,7 +68474,7 @@ class Capture {
         return Buffer.concat(this.chunks).toString('utf8');
     }
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const session_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Host-key failure messages: what happened, what was presented, what to set. */
 function hostKeyMessage(v, t, blob, policy, presentedAll) {
     const fp = fingerprint(blob);
@@ -68037,7 +68522,7 @@ class SshSession {
             if (i > 0) {
                 const wait = Math.min(base * 2 ** (i - 1), 15_000);
                 opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
-                await sleep(wait);
+                await session_sleep(wait);
             }
             try {
                 return await SshSession.connectVerified(target, opts, via);
@@ -68394,63 +68879,84 @@ const STATUS_ICON = {
     skipped: '⏭️ skipped',
 };
 
-;// CONCATENATED MODULE: ./src/report/hosts.ts
+;// CONCATENATED MODULE: ./src/report/health.ts
 
 
-/** The per-host table every fleet action shows: host, result, duration, detail. */
-function hostTable(rs, detail = (r) => r.error ?? '') {
-    return table(['host', 'result', 'duration', 'detail'], rs.map((r) => [code(r.target.name), STATUS_ICON[r.status] ?? r.status, r.status === 'skipped' ? '' : formatDuration(r.durationMs), esc(firstLine(detail(r)))]));
-}
-function firstLine(s) {
-    const l = s.split('\n')[0] ?? '';
-    return l.length > 300 ? l.slice(0, 300) + '…' : l;
-}
-/** The per-host results as a JSON output (host, status, duration-ms, error). */
-function hostResultsJson(rs) {
-    return JSON.stringify(rs.map((r) => ({ host: r.target.name, status: r.status, 'duration-ms': r.durationMs, ...(r.error ? { error: r.error } : {}) })));
-}
-
-;// CONCATENATED MODULE: ./src/action/pending.ts
-
-
-
-
-
-/**
- * For an action whose behaviour is not built yet: validate its inputs and, when it reaches
- * servers, connect to every host (verified), report per host, then fail the step saying
- * plainly that nothing was changed. It never pretends to have done the work.
- */
-async function pendingAction(ctx, name, schema, o) {
-    if (!o.ssh) {
-        parseInputs(schema, ctx.inputs);
-        throw new Error(`${name}: the inputs are valid, but this version of ops-actions does not implement '${name}' yet; nothing was done.`);
-    }
-    const { ssh } = parseSshAction(schema, ctx.inputs, { workspace: ctx.run.workspace, logger: ctx.logger });
-    const pool = new SshPool(ssh.options);
-    try {
-        const rs = await preflight(pool, ssh.targets, { maxParallel: ssh.maxParallel, logger: ctx.logger });
-        ctx.setOutput('host-results', hostResultsJson(rs));
-        await ctx.summary(`## ${name}: preflight\n\n${hostTable(rs)}`);
-        const failed = rs.filter((r) => r.status === 'failed');
-        if (failed.length)
-            throw new Error(failed.map((r) => r.error).join('\n'));
-    }
-    finally {
-        await pool.closeAll();
-    }
-    throw new Error(`${name}: inputs are valid and all ${ssh.targets.length} host(s) are reachable, but this version of ops-actions does not implement '${name}' yet; nothing was changed on any host.`);
+const ms = (v) => (v === undefined ? '' : `${v}ms`);
+/** The health gate's summary: a row per URL (per host) and a latency line. */
+function healthSummary(r, title = 'Health gate') {
+    const rows = r.gates.map((g) => [
+        code(g.label),
+        g.healthy ? '✅ healthy' : '❌ unhealthy',
+        String(g.attempts),
+        g.status === undefined ? '' : String(g.status),
+        ms(g.p50),
+        ms(g.p95),
+        g.certDaysLeft === undefined ? '' : `${g.certDaysLeft}`,
+        esc((g.failure ?? '').split('\n')[0].slice(0, 300)),
+    ]);
+    const latency = r.p50 === undefined
+        ? 'No probe passed.'
+        : `Latency over ${r.gates.reduce((n, g) => n + g.latencies.length, 0)} passing probes: p50 ${r.p50}ms, p95 ${r.p95}ms.`;
+    return [
+        `## ${title}: ${r.healthy ? '✅ healthy' : '❌ unhealthy'}`,
+        '',
+        table(['target', 'result', 'attempts', 'status', 'p50', 'p95', 'cert days left', 'detail'], rows),
+        `${latency} ${r.attempts} request(s) in ${formatDuration(r.elapsedMs)}.`,
+        '',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/healthcheck/schema.ts
 
-/** The inputs of the healthcheck action (see action.yml). */
-const schema = { url: schema_f.list({ required: true, commas: false }) };
+
+/** healthcheck: the gate's own inputs, then the shared SSH inputs (used with via-ssh). */
+const schema = {
+    ...healthSchema('', { urlRequired: true, viaSshDefault: false }),
+    ...sshSchema({ maxParallel: 10, optional: true }),
+};
 
 ;// CONCATENATED MODULE: ./actions/healthcheck/index.ts
 
 
 
 
-runAction((ctx) => pendingAction(ctx, 'healthcheck', schema, { ssh: false }));
+
+
+
+
+
+runAction(async (ctx) => {
+    const { values, problems } = schema_collectInputs(schema, ctx.inputs);
+    const spec = healthSpec(values, '', problems);
+    maskHealthSecrets(spec, ctx.inputs.mask);
+    const ssh = spec.viaSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
+    if (problems.length)
+        throw new schema_InputError(problems);
+    if (!spec.viaSsh && (values.hosts || values.inventory)) {
+        ctx.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
+    }
+    if (spec.insecureTls)
+        ctx.logger.warning('insecure-tls is true: TLS certificates are not verified');
+    const pool = ssh ? new SshPool(ssh.options) : undefined;
+    let result;
+    try {
+        result = await checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel });
+    }
+    finally {
+        await pool?.closeAll();
+    }
+    ctx.setOutput('healthy', result.healthy);
+    ctx.setOutput('attempts', result.attempts);
+    ctx.setOutput('elapsed-ms', result.elapsedMs);
+    ctx.setOutput('p50-ms', result.p50 ?? '');
+    ctx.setOutput('p95-ms', result.p95 ?? '');
+    ctx.setOutput('status', result.status ?? '');
+    ctx.setOutput('cert-days-left', result.certDaysLeft ?? '');
+    ctx.setOutput('last-error', result.lastError ?? '');
+    await ctx.summary(healthSummary(result));
+    if (!result.healthy)
+        throw new Error(`health gate failed:\n${result.failures.join('\n')}`);
+    ctx.logger.info(`healthy: ${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms`);
+});
 

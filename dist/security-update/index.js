@@ -66703,7 +66703,7 @@ function sshSchema(o = {}) {
         'inventory-group': f.string({ default: 'all' }),
         user: f.string({ default: '' }),
         port: f.int(1, 65535, { default: 22 }),
-        'ssh-key': f.string({ required: true, secret: true }),
+        'ssh-key': o.optional ? f.optionalString({ secret: true }) : f.string({ required: true, secret: true }),
         'ssh-key-passphrase': f.optionalString({ secret: true }),
         'known-hosts': f.optionalString(),
         'host-fingerprints': f.optionalString(),
@@ -66759,6 +66759,8 @@ function resolveSsh(i, ctx) {
     if (targets && targets.length === 0)
         problems.push({ input: 'hosts', message: 'lists no host' });
     const key = i['ssh-key'] ? attempt('ssh-key', () => parsePrivateKey(i['ssh-key'], i['ssh-key-passphrase'])) : undefined;
+    if (!i['ssh-key'] && !problems.some((p) => p.input === 'ssh-key'))
+        problems.push({ input: 'ssh-key', message: 'is required to reach the hosts but was not set' });
     let hostKeys;
     const given = [i['known-hosts'] && 'known-hosts', i['host-fingerprints'] && 'host-fingerprints'].filter(Boolean);
     if (given.length > 1) {
@@ -66805,22 +66807,26 @@ function resolveSsh(i, ctx) {
         },
     };
 }
-/**
- * Parse an action's inputs (its schema includes `sshSchema`) and resolve the SSH setup,
- * reporting every problem of both at once.
- */
-function parseSshAction(schema, src, ctx) {
-    const { values, problems } = collectInputs(schema, src);
-    let ssh;
+/** Resolve the SSH setup from parsed values, adding its problems to `problems` (each input once). */
+function resolveSshInto(values, problems, ctx) {
     try {
-        ssh = resolveSsh(values, ctx);
+        return resolveSsh(values, ctx);
     }
     catch (e) {
         if (!(e instanceof InputError))
             throw e;
         const named = new Set(problems.map((p) => p.input));
         problems.push(...e.problems.filter((p) => !named.has(p.input)));
+        return undefined;
     }
+}
+/**
+ * Parse an action's inputs (its schema includes `sshSchema`) and resolve the SSH setup,
+ * reporting every problem of both at once.
+ */
+function parseSshAction(schema, src, ctx) {
+    const { values, problems } = collectInputs(schema, src);
+    const ssh = resolveSshInto(values, problems, ctx);
     if (problems.length)
         throw new InputError(problems);
     return { inputs: values, ssh: ssh };

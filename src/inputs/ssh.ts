@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError, ParseError, collectInputs, f, type InputSource, type Parsed, type Schema } from './schema.js';
+import { InputError, ParseError, collectInputs, f, type InputSource, type Parsed, type Problem, type Schema } from './schema.js';
 import { inventoryTargets, parseHost, parseHostList, type Target } from '../fleet/targets.js';
 import { Fingerprints, KnownHosts, type HostKeyPolicy } from '../ssh/hostkeys.js';
 import { parsePrivateKey } from '../ssh/keys.js';
@@ -8,14 +8,14 @@ import type { SshOptions } from '../ssh/session.js';
 import type { Logger } from '../log.js';
 
 /** The SSH inputs every action that reaches a server shares, with the same names. */
-export function sshSchema(o: { maxParallel?: number } = {}) {
+export function sshSchema(o: { maxParallel?: number; optional?: boolean } = {}) {
   return {
     hosts: f.optionalString(),
     inventory: f.optionalString(),
     'inventory-group': f.string({ default: 'all' }),
     user: f.string({ default: '' }),
     port: f.int(1, 65535, { default: 22 }),
-    'ssh-key': f.string({ required: true, secret: true }),
+    'ssh-key': o.optional ? f.optionalString({ secret: true }) : f.string({ required: true, secret: true }),
     'ssh-key-passphrase': f.optionalString({ secret: true }),
     'known-hosts': f.optionalString(),
     'host-fingerprints': f.optionalString(),
@@ -74,7 +74,8 @@ export function resolveSsh(i: SshInputs, ctx: { workspace: string; logger: Logge
   }
   if (targets && targets.length === 0) problems.push({ input: 'hosts', message: 'lists no host' });
 
-  const key = i['ssh-key'] ? attempt('ssh-key', () => parsePrivateKey(i['ssh-key'], i['ssh-key-passphrase'])) : undefined;
+  const key = i['ssh-key'] ? attempt('ssh-key', () => parsePrivateKey(i['ssh-key']!, i['ssh-key-passphrase'])) : undefined;
+  if (!i['ssh-key'] && !problems.some((p) => p.input === 'ssh-key')) problems.push({ input: 'ssh-key', message: 'is required to reach the hosts but was not set' });
 
   let hostKeys: HostKeyPolicy | undefined;
   const given = [i['known-hosts'] && 'known-hosts', i['host-fingerprints'] && 'host-fingerprints'].filter(Boolean);
@@ -119,6 +120,18 @@ export function resolveSsh(i: SshInputs, ctx: { workspace: string; logger: Logge
   };
 }
 
+/** Resolve the SSH setup from parsed values, adding its problems to `problems` (each input once). */
+export function resolveSshInto(values: Record<string, unknown>, problems: Problem[], ctx: { workspace: string; logger: Logger }): SshSetup | undefined {
+  try {
+    return resolveSsh(values as unknown as SshInputs, ctx);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const named = new Set(problems.map((p) => p.input));
+    problems.push(...e.problems.filter((p) => !named.has(p.input)));
+    return undefined;
+  }
+}
+
 /**
  * Parse an action's inputs (its schema includes `sshSchema`) and resolve the SSH setup,
  * reporting every problem of both at once.
@@ -129,14 +142,7 @@ export function parseSshAction<S extends Schema>(
   ctx: { workspace: string; logger: Logger },
 ): { inputs: Parsed<S>; ssh: SshSetup } {
   const { values, problems } = collectInputs(schema, src);
-  let ssh: SshSetup | undefined;
-  try {
-    ssh = resolveSsh(values as unknown as SshInputs, ctx);
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    const named = new Set(problems.map((p) => p.input));
-    problems.push(...e.problems.filter((p) => !named.has(p.input)));
-  }
+  const ssh = resolveSshInto(values, problems, ctx);
   if (problems.length) throw new InputError(problems);
   return { inputs: values, ssh: ssh! };
 }
