@@ -1,7 +1,45 @@
-import { appSchema } from '../../src/inputs/common.js';
+import { f, parseBool, ParseError } from '../../src/inputs/schema.js';
+import { appSchema, IMAGE_REF } from '../../src/inputs/common.js';
 import { sshSchema } from '../../src/inputs/ssh.js';
+import { healthSchema } from '../../src/health/spec.js';
 
-/** The inputs of the deploy action (its own ones; see action.yml). */
-export const own = appSchema;
+const relPath = (raw: string) => {
+  const p = raw.trim();
+  if (p.startsWith('/') || p.split('/').includes('..') || !/^[A-Za-z0-9._/-]+$/.test(p)) {
+    throw new ParseError(`'${p}' must be a relative path inside the app directory (letters, digits, . _ - /; no '..')`);
+  }
+  return p;
+};
+
+/** The inputs of the deploy action (see action.yml). */
+export const own = {
+  ...appSchema,
+  version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
+  'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
+  strategy: f.enumOf(['compose', 'release'] as const, { default: 'compose' }),
+  'compose-file': f.list({ default: ['docker-compose.yml'] }),
+  'env-file': f.optionalString({ secret: true }),
+  image: f.optionalString(),
+  services: f.list(),
+  source: f.optionalString(),
+  'shared-paths': f.custom((raw) => raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean).map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] as string[] }),
+  'build-command': f.optionalString(),
+  'restart-command': f.optionalString(),
+  'keep-releases': f.int(1, 100, { default: 5 }),
+  'pre-deploy': f.optionalString(),
+  'post-deploy': f.optionalString(),
+  'on-failure': f.optionalString(),
+  ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+  'auto-rollback': f.custom<boolean | undefined>(parseBool, {}),
+  canary: f.int(0, 1000, { default: 0 }),
+  'on-host-failure': f.enumOf(['halt', 'rollback-all'] as const, { default: 'halt' }),
+  'lock-timeout': f.duration({ default: 600_000 }),
+  'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
+  'github-deployment': f.bool({ default: true }),
+  'github-token': f.optionalString({ secret: true }),
+  'environment-url': f.optionalString(),
+};
+
+export const IMAGE = IMAGE_REF;
 
 export const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };

@@ -66961,6 +66961,14 @@ function userScript(text) {
         'else exec sh -eu -c "$1" ops-script; fi';
     return ['sh', '-c', launcher, 'ops-script', text];
 }
+/**
+ * A fixed script from this code base, with data passed only as positional parameters
+ * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
+ * only into `args`. Runs under `set -eu`.
+ */
+function shScript(script, ...args) {
+    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+}
 
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
 
@@ -66983,7 +66991,7 @@ async function forEachHost(targets, fn, policy) {
                     results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
                 }
                 catch (e) {
-                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e) };
+                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
                     if (policy.onFailure === 'halt')
                         stop = true;
                 }
@@ -68194,7 +68202,14 @@ class SshSession {
                 ch.on('error', () => {
                     /* reported through close */
                 });
-                if (o.stdin !== undefined)
+                if (o.stdinStream) {
+                    o.stdinStream.on('error', (e2) => {
+                        err.push(Buffer.from(`local input failed: ${e2.message}\n`));
+                        ch.close();
+                    });
+                    o.stdinStream.pipe(ch);
+                }
+                else if (o.stdin !== undefined)
                     ch.end(o.stdin);
                 else
                     ch.end();

@@ -8,6 +8,8 @@ export interface HostResult<T> {
   status: HostStatus;
   durationMs: number;
   error?: string;
+  /** The thrown error itself, for callers that attach details to it. */
+  cause?: unknown;
   value?: T;
 }
 
@@ -43,7 +45,7 @@ export async function forEachHost<T>(
           const value = await fn(t, i);
           results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
         } catch (e) {
-          results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e) };
+          results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
           if (policy.onFailure === 'halt') stop = true;
         }
       }

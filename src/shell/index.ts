@@ -154,3 +154,12 @@ export function userScript(text: string): Command {
     'else exec sh -eu -c "$1" ops-script; fi';
   return ['sh', '-c', launcher, 'ops-script', text];
 }
+
+/**
+ * A fixed script from this code base, with data passed only as positional parameters
+ * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
+ * only into `args`. Runs under `set -eu`.
+ */
+export function shScript(script: string, ...args: string[]): Command {
+  return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+}

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { remotePath as remoteWord, render, type Command } from '../shell/index.js';
@@ -38,6 +38,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Data written to the command's stdin (then closed). */
   stdin?: string | Buffer;
+  /** A stream piped into the command's stdin (e.g. a tar archive). */
+  stdinStream?: Readable;
   /** Stream output lines into the log (info) instead of debug. */
   stream?: boolean;
   /** A step name for error messages: "step 'migrate' failed on web1". */
@@ -293,7 +295,13 @@ export class SshSession {
         ch.on('error', () => {
           /* reported through close */
         });
-        if (o.stdin !== undefined) ch.end(o.stdin);
+        if (o.stdinStream) {
+          o.stdinStream.on('error', (e2) => {
+            err.push(Buffer.from(`local input failed: ${e2.message}\n`));
+            ch.close();
+          });
+          o.stdinStream.pipe(ch);
+        } else if (o.stdin !== undefined) ch.end(o.stdin);
         else ch.end();
       });
     });

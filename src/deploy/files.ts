@@ -1,0 +1,66 @@
+/** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
+import { spawn } from 'node:child_process';
+import { createReadStream, statSync } from 'node:fs';
+import path from 'node:path';
+import { shScript } from '../shell/index.js';
+import { switchCommand, type ReleaseManifest } from '../state/releases.js';
+import { mkdirCommand } from './compose.js';
+import { hookCommand, type HostCtx } from './host.js';
+
+export interface FilesSource {
+  /** A directory or a .tar / .tar.gz / .tgz in the workspace. */
+  source: string;
+  /** Paths under shared/ linked into each release; `dir/` for directories (created when missing). */
+  sharedPaths: string[];
+  buildCommand?: string;
+}
+
+function archiveStream(source: string): { stream: NodeJS.ReadableStream; gzip: boolean; done: Promise<void> } {
+  if (statSync(source).isDirectory()) {
+    const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    tar.stderr.on('data', (d) => (err += d));
+    const done = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
+    return { stream: tar.stdout, gzip: false, done };
+  }
+  return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
+}
+
+export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>): Promise<ReleaseManifest> {
+  const dir = h.layout.release(m.id);
+  await h.session.run(mkdirCommand(dir), { step: 'stage' });
+  const a = archiveStream(src.source);
+  await Promise.all([
+    h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream as never }),
+    a.done,
+  ]);
+  if (src.sharedPaths.length) {
+    await h.session.run(
+      shScript(
+        `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`,
+        h.layout.appDir,
+        dir,
+        ...src.sharedPaths,
+      ),
+      { step: 'shared paths' },
+    );
+  }
+  if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
+  await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+  return m;
+}
+
+/** Switch `current` atomically, then run the release's restart command. */
+export async function activateFiles(h: HostCtx, m: ReleaseManifest, hookEnv: Record<string, string>): Promise<void> {
+  await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+  if (m.restart_command) await h.session.run(hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
+}

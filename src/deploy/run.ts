@@ -1,0 +1,365 @@
+/**
+ * A deploy, as data flowing through:
+ * targets → read every host's state → lock (first host) → stage the release on every host
+ * → [migrate once] → per host (max-parallel, canary): pre-deploy hook → switch → health
+ * gate → on failure: back to the previous release (same path), mark the new one bad →
+ * record history → prune → unlock.
+ * A failure before switching changes nothing that serves traffic.
+ */
+import type { Target } from '../fleet/targets.js';
+import { forEachHost, type HostResult } from '../fleet/run.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { SshPool } from '../ssh/pool.js';
+import { checkHealth, type HealthResult } from '../health/check.js';
+import type { HealthSpec } from '../health/spec.js';
+import { acquireLock, type HeldLock, type LockOwner } from '../state/lock.js';
+import { newReleaseId } from '../state/layout.js';
+import { releaseStates } from '../state/history.js';
+import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '../state/releases.js';
+import { Timeline } from '../report/timeline.js';
+import { activateCompose, stageCompose, type ComposeSource } from './compose.js';
+import { activateFiles, stageFiles, type FilesSource } from './files.js';
+import { hookCommand, loadHost, record, step, type HostCtx } from './host.js';
+
+export interface RunInfo {
+  app: string;
+  environment: string;
+  version: string;
+  sha: string;
+  actor: string;
+  runUrl: string;
+  runId: string;
+}
+
+export interface Gate {
+  spec: HealthSpec;
+  /** Roll a host back when its gate fails. */
+  autoRollback: boolean;
+}
+
+export interface DeployConfig {
+  run: RunInfo;
+  appDir: string;
+  strategy: 'compose' | 'release';
+  compose?: ComposeSource & { image?: string };
+  files?: FilesSource & { restartCommand?: string };
+  keepReleases: number;
+  hooks: { preDeploy?: string; postDeploy?: string; onFailure?: string };
+  gate?: Gate;
+  fleet: { maxParallel: number; canary: number; onHostFailure: 'halt' | 'rollback-all' };
+  lock: { timeoutMs: number; ttlMs: number };
+  commandTimeoutMs: number;
+  /** Runs once, after staging and before any switch (migrations). */
+  beforeSwitch?: (hosts: HostCtx[], release: ReleaseManifest, lock: HeldLock) => Promise<void>;
+  /** Called with the lock as soon as it is held (the action saves it for its post step). */
+  onLocked?: (lock: HeldLock) => void;
+}
+
+export interface HostOutcome {
+  host: string;
+  /** succeeded: serves the new release; rolled-back: back on the previous; failed: see error; skipped: untouched. */
+  result: 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
+  /** The release the host serves at the end. */
+  serving?: string;
+  previous?: string;
+  error?: string;
+  health?: HealthResult;
+  durationMs: number;
+}
+
+export interface DeployResult {
+  ok: boolean;
+  release: ReleaseManifest;
+  previous?: string;
+  hosts: HostOutcome[];
+  rolledBack: boolean;
+  error?: string;
+  timeline: Timeline;
+}
+
+export function hookEnv(run: RunInfo, release: string, host: string): Record<string, string> {
+  return {
+    OPS_APP: run.app,
+    OPS_ENVIRONMENT: run.environment,
+    OPS_VERSION: run.version,
+    OPS_RELEASE: release,
+    OPS_HOST: host,
+    OPS_RUN_URL: run.runUrl,
+  };
+}
+
+/** Make a release serve on a host, by its own strategy. */
+export async function activate(h: HostCtx, m: ReleaseManifest, run: RunInfo): Promise<void> {
+  if (m.strategy === 'compose') await activateCompose(h, m);
+  else await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
+  h.state.current = m.id;
+}
+
+/** The health gate for one host (through its tunnel by default). */
+export async function gateHost(h: HostCtx, spec: HealthSpec, pool: SshPool, logger: Logger): Promise<HealthResult> {
+  return checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+}
+
+export async function connectHosts(pool: SshPool, targets: Target[], appDir: string, o: { logger: Logger; timeline: Timeline; commandTimeoutMs: number; maxParallel: number }): Promise<HostCtx[]> {
+  const rs = await forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+  const failed = rs.filter((r) => r.status === 'failed');
+  if (failed.length) throw new Error(`cannot reach every host; nothing was changed:\n${failed.map((r) => r.error).join('\n')}`);
+  return rs.map((r) => r.value!);
+}
+
+export async function lockFor(h: HostCtx, run: RunInfo, kind: LockOwner['kind'], o: { timeoutMs: number; ttlMs: number; logger: Logger }): Promise<HeldLock> {
+  return acquireLock(
+    h.session,
+    h.layout.appDir,
+    { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl },
+    { timeoutMs: o.timeoutMs, ttlMs: o.ttlMs, logger: o.logger },
+  );
+}
+
+export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<DeployResult> {
+  const timeline = new Timeline();
+  const { run } = cfg;
+  const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+  if (cfg.strategy === 'compose') {
+    const none = hosts.filter((h) => h.state.compose === 'none');
+    if (none.length) throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
+  }
+  const lock = await lockFor(hosts[0]!, run, 'deploy', { ...cfg.lock, logger });
+  cfg.onLocked?.(lock);
+  try {
+    return await deployLocked(cfg, pool, hosts, logger, timeline, lock);
+  } finally {
+    await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
+  }
+}
+
+async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], logger: Logger, timeline: Timeline, lock: HeldLock): Promise<DeployResult> {
+  const { run } = cfg;
+  const id = newReleaseId(run.version);
+  const manifest: ReleaseManifest = {
+    id,
+    app: run.app,
+    environment: run.environment,
+    version: run.version,
+    sha: run.sha,
+    strategy: cfg.strategy,
+    created: new Date().toISOString(),
+    actor: run.actor,
+    run_url: run.runUrl,
+    ...(cfg.strategy === 'compose'
+      ? {
+          image: cfg.compose!.image,
+          project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+          compose_files: cfg.compose!.files.map((f) => f.name),
+          services: cfg.compose!.services,
+        }
+      : { restart_command: cfg.files!.restartCommand }),
+  };
+  const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
+  const ident = { release: id, version: run.version, image: manifest.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
+  const fail = (error: string, outcomes: HostOutcome[], rolledBack = false): DeployResult => ({
+    ok: false,
+    release: manifest,
+    previous: previous.get(hosts[0]!.target.name),
+    hosts: outcomes,
+    rolledBack,
+    error,
+    timeline,
+  });
+
+  // 1. Stage on every host. Nothing serves the new release yet.
+  logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
+  let staged: ReleaseManifest = manifest;
+  const stageResults = await forEachHost(
+    hosts.map((h) => h.target),
+    async (_t, i) => {
+      const h = hosts[i]!;
+      await record(h, { type: 'deploy-started', ...ident });
+      const m = await step(h, 'stage', () =>
+        cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose!) : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name)),
+      );
+      if (m.image_digest) staged = { ...staged, image_digest: m.image_digest };
+      await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
+      return m;
+    },
+    { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' },
+  );
+  const stageFailed = stageResults.filter((r) => r.status === 'failed');
+  if (stageFailed.length) {
+    await cleanupStaged(hosts, id, stageFailed.map((r) => r.error!).join('; '), ident);
+    return fail(
+      `staging release ${id} failed; no host was switched, the previous release keeps serving:\n${stageFailed.map((r) => r.error).join('\n')}`,
+      hosts.map((h, i) => outcome(h, stageResults[i]!.status === 'failed' ? 'failed' : 'skipped', previous.get(h.target.name), stageResults[i]!.error)),
+    );
+  }
+
+  // 2. Before any switch (migrations run here, once).
+  if (cfg.beforeSwitch) {
+    try {
+      await cfg.beforeSwitch(hosts, staged, lock);
+    } catch (e) {
+      await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
+      return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+    }
+  }
+
+  // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
+  const switched = await forEachHost(
+    hosts.map((h) => h.target),
+    (_t, i) => switchHost(cfg, hosts[i]!, staged, previous.get(hosts[i]!.target.name), pool, logger),
+    { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', logger },
+  );
+  const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i]!, previous.get(h.target.name), id));
+  const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
+  if (failed.length) {
+    let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
+    if (cfg.fleet.onHostFailure === 'rollback-all') {
+      await forEachHost(
+        hosts.map((h) => h.target),
+        async (_t, i) => {
+          const o = outcomes[i]!;
+          if (o.result !== 'succeeded') return;
+          const h = hosts[i]!;
+          await backTo(cfg, h, staged, o.previous, 'rollback-all: another host failed', logger);
+          o.result = 'rolled-back';
+          o.serving = o.previous;
+          rolledBack = true;
+        },
+        { maxParallel: cfg.fleet.maxParallel, onFailure: 'continue' },
+      );
+    }
+    for (const [i, h] of hosts.entries()) {
+      if (outcomes[i]!.result === 'skipped') continue;
+      await record(h, { type: 'deploy-failed', ...ident, error: failed[0]!.error }).catch(() => {});
+    }
+    const serving = outcomes.map((o) => `${o.host}: ${o.serving ?? 'nothing'} (${o.result})`).join('\n');
+    return fail(`deploy of ${id} failed on ${failed.map((o) => o.host).join(', ')}:\n${failed.map((o) => o.error).join('\n')}\nHosts now serve:\n${serving}`, outcomes, rolledBack);
+  }
+
+  // 4. Success everywhere: record, prune, post-deploy.
+  await forEachHost(
+    hosts.map((h) => h.target),
+    async (_t, i) => {
+      const h = hosts[i]!;
+      await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
+      await prune(h, cfg.keepReleases, id, logger);
+      if (cfg.hooks.postDeploy) await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy!, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
+    },
+    { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' },
+  ).then((rs) => rs.filter((r) => r.status === 'failed').forEach((r) => logger.warning(`after a successful deploy on ${r.target.name}: ${r.error}`)));
+  return { ok: true, release: staged, previous: previous.get(hosts[0]!.target.name), hosts: outcomes, rolledBack: false, timeline };
+}
+
+function outcome(h: HostCtx, result: HostOutcome['result'], previous?: string, error?: string): HostOutcome {
+  return { host: h.target.name, result, serving: h.state.current ?? previous, previous, error, durationMs: 0 };
+}
+
+interface SwitchValue {
+  health?: HealthResult;
+}
+
+class HostFailure extends Error {
+  constructor(
+    message: string,
+    readonly rolledBack: boolean,
+    readonly health?: HealthResult,
+  ) {
+    super(message);
+  }
+}
+
+function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | undefined, id: string): HostOutcome {
+  const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
+  if (r.status === 'succeeded') return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
+  if (r.status === 'skipped') return { ...base, result: 'skipped', serving: previous };
+  const f = r.cause instanceof HostFailure ? r.cause : undefined;
+  return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
+}
+
+async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, pool: SshPool, logger: Logger): Promise<SwitchValue> {
+  const { run } = cfg;
+  const ident = { release: m.id, version: run.version, image: m.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
+  const env = hookEnv(run, m.id, h.target.name);
+  try {
+    if (cfg.hooks.preDeploy) await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy!, env), { step: 'pre-deploy', stream: true }));
+    await step(h, 'switch', () => activate(h, m, run));
+    await record(h, { type: 'switched', ...ident, from: previous });
+  } catch (e) {
+    // The switch itself failed (or the hook before it): put the previous release back.
+    const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
+    throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+  }
+  if (!cfg.gate) return {};
+  const health = await step(h, 'health', () => gateHost(h, cfg.gate!.spec, pool, logger));
+  const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
+  if (health.healthy) {
+    await record(h, { type: 'health-passed', ...ident, health: stats });
+    return { health };
+  }
+  await record(h, { type: 'health-failed', ...ident, health: stats, error: health.failures.join('; ') });
+  const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
+  throw new HostFailure(
+    `host ${h.target.name}: release ${m.id} failed its health gate: ${health.failures.join('; ')}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
+    rolledBack,
+    health,
+  );
+}
+
+/** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
+async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, reason: string, logger: Logger): Promise<boolean> {
+  let rolledBack = false;
+  if (cfg.gate?.autoRollback !== false && previous) {
+    try {
+      await backTo(cfg, h, m, previous, reason, logger);
+      rolledBack = true;
+    } catch (e) {
+      logger.error(`host ${h.target.name}: rolling back to ${previous} failed too: ${errorMessage(e)}`);
+    }
+  } else {
+    await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => {});
+  }
+  if (cfg.hooks.onFailure) {
+    await h.session
+      .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
+      .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
+  }
+  return rolledBack;
+}
+
+/** Return a host to `to` through the same path as a deploy, marking `from` bad. */
+async function backTo(cfg: DeployConfig, h: HostCtx, from: ReleaseManifest, to: string | undefined, reason: string, logger: Logger): Promise<void> {
+  if (!to) throw new Error(`host ${h.target.name}: there is no previous release to return to`);
+  const target = h.state.manifests.get(to);
+  if (!target) throw new Error(`host ${h.target.name}: release ${to} has no release.json; cannot return to it`);
+  logger.warning(`host ${h.target.name}: returning to ${to} (${reason})`);
+  await step(h, 'rollback', () => activate(h, target, cfg.run));
+  await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });
+  await record(h, { type: 'marked-bad', release: from.id, reason });
+}
+
+async function cleanupStaged(hosts: HostCtx[], id: string, error: string, ident: Record<string, unknown>, stepName = 'stage'): Promise<void> {
+  await Promise.all(
+    hosts.map(async (h) => {
+      await h.session.run(removeReleasesCommand(h.layout.appDir, [id])).catch(() => {});
+      await record(h, { type: 'deploy-failed', ...(ident as { release: string }), step: stepName, error }).catch(() => {});
+    }),
+  );
+}
+
+/** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
+async function prune(h: HostCtx, keep: number, current: string, logger: Logger): Promise<void> {
+  const states = releaseStates(h.state.history);
+  const ids = [...new Set([...h.state.releases, current])].sort();
+  const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+  const remove = releasesToPrune(ids, keep, [current, lastGood]);
+  if (!remove.length) return;
+  await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
+  // Images only the removed releases used (never one a kept release needs).
+  const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
+  keptImages.add(h.state.manifests.get(current)?.image);
+  const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i): i is string => !!i && !keptImages.has(i)))];
+  if (images.length) await h.session.exec(['docker', 'image', 'rm', ...images]);
+  await record(h, { type: 'pruned', release: current, removed: remove });
+  logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
+}

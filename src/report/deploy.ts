@@ -1,0 +1,32 @@
+import type { DeployResult } from '../deploy/run.js';
+import { formatDuration } from '../inputs/schema.js';
+import { code, esc, table } from './markdown.js';
+import { mermaidGantt } from './timeline.js';
+
+const ICON: Record<string, string> = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': '↩️ rolled back', skipped: '⏭️ untouched' };
+
+export function deploySummary(r: DeployResult, title: string): string {
+  const d = (host: string, s: string) => {
+    const v = r.timeline.duration(host, s);
+    return v === undefined ? '' : formatDuration(v);
+  };
+  const rows = r.hosts.map((h) => [
+    code(h.host),
+    ICON[h.result] ?? h.result,
+    h.serving ? code(h.serving) : '',
+    h.previous ? code(h.previous) : '',
+    d(h.host, 'stage'),
+    d(h.host, 'switch'),
+    h.health?.p95 !== undefined ? `${h.health.p95}ms` : '',
+    esc((h.error ?? '').split('\n')[0]!.slice(0, 300)),
+  ]);
+  const m = r.release;
+  return [
+    `## ${title}: ${r.ok ? '✅ succeeded' : r.rolledBack ? '↩️ failed and rolled back' : '❌ failed'}`,
+    '',
+    `Release ${code(m.id)} · version ${code(m.version)}${m.image ? ` · image ${code(m.image)}` : ''}${m.image_digest ? ` · digest ${code(m.image_digest)}` : ''}`,
+    '',
+    table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
+    mermaidGantt(r.timeline, `${title} ${m.id}`),
+  ].join('\n');
+}

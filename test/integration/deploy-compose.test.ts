@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { runAction, secretLeaks, ROOT } from '../harness.js';
+import { currentOf, historyOf, inspector, onHost, servedVersion } from './helpers.js';
+import type { SshPool } from '../../src/ssh/pool.js';
+
+let sb: Sandbox;
+let pool: SshPool;
+const APP_DIR = 'apps/shop-production';
+const ENV_SECRET = 'DATABASE_PASSWORD=pg-s3cret-9f8e7d';
+
+beforeAll(async () => {
+  sb = await startSandbox({ hosts: 3, isolated: true, images: ['1.0.0', '2.0.0'] });
+  pool = inspector(sb);
+});
+afterAll(async () => {
+  await pool?.closeAll();
+  await sb?.stop();
+});
+
+function deploy(image: string, version: string, extra: Record<string, string> = {}) {
+  return runAction('deploy', {
+    post: true,
+    inputs: {
+      app: 'shop',
+      ...sb.sshInputs(),
+      'compose-file': path.join('test', 'fixtures', 'compose', 'docker-compose.yml'),
+      image: `${sb.images!.repo}:${image}`,
+      version,
+      'env-file': `${ENV_SECRET}\nLOG_JSON=1\n`,
+      'health-url': 'http://127.0.0.1:8080/health',
+      'health-expect-json': 'status=healthy',
+      'health-interval': '250ms',
+      'health-timeout': '8s',
+      'github-deployment': 'false',
+      ...extra,
+    },
+    workspace: ROOT,
+  });
+}
+
+describe('deploy with docker compose', () => {
+  it('v1 to three hosts, then v2', async () => {
+    const v1 = await deploy('1.0.0', '1.0.0');
+    expect(v1.main.errors).toEqual([]);
+    expect(v1.main.exitCode).toBe(0);
+    expect(v1.main.outputs['hosts-succeeded']!.split(',')).toEqual(sb.hosts.map((h) => h.spec));
+    expect(v1.main.outputs['rolled-back']).toBe('false');
+    expect(v1.main.outputs['image-digest']).toBe(sb.images!.digests['1.0.0']);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('1.0.0');
+    const v1id = v1.main.outputs['release-id']!;
+    expect(v1id).toMatch(/^\d{8}T\d{6}Z-1\.0\.0$/);
+    // The env file is on the host, 0600, and in the container; never in the log.
+    expect((await onHost(pool, sb.hosts[0]!, 'stat -c %a "$HOME/$1/releases/$2/.env"', APP_DIR, v1id)).trim()).toBe('600');
+    expect(secretLeaks(v1.main, [ENV_SECRET, sb.keys.ed25519.privateKey])).toEqual([]);
+    expect(v1.main.summary).toContain('```mermaid');
+
+    const v2 = await deploy('2.0.0', '2.0.0');
+    expect(v2.main.exitCode).toBe(0);
+    expect(v2.main.outputs['previous-release-id']).toBe(v1id);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('2.0.0');
+    for (const h of sb.hosts) expect(await currentOf(pool, h, APP_DIR)).toBe(v2.main.outputs['release-id']);
+    // The post step found the lock already released.
+    expect(v2.post!.exitCode).toBe(0);
+    expect((await onHost(pool, sb.hosts[0]!, 'test -e "$HOME/$1/.lock" && echo held || echo free', APP_DIR)).trim()).toBe('free');
+  });
+
+  it('v3 whose health fails is rolled back automatically; v2 keeps serving and v3 is marked bad', async () => {
+    const before = await currentOf(pool, sb.hosts[0]!, APP_DIR);
+    const v3 = await deploy('unhealthy', '3.0.0', { 'health-timeout': '3s' });
+    expect(v3.main.exitCode).toBe(1);
+    expect(v3.main.outputs['rolled-back']).toBe('true');
+    const msg = v3.main.errors[0]!;
+    expect(msg).toContain(`host ${sb.hosts[0]!.spec}: release ${v3.main.outputs['release-id']} failed its health gate`);
+    expect(msg).toContain(`rolled back to ${before}`);
+    expect(msg).toMatch(/Hosts now serve:/);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('2.0.0');
+    for (const h of sb.hosts) expect(await currentOf(pool, h, APP_DIR)).toBe(before);
+    const hist = await historyOf(pool, sb.hosts[0]!, APP_DIR);
+    const v3id = v3.main.outputs['release-id']!;
+    expect(hist.filter((e) => e.release === v3id).map((e) => e.type)).toEqual(expect.arrayContaining(['deploy-started', 'staged', 'switched', 'health-failed', 'marked-bad', 'deploy-failed']));
+    expect(hist.find((e) => e.type === 'rollback' && e.from === v3id)?.release).toBe(before);
+    // halt: the later hosts were never switched to v3.
+    const second = await historyOf(pool, sb.hosts[1]!, APP_DIR);
+    expect(second.some((e) => e.release === v3id && e.type === 'switched')).toBe(false);
+  });
+});
