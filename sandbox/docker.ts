@@ -133,7 +133,12 @@ fi
 printf '{"status":"%s","version":"%s"}' "$MODE" "$VERSION" > /tmp/www/status
 printf 'app %s\\n' "$VERSION" > /tmp/www/index.html
 echo "app $VERSION ($MODE) listening on 127.0.0.1:$PORT"
-exec /bin/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /tmp/www
+# As PID 1 the server would ignore SIGTERM (and docker would wait its grace period):
+# stop it on TERM like a well-behaved service.
+/bin/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /tmp/www &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' TERM INT
+wait "$pid"
 `;
 
 export interface TestImages {

@@ -1,8 +1,17 @@
 import { f } from '../../src/inputs/schema.js';
-import { appSchema } from '../../src/inputs/common.js';
 import { sshSchema } from '../../src/inputs/ssh.js';
+import { healthSchema } from '../../src/health/spec.js';
+import { own as deployInputs } from '../deploy/schema.js';
 
-/** The inputs of the rollback action (its own ones; see action.yml). */
-export const own = { ...appSchema, to: f.string() };
+/** The inputs of the rollback action (see action.yml). */
+export const own = {
+  app: deployInputs.app,
+  environment: deployInputs.environment,
+  'app-dir': deployInputs['app-dir'],
+  to: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'give a release id or a version' }),
+  ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+  'lock-timeout': deployInputs['lock-timeout'],
+  'lock-ttl': deployInputs['lock-ttl'],
+};
 
 export const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };

@@ -1,11 +1,14 @@
 import type { DeployResult } from '../deploy/run.js';
+import type { ReleaseManifest } from '../state/releases.js';
 import { formatDuration } from '../inputs/schema.js';
 import { code, esc, table } from './markdown.js';
 import { mermaidGantt } from './timeline.js';
 
 const ICON: Record<string, string> = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': '↩️ rolled back', skipped: '⏭️ untouched' };
 
-export function deploySummary(r: DeployResult, title: string): string {
+type SummaryInput = Pick<DeployResult, 'ok' | 'rolledBack' | 'hosts' | 'timeline'> & { release: Pick<ReleaseManifest, 'id' | 'version' | 'image' | 'image_digest'> };
+
+export function deploySummary(r: SummaryInput, title: string): string {
   const d = (host: string, s: string) => {
     const v = r.timeline.duration(host, s);
     return v === undefined ? '' : formatDuration(v);

@@ -19,6 +19,12 @@ afterAll(async () => {
   await sb?.stop();
 });
 
+function rollback(extra: Record<string, string> = {}) {
+  return runAction('rollback', {
+    inputs: { app: 'shop', ...sb.sshInputs(), 'health-url': 'http://127.0.0.1:8080/health', 'health-interval': '250ms', 'health-timeout': '8s', ...extra },
+  }).then((r) => r.main);
+}
+
 function deploy(image: string, version: string, extra: Record<string, string> = {}) {
   return runAction('deploy', {
     post: true,
@@ -84,5 +90,42 @@ describe('deploy with docker compose', () => {
     // halt: the later hosts were never switched to v3.
     const second = await historyOf(pool, sb.hosts[1]!, APP_DIR);
     expect(second.some((e) => e.release === v3id && e.type === 'switched')).toBe(false);
+  });
+
+  it('rollback: by default the last good release before the current one, skipping bad ones', async () => {
+    const ids = (await onHost(pool, sb.hosts[0]!, 'ls "$HOME/$1/releases"', APP_DIR)).trim().split('\n');
+    const [v1id, v2id] = ids;
+    const v4 = await deploy('1.0.0', '4.0.0');
+    expect(v4.main.exitCode).toBe(0);
+    const r = await rollback();
+    expect(r.errors).toEqual([]);
+    // v3 (marked bad) is skipped: back to v2.
+    expect(r.outputs['release-id']).toBe(v2id);
+    expect(r.outputs['from-release-id']).toBe(v4.main.outputs['release-id']);
+    expect(r.outputs.version).toBe('2.0.0');
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('2.0.0');
+    const hist = await historyOf(pool, sb.hosts[2]!, APP_DIR);
+    expect(hist.some((e) => e.type === 'marked-bad' && e.release === v4.main.outputs['release-id'])).toBe(true);
+    expect(r.summary).toContain('Database migrations are not reverted');
+    expect(v1id).toBeDefined();
+  });
+
+  it('rollback by version, checking the release is on every host before touching any', async () => {
+    const v1id = (await onHost(pool, sb.hosts[0]!, 'ls "$HOME/$1/releases" | head -n 1', APP_DIR)).trim();
+    await onHost(pool, sb.hosts[2]!, 'mv "$HOME/$1/releases/$2" "$HOME/$1/hidden"', APP_DIR, v1id);
+    const refused = await rollback({ to: '1.0.0' });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.errors[0]).toContain(`release ${v1id} is not on every host (missing on ${sb.hosts[2]!.spec}); no host was changed`);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('2.0.0');
+    await onHost(pool, sb.hosts[2]!, 'mv "$HOME/$1/hidden" "$HOME/$1/releases/$2"', APP_DIR, v1id);
+
+    const r = await rollback({ to: '1.0.0' });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs['release-id']).toBe(v1id);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('1.0.0');
+
+    const unknown = await rollback({ to: '9.9.9' });
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.errors[0]).toMatch(/no release with id or version '9\.9\.9'; releases on the host: .*\(1\.0\.0\)/);
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * Return to a previous release: by default the last release marked good before the
+ * current one (skipping releases marked bad), or a release id or version. The target must
+ * exist on every host before any host is touched; the switch goes through the same path as
+ * a deploy (including the health gate); the release left is marked bad.
+ * Database migrations are not reverted.
+ */
+import type { Target } from '../fleet/targets.js';
+import { forEachHost } from '../fleet/run.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../log.js';
+import type { SshPool } from '../ssh/pool.js';
+import { releaseStates } from '../state/history.js';
+import type { HostState } from '../state/releases.js';
+import { Timeline } from '../report/timeline.js';
+import { activate, connectHosts, gateHost, lockFor, type Gate, type HostOutcome, type RunInfo } from './run.js';
+import { record, step } from './host.js';
+
+export interface RollbackConfig {
+  run: Omit<RunInfo, 'version'>;
+  appDir: string;
+  to?: string;
+  gate?: Gate;
+  maxParallel: number;
+  lock: { timeoutMs: number; ttlMs: number };
+  commandTimeoutMs: number;
+}
+
+export interface RollbackResult {
+  ok: boolean;
+  to: string;
+  /** The version of the release returned to. */
+  version: string;
+  from?: string;
+  hosts: HostOutcome[];
+  error?: string;
+  timeline: Timeline;
+}
+
+/** Which release to return to, as the history of this host says. */
+export function chooseTarget(s: HostState, to: string | undefined): string {
+  const listing = s.releases.length ? s.releases.map((r) => `${r}${s.manifests.get(r)?.version ? ` (${s.manifests.get(r)!.version})` : ''}`).join(', ') : 'none';
+  if (to) {
+    if (s.releases.includes(to)) return to;
+    const byVersion = s.releases.filter((r) => s.manifests.get(r)?.version === to);
+    if (byVersion.length) return byVersion[byVersion.length - 1]!;
+    throw new Error(`no release with id or version '${to}'; releases on the host: ${listing}`);
+  }
+  if (!s.current) throw new Error('nothing is deployed here yet (no current release)');
+  const states = releaseStates(s.history);
+  const candidates = s.releases.filter((r) => r < s.current! && states.get(r)?.good && !states.get(r)?.bad && s.manifests.has(r));
+  const pick = candidates[candidates.length - 1];
+  if (!pick) throw new Error(`there is no release marked good before the current one (${s.current}); releases on the host: ${listing}. Name one with 'to'.`);
+  return pick;
+}
+
+export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<RollbackResult> {
+  const timeline = new Timeline();
+  const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+  const first = hosts[0]!;
+  const to = chooseTarget(first.state, cfg.to);
+  const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
+  if (missing.length) {
+    throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+  }
+  const from = first.state.current;
+  const lock = await lockFor(first, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
+  try {
+    const rs = await forEachHost(
+      hosts.map((h) => h.target),
+      async (_t, i) => {
+        const h = hosts[i]!;
+        const left = h.state.current;
+        const m = h.state.manifests.get(to)!;
+        const run = { ...cfg.run, version: m.version };
+        if (left === to) {
+          logger.info(`host ${h.target.name}: already on ${to}`);
+          return { left, health: undefined };
+        }
+        logger.info(`host ${h.target.name}: rolling back ${left ?? '(nothing)'} → ${to} (${m.version})`);
+        await step(h, 'switch', () => activate(h, m, run));
+        await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
+        if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
+        if (!cfg.gate) return { left, health: undefined };
+        const health = await step(h, 'health', () => gateHost(h, cfg.gate!.spec, pool, logger));
+        await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
+        if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
+        return { left, health };
+      },
+      { maxParallel: cfg.maxParallel, onFailure: 'halt', logger },
+    );
+    const outcomes: HostOutcome[] = rs.map((r, i) => ({
+      host: r.target.name,
+      result: r.status === 'succeeded' ? 'succeeded' : r.status === 'failed' ? 'failed' : 'skipped',
+      serving: hosts[i]!.state.current,
+      previous: r.value?.left ?? (r.status === 'skipped' ? undefined : hosts[i]!.state.current),
+      error: r.error,
+      health: r.value?.health,
+      durationMs: r.durationMs,
+    }));
+    const failed = outcomes.filter((o) => o.result !== 'succeeded');
+    return {
+      ok: failed.length === 0,
+      to,
+      version: first.state.manifests.get(to)?.version ?? '',
+      from,
+      hosts: outcomes,
+      timeline,
+      error: failed.length ? `rollback to ${to} did not complete:\n${failed.map((o) => o.error ?? `${o.host}: not reached (halted)`).join('\n')}` : undefined,
+    };
+  } finally {
+    await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
+  }
+}
