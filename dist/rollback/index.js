@@ -69242,6 +69242,8 @@ async function activateCompose(h, m) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/deploy/host.ts
 
 
@@ -69287,13 +69289,18 @@ function host_hookCommand(dir, script, env) {
 
 
 
+
 function archiveStream(source) {
     if (statSync(source).isDirectory()) {
         const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Consume at once: Node discards an unread child's output when the child exits, and
+        // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
+        const out = new PassThrough();
+        tar.stdout.pipe(out);
         let err = '';
         tar.stderr.on('data', (d) => (err += d));
         const done = new Promise((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
-        return { stream: tar.stdout, gzip: false, done };
+        return { stream: out, gzip: false, done };
     }
     return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
 }

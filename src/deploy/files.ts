@@ -1,5 +1,6 @@
 /** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { shScript } from '../shell/index.js';
@@ -18,10 +19,14 @@ export interface FilesSource {
 function archiveStream(source: string): { stream: NodeJS.ReadableStream; gzip: boolean; done: Promise<void> } {
   if (statSync(source).isDirectory()) {
     const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Consume at once: Node discards an unread child's output when the child exits, and
+    // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
+    const out = new PassThrough();
+    tar.stdout.pipe(out);
     let err = '';
     tar.stderr.on('data', (d) => (err += d));
     const done = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
-    return { stream: tar.stdout, gzip: false, done };
+    return { stream: out, gzip: false, done };
   }
   return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
 }

@@ -1,0 +1,144 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
+import { runAction } from '../harness.js';
+import { currentOf, historyOf, inspector, onHost } from './helpers.js';
+import type { SshPool } from '../../src/ssh/pool.js';
+
+let sb: Sandbox;
+let pool: SshPool;
+let h: SandboxHost;
+const APP_DIR = 'apps/blog-production';
+
+/** A workspace with a PHP-style app in app/. */
+function workspace(version: string): string {
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'ws-'));
+  mkdirSync(path.join(ws, 'app', 'bin'), { recursive: true });
+  writeFileSync(path.join(ws, 'app', 'VERSION'), version);
+  writeFileSync(path.join(ws, 'app', 'index.php'), '<?php echo "hello";\n');
+  writeFileSync(path.join(ws, 'app', 'bin', 'console'), '#!/bin/sh\necho console\n');
+  chmodSync(path.join(ws, 'app', 'bin', 'console'), 0o755);
+  return ws;
+}
+
+function deploy(version: string, extra: Record<string, string> = {}, ws = workspace(version)) {
+  return runAction('deploy', {
+    workspace: ws,
+    inputs: {
+      app: 'blog',
+      strategy: 'release',
+      source: 'app',
+      version,
+      'shared-paths': '.env\nstorage/',
+      'build-command': 'test -f .env && ./bin/console > BUILD',
+      'restart-command': 'echo "$OPS_RELEASE $OPS_VERSION" >> "$HOME/restarts.log"',
+      'github-deployment': 'false',
+      ...sb.sshInputs([h]),
+      ...extra,
+    },
+  }).then((r) => r.main);
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ hosts: 1 });
+  h = sb.hosts[0]!;
+  pool = inspector(sb);
+});
+afterAll(async () => {
+  await pool?.closeAll();
+  await sb?.stop();
+});
+
+describe('deploy with the release strategy', () => {
+  it('fails clearly when a declared shared file is missing, switching nothing', async () => {
+    const r = await deploy('0.9.0');
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain('shared file');
+    expect(r.errors[0]).toContain('.env does not exist: create it on the host (it is declared in shared-paths)');
+    expect(r.errors[0]).toContain('no host was switched, the previous release keeps serving');
+    expect(await currentOf(pool, h, APP_DIR)).toBe('');
+    expect((await onHost(pool, h, 'ls "$HOME/$1/releases" 2>/dev/null | wc -l', APP_DIR)).trim()).toBe('0');
+    expect((await historyOf(pool, h, APP_DIR)).map((e) => e.type)).toContain('deploy-failed');
+  });
+
+  it('deploys files with modes, links shared paths, builds before and restarts after the switch', async () => {
+    await onHost(pool, h, 'mkdir -p "$HOME/$1/shared" && echo "APP_KEY=x" > "$HOME/$1/shared/.env"', APP_DIR);
+    const r = await deploy('1.0.0');
+    expect(r.errors).toEqual([]);
+    const id = r.outputs['release-id']!;
+    expect(await currentOf(pool, h, APP_DIR)).toBe(id);
+    const check = await onHost(
+      pool,
+      h,
+      'cd "$HOME/$1/current" && cat VERSION && echo && readlink .env && readlink storage && test -d storage && cat BUILD && stat -c %a bin/console && tail -n 1 "$HOME/restarts.log"',
+      APP_DIR,
+    );
+    expect(check.split('\n')).toEqual([
+      '1.0.0',
+      `${h.home}/${APP_DIR}/shared/.env`,
+      `${h.home}/${APP_DIR}/shared/storage`,
+      'console',
+      '755',
+      `${id} 1.0.0`,
+      '',
+    ]);
+  });
+
+  it('switches current atomically: a reader looping on it never sees a missing or partial release', async () => {
+    const s = await pool.get({ name: h.spec, host: h.address, port: h.port, user: h.user });
+    await s.exec(['rm', '-f', `${h.home}/stop-reader`]);
+    const reader = s.exec(
+      [
+        'sh',
+        '-c',
+        'n=0; bad=0; while [ ! -e "$HOME/stop-reader" ]; do v=$(cat "$HOME/$1/current/VERSION" 2>/dev/null || true); case "$v" in [0-9]*.[0-9]*.[0-9]*) ;; *) bad=$((bad+1)) ;; esac; n=$((n+1)); done; echo "$n $bad"',
+        'sh',
+        APP_DIR,
+      ],
+      { timeoutMs: 300_000 },
+    );
+    for (const v of ['2.0.0', '2.1.0', '2.2.0']) expect((await deploy(v)).exitCode).toBe(0);
+    await s.exec(['touch', `${h.home}/stop-reader`]);
+    const [reads, bad] = (await reader).stdout.trim().split(' ').map(Number);
+    expect(reads).toBeGreaterThan(100);
+    expect(bad).toBe(0);
+  });
+
+  it('keeps keep-releases releases, never the current one', async () => {
+    const r = await deploy('3.0.0', { 'keep-releases': '2' });
+    expect(r.exitCode).toBe(0);
+    const left = (await onHost(pool, h, 'ls "$HOME/$1/releases"', APP_DIR)).trim().split('\n');
+    expect(left).toHaveLength(2);
+    expect(left).toContain(r.outputs['release-id']);
+    expect(left).toContain(r.outputs['previous-release-id']);
+    expect((await historyOf(pool, h, APP_DIR)).some((e) => e.type === 'pruned')).toBe(true);
+  });
+
+  it('deploys a tarball', async () => {
+    const ws = workspace('4.0.0');
+    execFileSync('tar', ['-C', path.join(ws, 'app'), '-czf', path.join(ws, 'app.tar.gz'), '.']);
+    const r = await deploy('4.0.0', { source: 'app.tar.gz' }, ws);
+    expect(r.exitCode).toBe(0);
+    expect((await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim()).toBe('4.0.0');
+  });
+});
+
+describe('deploy input errors change nothing on any host', () => {
+  it.each([
+    [{ strategy: 'blue-green' }, "input 'strategy': 'blue-green' is not one of: compose, release"],
+    [{ strategy: 'compose', 'compose-file': 'nope.yml' }, "input 'compose-file': 'nope.yml' does not exist in the workspace"],
+    [{ strategy: 'compose', 'compose-file': 'app/VERSION', image: 'shop;rm -rf /' }, "input 'image': 'shop;rm -rf /' is not an image reference"],
+    [{ 'keep-releases': '0' }, "input 'keep-releases': 0 is out of range; use 1..100"],
+    [{ 'shared-paths': '../etc/passwd' }, "input 'shared-paths': '../etc/passwd' must be a relative path inside the app directory"],
+    [{ 'health-url': 'localhost:8080' }, "input 'health-url'"],
+  ])('%j', async (inputs, message) => {
+    const before = await onHost(pool, h, 'cat "$HOME/$1/history.jsonl" | wc -l; ls "$HOME/$1/releases"', APP_DIR);
+    const r = await deploy('9.9.9', inputs as Record<string, string>);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain(message);
+    expect(await onHost(pool, h, 'cat "$HOME/$1/history.jsonl" | wc -l; ls "$HOME/$1/releases"', APP_DIR)).toBe(before);
+  });
+});
