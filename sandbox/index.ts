@@ -2,12 +2,12 @@
  * The sandbox: real servers on this machine, on loopback, for tests, the demo and the
  * benchmarks. `startSandbox` starts what is asked; `stop` stops exactly what it started.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeClientKeys, startHosts, stopHosts, type ClientKeys, type SandboxHost } from './hosts.js';
 import { randomBytes } from 'node:crypto';
-import { isRoot, run } from './procs.js';
+import { isRoot, run, unmountUnder } from './procs.js';
 import { createNet, deleteNet, type Net } from './netns.js';
 import { buildTestImages, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry, type TestImages } from './docker.js';
 import { startMariaDB, startPostgres, stopMariaDB, stopPostgres, type MariaDB, type Postgres } from './databases.js';
@@ -68,11 +68,45 @@ async function freeNetIndex(): Promise<number> {
   throw new Error('no free 10.213.x.0/24 for the sandbox network');
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Remove what sandboxes of dead runs left behind (a killed test run cannot clean up):
+ * their processes, namespaces, bridge, users and files, found by the tag each one records.
+ */
+async function reclaimStale(base: string): Promise<void> {
+  for (const d of readdirSync(base)) {
+    const dir = path.join(base, d);
+    const ownerFile = path.join(dir, 'owner');
+    if (!existsSync(ownerFile)) continue;
+    const [pidText = '', tag = ''] = readFileSync(ownerFile, 'utf8').trim().split(' ');
+    if (alive(Number(pidText)) || !/^[0-9a-f]{4}$/.test(tag)) continue;
+    const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[0]!).filter((u) => u.startsWith(`ops${tag}h`));
+    for (const u of users) await run('pkill', ['-KILL', '-u', u]);
+    await run('pkill', ['-KILL', '-f', dir]);
+    for (const ns of (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`ops${tag}h`))) await run('ip', ['netns', 'del', ns]);
+    await run('ip', ['link', 'del', `obr${tag}`]);
+    for (const u of users) await run('userdel', [u]);
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   if (!isRoot()) throw new Error('the sandbox starts sshd, users and Docker engines: run it as root');
   const base = path.join(os.tmpdir(), 'ops-sandbox');
   mkdirSync(base, { recursive: true });
+  await reclaimStale(base);
   const root = mkdtempSync(path.join(base, 'sbx-'));
+  const tag = randomBytes(2).toString('hex');
+  writeFileSync(path.join(root, 'owner'), `${process.pid} ${tag}\n`);
   // Each host's user reads its own home under here.
   chmodSync(base, 0o755);
   chmodSync(root, 0o755);
@@ -87,7 +121,6 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   try {
     const keys = await makeClientKeys(path.join(root, 'client'));
     const engines = new Map<string, Engine>();
-    const tag = randomBytes(2).toString('hex');
     let net: Net | undefined;
     if (o.isolated) {
       net = await createNet(tag, await freeNetIndex());

@@ -67000,18 +67000,24 @@ async function forEachHost(targets, fn, policy) {
         const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
         await Promise.all(Array.from({ length: n }, worker));
     };
+    const runBatches = async (indexes) => {
+        const size = Math.max(1, policy.maxParallel);
+        for (let i = 0; i < indexes.length && !stop; i += size)
+            await runWave(indexes.slice(i, i + size));
+    };
+    const run = policy.mode === 'batch' ? runBatches : runWave;
     const all = targets.map((_, i) => i);
     const canary = Math.min(policy.canary ?? 0, targets.length);
     if (canary > 0 && canary < targets.length) {
-        await runWave(all.slice(0, canary));
+        await run(all.slice(0, canary));
         if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
             policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
             return results;
         }
-        await runWave(all.slice(canary));
+        await run(all.slice(canary));
     }
     else {
-        await runWave(all);
+        await run(all);
     }
     return results;
 }

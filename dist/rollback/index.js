@@ -68533,18 +68533,24 @@ async function run_forEachHost(targets, fn, policy) {
         const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
         await Promise.all(Array.from({ length: n }, worker));
     };
+    const runBatches = async (indexes) => {
+        const size = Math.max(1, policy.maxParallel);
+        for (let i = 0; i < indexes.length && !stop; i += size)
+            await runWave(indexes.slice(i, i + size));
+    };
+    const run = policy.mode === 'batch' ? runBatches : runWave;
     const all = targets.map((_, i) => i);
     const canary = Math.min(policy.canary ?? 0, targets.length);
     if (canary > 0 && canary < targets.length) {
-        await runWave(all.slice(0, canary));
+        await run(all.slice(0, canary));
         if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
             policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
             return results;
         }
-        await runWave(all.slice(canary));
+        await run(all.slice(canary));
     }
     else {
-        await runWave(all);
+        await run(all);
     }
     return results;
 }
@@ -69459,7 +69465,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
         }
     }
     // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
-    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', logger });
+    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
     const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i], previous.get(h.target.name), id));
     const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
     if (failed.length) {
@@ -69661,7 +69667,7 @@ async function rollback(cfg, pool, targets, logger) {
             if (!health.healthy)
                 throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
             return { left, health };
-        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
+        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', mode: 'batch', logger });
         const outcomes = rs.map((r, i) => ({
             host: r.target.name,
             result: r.status === 'succeeded' ? 'succeeded' : r.status === 'failed' ? 'failed' : 'skipped',

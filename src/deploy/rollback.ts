@@ -87,7 +87,7 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
         if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
         return { left, health };
       },
-      { maxParallel: cfg.maxParallel, onFailure: 'halt', logger },
+      { maxParallel: cfg.maxParallel, onFailure: 'halt', mode: 'batch', logger },
     );
     const outcomes: HostOutcome[] = rs.map((r, i) => ({
       host: r.target.name,

@@ -208,7 +208,7 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
   const switched = await forEachHost(
     hosts.map((h) => h.target),
     (_t, i) => switchHost(cfg, hosts[i]!, staged, previous.get(hosts[i]!.target.name), pool, logger),
-    { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', logger },
+    { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger },
   );
   const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i]!, previous.get(h.target.name), id));
   const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');

@@ -20,6 +20,12 @@ export interface FleetPolicy {
   onFailure: 'halt' | 'continue';
   /** The first N hosts run alone first; the rest start only if all of them succeeded. */
   canary?: number;
+  /**
+   * `rolling` (default): a new host starts whenever one finishes. `batch`: hosts go in
+   * batches of max-parallel and a batch starts only when the previous one has finished, so
+   * a failure is known before any later host is touched.
+   */
+  mode?: 'rolling' | 'batch';
   logger?: Logger;
 }
 
@@ -53,17 +59,22 @@ export async function forEachHost<T>(
     const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
     await Promise.all(Array.from({ length: n }, worker));
   };
+  const runBatches = async (indexes: number[]) => {
+    const size = Math.max(1, policy.maxParallel);
+    for (let i = 0; i < indexes.length && !stop; i += size) await runWave(indexes.slice(i, i + size));
+  };
+  const run = policy.mode === 'batch' ? runBatches : runWave;
   const all = targets.map((_, i) => i);
   const canary = Math.min(policy.canary ?? 0, targets.length);
   if (canary > 0 && canary < targets.length) {
-    await runWave(all.slice(0, canary));
+    await run(all.slice(0, canary));
     if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
       policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
       return results;
     }
-    await runWave(all.slice(canary));
+    await run(all.slice(canary));
   } else {
-    await runWave(all);
+    await run(all);
   }
   return results;
 }

@@ -54,4 +54,16 @@ describe('forEachHost', () => {
     }, { maxParallel: 5, onFailure: 'continue', canary: 1 });
     expect(summarizeResults(rs).skipped).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
   });
+
+  it('batch: the next batch starts only after the whole previous one finished', async () => {
+    const order: string[] = [];
+    const rs = await forEachHost(targets, async (t) => {
+      order.push(`start ${t.name}`);
+      await new Promise((r) => setTimeout(r, t.name === 'h1' ? 30 : 5));
+      order.push(`end ${t.name}`);
+      if (t.name === 'h1') throw new Error('slow failure');
+    }, { maxParallel: 2, onFailure: 'halt', mode: 'batch' });
+    expect(order).toEqual(['start h0', 'start h1', 'end h0', 'end h1']);
+    expect(summarizeResults(rs).skipped).toEqual(['h2', 'h3', 'h4', 'h5']);
+  });
 });
