@@ -69576,7 +69576,7 @@ function percentile(values, q) {
 }
 const gate_sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 function describeResponse(r) {
-    const body = (r.body ?? '').slice(0, 500).replace(/\s+$/, '');
+    const body = (r.body ?? '').slice(0, 500).replace(/\s+/g, ' ').trim();
     const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
     return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
 }
@@ -70397,9 +70397,11 @@ async function switchHost(cfg, h, m, previous, pool, logger) {
         await record(h, { type: 'health-passed', ...ident, health: stats });
         return { health };
     }
-    await record(h, { type: 'health-failed', ...ident, health: stats, error: health.failures.join('; ') });
+    // The gate names the host in each failure; here the host is named once, up front.
+    const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
+    await record(h, { type: 'health-failed', ...ident, health: stats, error: why });
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
-    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${health.failures.join('; ')}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
+    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
 }
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
 async function failHost(cfg, h, m, previous, reason, logger) {

@@ -297,10 +297,12 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     await record(h, { type: 'health-passed', ...ident, health: stats });
     return { health };
   }
-  await record(h, { type: 'health-failed', ...ident, health: stats, error: health.failures.join('; ') });
+  // The gate names the host in each failure; here the host is named once, up front.
+  const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
+  await record(h, { type: 'health-failed', ...ident, health: stats, error: why });
   const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
   throw new HostFailure(
-    `host ${h.target.name}: release ${m.id} failed its health gate: ${health.failures.join('; ')}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
+    `host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
     rolledBack,
     health,
   );

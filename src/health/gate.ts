@@ -38,7 +38,7 @@ export function percentile(values: number[], q: number): number | undefined {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 function describeResponse(r: ProbeResult): string {
-  const body = (r.body ?? '').slice(0, 500).replace(/\s+$/, '');
+  const body = (r.body ?? '').slice(0, 500).replace(/\s+/g, ' ').trim();
   const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
   return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
 }

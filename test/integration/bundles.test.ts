@@ -49,7 +49,7 @@ describe('shared SSH inputs through the bundle', () => {
 
   it('without host key inputs, fails before authenticating and prints what to pin', async () => {
     const h = sb.hosts[0]!;
-    const { main } = await runAction('deploy', {
+    const { main } = await runAction('restore', {
       inputs: { app: 'shop', hosts: h.spec, 'ssh-key': sb.keys.ed25519.privateKey },
     });
     expect(main.exitCode).toBe(1);
@@ -60,7 +60,7 @@ describe('shared SSH inputs through the bundle', () => {
   });
 
   it('the explicit opt-out connects and warns', async () => {
-    const { main } = await runAction('deploy', {
+    const { main } = await runAction('restore', {
       inputs: { app: 'shop', hosts: sb.hosts[0]!.spec, 'ssh-key': sb.keys.ed25519.privateKey, 'insecure-ignore-host-key': 'true' },
     });
     expect(main.warnings.join('\n')).toMatch(/insecure-ignore-host-key is true: host keys are NOT verified/);

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { runAction } from '../harness.js';
+import { runAction, secretLeaks } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost } from './helpers.js';
+import { startGitHubApi } from '../fixtures/github-api.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 
 let sb: Sandbox;
@@ -123,6 +124,73 @@ describe('deploy with the release strategy', () => {
     const r = await deploy('4.0.0', { source: 'app.tar.gz' }, ws);
     expect(r.exitCode).toBe(0);
     expect((await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim()).toBe('4.0.0');
+  });
+});
+
+describe('hooks and GitHub deployments', () => {
+  it('hooks get the OPS_* variables and nothing else from the runner', async () => {
+    const r = await deploy('5.0.0', { 'post-deploy': 'env | sort > "$HOME/hook-env"', 'pre-deploy': 'test "$OPS_RELEASE" = "$(basename "$PWD")"' });
+    expect(r.errors).toEqual([]);
+    const env = await onHost(pool, h, 'cat "$HOME/hook-env"');
+    expect(env).toContain('OPS_APP=blog\n');
+    expect(env).toContain('OPS_ENVIRONMENT=production\n');
+    expect(env).toContain('OPS_VERSION=5.0.0\n');
+    expect(env).toContain(`OPS_RELEASE=${r.outputs['release-id']}\n`);
+    expect(env).toContain(`OPS_HOST=${h.spec}\n`);
+    expect(env).toContain('OPS_RUN_URL=https://github.com/acme/shop/actions/runs/4242\n');
+    expect(env).not.toMatch(/INPUT_|GITHUB_TOKEN|PRIVATE KEY/);
+  });
+
+  it('creates a GitHub deployment with in_progress and success statuses; the token never shows', async () => {
+    const api = await startGitHubApi();
+    try {
+      const token = 'ghs_fakeToken0123456789abcdef';
+      const r = await runAction('deploy', {
+        workspace: workspace('6.0.0'),
+        env: { GITHUB_API_URL: api.url },
+        inputs: {
+          app: 'blog',
+          strategy: 'release',
+          source: 'app',
+          version: '6.0.0',
+          'shared-paths': '.env',
+          'github-token': token,
+          'environment-url': 'https://blog.example.com',
+          ...sb.sshInputs([h]),
+        },
+      });
+      expect(r.main.errors).toEqual([]);
+      const [create, ...statuses] = api.calls;
+      expect(create).toMatchObject({ method: 'POST', path: '/repos/acme/shop/deployments', auth: `token ${token}` });
+      expect(create!.body).toMatchObject({ ref: '0123456789abcdef0123456789abcdef01234567', environment: 'production', auto_merge: false, required_contexts: [], production_environment: true });
+      expect(statuses.map((c) => c.body.state)).toEqual(['in_progress', 'success']);
+      expect(statuses[1]!.body).toMatchObject({ log_url: 'https://github.com/acme/shop/actions/runs/4242', environment_url: 'https://blog.example.com', auto_inactive: true });
+      expect(secretLeaks(r.main, [token])).toEqual([]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a failing deploy sets the deployment to failure; an unreachable API only warns', async () => {
+    const api = await startGitHubApi();
+    try {
+      const r = await runAction('deploy', {
+        workspace: workspace('7.0.0'),
+        env: { GITHUB_API_URL: api.url },
+        inputs: { app: 'blog', strategy: 'release', source: 'app', version: '7.0.0', 'shared-paths': 'missing-file', 'github-token': 'ghs_x1234567', ...sb.sshInputs([h]) },
+      });
+      expect(r.main.exitCode).toBe(1);
+      expect(api.calls.slice(1).map((c) => c.body.state)).toEqual(['in_progress', 'failure']);
+    } finally {
+      await api.close();
+    }
+    const offline = await runAction('deploy', {
+      workspace: workspace('7.0.1'),
+      env: { GITHUB_API_URL: 'http://127.0.0.1:1' },
+      inputs: { app: 'blog', strategy: 'release', source: 'app', version: '7.0.1', 'shared-paths': '.env', 'github-token': 'ghs_x1234567', ...sb.sshInputs([h]) },
+    });
+    expect(offline.main.exitCode).toBe(0);
+    expect(offline.main.warnings.join('\n')).toContain('GitHub deployment could not be created (the deploy goes on)');
   });
 });
 
