@@ -1,5 +1,5 @@
 /** PostgreSQL and MariaDB servers for the sandbox, each in its own directory and port. */
-import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { daemon, ensurePackages, freePort, must, run, stopPid, waitForPort } from './procs.js';
@@ -9,6 +9,8 @@ export const DB_PACKAGES = ['postgresql', 'mariadb-server', 'mariadb-client', 's
 export interface Postgres {
   pid: number;
   host: string;
+  /** The address the sandbox hosts reach it on (the bridge, for isolated hosts). */
+  hostsAddress: string;
   port: number;
   user: string;
   password: string;
@@ -27,7 +29,8 @@ function pgBin(): string {
   return path.join(base, versions[0]!, 'bin');
 }
 
-export async function startPostgres(dir: string): Promise<Postgres> {
+/** `extra`: another address to listen on (the sandbox bridge), and the subnet allowed from there. */
+export async function startPostgres(dir: string, extra?: { address: string; subnet: string }): Promise<Postgres> {
   ensurePackages(['postgresql']);
   const bin = pgBin();
   const data = path.join(dir, 'data');
@@ -42,11 +45,14 @@ export async function startPostgres(dir: string): Promise<Postgres> {
   await must('runuser', ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { cwd: dir });
   const port = await freePort();
   const log = path.join(dir, 'postgres.log');
-  const pid = daemon(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], { log, uid, gid, cwd: dir });
+  if (extra) appendFileSync(path.join(data, 'pg_hba.conf'), `host all all ${extra.subnet} scram-sha-256\n`);
+  const listen = ['127.0.0.1', ...(extra ? [extra.address] : [])].join(',');
+  const pid = daemon(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', `listen_addresses=${listen}`, '-c', 'fsync=off'], { log, uid, gid, cwd: dir });
   await waitForPort('127.0.0.1', port, { pid, log, timeoutMs: 60_000 });
   const pg: Postgres = {
     pid,
     host: '127.0.0.1',
+    hostsAddress: extra?.address ?? '127.0.0.1',
     port,
     user: 'postgres',
     password,

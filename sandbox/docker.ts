@@ -2,7 +2,7 @@
  * Docker in the sandbox: one engine per host (its own socket, data and containers), a
  * registry on loopback, and tiny test images built FROM scratch with busybox.
  */
-import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inNamespace, type Namespace } from './netns.js';
 import { daemon, ensurePackages, freePort, readPid, run, sleep, stopPid, unmountUnder, waitForPort } from './procs.js';
@@ -184,4 +184,36 @@ export async function buildTestImages(builder: Engine, registry: Registry, versi
     digests[tag] = m[1]!;
   }
   return { repo, digests };
+}
+
+/**
+ * A migration image FROM scratch: psql (with the libraries it links) and busybox as
+ * /bin/sh, so `sh -c 'psql "$DATABASE_URL" ...'` applies SQL like a real migrator.
+ */
+export async function buildMigratorImage(builder: Engine, registry: Registry, dir: string): Promise<string> {
+  const ctx = path.join(dir, 'migrator-context');
+  const rootfs = path.join(ctx, 'rootfs');
+  const psql = (await run('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -n 1'])).stdout.trim();
+  if (!psql) throw new Error('psql not found under /usr/lib/postgresql');
+  const libs = (await run('ldd', [psql])).stdout
+    .split('\n')
+    .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+    .filter((l): l is string => !!l);
+  for (const f of [psql, ...libs]) {
+    const dest = path.join(rootfs, f);
+    mkdirSync(path.dirname(dest), { recursive: true });
+    copyFileSync(f, dest);
+    chmodSync(dest, 0o755);
+  }
+  mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'tmp'), { recursive: true });
+  copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+  chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  for (const applet of ['sh', 'sleep', 'echo', 'cat', 'date']) symlinkSync('busybox', path.join(rootfs, 'bin', applet));
+  symlinkSync(psql, path.join(rootfs, 'bin', 'psql'));
+  writeFileSync(path.join(ctx, 'Dockerfile'), ['FROM scratch', 'COPY rootfs/ /', 'ENV PATH=/bin HOME=/tmp', 'CMD ["/bin/sh"]', ''].join('\n'));
+  const ref = `${registry.address}/ops/migrator:1`;
+  await mustDocker(builder, ['build', '-q', '-t', ref, ctx], { timeoutMs: 300_000 });
+  await mustDocker(builder, ['push', ref]);
+  return ref;
 }

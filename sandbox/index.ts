@@ -9,7 +9,7 @@ import { makeClientKeys, startHosts, stopHosts, type ClientKeys, type SandboxHos
 import { randomBytes } from 'node:crypto';
 import { isRoot, run, unmountUnder } from './procs.js';
 import { createNet, deleteNet, type Net } from './netns.js';
-import { buildTestImages, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry, type TestImages } from './docker.js';
+import { buildMigratorImage, buildTestImages, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry, type TestImages } from './docker.js';
 import { startMariaDB, startPostgres, stopMariaDB, stopPostgres, type MariaDB, type Postgres } from './databases.js';
 
 export type { SandboxHost, ClientKeys } from './hosts.js';
@@ -28,6 +28,8 @@ export interface SandboxOptions {
   images?: string[];
   postgres?: boolean;
   mariadb?: boolean;
+  /** Also build and push `ops/migrator:1` (psql + sh FROM scratch); needs images. */
+  migrator?: boolean;
   /**
    * Put each host in its own network namespace (own loopback, sshd on port 22 of its own
    * address on a bridge this sandbox creates), as separate machines would be.
@@ -45,6 +47,8 @@ export interface Sandbox {
   net?: Net;
   registry?: Registry;
   images?: TestImages;
+  /** With `migrator`: the migration image reference. */
+  migrator?: string;
   postgres?: Postgres;
   mariadb?: MariaDB;
   /** known_hosts lines for every host. */
@@ -146,15 +150,17 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     });
     let registry: Registry | undefined;
     let images: TestImages | undefined;
+    let migrator: string | undefined;
     if (o.images?.length) {
       registry = await startRegistry(path.join(root, 'registry'), net?.gateway);
       cleanups.push(() => stopRegistry(registry));
       images = await buildTestImages(engines.get(hosts[0]!.name)!, registry, o.images, root);
+      if (o.migrator) migrator = await buildMigratorImage(engines.get(hosts[0]!.name)!, registry, root);
     }
     let postgres: Postgres | undefined;
     let mariadb: MariaDB | undefined;
     if (o.postgres) {
-      postgres = await startPostgres(path.join(root, 'postgres'));
+      postgres = await startPostgres(path.join(root, 'postgres'), net ? { address: net.gateway, subnet: net.subnet } : undefined);
       cleanups.push(() => stopPostgres(postgres));
     }
     if (o.mariadb) {
@@ -169,6 +175,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       net,
       registry,
       images,
+      migrator,
       postgres,
       mariadb,
       knownHosts: (hs = hosts) => hs.map((h) => h.knownHosts).join(''),

@@ -11,6 +11,7 @@ import { deploy, type DeployConfig } from '../../src/deploy/run.js';
 import { releaseCommand } from '../../src/state/lock.js';
 import { deploySummary } from '../../src/report/deploy.js';
 import { startDeployment } from '../../src/report/github.js';
+import { runMigration } from '../../src/deploy/migrate.js';
 import { schema } from './schema.js';
 
 async function main(ctx: ActionContext) {
@@ -60,6 +61,12 @@ async function main(ctx: ActionContext) {
     fleet: { maxParallel: ssh!.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
     lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
     commandTimeoutMs: ssh!.options.commandTimeoutMs,
+    beforeSwitch: v['migrate-command']
+      ? async (hosts, release) => {
+          if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose') throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
+          await runMigration(hosts[0]!, release, { command: v['migrate-command']!, mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, ctx.logger);
+        }
+      : undefined,
     onLocked: (lock) => ctx.saveState('lock', JSON.stringify({ host: ssh!.targets[0], appDir: lock.appDir, id: lock.owner.id })),
   };
   const gh = v['github-deployment']

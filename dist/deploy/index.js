@@ -66740,14 +66740,19 @@ function parseDuration(raw) {
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
 }
-function formatDuration(ms) {
+function schema_formatDuration(ms) {
     if (ms < 1000)
         return `${Math.round(ms)}ms`;
     if (ms < 60_000)
         return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -66787,7 +66792,7 @@ const f = {
     duration: (o = {}) => field((raw) => {
         const ms = parseDuration(raw);
         if (o.min !== undefined && ms < o.min)
-            throw new ParseError(`'${raw}' is too short; the minimum is ${formatDuration(o.min)}`);
+            throw new ParseError(`'${raw}' is too short; the minimum is ${schema_formatDuration(o.min)}`);
         return ms;
     }, o),
     list: (o = {}) => field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
@@ -69020,7 +69025,7 @@ class SshSession {
         for (let i = 0; i < attempts; i++) {
             if (i > 0) {
                 const wait = Math.min(base * 2 ** (i - 1), 15_000);
-                opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
+                opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${schema_formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
                 await sleep(wait);
             }
             try {
@@ -69190,7 +69195,7 @@ class SshSession {
     async run(command, o = {}) {
         const r = await this.exec(command, o);
         if (r.timedOut) {
-            throw new SshError('timeout', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs)} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
+            throw new SshError('timeout', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${schema_formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs)} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
         }
         if (r.code !== 0) {
             const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
@@ -69614,7 +69619,7 @@ async function runGate(target, spec, logger) {
         const waiting = stableUntil === undefined;
         const remaining = deadline - Date.now();
         if (waiting && remaining <= 0) {
-            return finish(false, `${redactUrl(target.url)} did not become healthy within ${formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
+            return finish(false, `${redactUrl(target.url)} did not become healthy within ${schema_formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
         }
         const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
         res.attempts++;
@@ -69640,7 +69645,7 @@ async function runGate(target, spec, logger) {
                 if (spec.stableForMs <= 0)
                     break;
                 stableUntil = Date.now() + spec.stableForMs;
-                logger.info(`${tag} healthy; watching it for ${formatDuration(spec.stableForMs)}`);
+                logger.info(`${tag} healthy; watching it for ${schema_formatDuration(spec.stableForMs)}`);
             }
             else if (!waiting && Date.now() >= stableUntil)
                 break;
@@ -69650,7 +69655,7 @@ async function runGate(target, spec, logger) {
             res.lastError = `${r.kind}: ${r.error}`;
             logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
             if (!waiting) {
-                return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+                return finish(false, `${redactUrl(target.url)} passed, then failed ${schema_formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${schema_formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
             }
             consecutive = 0;
         }
@@ -69800,7 +69805,7 @@ async function acquireLock(s, appDir, base, o) {
             continue;
         }
         if (Date.now() - started >= o.timeoutMs) {
-            throw new Error(`could not get the lock on ${s.target.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+            throw new Error(`could not get the lock on ${s.target.name} within ${schema_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
                 (held.kind === 'maintenance'
                     ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
                     : `Wait for that run to finish; if it is dead, the lock is broken automatically once it expires (or remove ${appDir}/.lock on ${s.target.name}).`));
@@ -70499,7 +70504,7 @@ const ICON = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': 
 function deploySummary(r, title) {
     const d = (host, s) => {
         const v = r.timeline.duration(host, s);
-        return v === undefined ? '' : formatDuration(v);
+        return v === undefined ? '' : schema_formatDuration(v);
     };
     const rows = r.hosts.map((h) => [
         code(h.host),
@@ -75578,6 +75583,84 @@ async function startDeployment(o) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/deploy/migrate.ts
+
+
+
+
+
+
+function migrationCommand(h, m, spec, env) {
+    if (spec.mode === 'host')
+        return hookCommand(h.layout.release(m.id), spec.command, env);
+    if (m.strategy !== 'compose')
+        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const verb = spec.mode === 'compose-run' ? ['run', '--rm', '-T', ...envArgs] : ['exec', '-T', ...envArgs];
+    return [...composeArgs(h, m), ...verb, spec.service, 'sh', '-c', spec.command];
+}
+/** Run the migration on one host; throws (after recording) unless it exits 0. */
+async function runMigration(h, m, spec, run, logger) {
+    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
+    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
+    const r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env), { timeoutMs: spec.timeoutMs, stream: true }));
+    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
+    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
+    await record(h, {
+        type: 'migration',
+        release: m.id,
+        version: m.version,
+        command: spec.command,
+        mode: spec.mode,
+        exit_code: r.code,
+        duration_ms: r.durationMs,
+        timed_out: r.timedOut,
+        actor: run.actor,
+        run_url: run.runUrl,
+    });
+    if (r.timedOut) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${schema_formatDuration(spec.timeoutMs)} and was killed; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
+    }
+    if (r.code !== 0) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
+    }
+    return result;
+}
+/** The newest release with a manifest: the one a pipeline just staged or deployed. */
+function newestRelease(h, wanted) {
+    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
+    if (wanted) {
+        const byId = h.state.manifests.get(wanted) ?? ids.map((r) => h.state.manifests.get(r)).filter((m) => m.version === wanted).pop();
+        if (!byId)
+            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
+        return byId;
+    }
+    const id = ids[ids.length - 1];
+    if (!id)
+        throw new Error(`host ${h.target.name}: no release is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first`);
+    return h.state.manifests.get(id);
+}
+/**
+ * Refuse unless a complete backup of this app and environment is recorded newer than
+ * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
+ */
+function checkRecentBackup(h, withinMs, app, environment) {
+    const done = h.state.history.filter((e) => e.type === 'backup-completed' && e.complete !== false);
+    const newest = done[done.length - 1];
+    if (!newest) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
+    }
+    const age = Date.now() - Date.parse(newest.time);
+    if (!(age <= withinMs)) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`);
+    }
+    return newest.time;
+}
+function migrationErrorResult(e) {
+    return e.result;
+}
+
+
 ;// CONCATENATED MODULE: ./actions/deploy/schema.ts
 
 
@@ -75605,6 +75688,10 @@ const own = {
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
     'keep-releases': f.int(1, 100, { default: 5 }),
+    'migrate-command': f.optionalString(),
+    'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    'migrate-service': f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    'migrate-timeout': f.duration({ default: 1_800_000, min: 1000 }),
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
@@ -75622,6 +75709,7 @@ const IMAGE = (/* unused pure expression or super */ null && (IMAGE_REF));
 const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./actions/deploy/index.ts
+
 
 
 
@@ -75688,6 +75776,13 @@ async function main(ctx) {
         fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
         lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
         commandTimeoutMs: ssh.options.commandTimeoutMs,
+        beforeSwitch: v['migrate-command']
+            ? async (hosts, release) => {
+                if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose')
+                    throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
+                await runMigration(hosts[0], release, { command: v['migrate-command'], mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, ctx.logger);
+            }
+            : undefined,
         onLocked: (lock) => ctx.saveState('lock', JSON.stringify({ host: ssh.targets[0], appDir: lock.appDir, id: lock.owner.id })),
     };
     const gh = v['github-deployment']

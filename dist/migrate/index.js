@@ -65866,7 +65866,7 @@ function getIDToken(aud) {
  * whether it is secret. `parseInputs` reads every field, masks secrets first, and reports
  * every bad input at once, each message naming the input.
  */
-class InputError extends Error {
+class schema_InputError extends Error {
     problems;
     constructor(problems) {
         super(problems.map((p) => `input '${p.input}': ${p.message}`).join('\n'));
@@ -65897,14 +65897,19 @@ function parseDuration(raw) {
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
 }
-function formatDuration(ms) {
+function schema_formatDuration(ms) {
     if (ms < 1000)
         return `${Math.round(ms)}ms`;
     if (ms < 60_000)
         return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -65944,7 +65949,7 @@ const f = {
     duration: (o = {}) => field((raw) => {
         const ms = parseDuration(raw);
         if (o.min !== undefined && ms < o.min)
-            throw new ParseError(`'${raw}' is too short; the minimum is ${formatDuration(o.min)}`);
+            throw new ParseError(`'${raw}' is too short; the minimum is ${schema_formatDuration(o.min)}`);
         return ms;
     }, o),
     list: (o = {}) => field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
@@ -65960,7 +65965,7 @@ const f = {
  * Parse every input of a schema without throwing: the values that parsed (failed ones get
  * their default, if they have one) and the problems. Secrets are masked first.
  */
-function collectInputs(schema, src) {
+function schema_collectInputs(schema, src) {
     for (const [name, fld] of Object.entries(schema)) {
         if (!fld.secret)
             continue;
@@ -65994,9 +65999,9 @@ function collectInputs(schema, src) {
 }
 /** Parse every input of a schema; secrets are masked before anything else happens. */
 function parseInputs(schema, src) {
-    const { values, problems } = collectInputs(schema, src);
+    const { values, problems } = schema_collectInputs(schema, src);
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     return values;
 }
 
@@ -66072,7 +66077,7 @@ class LineLogger {
 }
 /** A logger that drops everything (still redacts nothing; nothing is written). */
 const silentLogger = () => new LineLogger(() => { });
-function errorMessage(e) {
+function log_errorMessage(e) {
     return e instanceof Error ? e.message : String(e);
 }
 
@@ -66155,8 +66160,8 @@ async function runAction(main, post) {
         await main(ctx);
     }
     catch (e) {
-        const msg = logger.secrets.redact(errorMessage(e));
-        if (e instanceof InputError)
+        const msg = logger.secrets.redact(log_errorMessage(e));
+        if (e instanceof schema_InputError)
             setFailed(`invalid input:\n${msg}`);
         else
             setFailed(msg);
@@ -66789,7 +66794,7 @@ function resolveSsh(i, ctx) {
     if (i['proxy-jump'])
         proxyJump = attempt('proxy-jump', () => parseHost(i['proxy-jump'], defaults));
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     if (hostKeys.mode === 'insecure') {
         ctx.logger.warning("insecure-ignore-host-key is true: host keys are NOT verified, so anyone between the runner and the hosts can impersonate them and read what is sent (keys, env files, backups). Pin keys with 'known-hosts' instead.");
     }
@@ -66813,7 +66818,7 @@ function resolveSshInto(values, problems, ctx) {
         return resolveSsh(values, ctx);
     }
     catch (e) {
-        if (!(e instanceof InputError))
+        if (!(e instanceof schema_InputError))
             throw e;
         const named = new Set(problems.map((p) => p.input));
         problems.push(...e.problems.filter((p) => !named.has(p.input)));
@@ -66830,217 +66835,6 @@ function parseSshAction(schema, src, ctx) {
     if (problems.length)
         throw new InputError(problems);
     return { inputs: values, ssh: ssh };
-}
-
-;// CONCATENATED MODULE: ./src/shell/index.ts
-/**
- * Remote commands as data.
- *
- * A `Command` is a list of words. A plain string word is always a literal argument and is
- * quoted when rendered, so no input can ever become shell syntax. Shell syntax (operators,
- * redirections, `$HOME`) exists only as `Token`s, which only this module can create.
- * `render` is the one place where a command becomes a POSIX `sh` command line.
- *
- * This module imports nothing.
- */
-const TOKEN = Symbol('shell-token');
-function token(text) {
-    return Object.freeze({ [TOKEN]: text });
-}
-function isToken(w) {
-    return typeof w === 'object' && w !== null && TOKEN in w;
-}
-const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
-/** Quote one string as a single literal POSIX sh word. */
-function quote(s) {
-    if (s.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    if (s !== '' && SAFE.test(s))
-        return s;
-    return "'" + s.replace(/'/g, `'\\''`) + "'";
-}
-/** Render a command as one POSIX sh command line. */
-function render(c) {
-    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
-}
-const AND = token('&&');
-const OR = token('||');
-const SEQ = token(';');
-const PIPE = token('|');
-function join(op, cmds) {
-    const out = [];
-    cmds.forEach((c, i) => {
-        if (i > 0)
-            out.push(op);
-        out.push(...c);
-    });
-    return out;
-}
-/** `a && b && c` */
-const and = (...cmds) => join(AND, cmds);
-/** `a || b` */
-const or = (...cmds) => join(OR, cmds);
-/** `a ; b` */
-const seq = (...cmds) => join(SEQ, cmds);
-/** `a | b` (note: POSIX sh reports only the last command's status) */
-const pipe = (...cmds) => join(PIPE, cmds);
-/** `( c )`: run in a subshell. */
-const subshell = (c) => [token('('), ...c, token(')')];
-/** `{ c ; }`: group without a subshell. */
-const shell_group = (c) => [token('{'), ...c, token('; }')];
-/** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [
-    ...c,
-    token(append ? '>>' : '>'),
-    path,
-];
-/** `c < path` */
-const fromFile = (c, path) => [...c, token('<'), path];
-/** `c 2>/dev/null` */
-const quietErr = (c) => [...c, token('2>/dev/null')];
-/** `c >/dev/null 2>&1` */
-const silent = (c) => [...c, token('>/dev/null 2>&1')];
-/** `c 2>&1` */
-const mergeErr = (c) => [...c, token('2>&1')];
-/** `! c` */
-const not = (c) => [token('!'), ...c];
-/**
- * A path relative to the remote user's home: renders as `"$HOME"/'rel'`, so the home is
- * expanded by the remote shell and the rest stays literal. `~` and `~/x` are accepted.
- */
-function home(rel = '') {
-    const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
-    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
-}
-/** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
-function remotePath(p) {
-    return p === '~' || p.startsWith('~/') ? home(p) : p;
-}
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function isEnvName(name) {
-    return ENV_NAME.test(name);
-}
-/** `"$NAME"`: the value of a remote environment variable, as one word. */
-function envRef(name) {
-    if (!ENV_NAME.test(name))
-        throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
-    return token(`"$${name}"`);
-}
-/**
- * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
- * compound commands are run through `sh -c`.
- */
-function withEnv(vars, c) {
-    const assigns = [];
-    for (const [k, v] of Object.entries(vars)) {
-        if (!ENV_NAME.test(k))
-            throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
-        assigns.push(`${k}=${v}`);
-    }
-    if (assigns.length === 0)
-        return c;
-    const simple = c.every((w) => !isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
-}
-/**
- * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
- * command built as data.
- */
-function script(lines) {
-    const body = ['set -eu', ...lines.map(render)].join('\n');
-    return ['sh', '-c', body];
-}
-/**
- * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
- * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
- * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
- * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
- */
-function userScript(text) {
-    const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
-        'else exec sh -eu -c "$1" ops-script; fi';
-    return ['sh', '-c', launcher, 'ops-script', text];
-}
-/**
- * A fixed script from this code base, with data passed only as positional parameters
- * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
- * only into `args`. Runs under `set -eu`.
- */
-function shScript(script, ...args) {
-    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
-}
-
-;// CONCATENATED MODULE: ./src/fleet/run.ts
-
-/**
- * Run `fn` on every target by the policy and return one result per target, in target
- * order: succeeded, failed (with the error) or skipped (never started).
- */
-async function forEachHost(targets, fn, policy) {
-    const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
-    let stop = false;
-    const runWave = async (indexes) => {
-        let next = 0;
-        const worker = async () => {
-            while (!stop && next < indexes.length) {
-                const i = indexes[next++];
-                const t = targets[i];
-                const started = Date.now();
-                try {
-                    const value = await fn(t, i);
-                    results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
-                }
-                catch (e) {
-                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
-                    if (policy.onFailure === 'halt')
-                        stop = true;
-                }
-            }
-        };
-        const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
-        await Promise.all(Array.from({ length: n }, worker));
-    };
-    const runBatches = async (indexes) => {
-        const size = Math.max(1, policy.maxParallel);
-        for (let i = 0; i < indexes.length && !stop; i += size)
-            await runWave(indexes.slice(i, i + size));
-    };
-    const run = policy.mode === 'batch' ? runBatches : runWave;
-    const all = targets.map((_, i) => i);
-    const canary = Math.min(policy.canary ?? 0, targets.length);
-    if (canary > 0 && canary < targets.length) {
-        await run(all.slice(0, canary));
-        if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-            policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
-            return results;
-        }
-        await run(all.slice(canary));
-    }
-    else {
-        await run(all);
-    }
-    return results;
-}
-function summarizeResults(rs) {
-    const by = (s) => rs.filter((r) => r.status === s).map((r) => r.target.name);
-    return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
-}
-
-;// CONCATENATED MODULE: ./src/fleet/preflight.ts
-
-
-/**
- * Connect to every target (host key verified, authenticated) and read who and what it is,
- * before anything is changed anywhere. All hosts are tried; each gets a result.
- */
-function preflight(pool, targets, o) {
-    return forEachHost(targets, async (t) => {
-        const s = await pool.get(t);
-        const r = await s.run(and(['id', '-un'], ['uname', '-srm']), { step: 'preflight' });
-        const [user = '', system = ''] = r.stdout.trim().split('\n');
-        o.logger.info(`host ${t.name}: connected as ${user} (${system})`);
-        return { user, system };
-    }, { maxParallel: o.maxParallel, onFailure: 'continue', logger: o.logger });
 }
 
 // EXTERNAL MODULE: ./node_modules/is-stream/index.js
@@ -67923,6 +67717,144 @@ class NodeSSH {
     }
 }
 
+;// CONCATENATED MODULE: ./src/shell/index.ts
+/**
+ * Remote commands as data.
+ *
+ * A `Command` is a list of words. A plain string word is always a literal argument and is
+ * quoted when rendered, so no input can ever become shell syntax. Shell syntax (operators,
+ * redirections, `$HOME`) exists only as `Token`s, which only this module can create.
+ * `render` is the one place where a command becomes a POSIX `sh` command line.
+ *
+ * This module imports nothing.
+ */
+const TOKEN = Symbol('shell-token');
+function token(text) {
+    return Object.freeze({ [TOKEN]: text });
+}
+function isToken(w) {
+    return typeof w === 'object' && w !== null && TOKEN in w;
+}
+const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
+/** Quote one string as a single literal POSIX sh word. */
+function quote(s) {
+    if (s.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    if (s !== '' && SAFE.test(s))
+        return s;
+    return "'" + s.replace(/'/g, `'\\''`) + "'";
+}
+/** Render a command as one POSIX sh command line. */
+function render(c) {
+    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+}
+const AND = token('&&');
+const OR = token('||');
+const SEQ = token(';');
+const PIPE = token('|');
+function join(op, cmds) {
+    const out = [];
+    cmds.forEach((c, i) => {
+        if (i > 0)
+            out.push(op);
+        out.push(...c);
+    });
+    return out;
+}
+/** `a && b && c` */
+const and = (...cmds) => join(AND, cmds);
+/** `a || b` */
+const or = (...cmds) => join(OR, cmds);
+/** `a ; b` */
+const seq = (...cmds) => join(SEQ, cmds);
+/** `a | b` (note: POSIX sh reports only the last command's status) */
+const pipe = (...cmds) => join(PIPE, cmds);
+/** `( c )`: run in a subshell. */
+const subshell = (c) => [token('('), ...c, token(')')];
+/** `{ c ; }`: group without a subshell. */
+const shell_group = (c) => [token('{'), ...c, token('; }')];
+/** `c > path` (or `>>` when appending). */
+const toFile = (c, path, append = false) => [
+    ...c,
+    token(append ? '>>' : '>'),
+    path,
+];
+/** `c < path` */
+const fromFile = (c, path) => [...c, token('<'), path];
+/** `c 2>/dev/null` */
+const quietErr = (c) => [...c, token('2>/dev/null')];
+/** `c >/dev/null 2>&1` */
+const silent = (c) => [...c, token('>/dev/null 2>&1')];
+/** `c 2>&1` */
+const mergeErr = (c) => [...c, token('2>&1')];
+/** `! c` */
+const not = (c) => [token('!'), ...c];
+/**
+ * A path relative to the remote user's home: renders as `"$HOME"/'rel'`, so the home is
+ * expanded by the remote shell and the rest stays literal. `~` and `~/x` are accepted.
+ */
+function home(rel = '') {
+    const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
+    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
+}
+/** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
+function remotePath(p) {
+    return p === '~' || p.startsWith('~/') ? home(p) : p;
+}
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function isEnvName(name) {
+    return ENV_NAME.test(name);
+}
+/** `"$NAME"`: the value of a remote environment variable, as one word. */
+function envRef(name) {
+    if (!ENV_NAME.test(name))
+        throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
+    return token(`"$${name}"`);
+}
+/**
+ * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
+ * compound commands are run through `sh -c`.
+ */
+function withEnv(vars, c) {
+    const assigns = [];
+    for (const [k, v] of Object.entries(vars)) {
+        if (!ENV_NAME.test(k))
+            throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
+        assigns.push(`${k}=${v}`);
+    }
+    if (assigns.length === 0)
+        return c;
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+}
+/**
+ * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
+ * command built as data.
+ */
+function script(lines) {
+    const body = ['set -eu', ...lines.map(render)].join('\n');
+    return ['sh', '-c', body];
+}
+/**
+ * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
+ * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
+ * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
+ * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
+ */
+function userScript(text) {
+    const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
+        'else exec sh -eu -c "$1" ops-script; fi';
+    return ['sh', '-c', launcher, 'ops-script', text];
+}
+/**
+ * A fixed script from this code base, with data passed only as positional parameters
+ * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
+ * only into `args`. Runs under `set -eu`.
+ */
+function shell_shScript(script, ...args) {
+    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+}
+
 ;// CONCATENATED MODULE: ./src/ssh/errors.ts
 class SshError extends Error {
     kind;
@@ -68056,14 +67988,14 @@ class SshSession {
         for (let i = 0; i < attempts; i++) {
             if (i > 0) {
                 const wait = Math.min(base * 2 ** (i - 1), 15_000);
-                opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
+                opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${schema_formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
                 await sleep(wait);
             }
             try {
                 return await SshSession.connectVerified(target, opts, via);
             }
             catch (e) {
-                last = e instanceof SshError ? e : new SshError('connect', target.name, errorMessage(e));
+                last = e instanceof SshError ? e : new SshError('connect', target.name, log_errorMessage(e));
                 if (last.kind !== 'connect')
                     throw last;
             }
@@ -68125,7 +68057,7 @@ class SshSession {
                 config.sock = await via.forwardOut(target.host, target.port);
             }
             catch (e) {
-                throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${errorMessage(e)}`);
+                throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${log_errorMessage(e)}`);
             }
         }
         try {
@@ -68136,7 +68068,7 @@ class SshSession {
             ssh.dispose();
             if (rejected)
                 return { rejected };
-            const msg = errorMessage(e);
+            const msg = log_errorMessage(e);
             if (algos && /no matching|handshake failed|host key format/i.test(msg))
                 return {};
             const kind = classifyConnectError(e);
@@ -68226,7 +68158,7 @@ class SshSession {
     async run(command, o = {}) {
         const r = await this.exec(command, o);
         if (r.timedOut) {
-            throw new SshError('timeout', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs)} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
+            throw new SshError('timeout', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${schema_formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs)} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
         }
         if (r.code !== 0) {
             const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
@@ -68392,6 +68324,1370 @@ class SshPool {
     }
 }
 
+;// CONCATENATED MODULE: ./src/fleet/run.ts
+
+/**
+ * Run `fn` on every target by the policy and return one result per target, in target
+ * order: succeeded, failed (with the error) or skipped (never started).
+ */
+async function run_forEachHost(targets, fn, policy) {
+    const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
+    let stop = false;
+    const runWave = async (indexes) => {
+        let next = 0;
+        const worker = async () => {
+            while (!stop && next < indexes.length) {
+                const i = indexes[next++];
+                const t = targets[i];
+                const started = Date.now();
+                try {
+                    const value = await fn(t, i);
+                    results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
+                }
+                catch (e) {
+                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: log_errorMessage(e), cause: e };
+                    if (policy.onFailure === 'halt')
+                        stop = true;
+                }
+            }
+        };
+        const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
+        await Promise.all(Array.from({ length: n }, worker));
+    };
+    const runBatches = async (indexes) => {
+        const size = Math.max(1, policy.maxParallel);
+        for (let i = 0; i < indexes.length && !stop; i += size)
+            await runWave(indexes.slice(i, i + size));
+    };
+    const run = policy.mode === 'batch' ? runBatches : runWave;
+    const all = targets.map((_, i) => i);
+    const canary = Math.min(policy.canary ?? 0, targets.length);
+    if (canary > 0 && canary < targets.length) {
+        await run(all.slice(0, canary));
+        if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
+            policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+            return results;
+        }
+        await run(all.slice(canary));
+    }
+    else {
+        await run(all);
+    }
+    return results;
+}
+function summarizeResults(rs) {
+    const by = (s) => rs.filter((r) => r.status === s).map((r) => r.target.name);
+    return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+;// CONCATENATED MODULE: ./src/health/spec.ts
+/**
+ * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
+ * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
+ * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
+ * `health-expect-json`, ...).
+ */
+
+function parseStatusSet(raw) {
+    const out = [];
+    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m)
+            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        for (const c of [lo, hi])
+            if (c < 100 || c > 599)
+                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
+        if (hi < lo)
+            throw new ParseError(`'${part}': the range is backwards`);
+        out.push([lo, hi]);
+    }
+    if (out.length === 0)
+        throw new ParseError('names no status code');
+    return out;
+}
+function spec_statusMatches(set, code) {
+    return set.some(([lo, hi]) => code >= lo && code <= hi);
+}
+function spec_formatStatusSet(set) {
+    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
+}
+/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
+function parseJsonPath(p) {
+    const out = [];
+    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
+    let i = 0;
+    while (i < p.length) {
+        re.lastIndex = i;
+        const m = re.exec(p);
+        if (!m || m[0] === '')
+            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
+        if (m[1] !== undefined)
+            out.push(m[1].replace(/\\(.)/g, '$1'));
+        else if (m[2] !== undefined)
+            out.push(m[2].trim());
+        else
+            out.push(Number(m[3]));
+        i = re.lastIndex;
+    }
+    if (out.length === 0)
+        throw new ParseError('an empty JSON path');
+    return out;
+}
+function parseJsonExpectations(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
+        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
+    }
+    return out;
+}
+/** The value at a path, or undefined. */
+function spec_jsonAt(doc, path) {
+    let cur = doc;
+    for (const k of path) {
+        if (cur === null || typeof cur !== 'object')
+            return undefined;
+        cur = cur[k];
+    }
+    return cur;
+}
+/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
+function spec_jsonValueMatches(actual, expected) {
+    if (actual === undefined)
+        return false;
+    if (typeof actual === 'string')
+        return actual === expected;
+    return JSON.stringify(actual) === expected;
+}
+const spec_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function parseHeaders(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
+        const c = line.indexOf(':');
+        const name = c > 0 ? line.slice(0, c).trim() : '';
+        if (!name || !spec_TOKEN.test(name))
+            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
+        out.push({ name, value: line.slice(c + 1).trim() });
+    }
+    return out;
+}
+function parseUrls(raw) {
+    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    if (lines.length === 0)
+        throw new ParseError('names no URL');
+    return lines.map((l) => {
+        let u;
+        try {
+            u = new URL(l);
+        }
+        catch {
+            throw new ParseError(`'${spec_redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new ParseError(`'${spec_redactUrl(l)}': only http and https URLs can be checked`);
+        return u;
+    });
+}
+/** A URL for display: the password part of user info replaced. */
+function spec_redactUrl(u) {
+    const s = String(u);
+    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
+}
+/**
+ * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
+ * `url` is required for healthcheck and optional (no gate) elsewhere.
+ */
+function healthSchema(prefix, o) {
+    const fields = {
+        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
+        'via-ssh': f.bool({ default: o.viaSshDefault }),
+        'expect-status': f.custom(parseStatusSet, { default: [[200, 399]] }),
+        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
+        'expect-body': f.custom((raw) => {
+            try {
+                return new RegExp(raw.trim());
+            }
+            catch (e) {
+                throw new ParseError(`not a valid regular expression: ${e.message}`);
+            }
+        }, {}),
+        headers: f.custom(parseHeaders, { default: [], secret: true }),
+        interval: f.duration({ default: 2000, min: 100 }),
+        'request-timeout': f.duration({ default: 5000, min: 100 }),
+        timeout: f.duration({ default: 120_000, min: 100 }),
+        'success-threshold': f.int(1, 100, { default: 1 }),
+        'stable-for': f.duration({ default: 0 }),
+        'max-latency-ms': f.optionalInt(1, 3_600_000),
+        'tls-min-days': f.optionalInt(0, 3650),
+        'insecure-tls': f.bool({ default: false }),
+    };
+    const out = {};
+    for (const [k, v] of Object.entries(fields))
+        out[`${prefix}${k}`] = v;
+    return out;
+}
+/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
+function healthSpec(values, prefix, problems = []) {
+    const v = (k) => values[`${prefix}${k}`];
+    const spec = {
+        urls: v('url'),
+        viaSsh: v('via-ssh'),
+        expectStatus: v('expect-status'),
+        expectJson: v('expect-json'),
+        expectBody: v('expect-body'),
+        headers: v('headers'),
+        intervalMs: v('interval'),
+        requestTimeoutMs: v('request-timeout'),
+        timeoutMs: v('timeout'),
+        successThreshold: v('success-threshold'),
+        stableForMs: v('stable-for'),
+        maxLatencyMs: v('max-latency-ms'),
+        tlsMinDays: v('tls-min-days'),
+        insecureTls: v('insecure-tls'),
+    };
+    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
+        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
+    }
+    return spec;
+}
+/** Register the secret parts of a spec: header values and passwords in URLs. */
+function maskHealthSecrets(spec, mask) {
+    for (const h of spec.headers ?? [])
+        if (h.value)
+            mask(h.value);
+    for (const u of spec.urls ?? [])
+        if (u.password)
+            mask(decodeURIComponent(u.password));
+}
+
+;// CONCATENATED MODULE: ./src/health/probe.ts
+/**
+ * One health probe: a single HTTP(S) request with its own timeout, directly or over a
+ * stream (an SSH tunnel), classified into the error kinds the gate reports.
+ */
+
+
+
+
+
+const BODY_LIMIT = (/* unused pure expression or super */ null && (64 * 1024));
+const DAY = 86_400_000;
+function classify(e) {
+    const code = e.code ?? '';
+    if (code === 'ECONNREFUSED' || /Connection refused|Channel open failure/i.test(e.message))
+        return 'refused';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+        return 'dns';
+    if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/.test(e.message))
+        return 'reset';
+    if (code === 'ETIMEDOUT')
+        return 'timeout';
+    if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(code + ' ' + e.message))
+        return 'tls';
+    return 'error';
+}
+/** Check a response against the spec; returns an error message or undefined. */
+function assertResponse(spec, status, body) {
+    if (!statusMatches(spec.expectStatus, status))
+        return { kind: 'status', message: `status ${status} is not expected` };
+    if (spec.expectJson.length) {
+        let doc;
+        try {
+            doc = JSON.parse(body);
+        }
+        catch {
+            return { kind: 'assertion', message: 'the body is not JSON' };
+        }
+        for (const x of spec.expectJson) {
+            const actual = jsonAt(doc, x.path);
+            if (!jsonValueMatches(actual, x.expected)) {
+                return { kind: 'assertion', message: `expect-json '${x.raw}': the body has ${actual === undefined ? 'no such field' : JSON.stringify(actual)}` };
+            }
+        }
+    }
+    // A trailing newline does not defeat a pattern anchored with `$`.
+    if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, '')))
+        return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
+    return undefined;
+}
+async function probe_probe(t, spec, timeoutMs) {
+    const started = performance.now();
+    const u = t.url;
+    const isHttps = u.protocol === 'https:';
+    const port = Number(u.port || (isHttps ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const headers = { 'user-agent': 'ops-actions-healthcheck', accept: '*/*', connection: 'close' };
+    for (const h of spec.headers)
+        headers[h.name] = h.value;
+    if (u.username || u.password)
+        headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+    const sni = (headers.Host ?? headers.host ?? host).replace(/:\d+$/, '');
+    const servername = net.isIP(sni) ? undefined : sni;
+    let tunnel;
+    const elapsed = () => Math.round(performance.now() - started);
+    return new Promise((resolve) => {
+        let settled = false;
+        const done = (r) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            req?.destroy();
+            tunnel?.destroy();
+            resolve({ ...r, latencyMs: elapsed() });
+        };
+        const timer = setTimeout(() => done({ ok: false, kind: 'timeout', error: `no response within ${timeoutMs}ms` }), timeoutMs);
+        let req;
+        const start = (sock) => {
+            const mod = isHttps ? https : http;
+            const opts = {
+                method: 'GET',
+                host,
+                port,
+                path: `${u.pathname}${u.search}`,
+                headers,
+                // A fresh connection per probe. With a tunnel there must be no agent at all: an
+                // agent would ignore createConnection and connect locally.
+                agent: sock ? undefined : false,
+                rejectUnauthorized: !spec.insecureTls,
+                servername,
+            };
+            if (sock) {
+                opts.createConnection = () => (isHttps
+                    ? tls.connect({ socket: sock, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
+                    : sock);
+            }
+            req = mod.request(opts, (res) => {
+                let cert = {};
+                const sockAny = res.socket;
+                if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
+                    const c = sockAny.getPeerCertificate();
+                    if (c && c.valid_to)
+                        cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
+                }
+                const chunks = [];
+                let size = 0;
+                res.on('data', (d) => {
+                    if (size < BODY_LIMIT)
+                        chunks.push(d);
+                    size += d.length;
+                });
+                res.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message, status: res.statusCode }));
+                res.on('end', () => {
+                    const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
+                    const status = res.statusCode ?? 0;
+                    const failed = assertResponse(spec, status, body);
+                    done({ ok: !failed, status, body, kind: failed?.kind, error: failed?.message, certDaysLeft: cert.daysLeft, certValidTo: cert.validTo });
+                });
+            });
+            req.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message }));
+            req.end();
+        };
+        if (t.connect) {
+            t.connect(host, port).then((s) => {
+                tunnel = s;
+                if (settled)
+                    return s.destroy();
+                start(s);
+            }, (e) => done({ ok: false, kind: classify(e), error: `through the SSH tunnel: ${e.message}` }));
+        }
+        else
+            start();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/health/gate.ts
+/**
+ * The health gate for one URL (on one host): probe until healthy or the deadline, with a
+ * success threshold, an optional stable period, latency and certificate limits.
+ */
+
+
+
+function gate_percentile(values, q) {
+    if (!values.length)
+        return undefined;
+    const s = [...values].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const gate_sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+function describeResponse(r) {
+    const body = (r.body ?? '').slice(0, 500).replace(/\s+/g, ' ').trim();
+    const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
+    return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
+}
+/** The last probe, and, when it got no response, the last response there was. */
+function describeLast(r, lastResponse) {
+    if (!r)
+        return '';
+    if (r.status !== undefined)
+        return describeResponse(r);
+    return `last error: ${r.kind}: ${r.error}${lastResponse ? `; before that, ${describeResponse(lastResponse)}` : ''}`;
+}
+function historyLine(errors) {
+    const parts = Object.entries(errors).map(([k, n]) => `${k} ×${n}`);
+    return parts.length ? `; errors seen: ${parts.join(', ')}` : '';
+}
+async function gate_runGate(target, spec, logger) {
+    const started = Date.now();
+    const deadline = started + spec.timeoutMs;
+    const res = { label: target.label, healthy: false, attempts: 0, elapsedMs: 0, latencies: [], errors: {} };
+    let consecutive = 0;
+    let stableUntil;
+    let last;
+    let lastResponse;
+    const tag = `[${target.label}]`;
+    const finish = (healthy, failure) => {
+        res.healthy = healthy;
+        res.failure = failure;
+        res.elapsedMs = Date.now() - started;
+        res.p50 = gate_percentile(res.latencies, 0.5);
+        res.p95 = gate_percentile(res.latencies, 0.95);
+        res.last = last && { status: last.status, body: last.body?.slice(0, 500) };
+        return res;
+    };
+    for (;;) {
+        const waiting = stableUntil === undefined;
+        const remaining = deadline - Date.now();
+        if (waiting && remaining <= 0) {
+            return finish(false, `${redactUrl(target.url)} did not become healthy within ${formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
+        }
+        const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
+        res.attempts++;
+        last = r;
+        if (r.status !== undefined)
+            lastResponse = r;
+        if (r.status !== undefined)
+            res.status = r.status;
+        if (r.certDaysLeft !== undefined) {
+            res.certDaysLeft = Math.min(r.certDaysLeft, res.certDaysLeft ?? Infinity);
+            res.certValidTo = r.certValidTo;
+        }
+        if (spec.tlsMinDays !== undefined && r.certDaysLeft !== undefined && r.certDaysLeft < spec.tlsMinDays) {
+            res.errors.tls = (res.errors.tls ?? 0) + 1;
+            res.lastError = `certificate expires in ${r.certDaysLeft} days`;
+            return finish(false, `${redactUrl(target.url)}: the TLS certificate expires in ${r.certDaysLeft} day(s) (${r.certValidTo}), fewer than tls-min-days ${spec.tlsMinDays}; renew it`);
+        }
+        if (r.ok) {
+            consecutive++;
+            res.latencies.push(r.latencyMs);
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status} in ${r.latencyMs}ms${waiting ? ` (${consecutive}/${spec.successThreshold})` : ' (stable)'}`);
+            if (waiting && consecutive >= spec.successThreshold) {
+                if (spec.stableForMs <= 0)
+                    break;
+                stableUntil = Date.now() + spec.stableForMs;
+                logger.info(`${tag} healthy; watching it for ${formatDuration(spec.stableForMs)}`);
+            }
+            else if (!waiting && Date.now() >= stableUntil)
+                break;
+        }
+        else {
+            res.errors[r.kind] = (res.errors[r.kind] ?? 0) + 1;
+            res.lastError = `${r.kind}: ${r.error}`;
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
+            if (!waiting) {
+                return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+            }
+            consecutive = 0;
+        }
+        const until = waiting ? deadline : stableUntil;
+        await gate_sleep(Math.min(spec.intervalMs, until - Date.now()));
+    }
+    const result = finish(true);
+    if (spec.maxLatencyMs !== undefined && result.p95 !== undefined && result.p95 > spec.maxLatencyMs) {
+        res.errors.latency = 1;
+        return finish(false, `${redactUrl(target.url)} is healthy but slow: p95 latency ${result.p95}ms over ${result.latencies.length} passing probe(s) exceeds max-latency-ms ${spec.maxLatencyMs}`);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/health/check.ts
+/**
+ * Gate every URL — directly from the runner, or from each host through an SSH tunnel
+ * (so services bound to a host's loopback can be checked without exposing them).
+ */
+
+
+
+
+function aggregate(gates, elapsedMs) {
+    const latencies = gates.flatMap((g) => g.latencies);
+    const failed = gates.filter((g) => !g.healthy);
+    const days = gates.map((g) => g.certDaysLeft).filter((d) => d !== undefined);
+    return {
+        healthy: failed.length === 0 && gates.length > 0,
+        gates,
+        attempts: gates.reduce((n, g) => n + g.attempts, 0),
+        elapsedMs,
+        p50: percentile(latencies, 0.5),
+        p95: percentile(latencies, 0.95),
+        status: (failed[0] ?? gates[gates.length - 1])?.status,
+        certDaysLeft: days.length ? Math.min(...days) : undefined,
+        lastError: failed[0]?.lastError ?? failed[0]?.failure,
+        failures: failed.map((g) => g.failure ?? `${g.label}: unhealthy`),
+    };
+}
+async function check_checkHealth(spec, ctx) {
+    const started = Date.now();
+    if (!spec.viaSsh) {
+        const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
+        return aggregate(gates, Date.now() - started);
+    }
+    if (!ctx.pool || !ctx.targets?.length)
+        throw new Error('via-ssh needs hosts to check from');
+    const pool = ctx.pool;
+    const perHost = await forEachHost(ctx.targets, async (t) => {
+        let session;
+        try {
+            session = await pool.get(t);
+        }
+        catch (e) {
+            // The host itself is unreachable: report it as a failed gate for each URL.
+            return spec.urls.map((url) => ({
+                label: `${t.name} ${redactUrl(url)}`,
+                healthy: false,
+                attempts: 0,
+                elapsedMs: 0,
+                latencies: [],
+                errors: { error: 1 },
+                failure: `${t.name}: cannot check ${redactUrl(url)}: ${errorMessage(e)}`,
+                lastError: errorMessage(e),
+            }));
+        }
+        const s = session;
+        return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
+    }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
+    return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
+}
+
+;// CONCATENATED MODULE: ./src/state/lock.ts
+/**
+ * The lock: an atomic `mkdir <app-dir>/.lock` on one host, with owner.json (id, kind, run
+ * URL, actor, acquired, expires). The holder renews `expires` while it works; a deploy lock
+ * whose holder stopped renewing may be broken after it expires (and that is logged); a
+ * maintenance lock is never broken.
+ */
+
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+function acquireCommand(appDir, owner) {
+    return shell_shScript(`mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  echo acquired
+else
+  echo held
+  echo "$(( $(date +%s) - $(stat -c %Y "$1/.lock" 2>/dev/null || date +%s) ))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, JSON.stringify(owner));
+}
+function renewCommand(appDir, owner) {
+    return shell_shScript(`if grep -qF -- "$3" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+fi`, appDir, JSON.stringify(owner), idMark(owner.id));
+}
+function releaseCommand(appDir, id) {
+    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/** Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty). */
+function breakCommand(appDir, id) {
+    return shell_shScript(`if { [ -n "$2" ] && grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; } || { [ -z "$2" ] && [ ! -s "$1/.lock/owner.json" ]; }; then
+  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
+else
+  echo changed
+fi`, appDir, id ? idMark(id) : '');
+}
+function describeOwner(o) {
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}, expires ${o.expires ?? '?'}`;
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+async function acquireLock(s, appDir, base, o) {
+    const started = Date.now();
+    const stamp = () => ({ ...base, acquired: new Date().toISOString(), expires: new Date(Date.now() + o.ttlMs).toISOString() });
+    let owner = stamp();
+    let shown = '';
+    for (;;) {
+        const r = await s.run(acquireCommand(appDir, owner), { step: 'lock' });
+        const [state, ageLine = '0', ...rest] = r.stdout.split('\n');
+        if (state === 'acquired')
+            break;
+        const text = rest.join('\n').trim();
+        let held = {};
+        try {
+            held = text ? JSON.parse(text) : {};
+        }
+        catch {
+            held = {};
+        }
+        const desc = describeOwner(held);
+        if (desc !== shown) {
+            o.logger.info(`host ${s.target.name}: waiting for the ${desc}`);
+            shown = desc;
+        }
+        const expired = held.expires ? Date.parse(held.expires) < Date.now() : Number(ageLine) > ORPHAN_AGE_S;
+        if (expired && held.kind !== 'maintenance') {
+            o.logger.warning(`host ${s.target.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            await s.run(breakCommand(appDir, held.id ?? ''), { step: 'lock' });
+            owner = stamp();
+            continue;
+        }
+        if (Date.now() - started >= o.timeoutMs) {
+            throw new Error(`could not get the lock on ${s.target.name} within ${schema_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance'
+                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
+                    : `Wait for that run to finish; if it is dead, the lock is broken automatically once it expires (or remove ${appDir}/.lock on ${s.target.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, o.timeoutMs - (Date.now() - started))));
+        owner = stamp();
+    }
+    o.logger.info(`host ${s.target.name}: lock acquired (${owner.kind}, expires ${owner.expires}, renewed while running)`);
+    let current = owner;
+    const renew = setInterval(() => {
+        current = { ...current, expires: new Date(Date.now() + o.ttlMs).toISOString() };
+        s.run(renewCommand(appDir, current), { step: 'lock' }).then((r) => {
+            if (r.stdout.trim() === 'lost')
+                o.logger.warning(`host ${s.target.name}: the lock was taken from this run (it expired); continuing`);
+        }, (e) => o.logger.warning(`host ${s.target.name}: could not renew the lock: ${e.message}`));
+    }, Math.max(250, Math.floor(o.ttlMs / 3)));
+    renew.unref();
+    let released = false;
+    return {
+        owner,
+        host: s.target.name,
+        appDir,
+        release: async () => {
+            if (released)
+                return;
+            released = true;
+            clearInterval(renew);
+            await s.run(releaseCommand(appDir, owner.id), { step: 'unlock' });
+            o.logger.info(`host ${s.target.name}: lock released`);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/state/layout.ts
+/**
+ * The on-host layout of one app and environment:
+ *
+ *   <app-dir>/releases/<release-id>/   the release (compose files + .env + release.json, or files)
+ *   <app-dir>/shared/                  paths linked into each release (release strategy)
+ *   <app-dir>/current -> releases/<id> switched by rename
+ *   <app-dir>/history.jsonl            append-only events
+ *   <app-dir>/.lock/owner.json         the deploy/maintenance lock
+ *
+ * Release ids sort by time, so listing is ordering.
+ */
+
+/** The layout under an absolute app directory. */
+function layout(appDir) {
+    const p = (...s) => external_node_path_default().posix.join(appDir, ...s);
+    return {
+        appDir,
+        releases: p('releases'),
+        shared: p('shared'),
+        current: p('current'),
+        history: p('history.jsonl'),
+        lock: p('.lock'),
+        release: (id) => p('releases', id),
+    };
+}
+/** `~/apps/shop-production` with the host's home resolved. */
+function resolveAppDir(appDir, home) {
+    if (appDir === '~')
+        return home;
+    if (appDir.startsWith('~/'))
+        return path.posix.join(home, appDir.slice(2));
+    return appDir;
+}
+const RELEASE_ID = /^\d{8}T\d{6}Z-[A-Za-z0-9._-]{1,64}$/;
+function isReleaseId(s) {
+    return RELEASE_ID.test(s);
+}
+/** `20261122T103000Z-<version>`: sorts by time; the version made path-safe. */
+function layout_newReleaseId(version, now = new Date()) {
+    const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const v = version.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'release';
+    return `${ts}-${v}`;
+}
+
+;// CONCATENATED MODULE: ./src/state/history.ts
+/**
+ * history.jsonl: one JSON event per line, append-only. Appends are single writes of one
+ * line (preceded by a newline if a previous writer was killed mid-line), and readers skip
+ * lines that do not parse, so a torn write never breaks the history.
+ */
+
+/** Append one event (one line; repairs a torn last line first). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(`mkdir -p "$(dirname "$1")"
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"`, file, line);
+}
+/** Read the history (skipping lines that do not parse). */
+function parseHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const e = JSON.parse(line);
+            if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.release === 'string')
+                out.push(e);
+        }
+        catch {
+            /* a torn line from a killed writer */
+        }
+    }
+    return out;
+}
+/** What the history says about each release. */
+function history_releaseStates(events) {
+    const m = new Map();
+    const get = (e) => {
+        let s = m.get(e.release);
+        if (!s) {
+            s = { id: e.release, good: false, bad: false };
+            m.set(e.release, s);
+        }
+        if (e.version)
+            s.version = e.version;
+        if (e.image)
+            s.image = e.image;
+        return s;
+    };
+    for (const e of events) {
+        const s = get(e);
+        if (e.type === 'deploy-succeeded') {
+            s.good = true;
+            s.bad = false;
+        }
+        else if (e.type === 'marked-bad')
+            s.bad = true;
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./src/state/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
+
+
+
+/**
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+function releases_readStateCommand(appDir) {
+    return shell_shScript(`d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+}
+function releases_parseState(stdout) {
+    const [head, rest = ''] = stdout.split('\n--- releases\n');
+    const [home = '', appDir = '', currentLink = '', compose = 'none'] = head.split('\n');
+    const [relText = '', histText = ''] = rest.split(/^--- history$/m);
+    const releases = [];
+    const manifests = new Map();
+    for (const line of relText.split('\n')) {
+        const [id, json] = line.split('\t');
+        if (!id || !isReleaseId(id))
+            continue;
+        releases.push(id);
+        try {
+            if (json)
+                manifests.set(id, JSON.parse(json));
+        }
+        catch {
+            /* a release whose manifest was never completed */
+        }
+    }
+    releases.sort();
+    const cur = currentLink.trim().replace(/\/+$/, '').split('/').pop();
+    return {
+        home,
+        appDir,
+        current: cur && isReleaseId(cur) ? cur : undefined,
+        releases,
+        manifests,
+        history: parseHistory(histText),
+        compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
+    };
+}
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function releases_switchCommand(appDir, id) {
+    return shScript(`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function releases_removeReleasesCommand(appDir, ids) {
+    return shScript(`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+/**
+ * Which releases to prune: keep the newest `keep`, and always the current release and the
+ * last good one before it (what a rollback needs), whatever their age.
+ */
+function releases_releasesToPrune(releases, keep, protect) {
+    const sorted = [...releases].sort();
+    const kept = new Set([...sorted.slice(-keep), ...protect.filter((p) => !!p)]);
+    return sorted.filter((r) => !kept.has(r));
+}
+
+;// CONCATENATED MODULE: ./src/deploy/compose.ts
+/** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
+
+
+
+/** `docker compose` (v2) or `docker-compose` (v1), whichever the host has, with the release's files. */
+function composeArgs(h, m) {
+    const dir = h.layout.release(m.id);
+    const bin = h.state.compose === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', m.project, '--project-directory', dir, ...(m.compose_files ?? []).flatMap((f) => ['-f', external_node_path_default().posix.join(dir, f)]), '--env-file', external_node_path_default().posix.join(dir, '.env')];
+}
+/** The .env of a release: the user's env file, then the pinned image and the release's identity. */
+function releaseEnv(userEnv, m) {
+    const ours = {
+        ...(m.image ? { IMAGE: m.image } : {}),
+        OPS_APP: m.app,
+        OPS_ENVIRONMENT: m.environment,
+        OPS_VERSION: m.version,
+        OPS_RELEASE: m.id,
+    };
+    const user = userEnv.replace(/\r\n/g, '\n').split('\n').filter((l) => {
+        const k = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l)?.[1];
+        return !(k && k in ours);
+    });
+    const lines = [...user.filter((l, i, a) => !(i === a.length - 1 && l === '')), ...Object.entries(ours).map(([k, v]) => `${k}=${v}`)];
+    return lines.join('\n') + '\n';
+}
+function compose_mkdirCommand(dir) {
+    return shScript('mkdir -p "$1" && chmod 0750 "$1"', dir);
+}
+/** Stage a compose release: files, .env (0600), pull, digest, release.json last. */
+async function compose_stageCompose(h, m, src) {
+    const dir = h.layout.release(m.id);
+    await h.session.run(compose_mkdirCommand(dir), { step: 'stage' });
+    for (const f of src.files)
+        await h.session.writeFile(path.posix.join(dir, f.name), f.content, 0o644);
+    await h.session.writeFile(path.posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
+    const args = composeArgs(h, m);
+    await h.session.run([...args, 'pull', '--quiet', ...(m.services ?? [])], { step: 'pull', stream: true });
+    let digest;
+    if (m.image) {
+        const r = await h.session.exec(['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', m.image]);
+        const lines = r.stdout.trim().split('\n').filter(Boolean);
+        digest = (lines.find((l) => m.image.startsWith(l.split('@')[0])) ?? lines[0])?.split('@')[1];
+    }
+    const full = { ...m, ...(digest ? { image_digest: digest } : {}) };
+    // Written last: a release without release.json is incomplete and never switched to.
+    await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
+    return full;
+}
+/** Make a compose release serve: `up -d` with its files, then point `current` at it. */
+async function compose_activateCompose(h, m) {
+    await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
+    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/deploy/host.ts
+
+
+
+
+async function loadHost(target, session, appDir, o) {
+    const r = await session.run(releases_readStateCommand(appDir), { step: 'read state' });
+    const state = releases_parseState(r.stdout);
+    return { target, session, state, layout: layout(state.appDir), ...o };
+}
+/** Re-read the host's state (after changes). */
+async function reloadHost(h, appDir) {
+    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
+    h.state = parseState(r.stdout);
+}
+async function host_record(h, e) {
+    await h.session.run(appendEvent(h.layout.history, { time: new Date().toISOString(), host: h.target.name, ...e }), { step: 'history' });
+}
+/** Run a step on the host, timed on the timeline. */
+async function host_step(h, name, fn) {
+    const start = Date.now();
+    try {
+        const v = await fn();
+        h.timeline.add(h.target.name, name, start, Date.now(), true);
+        return v;
+    }
+    catch (e) {
+        h.timeline.add(h.target.name, name, start, Date.now(), false);
+        throw e;
+    }
+}
+/** A user script (hook, build or restart command), run fail-fast in `dir` with only these variables added. */
+function host_hookCommand(dir, script, env) {
+    return withEnv(env, shell_shScript('cd "$1"; shift; exec "$@"', dir, ...userScript(script)));
+}
+
+;// CONCATENATED MODULE: ./src/deploy/files.ts
+/** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
+
+
+
+
+
+
+
+
+function archiveStream(source) {
+    if (statSync(source).isDirectory()) {
+        const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Consume at once: Node discards an unread child's output when the child exits, and
+        // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
+        const out = new PassThrough();
+        tar.stdout.pipe(out);
+        let err = '';
+        tar.stderr.on('data', (d) => (err += d));
+        const done = new Promise((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
+        return { stream: out, gzip: false, done };
+    }
+    return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
+}
+async function files_stageFiles(h, m, src, hookEnv) {
+    const dir = h.layout.release(m.id);
+    await h.session.run(mkdirCommand(dir), { step: 'stage' });
+    const a = archiveStream(src.source);
+    await Promise.all([
+        h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream }),
+        a.done,
+    ]);
+    if (src.sharedPaths.length) {
+        await h.session.run(shScript(`d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, h.layout.appDir, dir, ...src.sharedPaths), { step: 'shared paths' });
+    }
+    if (src.buildCommand)
+        await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
+    await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+    return m;
+}
+/** Switch `current` atomically, then run the release's restart command. */
+async function files_activateFiles(h, m, hookEnv) {
+    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+    if (m.restart_command)
+        await h.session.run(hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
+}
+
+;// CONCATENATED MODULE: ./src/deploy/run.ts
+
+
+
+
+
+
+
+
+
+
+
+function hookEnv(run, release, host) {
+    return {
+        OPS_APP: run.app,
+        OPS_ENVIRONMENT: run.environment,
+        OPS_VERSION: run.version,
+        OPS_RELEASE: release,
+        OPS_HOST: host,
+        OPS_RUN_URL: run.runUrl,
+    };
+}
+/** Make a release serve on a host, by its own strategy. */
+async function activate(h, m, run) {
+    if (m.strategy === 'compose')
+        await activateCompose(h, m);
+    else
+        await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
+    h.state.current = m.id;
+}
+/** The health gate for one host (through its tunnel by default). */
+async function gateHost(h, spec, pool, logger) {
+    return checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+}
+async function connectHosts(pool, targets, appDir, o) {
+    const rs = await run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+    const failed = rs.filter((r) => r.status === 'failed');
+    if (failed.length)
+        throw new Error(`cannot reach every host; nothing was changed:\n${failed.map((r) => r.error).join('\n')}`);
+    return rs.map((r) => r.value);
+}
+async function lockFor(h, run, kind, o) {
+    return acquireLock(h.session, h.layout.appDir, { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, { timeoutMs: o.timeoutMs, ttlMs: o.ttlMs, logger: o.logger });
+}
+async function deploy(cfg, pool, targets, logger) {
+    const timeline = new Timeline();
+    const { run } = cfg;
+    const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+    if (cfg.strategy === 'compose') {
+        const none = hosts.filter((h) => h.state.compose === 'none');
+        if (none.length)
+            throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
+    }
+    const lock = await lockFor(hosts[0], run, 'deploy', { ...cfg.lock, logger });
+    cfg.onLocked?.(lock);
+    try {
+        return await deployLocked(cfg, pool, hosts, logger, timeline, lock);
+    }
+    finally {
+        await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
+    }
+}
+async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
+    const { run } = cfg;
+    const id = newReleaseId(run.version);
+    const manifest = {
+        id,
+        app: run.app,
+        environment: run.environment,
+        version: run.version,
+        sha: run.sha,
+        strategy: cfg.strategy,
+        created: new Date().toISOString(),
+        actor: run.actor,
+        run_url: run.runUrl,
+        ...(cfg.strategy === 'compose'
+            ? {
+                image: cfg.compose.image,
+                project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+                compose_files: cfg.compose.files.map((f) => f.name),
+                services: cfg.compose.services,
+            }
+            : { restart_command: cfg.files.restartCommand }),
+    };
+    const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
+    const ident = { release: id, version: run.version, image: manifest.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
+    const fail = (error, outcomes, rolledBack = false) => ({
+        ok: false,
+        release: manifest,
+        previous: previous.get(hosts[0].target.name),
+        hosts: outcomes,
+        rolledBack,
+        error,
+        timeline,
+    });
+    // 1. Stage on every host. Nothing serves the new release yet.
+    logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
+    let staged = manifest;
+    const stageResults = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+        const h = hosts[i];
+        await record(h, { type: 'deploy-started', ...ident });
+        const m = await step(h, 'stage', () => cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name)));
+        if (m.image_digest)
+            staged = { ...staged, image_digest: m.image_digest };
+        await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
+        return m;
+    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' });
+    const stageFailed = stageResults.filter((r) => r.status === 'failed');
+    if (stageFailed.length) {
+        await cleanupStaged(hosts, id, stageFailed.map((r) => r.error).join('; '), ident);
+        return fail(`staging release ${id} failed; no host was switched, the previous release keeps serving:\n${stageFailed.map((r) => r.error).join('\n')}`, hosts.map((h, i) => outcome(h, stageResults[i].status === 'failed' ? 'failed' : 'skipped', previous.get(h.target.name), stageResults[i].error)));
+    }
+    // 2. Before any switch (migrations run here, once).
+    if (cfg.beforeSwitch) {
+        try {
+            await cfg.beforeSwitch(hosts, staged, lock);
+        }
+        catch (e) {
+            await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
+            return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+        }
+    }
+    // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
+    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
+    const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i], previous.get(h.target.name), id));
+    const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
+    if (failed.length) {
+        let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
+        if (cfg.fleet.onHostFailure === 'rollback-all') {
+            await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+                const o = outcomes[i];
+                if (o.result !== 'succeeded')
+                    return;
+                const h = hosts[i];
+                await backTo(cfg, h, staged, o.previous, 'rollback-all: another host failed', logger);
+                o.result = 'rolled-back';
+                o.serving = o.previous;
+                rolledBack = true;
+            }, { maxParallel: cfg.fleet.maxParallel, onFailure: 'continue' });
+        }
+        for (const [i, h] of hosts.entries()) {
+            if (outcomes[i].result === 'skipped')
+                continue;
+            await record(h, { type: 'deploy-failed', ...ident, error: failed[0].error }).catch(() => { });
+        }
+        const serving = outcomes.map((o) => `${o.host}: ${o.serving ?? 'nothing'} (${o.result})`).join('\n');
+        return fail(`deploy of ${id} failed on ${failed.map((o) => o.host).join(', ')}:\n${failed.map((o) => o.error).join('\n')}\nHosts now serve:\n${serving}`, outcomes, rolledBack);
+    }
+    // 4. Success everywhere: record, prune, post-deploy.
+    await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+        const h = hosts[i];
+        await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
+        await prune(h, cfg.keepReleases, id, logger);
+        if (cfg.hooks.postDeploy)
+            await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
+    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' }).then((rs) => rs.filter((r) => r.status === 'failed').forEach((r) => logger.warning(`after a successful deploy on ${r.target.name}: ${r.error}`)));
+    return { ok: true, release: staged, previous: previous.get(hosts[0].target.name), hosts: outcomes, rolledBack: false, timeline };
+}
+function outcome(h, result, previous, error) {
+    return { host: h.target.name, result, serving: h.state.current ?? previous, previous, error, durationMs: 0 };
+}
+class HostFailure extends Error {
+    rolledBack;
+    health;
+    constructor(message, rolledBack, health) {
+        super(message);
+        this.rolledBack = rolledBack;
+        this.health = health;
+    }
+}
+function fromSwitch(h, r, previous, id) {
+    const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
+    if (r.status === 'succeeded')
+        return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
+    if (r.status === 'skipped')
+        return { ...base, result: 'skipped', serving: previous };
+    const f = r.cause instanceof HostFailure ? r.cause : undefined;
+    return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
+}
+async function switchHost(cfg, h, m, previous, pool, logger) {
+    const { run } = cfg;
+    const ident = { release: m.id, version: run.version, image: m.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
+    const env = hookEnv(run, m.id, h.target.name);
+    try {
+        if (cfg.hooks.preDeploy)
+            await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy, env), { step: 'pre-deploy', stream: true }));
+        await step(h, 'switch', () => activate(h, m, run));
+        await record(h, { type: 'switched', ...ident, from: previous });
+    }
+    catch (e) {
+        // The switch itself failed (or the hook before it): put the previous release back.
+        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
+        throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    }
+    if (!cfg.gate)
+        return {};
+    const health = await step(h, 'health', () => gateHost(h, cfg.gate.spec, pool, logger));
+    const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
+    if (health.healthy) {
+        await record(h, { type: 'health-passed', ...ident, health: stats });
+        return { health };
+    }
+    // The gate names the host in each failure; here the host is named once, up front.
+    const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
+    await record(h, { type: 'health-failed', ...ident, health: stats, error: why });
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
+    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
+}
+/** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
+async function failHost(cfg, h, m, previous, reason, logger) {
+    let rolledBack = false;
+    if (cfg.gate?.autoRollback !== false && previous) {
+        try {
+            await backTo(cfg, h, m, previous, reason, logger);
+            rolledBack = true;
+        }
+        catch (e) {
+            logger.error(`host ${h.target.name}: rolling back to ${previous} failed too: ${errorMessage(e)}`);
+        }
+    }
+    else {
+        await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => { });
+    }
+    if (cfg.hooks.onFailure) {
+        await h.session
+            .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
+            .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
+    }
+    return rolledBack;
+}
+/** Return a host to `to` through the same path as a deploy, marking `from` bad. */
+async function backTo(cfg, h, from, to, reason, logger) {
+    if (!to)
+        throw new Error(`host ${h.target.name}: there is no previous release to return to`);
+    const target = h.state.manifests.get(to);
+    if (!target)
+        throw new Error(`host ${h.target.name}: release ${to} has no release.json; cannot return to it`);
+    logger.warning(`host ${h.target.name}: returning to ${to} (${reason})`);
+    await step(h, 'rollback', () => activate(h, target, cfg.run));
+    await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });
+    await record(h, { type: 'marked-bad', release: from.id, reason });
+}
+async function cleanupStaged(hosts, id, error, ident, stepName = 'stage') {
+    await Promise.all(hosts.map(async (h) => {
+        await h.session.run(removeReleasesCommand(h.layout.appDir, [id])).catch(() => { });
+        await record(h, { type: 'deploy-failed', ...ident, step: stepName, error }).catch(() => { });
+    }));
+}
+/** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
+async function prune(h, keep, current, logger) {
+    const states = releaseStates(h.state.history);
+    const ids = [...new Set([...h.state.releases, current])].sort();
+    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+    const remove = releasesToPrune(ids, keep, [current, lastGood]);
+    if (!remove.length)
+        return;
+    await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
+    // Images only the removed releases used (never one a kept release needs).
+    const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
+    keptImages.add(h.state.manifests.get(current)?.image);
+    const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
+    if (images.length)
+        await h.session.exec(['docker', 'image', 'rm', ...images]);
+    await record(h, { type: 'pruned', release: current, removed: remove });
+    logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
+}
+
+;// CONCATENATED MODULE: ./src/deploy/migrate.ts
+
+
+
+
+
+
+function migrationCommand(h, m, spec, env) {
+    if (spec.mode === 'host')
+        return host_hookCommand(h.layout.release(m.id), spec.command, env);
+    if (m.strategy !== 'compose')
+        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const verb = spec.mode === 'compose-run' ? ['run', '--rm', '-T', ...envArgs] : ['exec', '-T', ...envArgs];
+    return [...composeArgs(h, m), ...verb, spec.service, 'sh', '-c', spec.command];
+}
+/** Run the migration on one host; throws (after recording) unless it exits 0. */
+async function runMigration(h, m, spec, run, logger) {
+    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
+    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
+    const r = await host_step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env), { timeoutMs: spec.timeoutMs, stream: true }));
+    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
+    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
+    await host_record(h, {
+        type: 'migration',
+        release: m.id,
+        version: m.version,
+        command: spec.command,
+        mode: spec.mode,
+        exit_code: r.code,
+        duration_ms: r.durationMs,
+        timed_out: r.timedOut,
+        actor: run.actor,
+        run_url: run.runUrl,
+    });
+    if (r.timedOut) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${schema_formatDuration(spec.timeoutMs)} and was killed; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
+    }
+    if (r.code !== 0) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
+    }
+    return result;
+}
+/** The newest release with a manifest: the one a pipeline just staged or deployed. */
+function newestRelease(h, wanted) {
+    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
+    if (wanted) {
+        const byId = h.state.manifests.get(wanted) ?? ids.map((r) => h.state.manifests.get(r)).filter((m) => m.version === wanted).pop();
+        if (!byId)
+            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
+        return byId;
+    }
+    const id = ids[ids.length - 1];
+    if (!id)
+        throw new Error(`host ${h.target.name}: no release is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first`);
+    return h.state.manifests.get(id);
+}
+/**
+ * Refuse unless a complete backup of this app and environment is recorded newer than
+ * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
+ */
+function checkRecentBackup(h, withinMs, app, environment) {
+    const done = h.state.history.filter((e) => e.type === 'backup-completed' && e.complete !== false);
+    const newest = done[done.length - 1];
+    if (!newest) {
+        throw new Error(`require-backup-within ${schema_formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
+    }
+    const age = Date.now() - Date.parse(newest.time);
+    if (!(age <= withinMs)) {
+        throw new Error(`require-backup-within ${schema_formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${schema_formatDuration(age)} old (${newest.time}). Run the backup action first.`);
+    }
+    return newest.time;
+}
+function migrationErrorResult(e) {
+    return e.result;
+}
+
+
+;// CONCATENATED MODULE: ./src/report/timeline.ts
+class timeline_Timeline {
+    entries = [];
+    add(host, step, start, end, ok) {
+        this.entries.push({ host, step, start, end, ok });
+    }
+    forHost(host) {
+        return this.entries.filter((e) => e.host === host);
+    }
+    duration(host, step) {
+        const es = this.entries.filter((e) => e.host === host && e.step === step);
+        return es.length ? es.reduce((n, e) => n + (e.end - e.start), 0) : undefined;
+    }
+}
+/** Mermaid text allows no colons, semicolons or hashes in task names. */
+const label = (s) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
+function mermaidGantt(t, title) {
+    if (!t.entries.length)
+        return '';
+    const hosts = [...new Set(t.entries.map((e) => e.host))];
+    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
+    for (const h of hosts) {
+        lines.push(`  section ${label(h)}`);
+        for (const e of t.forHost(h))
+            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
+    }
+    lines.push('```', '');
+    return lines.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
@@ -68421,54 +69717,6 @@ const STATUS_ICON = {
     skipped: '⏭️ skipped',
 };
 
-;// CONCATENATED MODULE: ./src/report/hosts.ts
-
-
-/** The per-host table every fleet action shows: host, result, duration, detail. */
-function hostTable(rs, detail = (r) => r.error ?? '') {
-    return table(['host', 'result', 'duration', 'detail'], rs.map((r) => [code(r.target.name), STATUS_ICON[r.status] ?? r.status, r.status === 'skipped' ? '' : formatDuration(r.durationMs), esc(firstLine(detail(r)))]));
-}
-function firstLine(s) {
-    const l = s.split('\n')[0] ?? '';
-    return l.length > 300 ? l.slice(0, 300) + '…' : l;
-}
-/** The per-host results as a JSON output (host, status, duration-ms, error). */
-function hostResultsJson(rs) {
-    return JSON.stringify(rs.map((r) => ({ host: r.target.name, status: r.status, 'duration-ms': r.durationMs, ...(r.error ? { error: r.error } : {}) })));
-}
-
-;// CONCATENATED MODULE: ./src/action/pending.ts
-
-
-
-
-
-/**
- * For an action whose behaviour is not built yet: validate its inputs and, when it reaches
- * servers, connect to every host (verified), report per host, then fail the step saying
- * plainly that nothing was changed. It never pretends to have done the work.
- */
-async function pendingAction(ctx, name, schema, o) {
-    if (!o.ssh) {
-        parseInputs(schema, ctx.inputs);
-        throw new Error(`${name}: the inputs are valid, but this version of ops-actions does not implement '${name}' yet; nothing was done.`);
-    }
-    const { ssh } = parseSshAction(schema, ctx.inputs, { workspace: ctx.run.workspace, logger: ctx.logger });
-    const pool = new SshPool(ssh.options);
-    try {
-        const rs = await preflight(pool, ssh.targets, { maxParallel: ssh.maxParallel, logger: ctx.logger });
-        ctx.setOutput('host-results', hostResultsJson(rs));
-        await ctx.summary(`## ${name}: preflight\n\n${hostTable(rs)}`);
-        const failed = rs.filter((r) => r.status === 'failed');
-        if (failed.length)
-            throw new Error(failed.map((r) => r.error).join('\n'));
-    }
-    finally {
-        await pool.closeAll();
-    }
-    throw new Error(`${name}: inputs are valid and all ${ssh.targets.length} host(s) are reachable, but this version of ops-actions does not implement '${name}' yet; nothing was changed on any host.`);
-}
-
 ;// CONCATENATED MODULE: ./src/inputs/common.ts
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -68479,20 +69727,142 @@ const appSchema = {
     environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
 };
 /** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
-const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const common_IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+;// CONCATENATED MODULE: ./actions/deploy/schema.ts
+
+
+
+
+const relPath = (raw) => {
+    const p = raw.trim();
+    if (p.startsWith('/') || p.split('/').includes('..') || !/^[A-Za-z0-9._/-]+$/.test(p)) {
+        throw new ParseError(`'${p}' must be a relative path inside the app directory (letters, digits, . _ - /; no '..')`);
+    }
+    return p;
+};
+/** The inputs of the deploy action (see action.yml). */
+const own = {
+    ...appSchema,
+    version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
+    'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
+    strategy: f.enumOf(['compose', 'release'], { default: 'compose' }),
+    'compose-file': f.list({ default: ['docker-compose.yml'] }),
+    'env-file': f.optionalString({ secret: true }),
+    image: f.optionalString(),
+    services: f.list(),
+    source: f.optionalString(),
+    'shared-paths': f.custom((raw) => raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean).map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
+    'build-command': f.optionalString(),
+    'restart-command': f.optionalString(),
+    'keep-releases': f.int(1, 100, { default: 5 }),
+    'migrate-command': f.optionalString(),
+    'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    'migrate-service': f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    'migrate-timeout': f.duration({ default: 1_800_000, min: 1000 }),
+    'pre-deploy': f.optionalString(),
+    'post-deploy': f.optionalString(),
+    'on-failure': f.optionalString(),
+    ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+    'auto-rollback': f.custom(parseBool, {}),
+    canary: f.int(0, 1000, { default: 0 }),
+    'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'lock-timeout': f.duration({ default: 600_000 }),
+    'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
+    'github-deployment': f.bool({ default: true }),
+    'github-token': f.optionalString({ secret: true }),
+    'environment-url': f.optionalString(),
+};
+const IMAGE = (/* unused pure expression or super */ null && (IMAGE_REF));
+const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./actions/migrate/schema.ts
 
 
 
-/** The inputs of the migrate action (its own ones; see action.yml). */
-const own = { ...appSchema, command: f.string({ required: true }) };
-const schema = { ...own, ...sshSchema({ maxParallel: 10 }) };
+/** The inputs of the migrate action (see action.yml). */
+const schema_own = {
+    app: own.app,
+    environment: own.environment,
+    'app-dir': own['app-dir'],
+    command: f.string({ required: true }),
+    mode: f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    service: f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    release: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'a release id or version' }),
+    'run-on': f.enumOf(['first', 'all'], { default: 'first' }),
+    timeout: f.duration({ default: 1_800_000, min: 1000 }),
+    'require-backup-within': f.custom((raw) => f.duration().parse(raw), {}),
+    'lock-timeout': own['lock-timeout'],
+    'lock-ttl': own['lock-ttl'],
+};
+const schema_schema = { ...schema_own, ...sshSchema({ maxParallel: 10 }) };
 
 ;// CONCATENATED MODULE: ./actions/migrate/index.ts
 
 
 
 
-runAction((ctx) => pendingAction(ctx, 'migrate', schema, { ssh: true }));
+
+
+
+
+
+
+
+async function main(ctx) {
+    const { values: v, problems } = schema_collectInputs(schema_schema, ctx.inputs);
+    if (v.command !== undefined && !v.command.trim())
+        problems.push({ input: 'command', message: 'is empty' });
+    const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
+    if (problems.length)
+        throw new schema_InputError(problems);
+    const run = { app: v.app, environment: v.environment, version: '', sha: ctx.run.sha, actor: ctx.run.actor, runUrl: ctx.run.runUrl, runId: ctx.run.runId };
+    const appDir = v['app-dir'] || `~/apps/${v.app}-${v.environment}`;
+    const pool = new SshPool(ssh.options);
+    const results = [];
+    const started = Date.now();
+    let failure;
+    try {
+        const hosts = await connectHosts(pool, ssh.targets, appDir, { logger: ctx.logger, timeline: new timeline_Timeline(), commandTimeoutMs: ssh.options.commandTimeoutMs, maxParallel: ssh.maxParallel });
+        if (v['require-backup-within'] !== undefined) {
+            const at = checkRecentBackup(hosts[0], v['require-backup-within'], v.app, v.environment);
+            ctx.logger.info(`newest complete backup: ${at}`);
+        }
+        const chosen = v['run-on'] === 'all' ? hosts : [hosts[0]];
+        const releases = chosen.map((h) => newestRelease(h, v.release || undefined));
+        const lock = await lockFor(hosts[0], run, 'deploy', { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'], logger: ctx.logger });
+        try {
+            const rs = await run_forEachHost(chosen.map((h) => h.target), (_t, i) => runMigration(chosen[i], releases[i], { command: v.command, mode: v.mode, service: v.service, timeoutMs: v.timeout }, run, ctx.logger), { maxParallel: ssh.maxParallel, onFailure: 'halt', logger: ctx.logger });
+            for (const r of rs) {
+                const res = r.value ?? migrationErrorResult(r.cause);
+                if (res)
+                    results.push(res);
+            }
+            const failed = rs.filter((r) => r.status !== 'succeeded');
+            if (failed.length)
+                failure = failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n');
+        }
+        finally {
+            await lock.release();
+        }
+    }
+    finally {
+        await pool.closeAll();
+    }
+    const firstBad = results.find((r) => r.exitCode !== 0);
+    ctx.setOutput('exit-code', String((firstBad ?? results[0])?.exitCode ?? ''));
+    ctx.setOutput('duration-ms', Date.now() - started);
+    ctx.setOutput('output', results.map((r) => (results.length > 1 ? `## ${r.host}\n${r.output}` : r.output)).join('\n'));
+    await ctx.summary([
+        `## Migration of ${esc(v.app)} in ${esc(v.environment)}: ${failure ? '❌ failed' : '✅ succeeded'}`,
+        '',
+        `Command ${code(v.command)} (${v.mode}${v.mode === 'host' ? '' : `, service ${code(v.service)}`})`,
+        '',
+        table(['host', 'exit code', 'duration'], results.map((r) => [code(r.host), r.timedOut ? 'timed out' : String(r.exitCode), schema_formatDuration(r.durationMs)])),
+        ...results.map((r) => `<details><summary>${esc(r.host)}: output</summary>\n\n${fenced(r.output.split('\n').slice(-40).join('\n'))}\n</details>\n`),
+    ].join('\n'));
+    if (failure)
+        throw new Error(failure);
+}
+runAction(main);
 

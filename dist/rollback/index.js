@@ -65902,9 +65902,14 @@ function formatDuration(ms) {
         return `${Math.round(ms)}ms`;
     if (ms < 60_000)
         return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -69794,6 +69799,10 @@ const own = {
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
     'keep-releases': f.int(1, 100, { default: 5 }),
+    'migrate-command': f.optionalString(),
+    'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    'migrate-service': f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    'migrate-timeout': f.duration({ default: 1_800_000, min: 1000 }),
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),

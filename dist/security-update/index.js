@@ -65902,9 +65902,14 @@ function formatDuration(ms) {
         return `${Math.round(ms)}ms`;
     if (ms < 60_000)
         return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();

@@ -16,6 +16,7 @@ export type EventType =
   | 'rollback'
   | 'marked-bad'
   | 'migration'
+  | 'backup-completed'
   | 'pruned';
 
 export interface HistoryEvent {

@@ -2,10 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, secretLeaks, type StepResult } from '../harness.js';
 import { AUTH_TOKEN, startTestApp, type TestApp } from '../fixtures/http-app.js';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { KnownHosts } from '../../src/ssh/hostkeys.js';
-import { parsePrivateKey } from '../../src/ssh/keys.js';
-import { silentLogger } from '../../src/log.js';
+import type { SshPool } from '../../src/ssh/pool.js';
+import { inspector, targetOf } from './helpers.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -182,20 +180,13 @@ describe('healthcheck via SSH on isolated hosts', () => {
   let sb: Sandbox;
   let pool: SshPool;
   const serve = async (h: SandboxHost, status: string) => {
-    const s = await pool.get({ name: h.name, host: h.address, port: h.port, user: h.user });
+    const s = await pool.get(targetOf(h));
     // busybox httpd daemonizes; it listens on the host's own loopback only.
     await s.run(['sh', '-c', 'pkill -f "^busybox httpd" || true; mkdir -p ~/www && printf "%s" "$1" > ~/www/health && busybox httpd -p 127.0.0.1:18080 -h ~/www', 'sh', JSON.stringify({ status, host: h.name })]);
   };
   beforeAll(async () => {
     sb = await startSandbox({ hosts: 2, isolated: true });
-    pool = new SshPool({
-      key: parsePrivateKey(sb.keys.ed25519.privateKey),
-      hostKeys: { mode: 'known-hosts', knownHosts: KnownHosts.parse(sb.knownHosts()) },
-      connectTimeoutMs: 5000,
-      connectRetries: 0,
-      commandTimeoutMs: 30_000,
-      logger: silentLogger(),
-    });
+    pool = inspector(sb);
   });
   afterAll(async () => {
     await pool?.closeAll();

@@ -1,27 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { KnownHosts } from '../../src/ssh/hostkeys.js';
-import { parsePrivateKey } from '../../src/ssh/keys.js';
-import { silentLogger } from '../../src/log.js';
-import type { Target } from '../../src/fleet/targets.js';
+import type { SshPool } from '../../src/ssh/pool.js';
+import { inspector, targetOf } from './helpers.js';
 import { sleep } from '../../sandbox/procs.js';
 
 let sb: Sandbox;
 let pool: SshPool;
-const target = (h: SandboxHost): Target => ({ name: h.name, host: h.address, port: h.port, user: h.user });
-const sh = async (h: SandboxHost, script: string) => (await pool.get(target(h))).exec(['sh', '-c', script]);
+const sh = async (h: SandboxHost, script: string) => (await pool.get(targetOf(h))).exec(['sh', '-c', script]);
 
 beforeAll(async () => {
   sb = await startSandbox({ hosts: 2, images: ['1.0.0', '2.0.0'], postgres: true, mariadb: true });
-  pool = new SshPool({
-    key: parsePrivateKey(sb.keys.ed25519.privateKey),
-    hostKeys: { mode: 'known-hosts', knownHosts: KnownHosts.parse(sb.knownHosts()) },
-    connectTimeoutMs: 5000,
-    connectRetries: 0,
-    commandTimeoutMs: 120_000,
-    logger: silentLogger(),
-  });
+  pool = inspector(sb);
 });
 afterAll(async () => {
   await pool?.closeAll();

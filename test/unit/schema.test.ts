@@ -20,6 +20,8 @@ describe('durations', () => {
     expect(formatDuration(250)).toBe('250ms');
     expect(formatDuration(1500)).toBe('1.5s');
     expect(formatDuration(125_000)).toBe('2m5s');
+    expect(formatDuration(21_600_000)).toBe('6h');
+    expect(formatDuration(5_400_000)).toBe('1h30m');
   });
 });
 
