@@ -82,11 +82,17 @@ export interface Registry {
   dir: string;
 }
 
-export async function startRegistry(dir: string, address = '127.0.0.1'): Promise<Registry> {
+/** A registry on `address`; with `auth`, htpasswd (bcrypt) basic auth. */
+export async function startRegistry(dir: string, address = '127.0.0.1', auth?: { user: string; password: string }): Promise<Registry> {
   ensurePackages(DOCKER_PACKAGES);
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   const port = await freePort(address);
   const conf = path.join(dir, 'config.yml');
+  const htpasswd = path.join(dir, 'htpasswd');
+  if (auth) {
+    const { default: bcrypt } = await import('bcryptjs');
+    writeFileSync(htpasswd, `${auth.user}:${bcrypt.hashSync(auth.password, 10)}\n`);
+  }
   writeFileSync(
     conf,
     [
@@ -100,6 +106,7 @@ export async function startRegistry(dir: string, address = '127.0.0.1'): Promise
       '    enabled: true',
       'http:',
       `  addr: ${address}:${port}`,
+      ...(auth ? ['auth:', '  htpasswd:', '    realm: sandbox', `    path: ${htpasswd}`] : []),
       '',
     ].join('\n'),
   );

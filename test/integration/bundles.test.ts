@@ -68,10 +68,9 @@ describe('shared SSH inputs through the bundle', () => {
   });
 
   it('an unauthorized key fails with the user and key named; other hosts still get a result', async () => {
-    const { main } = await runAction('migrate', {
+    const { main } = await runAction('restore', {
       inputs: {
         app: 'shop',
-        command: 'true',
         hosts: sb.hostsInput(sb.hosts.slice(0, 2)),
         'ssh-key': sb.keys.unauthorized.privateKey,
         'known-hosts': sb.knownHosts(),

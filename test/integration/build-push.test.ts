@@ -1,0 +1,121 @@
+import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mustDocker, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry } from '../../sandbox/docker.js';
+import { readManifest } from '../../src/build/registry.js';
+import { ROOT, runAction, secretLeaks } from '../harness.js';
+
+let engine: Engine;
+let registry: Registry;
+let dir: string;
+const auth = { user: 'ci', password: 'r3gistry-Pa55-word' };
+
+function workspace(extraDockerfile = ''): string {
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'bp-'));
+  cpSync(path.join(ROOT, 'test', 'fixtures', 'image'), path.join(ws, 'app'), { recursive: true });
+  copyFileSync('/bin/busybox', path.join(ws, 'app', 'busybox'));
+  if (extraDockerfile) writeFileSync(path.join(ws, 'app', 'Dockerfile'), extraDockerfile);
+  return ws;
+}
+
+function build(inputs: Record<string, string>, o: { ref?: string; ws?: string } = {}) {
+  return runAction('build-push', {
+    workspace: o.ws ?? workspace(),
+    env: { DOCKER_HOST: engine.host, GITHUB_REF: o.ref ?? 'refs/heads/main' },
+    inputs: { image: `${registry.address}/acme/shop`, context: 'app', username: auth.user, password: auth.password, ...inputs },
+  }).then((r) => r.main);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'ops-build-'));
+  engine = await startEngine(path.join(dir, 'engine'));
+  registry = await startRegistry(path.join(dir, 'registry'), '127.0.0.1', auth);
+});
+afterAll(async () => {
+  await stopEngine(engine);
+  await stopRegistry(registry);
+});
+
+describe('build-push against a real engine and registry', () => {
+  it('from a v1.2.3 tag: pushes semver tags; the digest is the registry\'s; image@digest pulls and runs', async () => {
+    const r = await build({ 'build-args': 'GREETING=hi there' }, { ref: 'refs/tags/v1.2.3' });
+    expect(r.errors).toEqual([]);
+    const repo = `${registry.address}/acme/shop`;
+    expect(r.outputs.tags!.split('\n')).toEqual([`${repo}:sha-0123456`, `${repo}:v1.2.3`, `${repo}:1.2.3`, `${repo}:1.2`, `${repo}:1`]);
+    const m = await readManifest(repo, '1.2.3', { username: auth.user, password: auth.password });
+    expect(r.outputs.digest).toBe(m.digest);
+    expect(r.outputs['image-ref']).toBe(`${repo}@${m.digest}`);
+    expect(Number(r.outputs['size-bytes'])).toBe(m.size);
+    // Pull it back by digest on a clean engine and run it.
+    await mustDocker(engine, ['rmi', '-f', ...r.outputs.tags!.split('\n')]);
+    const cfg = mkdtempSync(path.join(os.tmpdir(), 'dcfg-'));
+    const env = { DOCKER_CONFIG: cfg };
+    await mustDocker({ host: engine.host }, ['--config', cfg, 'login', registry.address, '-u', auth.user, '--password-stdin'], { input: auth.password });
+    const out = await mustDocker(engine, ['--config', cfg, 'run', '--rm', '--entrypoint', '/bin/busybox', r.outputs['image-ref']!, 'cat', '/www/health']);
+    expect(JSON.parse(out)).toEqual({ status: 'healthy' });
+    const labels = JSON.parse(await mustDocker(engine, ['image', 'inspect', '--format', '{{json .Config.Labels}}', r.outputs['image-ref']!]));
+    expect(labels).toMatchObject({
+      'org.opencontainers.image.source': 'https://github.com/acme/shop',
+      'org.opencontainers.image.revision': '0123456789abcdef0123456789abcdef01234567',
+      'org.opencontainers.image.version': '1.2.3',
+      'com.example.greeting': 'hi there',
+    });
+    expect(labels['org.opencontainers.image.created']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(env).toBeDefined();
+    expect(secretLeaks(r, [auth.password, 'hi there'])).toEqual([]);
+    expect(r.summary).toContain(m.digest);
+  });
+
+  it('from a branch: sha and ref tags, latest on the default branch only', async () => {
+    const main = await build({}, { ref: 'refs/heads/main' });
+    expect(main.outputs.tags!.split('\n').map((t) => t.split(':').pop())).toEqual(['sha-0123456', 'main', 'latest']);
+    const feature = await build({}, { ref: 'refs/heads/feature/login' });
+    expect(feature.outputs.tags!.split('\n').map((t) => t.split(':').pop())).toEqual(['sha-0123456', 'feature-login']);
+  });
+
+  it('a second build on a fresh runner reuses the pushed image\'s layers (cache-from)', async () => {
+    const first = await build({ tags: 'cachetest' }, { ref: 'refs/heads/cachetest' });
+    expect(first.exitCode).toBe(0);
+    // A fresh runner: nothing local.
+    await mustDocker(engine, ['system', 'prune', '-a', '-f']);
+    const second = await build({ tags: 'cachetest' }, { ref: 'refs/heads/cachetest' });
+    expect(second.exitCode).toBe(0);
+    expect(Number(second.outputs['cached-steps'])).toBeGreaterThan(0);
+    expect(second.summary).toMatch(/\d+ step\(s\) reused from/);
+    const off = await build({ tags: 'cachetest', cache: 'false' }, { ref: 'refs/heads/cachetest' });
+    expect(off.log).not.toContain('cache: layers from');
+  });
+
+  it('push: false builds only', async () => {
+    const r = await build({ push: 'false', tags: 'local-only' });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs.digest).toBe('');
+    expect(r.outputs['image-id']).toMatch(/^sha256:/);
+    await expect(readManifest(`${registry.address}/acme/shop`, 'local-only', auth.user ? { username: auth.user, password: auth.password } : {})).rejects.toThrow(/HTTP 404/);
+  });
+
+  it('a failing build fails with the failing step\'s output', async () => {
+    const r = await build({}, { ws: workspace('FROM scratch\nCOPY does-not-exist /x\n') });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/docker build failed \(exit \d+\); the failing step's output:[\s\S]*does-not-exist/);
+  });
+
+  it('a wrong password fails with an auth message, and the password shows nowhere', async () => {
+    const r = await build({ password: 'wrong-Pa55word-123' });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/login to 127\.0\.0\.1:\d+ as ci failed: .*(unauthorized|401)/i);
+    expect(secretLeaks(r, ['wrong-Pa55word-123'])).toEqual([]);
+  });
+
+  it.each([
+    [{ image: 'Acme/Shop' }, "input 'image': 'Acme/Shop' is not valid"],
+    [{ image: 'acme/shop;reboot' }, "input 'image': 'acme/shop;reboot' is not valid"],
+    [{ tags: '{{branch}}' }, "input 'tags': '{{branch}}': unknown template"],
+    [{ platforms: 'linux/arm64' }, "input 'platforms': linux/arm64 needs docker buildx"],
+  ])('bad input %j', async (inputs, message) => {
+    const r = await build(inputs as Record<string, string>);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain(message);
+  });
+});
