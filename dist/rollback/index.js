@@ -69499,7 +69499,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
     await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-        await prune(h, cfg.keepReleases, id, logger);
+        await prune(h, cfg.keepReleases, staged, logger);
         if (cfg.hooks.postDeploy)
             await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
     }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' }).then((rs) => rs.filter((r) => r.status === 'failed').forEach((r) => logger.warning(`after a successful deploy on ${r.target.name}: ${r.error}`)));
@@ -69596,7 +69596,8 @@ async function cleanupStaged(hosts, id, error, ident, stepName = 'stage') {
     }));
 }
 /** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
-async function prune(h, keep, current, logger) {
+async function prune(h, keep, live, logger) {
+    const current = live.id;
     const states = releaseStates(h.state.history);
     const ids = [...new Set([...h.state.releases, current])].sort();
     const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
@@ -69606,7 +69607,7 @@ async function prune(h, keep, current, logger) {
     await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
     // Images only the removed releases used (never one a kept release needs).
     const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
-    keptImages.add(h.state.manifests.get(current)?.image);
+    keptImages.add(live.image);
     const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
     if (images.length)
         await h.session.exec(['docker', 'image', 'rm', ...images]);

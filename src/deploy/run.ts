@@ -243,7 +243,7 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     async (_t, i) => {
       const h = hosts[i]!;
       await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-      await prune(h, cfg.keepReleases, id, logger);
+      await prune(h, cfg.keepReleases, staged, logger);
       if (cfg.hooks.postDeploy) await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy!, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
     },
     { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' },
@@ -350,7 +350,8 @@ async function cleanupStaged(hosts: HostCtx[], id: string, error: string, ident:
 }
 
 /** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
-async function prune(h: HostCtx, keep: number, current: string, logger: Logger): Promise<void> {
+async function prune(h: HostCtx, keep: number, live: ReleaseManifest, logger: Logger): Promise<void> {
+  const current = live.id;
   const states = releaseStates(h.state.history);
   const ids = [...new Set([...h.state.releases, current])].sort();
   const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
@@ -359,7 +360,7 @@ async function prune(h: HostCtx, keep: number, current: string, logger: Logger):
   await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
   // Images only the removed releases used (never one a kept release needs).
   const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
-  keptImages.add(h.state.manifests.get(current)?.image);
+  keptImages.add(live.image);
   const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i): i is string => !!i && !keptImages.has(i)))];
   if (images.length) await h.session.exec(['docker', 'image', 'rm', ...images]);
   await record(h, { type: 'pruned', release: current, removed: remove });

@@ -4,6 +4,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { runAction, secretLeaks, ROOT } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost, servedVersion } from './helpers.js';
 import type { SshPool } from '../../src/ssh/pool.js';
+import { stopRegistry } from '../../sandbox/docker.js';
 
 let sb: Sandbox;
 let pool: SshPool;
@@ -127,5 +128,22 @@ describe('deploy with docker compose', () => {
     const unknown = await rollback({ to: '9.9.9' });
     expect(unknown.exitCode).toBe(1);
     expect(unknown.errors[0]).toMatch(/no release with id or version '9\.9\.9'; releases on the host: .*\(1\.0\.0\)/);
+  });
+
+  it('pruning keeps what rollbacks need: images of kept releases stay, and a rollback works with the registry down', async () => {
+    const r = (await deploy('2.0.0', '5.0.0', { 'keep-releases': '2' })).main;
+    expect(r.errors).toEqual([]);
+    const h = sb.hosts[0]!;
+    const left = (await onHost(pool, h, 'ls "$HOME/$1/releases"', APP_DIR)).trim().split('\n');
+    expect(left).toContain(r.outputs['release-id']);
+    const images = await onHost(pool, h, "docker image ls --format '{{.Tag}}'");
+    expect(images).not.toMatch(/^unhealthy$/m); // only the pruned 3.0.0 used it
+    expect(images).toMatch(/^1\.0\.0$/m);
+    expect(images).toMatch(/^2\.0\.0$/m);
+    // Nothing from the registry is needed to go back.
+    await stopRegistry(sb.registry);
+    const back = await rollback();
+    expect(back.errors).toEqual([]);
+    for (const x of sb.hosts) expect(await servedVersion(pool, x)).toBe('1.0.0');
   });
 });
