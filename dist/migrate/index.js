@@ -68062,6 +68062,9 @@ class SshSession {
         }
         try {
             await ssh.connect(config);
+            // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
+            // measured by bench/ssh.ts); OpenSSH sets it too.
+            ssh.connection?.setNoDelay(true);
             return { session: new SshSession(target, ssh, opts, via) };
         }
         catch (e) {

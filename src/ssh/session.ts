@@ -220,6 +220,9 @@ export class SshSession {
     }
     try {
       await ssh.connect(config as never);
+      // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
+      // measured by bench/ssh.ts); OpenSSH sets it too.
+      ssh.connection?.setNoDelay(true);
       return { session: new SshSession(target, ssh, opts, via) };
     } catch (e) {
       ssh.dispose();
