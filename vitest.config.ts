@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           sequence: { groupOrder: 0 },
+          // It imports its JSON schema without an import attribute: let vite load it.
+          server: { deps: { inline: [/@actions\/workflow-parser/] } },
         },
       },
       {
