@@ -1,5 +1,5 @@
 import { f, parseBool, ParseError } from '../../src/inputs/schema.js';
-import { appSchema, IMAGE_REF } from '../../src/inputs/common.js';
+import { appSchema } from '../../src/inputs/common.js';
 import { sshSchema } from '../../src/inputs/ssh.js';
 import { healthSchema } from '../../src/health/spec.js';
 
@@ -43,7 +43,5 @@ export const own = {
   'github-token': f.optionalString({ secret: true }),
   'environment-url': f.optionalString(),
 };
-
-export const IMAGE = IMAGE_REF;
 
 export const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };

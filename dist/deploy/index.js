@@ -67021,7 +67021,7 @@ const appSchema = {
     environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
 };
 /** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
-const common_IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
@@ -69005,14 +69005,12 @@ class SshSession {
     target;
     ssh;
     opts;
-    via;
     sftpP;
     closed = false;
-    constructor(target, ssh, opts, via) {
+    constructor(target, ssh, opts) {
         this.target = target;
         this.ssh = ssh;
         this.opts = opts;
-        this.via = via;
     }
     get connection() {
         return this.ssh.connection;
@@ -69102,7 +69100,7 @@ class SshSession {
             // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
             // measured by bench/ssh.ts); OpenSSH sets it too.
             ssh.connection?.setNoDelay(true);
-            return { session: new SshSession(target, ssh, opts, via) };
+            return { session: new SshSession(target, ssh, opts) };
         }
         catch (e) {
             ssh.dispose();
@@ -75593,7 +75591,6 @@ async function startDeployment(o) {
 
 
 
-
 function migrationCommand(h, m, spec, env) {
     if (spec.mode === 'host')
         return hookCommand(h.layout.release(m.id), spec.command, env);
@@ -75664,7 +75661,6 @@ function migrationErrorResult(e) {
     return e.result;
 }
 
-
 ;// CONCATENATED MODULE: ./actions/deploy/schema.ts
 
 
@@ -75709,7 +75705,6 @@ const own = {
     'github-token': f.optionalString({ secret: true }),
     'environment-url': f.optionalString(),
 };
-const IMAGE = (/* unused pure expression or super */ null && (IMAGE_REF));
 const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./actions/deploy/index.ts
@@ -75750,7 +75745,7 @@ async function main(ctx) {
             names.add(name);
             return [{ name, content: (0,external_node_fs_namespaceObject.readFileSync)(p) }];
         });
-        if (v.image && !common_IMAGE_REF.test(v.image))
+        if (v.image && !IMAGE_REF.test(v.image))
             problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
         compose = { files: read, env: v['env-file'] ?? '', services: v.services, image: v.image };
     }

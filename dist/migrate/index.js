@@ -67968,14 +67968,12 @@ class SshSession {
     target;
     ssh;
     opts;
-    via;
     sftpP;
     closed = false;
-    constructor(target, ssh, opts, via) {
+    constructor(target, ssh, opts) {
         this.target = target;
         this.ssh = ssh;
         this.opts = opts;
-        this.via = via;
     }
     get connection() {
         return this.ssh.connection;
@@ -68065,7 +68063,7 @@ class SshSession {
             // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
             // measured by bench/ssh.ts); OpenSSH sets it too.
             ssh.connection?.setNoDelay(true);
-            return { session: new SshSession(target, ssh, opts, via) };
+            return { session: new SshSession(target, ssh, opts) };
         }
         catch (e) {
             ssh.dispose();
@@ -69590,7 +69588,6 @@ async function prune(h, keep, live, logger) {
 
 
 
-
 function migrationCommand(h, m, spec, env) {
     if (spec.mode === 'host')
         return host_hookCommand(h.layout.release(m.id), spec.command, env);
@@ -69661,7 +69658,6 @@ function migrationErrorResult(e) {
     return e.result;
 }
 
-
 ;// CONCATENATED MODULE: ./src/report/timeline.ts
 class timeline_Timeline {
     entries = [];
@@ -69731,7 +69727,7 @@ const appSchema = {
     environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
 };
 /** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
-const common_IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 ;// CONCATENATED MODULE: ./actions/deploy/schema.ts
 
@@ -69777,7 +69773,6 @@ const own = {
     'github-token': f.optionalString({ secret: true }),
     'environment-url': f.optionalString(),
 };
-const IMAGE = (/* unused pure expression or super */ null && (IMAGE_REF));
 const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./actions/migrate/schema.ts

@@ -68041,14 +68041,12 @@ class SshSession {
     target;
     ssh;
     opts;
-    via;
     sftpP;
     closed = false;
-    constructor(target, ssh, opts, via) {
+    constructor(target, ssh, opts) {
         this.target = target;
         this.ssh = ssh;
         this.opts = opts;
-        this.via = via;
     }
     get connection() {
         return this.ssh.connection;
@@ -68138,7 +68136,7 @@ class SshSession {
             // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
             // measured by bench/ssh.ts); OpenSSH sets it too.
             ssh.connection?.setNoDelay(true);
-            return { session: new SshSession(target, ssh, opts, via) };
+            return { session: new SshSession(target, ssh, opts) };
         }
         catch (e) {
             ssh.dispose();

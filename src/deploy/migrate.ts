@@ -4,7 +4,6 @@
  * in the release directory (file releases). Recorded in history with the release.
  */
 import type { Logger } from '../log.js';
-import { errorMessage } from '../log.js';
 import { formatDuration } from '../inputs/schema.js';
 import { tail } from '../ssh/errors.js';
 import type { ReleaseManifest } from '../state/releases.js';
@@ -104,5 +103,3 @@ export function checkRecentBackup(h: HostCtx, withinMs: number, app: string, env
 export function migrationErrorResult(e: unknown): MigrationResult | undefined {
   return (e as { result?: MigrationResult }).result;
 }
-
-export { errorMessage };

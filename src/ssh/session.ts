@@ -125,7 +125,6 @@ export class SshSession {
     readonly target: Target,
     private readonly ssh: NodeSSH,
     private readonly opts: SshOptions,
-    private readonly via?: SshSession,
   ) {}
 
   get connection(): Client {
@@ -223,7 +222,7 @@ export class SshSession {
       // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
       // measured by bench/ssh.ts); OpenSSH sets it too.
       ssh.connection?.setNoDelay(true);
-      return { session: new SshSession(target, ssh, opts, via) };
+      return { session: new SshSession(target, ssh, opts) };
     } catch (e) {
       ssh.dispose();
       if (rejected) return { rejected };
