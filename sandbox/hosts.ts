@@ -46,7 +46,7 @@ export interface SandboxHost {
   netns?: Namespace;
 }
 
-export const SANDBOX_PACKAGES = ['openssh-server', 'openssh-client', 'procps'];
+export const SANDBOX_PACKAGES = ['openssh-server', 'openssh-client', 'procps', 'wget', 'openssl'];
 
 let instances = 0;
 

@@ -3,7 +3,7 @@
  * can run its app on 127.0.0.1:8080, as real servers do), joined to the runner by a veth
  * pair on a bridge that this sandbox creates. Nothing here routes beyond that bridge.
  */
-import { must, run } from './procs.js';
+import { ensurePackages, must, run } from './procs.js';
 
 export interface Net {
   bridge: string;
@@ -15,6 +15,7 @@ export interface Net {
 }
 
 export async function createNet(tag: string, index: number): Promise<Net> {
+  ensurePackages(['iproute2']);
   const prefix = `10.213.${index}`;
   const bridge = `obr${tag}`;
   await must('ip', ['link', 'add', bridge, 'type', 'bridge']);

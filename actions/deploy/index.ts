@@ -18,6 +18,11 @@ async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
   const spec = healthSpec(v, 'health-', problems);
   maskHealthSecrets(spec, ctx.inputs.mask);
+  // Each value of the env file, too: a tool that prints just the value must not show it.
+  for (const line of (v['env-file'] ?? '').split(/\r?\n/)) {
+    const value = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*)$/.exec(line)?.[1]?.replace(/^(['"])(.*)\1$/, '$2');
+    if (value && value.length >= 6) ctx.inputs.mask(value);
+  }
   const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
   const ws = ctx.run.workspace;
 

@@ -75727,6 +75727,12 @@ async function main(ctx) {
     const { values: v, problems } = schema_collectInputs(schema, ctx.inputs);
     const spec = healthSpec(v, 'health-', problems);
     maskHealthSecrets(spec, ctx.inputs.mask);
+    // Each value of the env file, too: a tool that prints just the value must not show it.
+    for (const line of (v['env-file'] ?? '').split(/\r?\n/)) {
+        const value = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*)$/.exec(line)?.[1]?.replace(/^(['"])(.*)\1$/, '$2');
+        if (value && value.length >= 6)
+            ctx.inputs.mask(value);
+    }
     const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
     const ws = ctx.run.workspace;
     let compose;

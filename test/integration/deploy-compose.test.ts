@@ -60,7 +60,8 @@ describe('deploy with docker compose', () => {
     expect(v1id).toMatch(/^\d{8}T\d{6}Z-1\.0\.0$/);
     // The env file is on the host, 0600, and in the container; never in the log.
     expect((await onHost(pool, sb.hosts[0]!, 'stat -c %a "$HOME/$1/releases/$2/.env"', APP_DIR, v1id)).trim()).toBe('600');
-    expect(secretLeaks(v1.main, [ENV_SECRET, sb.keys.ed25519.privateKey])).toEqual([]);
+    expect(secretLeaks(v1.main, [ENV_SECRET, 'pg-s3cret-9f8e7d', sb.keys.ed25519.privateKey])).toEqual([]);
+    expect(v1.main.masks).toContain('pg-s3cret-9f8e7d');
     expect(v1.main.summary).toContain('```mermaid');
 
     const v2 = await deploy('2.0.0', '2.0.0');
