@@ -63,7 +63,7 @@ describe('deploy to a fleet of 10 hosts', () => {
   it('halt: a host failing halfway is rolled back, later hosts stay untouched, and the result says who runs what', async () => {
     const v1 = await currentOf(pool, sb.hosts[0]!, APP_DIR);
     await onHost(pool, sb.hosts[5]!, 'touch "$HOME/broken"');
-    const r = await deploy('2.0.0', { 'max-parallel': '5', canary: '1' });
+    const r = await deploy('2.0.0', { 'max-parallel': '5', canary: '1', 'on-failure': 'echo "$OPS_RELEASE $OPS_HOST" > "$HOME/on-failure"' });
     await onHost(pool, sb.hosts[5]!, 'rm -f "$HOME/broken"');
     expect(r.exitCode).toBe(1);
     const v2 = r.outputs['release-id']!;
@@ -78,6 +78,9 @@ describe('deploy to a fleet of 10 hosts', () => {
     expect(r.errors[0]).toContain(`${specs[9]}: ${v1} (skipped)`);
     expect(r.errors[0]).toContain(`${specs[0]}: ${v2} (succeeded)`);
     expect(r.summary).toContain('⏭️ untouched');
+    // on-failure ran on the failing host only, with the OPS_* variables.
+    expect((await onHost(pool, sb.hosts[5]!, 'cat "$HOME/on-failure"')).trim()).toBe(`${v2} ${specs[5]}`);
+    for (const h of [sb.hosts[0]!, sb.hosts[4]!, sb.hosts[9]!]) expect((await onHost(pool, h, 'cat "$HOME/on-failure" 2>/dev/null || echo none')).trim()).toBe('none');
     expect(r.summary).toContain('↩️ rolled back');
   });
 
