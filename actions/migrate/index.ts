@@ -3,7 +3,7 @@ import { runAction, type ActionContext } from '../../src/action/runtime.js';
 import { InputError, collectInputs, formatDuration } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { SshPool } from '../../src/ssh/pool.js';
-import { connectHosts, lockFor } from '../../src/deploy/run.js';
+import { connectHosts, lockAndRefresh } from '../../src/deploy/run.js';
 import { checkRecentBackup, migrationErrorResult, newestRelease, runMigration, type MigrationResult } from '../../src/deploy/migrate.js';
 import { forEachHost } from '../../src/fleet/run.js';
 import { Timeline } from '../../src/report/timeline.js';
@@ -28,9 +28,10 @@ async function main(ctx: ActionContext) {
       ctx.logger.info(`newest complete backup: ${at}`);
     }
     const chosen = v['run-on'] === 'all' ? hosts : [hosts[0]!];
-    const releases = chosen.map((h) => newestRelease(h, v.release || undefined));
-    const lock = await lockFor(hosts[0]!, run, 'deploy', { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'], logger: ctx.logger });
+    const lock = await lockAndRefresh(hosts, appDir, run, 'deploy', { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'], logger: ctx.logger });
     try {
+      // Chosen under the lock: a deploy that held it may just have staged a newer release.
+      const releases = chosen.map((h) => newestRelease(h, v.release || undefined));
       const rs = await forEachHost(
         chosen.map((h) => h.target),
         (_t, i) => runMigration(chosen[i]!, releases[i]!, { command: v.command, mode: v.mode, service: v.service, timeoutMs: v.timeout }, run, ctx.logger),

@@ -69129,7 +69129,7 @@ function layout_newReleaseId(version, now = new Date()) {
  * One round trip: home, app dir (with `~` resolved), current, releases with their
  * manifests, history, and which compose the host has.
  */
-function releases_readStateCommand(appDir) {
+function readStateCommand(appDir) {
     return shell_shScript(`d=$1
 case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
@@ -69147,7 +69147,7 @@ fi
 echo '--- history'
 cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
 }
-function releases_parseState(stdout) {
+function parseState(stdout) {
     const [head, rest = ''] = stdout.split('\n--- releases\n');
     const [home = '', appDir = '', currentLink = '', compose = 'none'] = head.split('\n');
     const [relText = '', histText = ''] = rest.split(/^--- history$/m);
@@ -69262,8 +69262,8 @@ var external_node_stream_ = __nccwpck_require__(7075);
 
 
 async function loadHost(target, session, appDir, o) {
-    const r = await session.run(releases_readStateCommand(appDir), { step: 'read state' });
-    const state = releases_parseState(r.stdout);
+    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+    const state = parseState(r.stdout);
     return { target, session, state, layout: layout(state.appDir), ...o };
 }
 /** Re-read the host's state (after changes). */
@@ -69392,6 +69392,21 @@ async function connectHosts(pool, targets, appDir, o) {
 async function lockFor(h, run, kind, o) {
     return acquireLock(h.session, h.layout.appDir, { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, { timeoutMs: o.timeoutMs, ttlMs: o.ttlMs, logger: o.logger });
 }
+/**
+ * Take the lock on the first host, then re-read every host: whatever another run did while
+ * this one waited (a switch, a new release, a prune) is what this run must work from.
+ */
+async function lockAndRefresh(hosts, appDir, run, kind, o) {
+    const lock = await lockFor(hosts[0], run, kind, o);
+    try {
+        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+    }
+    catch (e) {
+        await lock.release().catch(() => { });
+        throw e;
+    }
+    return lock;
+}
 async function deploy(cfg, pool, targets, logger) {
     const timeline = new Timeline();
     const { run } = cfg;
@@ -69401,7 +69416,7 @@ async function deploy(cfg, pool, targets, logger) {
         if (none.length)
             throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
     }
-    const lock = await lockFor(hosts[0], run, 'deploy', { ...cfg.lock, logger });
+    const lock = await lockAndRefresh(hosts, cfg.appDir, run, 'deploy', { ...cfg.lock, logger });
     cfg.onLocked?.(lock);
     try {
         return await deployLocked(cfg, pool, hosts, logger, timeline, lock);
@@ -69647,14 +69662,15 @@ async function rollback(cfg, pool, targets, logger) {
     const timeline = new timeline_Timeline();
     const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
     const first = hosts[0];
-    const to = chooseTarget(first.state, cfg.to);
-    const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
-    if (missing.length) {
-        throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
-    }
-    const from = first.state.current;
-    const lock = await lockFor(first, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
+    const lock = await lockAndRefresh(hosts, cfg.appDir, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
     try {
+        // Chosen under the lock, from the state as it is now.
+        const to = chooseTarget(first.state, cfg.to);
+        const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
+        if (missing.length) {
+            throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+        }
+        const from = first.state.current;
         const rs = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
             const h = hosts[i];
             const left = h.state.current;

@@ -13,7 +13,7 @@ import type { SshPool } from '../ssh/pool.js';
 import { releaseStates } from '../state/history.js';
 import type { HostState } from '../state/releases.js';
 import { Timeline } from '../report/timeline.js';
-import { activate, connectHosts, gateHost, lockFor, type Gate, type HostOutcome, type RunInfo } from './run.js';
+import { activate, connectHosts, gateHost, lockAndRefresh, type Gate, type HostOutcome, type RunInfo } from './run.js';
 import { record, step } from './host.js';
 
 export interface RollbackConfig {
@@ -58,14 +58,15 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
   const timeline = new Timeline();
   const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
   const first = hosts[0]!;
-  const to = chooseTarget(first.state, cfg.to);
-  const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
-  if (missing.length) {
-    throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
-  }
-  const from = first.state.current;
-  const lock = await lockFor(first, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
+  const lock = await lockAndRefresh(hosts, cfg.appDir, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
   try {
+    // Chosen under the lock, from the state as it is now.
+    const to = chooseTarget(first.state, cfg.to);
+    const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
+    if (missing.length) {
+      throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+    }
+    const from = first.state.current;
     const rs = await forEachHost(
       hosts.map((h) => h.target),
       async (_t, i) => {

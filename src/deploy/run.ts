@@ -20,7 +20,7 @@ import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '..
 import { Timeline } from '../report/timeline.js';
 import { activateCompose, stageCompose, type ComposeSource } from './compose.js';
 import { activateFiles, stageFiles, type FilesSource } from './files.js';
-import { hookCommand, loadHost, record, step, type HostCtx } from './host.js';
+import { hookCommand, loadHost, record, reloadHost, step, type HostCtx } from './host.js';
 
 export interface RunInfo {
   app: string;
@@ -117,6 +117,21 @@ export async function lockFor(h: HostCtx, run: RunInfo, kind: LockOwner['kind'],
   );
 }
 
+/**
+ * Take the lock on the first host, then re-read every host: whatever another run did while
+ * this one waited (a switch, a new release, a prune) is what this run must work from.
+ */
+export async function lockAndRefresh(hosts: HostCtx[], appDir: string, run: RunInfo, kind: LockOwner['kind'], o: { timeoutMs: number; ttlMs: number; logger: Logger }): Promise<HeldLock> {
+  const lock = await lockFor(hosts[0]!, run, kind, o);
+  try {
+    await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+  } catch (e) {
+    await lock.release().catch(() => {});
+    throw e;
+  }
+  return lock;
+}
+
 export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<DeployResult> {
   const timeline = new Timeline();
   const { run } = cfg;
@@ -125,7 +140,7 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
     const none = hosts.filter((h) => h.state.compose === 'none');
     if (none.length) throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
   }
-  const lock = await lockFor(hosts[0]!, run, 'deploy', { ...cfg.lock, logger });
+  const lock = await lockAndRefresh(hosts, cfg.appDir, run, 'deploy', { ...cfg.lock, logger });
   cfg.onLocked?.(lock);
   try {
     return await deployLocked(cfg, pool, hosts, logger, timeline, lock);

@@ -54,6 +54,20 @@ describe('the deploy lock', () => {
     expect((await onHost(pool, h, 'test -e "$HOME/$1/.lock" && echo held || echo free', APP_DIR)).trim()).toBe('free');
   });
 
+  it('a deploy that waited for the lock works from the state the previous deploy left', async () => {
+    const [a, b] = await Promise.all([
+      deploy('2.5.0', { 'pre-deploy': 'sleep 2', 'lock-timeout': '60s' }, { env: { GITHUB_RUN_ID: '2001' } }),
+      deploy('2.6.0', { 'pre-deploy': 'sleep 2', 'lock-timeout': '60s' }, { env: { GITHUB_RUN_ID: '2002' } }),
+    ]);
+    expect([a.main.errors, b.main.errors]).toEqual([[], []]);
+    const [first, second] = a.main.outputs['release-id']! < b.main.outputs['release-id']! ? [a, b] : [b, a];
+    // Whichever waited saw the other's release as the one it replaced.
+    const waited = second.main.log.includes('waiting for the deploy lock') ? second : first;
+    const other = waited === second ? first : second;
+    expect(waited.main.outputs['previous-release-id']).toBe(other.main.outputs['release-id']);
+    expect(await currentOf(pool, h, APP_DIR)).toBe(waited.main.outputs['release-id']);
+  });
+
   it('a deploy killed mid-run leaves current on a complete release and a parseable history; the next deploy breaks the stale lock', async () => {
     const before = await currentOf(pool, h, APP_DIR);
     // Simulate a writer killed mid-line earlier, too.
@@ -70,7 +84,10 @@ describe('the deploy lock', () => {
     const k = await killed;
     expect(k.main.signal).toBe('SIGKILL');
     expect(await currentOf(pool, h, APP_DIR)).toBe(before);
-    expect((await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim()).toMatch(/^2\.0\.[01]$/);
+    // current is the complete release that was live before: its files, not the killed 3.0.0's.
+    const live = (await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim();
+    expect(live).toBe((await onHost(pool, h, 'cat "$HOME/$1/releases/$2/VERSION"', APP_DIR, before)).trim());
+    expect(live).toMatch(/^2\.\d\.\d$/);
     expect((await onHost(pool, h, 'test -e "$HOME/$1/.lock" && echo held || echo free', APP_DIR)).trim()).toBe('held');
     const lines = (await onHost(pool, h, 'cat "$HOME/$1/history.jsonl"', APP_DIR)).split('\n').filter((l) => l.trim());
     const events = await historyOf(pool, h, APP_DIR);
