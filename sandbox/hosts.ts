@@ -3,7 +3,7 @@
  * keys, non-root deploy user and home, and (optionally) its own Docker engine, reachable
  * through `DOCKER_HOST` set by sshd for that host's sessions.
  */
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { daemon, ensurePackages, freePort, must, readPid, run, sleep, stopPid, waitForPort } from './procs.js';
@@ -81,6 +81,7 @@ export function knownHostsFor(address: string, port: number, keys: HostKey[]): s
 }
 
 function sshdConfig(h: SandboxHost, hostKeyFiles: string[]): string {
+  const setenv = h.sshdExtra.filter((l) => l.startsWith('SetEnv ')).flatMap((l) => l.slice(7).trim().split(/\s+/));
   return [
     `Port ${h.port}`,
     `ListenAddress ${h.address}`,
@@ -98,7 +99,9 @@ function sshdConfig(h: SandboxHost, hostKeyFiles: string[]): string {
     'LogLevel DEBUG1',
     'MaxStartups 100:30:200',
     'MaxSessions 50',
-    ...h.sshdExtra,
+    // sshd takes only the first SetEnv line: every variable goes on one.
+    ...(setenv.length ? [`SetEnv ${setenv.join(' ')}`] : []),
+    ...h.sshdExtra.filter((l) => !l.startsWith('SetEnv ')),
   ].join('\n') + '\n';
 }
 
@@ -115,6 +118,33 @@ export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'h
   await waitForPort(h.address, h.port, { banner: 'SSH-2.0', pid, log });
   h.sshdPid = pid;
   return pid;
+}
+
+/**
+ * Give the host's SSH sessions a PATH without some commands (e.g. `timeout`, as on hosts
+ * without coreutils): a directory of links to everything else on the system PATH, set by
+ * sshd's SetEnv. Restarts sshd.
+ */
+export async function hideCommands(h: SandboxHost, hidden: string[]): Promise<void> {
+  const bin = path.join(h.dir, 'bin');
+  rmSync(bin, { recursive: true, force: true });
+  mkdirSync(bin, { recursive: true });
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (hidden.includes(n) || existsSync(path.join(bin, n))) continue;
+      symlinkSync(path.join(d, n), path.join(bin, n));
+    }
+  }
+  h.sshdExtra = h.sshdExtra.filter((l) => !l.startsWith('SetEnv PATH='));
+  h.sshdExtra.push(`SetEnv PATH=${bin}`);
+  await stopSshd(h);
+  await startSshd(h);
 }
 
 export async function stopSshd(h: SandboxHost): Promise<void> {

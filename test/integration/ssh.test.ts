@@ -1,10 +1,10 @@
-import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { makeHostKeys, startSshd, stopSshd } from '../../sandbox/hosts.js';
-import { sleep } from '../../sandbox/procs.js';
+import { hideCommands, knownHostsFor, makeHostKeys, startSshd, stopSshd } from '../../sandbox/hosts.js';
+import { must, sleep } from '../../sandbox/procs.js';
+import { startProxy } from '../fixtures/tcp-proxy.js';
 import { SshSession, type SshOptions } from '../../src/ssh/session.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { SshError } from '../../src/ssh/errors.js';
@@ -133,6 +133,23 @@ describe('host keys', () => {
   });
 });
 
+describe('host key types', () => {
+  it('pinning a key type the host does not offer is a host-key error naming what it offers, never retried as a network error', async () => {
+    const h = hosts[1]!;
+    const f = path.join(sb.root, `p384-${Date.now()}`);
+    await must('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '384', '-N', '', '-f', f]);
+    const pub = readFileSync(`${f}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const lines: string[] = [];
+    const kh = KnownHosts.parse(`[${h.address}]:${h.port} ${pub}\n`);
+    const e = await failure(SshSession.connect(target(h), options({ hostKeys: { mode: 'known-hosts', knownHosts: kh }, connectRetries: 3, lines })));
+    expect(e.kind).toBe('hostkey');
+    expect(e.message).toContain("the host offers no host key of the type pinned for it in 'known-hosts' (ecdsa-sha2-nistp384)");
+    for (const k of h.hostKeys) expect(e.message).toContain(`${k.type} ${k.fingerprint}`);
+    expect(e.message).not.toMatch(/TypeError|firewall/);
+    expect(lines.join('\n')).not.toContain('retrying');
+  });
+});
+
 describe('proxy-jump', () => {
   it('reaches a host through a bastion, verifying both', async () => {
     const bastion = hosts[10]!;
@@ -187,6 +204,42 @@ describe('commands', () => {
     await s.close();
   });
 
+  it('a connection that drops while a command runs fails that command as a lost connection; the next command reconnects', async () => {
+    const h = hosts[7]!;
+    const proxy = await startProxy(h.address, h.port);
+    const lines: string[] = [];
+    const kh = KnownHosts.parse(knownHostsFor(proxy.address, proxy.port, h.hostKeys));
+    try {
+      const s = await SshSession.connect({ name: 'proxied', host: proxy.address, port: proxy.port, user: h.user }, options({ hostKeys: { mode: 'known-hosts', knownHosts: kh }, lines }));
+      const running = s.run(['sleep', '5'], { step: 'pre-deploy' });
+      await sleep(500);
+      proxy.reset();
+      const e = await failure(running);
+      expect(e.kind).toBe('connection');
+      expect(e.message).toMatch(/^host proxied: the SSH connection was lost while step 'pre-deploy' was running \(.*ECONNRESET.*\); whether it finished on the host is unknown$/);
+      expect((await s.run(['echo', 'again'])).stdout).toBe('again\n');
+      expect(lines.join('\n')).toMatch(/host proxied: reconnected \(the previous connection was lost: .*ECONNRESET/);
+      await s.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('on a host without a timeout command, the runner enforces command-timeout and says the process may still run', async () => {
+    const h = hosts[8]!;
+    await hideCommands(h, ['timeout']);
+    const s = await SshSession.connect(target(h), options());
+    expect((await s.exec(['sh', '-c', 'command -v timeout || echo none'])).stdout.trim()).toBe('none');
+    const started = Date.now();
+    const e = await failure(s.run(['sleep', '30'], { timeoutMs: 1500, step: 'build-command' }));
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toContain("step 'build-command' timed out after 1.5s; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host");
+    // The connection still works for the next command.
+    expect((await s.run(['echo', 'ok'])).stdout).toBe('ok\n');
+    await s.close();
+  });
+
   it('retries connection errors with backoff until the port opens', async () => {
     const h = hosts[5]!;
     await stopSshd(h);
@@ -207,25 +260,21 @@ describe('commands', () => {
   });
 });
 
-describe('upload', () => {
-  it('uploads files and trees with modes and symlinks; secret files are 0600', async () => {
-    const local = mkdtempSync(path.join(os.tmpdir(), 'up-'));
-    mkdirSync(path.join(local, 'bin'));
-    writeFileSync(path.join(local, 'bin', 'run.sh'), '#!/bin/sh\necho hi\n');
-    chmodSync(path.join(local, 'bin', 'run.sh'), 0o750);
-    writeFileSync(path.join(local, 'a b.txt'), 'space');
-    symlinkSync('bin/run.sh', path.join(local, 'link'));
+describe('files', () => {
+  it('secret files are created 0600 (narrowed first if they existed); a replaced file never follows a symlink', async () => {
     const s = await SshSession.connect(target(hosts[6]!), options());
-    const r = await s.upload(local, '~/release');
-    expect(r.files).toBe(2);
-    const st = await s.run(['sh', '-c', 'cd ~/release && stat -c "%a %n" bin/run.sh "a b.txt" && readlink link && ./link']);
-    expect(st.stdout).toBe('750 bin/run.sh\n644 a b.txt\nbin/run.sh\nhi\n');
+    await s.run(['mkdir', '-p', `${hosts[6]!.home}/release`]);
     await s.writeFile('~/release/.env', 'TOKEN=abc\n', 0o600);
     // A secret file that existed with wider permissions is narrowed before it is written.
     await s.run(['sh', '-c', 'echo old > ~/wide.env && chmod 644 ~/wide.env']);
     await s.writeFile('~/wide.env', 'TOKEN=def\n', 0o600);
     const modes = await s.run(['stat', '-c', '%a', `${hosts[6]!.home}/release/.env`, `${hosts[6]!.home}/wide.env`]);
     expect(modes.stdout).toBe('600\n600\n');
+    // release.json planted as a symlink to a file outside: replacing it leaves the outside file alone.
+    await s.run(['sh', '-c', 'echo keep > ~/outside && chmod 600 ~/outside && ln -sfn ~/outside ~/release/release.json']);
+    await s.replaceFile('~/release/release.json', '{"id":"x"}\n', 0o644);
+    const after = await s.run(['sh', '-c', 'cat ~/outside; test -L ~/release/release.json && echo link || echo file; cat ~/release/release.json; stat -c %a ~/outside']);
+    expect(after.stdout).toBe('keep\nfile\n{"id":"x"}\n600\n');
     await s.close();
   });
 });
