@@ -17,6 +17,11 @@ export class Secrets {
       const l = line.trim();
       if (l.length >= 3) parts.add(l);
     }
+    // As it appears inside JSON (outputs, history): quotes and backslashes escaped.
+    for (const p of [...parts]) {
+      const j = JSON.stringify(p).slice(1, -1);
+      if (j !== p) parts.add(j);
+    }
     const added = [...parts].filter((p) => !this.values.includes(p));
     this.values.push(...added);
     // Longest first, so a line inside a longer secret does not leave a remainder.

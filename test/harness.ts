@@ -22,6 +22,8 @@ export interface RunOptions {
   workspace?: string;
   /** Called with the child once started (to kill it mid-run in tests). */
   onSpawn?: (pid: number) => void;
+  /** What `${{ github.token }}` evaluates to in action.yml defaults (the runner's job token). */
+  githubToken?: string;
 }
 
 export interface StepResult {
@@ -101,8 +103,11 @@ function inputEnv(inputs: Record<string, string | undefined>): Record<string, st
   return env;
 }
 
-/** The defaults action.yml declares, as the runner passes them when an input is not given. */
-export function actionDefaults(name: string): Record<string, string> {
+/**
+ * The defaults action.yml declares, as the runner passes them when an input is not given
+ * (`${{ github.token }}` evaluated to the job's token).
+ */
+export function actionDefaults(name: string, githubToken = ''): Record<string, string> {
   const text = readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8');
   const defaults: Record<string, string> = {};
   let current = '';
@@ -114,7 +119,7 @@ export function actionDefaults(name: string): Record<string, string> {
     const inp = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
     if (inp) current = inp[1]!;
     const def = /^ {4}default:\s*'(.*)'\s*$/.exec(line);
-    if (def && current) defaults[current] = def[1]!.replace(/''/g, "'");
+    if (def && current) defaults[current] = def[1]!.replace(/''/g, "'").replace(/\$\{\{\s*github\.token\s*\}\}/g, githubToken);
   }
   return defaults;
 }
@@ -181,7 +186,7 @@ export async function runAction(name: string, o: RunOptions = {}): Promise<Actio
     GITHUB_API_URL: 'https://api.github.com',
     RUNNER_TEMP: dir,
     RUNNER_OS: 'Linux',
-    ...inputEnv({ ...actionDefaults(name), ...(o.inputs ?? {}) }),
+    ...inputEnv({ ...actionDefaults(name, o.githubToken), ...(o.inputs ?? {}) }),
     ...(o.env ?? {}),
   };
   try {

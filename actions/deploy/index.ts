@@ -5,10 +5,11 @@ import { runAction, type ActionContext } from '../../src/action/runtime.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { IMAGE_REF } from '../../src/inputs/common.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
-import { healthSpec, maskHealthSecrets } from '../../src/health/spec.js';
+import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { deploy, type DeployConfig } from '../../src/deploy/run.js';
-import { releaseCommand } from '../../src/state/lock.js';
+import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks.js';
+import { envFileSecrets } from '../../src/inputs/common.js';
 import { deploySummary } from '../../src/report/deploy.js';
 import { startDeployment } from '../../src/report/github.js';
 import { runMigration } from '../../src/deploy/migrate.js';
@@ -18,11 +19,10 @@ async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
   const spec = healthSpec(v, 'health-', problems);
   maskHealthSecrets(spec, ctx.inputs.mask);
+  const tlsWarning = insecureTlsWarning(spec, 'health-');
+  if (tlsWarning) ctx.logger.warning(tlsWarning);
   // Each value of the env file, too: a tool that prints just the value must not show it.
-  for (const line of (v['env-file'] ?? '').split(/\r?\n/)) {
-    const value = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*)$/.exec(line)?.[1]?.replace(/^(['"])(.*)\1$/, '$2');
-    if (value && value.length >= 6) ctx.inputs.mask(value);
-  }
+  for (const value of envFileSecrets(v['env-file'] ?? '')) ctx.inputs.mask(value);
   const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
   const ws = ctx.run.workspace;
 
@@ -72,7 +72,7 @@ async function main(ctx: ActionContext) {
           await runMigration(hosts[0]!, release, { command: v['migrate-command']!, mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, ctx.logger);
         }
       : undefined,
-    onLocked: (lock) => ctx.saveState('lock', JSON.stringify({ host: ssh!.targets[0], appDir: lock.appDir, id: lock.owner.id })),
+    onLocked: (held, id) => saveLocks(ctx, held, id),
   };
   const gh = v['github-deployment']
     ? await startDeployment({
@@ -92,7 +92,7 @@ async function main(ctx: ActionContext) {
   let result;
   try {
     result = await deploy(cfg, pool, ssh!.targets, ctx.logger);
-    ctx.saveState('lock', '');
+    clearLocks(ctx);
   } catch (e) {
     await gh?.setStatus('failure', (e as Error).message.split('\n')[0]!);
     throw e;
@@ -113,22 +113,9 @@ async function main(ctx: ActionContext) {
   ctx.logger.info(`release ${result.release.id} is live on ${result.hosts.length} host(s)`);
 }
 
-/** The post step: if the main step died holding the lock, release it. */
+/** The post step: if the main step died holding locks, release them. */
 async function post(ctx: ActionContext) {
-  const saved = ctx.getState('lock');
-  if (!saved) return;
-  const { host, appDir, id } = JSON.parse(saved) as { host: { name: string }; appDir: string; id: string };
-  const { values, problems } = collectInputs(schema, ctx.inputs);
-  const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
-  if (!ssh) throw new InputError(problems);
-  const target = ssh.targets.find((t) => t.name === host.name) ?? ssh.targets[0]!;
-  const pool = new SshPool(ssh.options);
-  try {
-    const r = await (await pool.get(target)).run(releaseCommand(appDir, id), { step: 'unlock' });
-    ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the deploy lock on ${target.name} left by the main step` : `post: the lock on ${target.name} is no longer this run's`);
-  } finally {
-    await pool.closeAll();
-  }
+  await releaseSavedLocks(ctx, schema);
 }
 
 runAction(main, post);

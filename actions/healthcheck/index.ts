@@ -2,7 +2,7 @@ import '../../src/action/esm-shim.js';
 import { runAction } from '../../src/action/runtime.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
-import { healthSpec, maskHealthSecrets } from '../../src/health/spec.js';
+import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
 import { checkHealth } from '../../src/health/check.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { healthSummary } from '../../src/report/health.js';
@@ -12,12 +12,13 @@ runAction(async (ctx) => {
   const { values, problems } = collectInputs(schema, ctx.inputs);
   const spec = healthSpec(values, '', problems);
   maskHealthSecrets(spec, ctx.inputs.mask);
+  const tlsWarning = insecureTlsWarning(spec, '');
+  if (tlsWarning) ctx.logger.warning(tlsWarning);
   const ssh = spec.viaSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
   if (problems.length) throw new InputError(problems);
   if (!spec.viaSsh && (values.hosts || values.inventory)) {
     ctx.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
   }
-  if (spec.insecureTls) ctx.logger.warning('insecure-tls is true: TLS certificates are not verified');
 
   const pool = ssh ? new SshPool(ssh.options) : undefined;
   let result;

@@ -1,8 +1,9 @@
 import '../../src/action/esm-shim.js';
 import { runAction, type ActionContext } from '../../src/action/runtime.js';
+import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
-import { healthSpec, maskHealthSecrets } from '../../src/health/spec.js';
+import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { rollback } from '../../src/deploy/rollback.js';
 import { deploySummary } from '../../src/report/deploy.js';
@@ -12,6 +13,8 @@ async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
   const spec = healthSpec(v, 'health-', problems);
   maskHealthSecrets(spec, ctx.inputs.mask);
+  const tlsWarning = insecureTlsWarning(spec, 'health-');
+  if (tlsWarning) ctx.logger.warning(tlsWarning);
   const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
   if (problems.length) throw new InputError(problems);
   const pool = new SshPool(ssh!.options);
@@ -26,11 +29,13 @@ async function main(ctx: ActionContext) {
         maxParallel: ssh!.maxParallel,
         lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
         commandTimeoutMs: ssh!.options.commandTimeoutMs,
+        onLocked: (held, id) => saveLocks(ctx, held, id),
       },
       pool,
       ssh!.targets,
       ctx.logger,
     );
+    clearLocks(ctx);
   } finally {
     await pool.closeAll();
   }
@@ -47,4 +52,8 @@ async function main(ctx: ActionContext) {
   ctx.logger.info(`rolled back to ${r.to} (from ${r.from ?? 'nothing'}) on ${r.hosts.length} host(s)`);
 }
 
-runAction(main);
+async function post(ctx: ActionContext) {
+  await releaseSavedLocks(ctx, schema);
+}
+
+runAction(main, post);

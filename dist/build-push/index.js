@@ -31765,6 +31765,12 @@ class Secrets {
             if (l.length >= 3)
                 parts.add(l);
         }
+        // As it appears inside JSON (outputs, history): quotes and backslashes escaped.
+        for (const p of [...parts]) {
+            const j = JSON.stringify(p).slice(1, -1);
+            if (j !== p)
+                parts.add(j);
+        }
         const added = [...parts].filter((p) => !this.values.includes(p));
         this.values.push(...added);
         // Longest first, so a line inside a longer secret does not leave a remainder.
@@ -32121,17 +32127,11 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
-const RETRYABLE = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'EHOSTDOWN',
-    'EPIPE',
-    'EAI_AGAIN',
-]);
-/** Classify an error thrown by ssh2 while connecting. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
+/**
+ * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
+ * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
+ */
 function classifyConnectError(e) {
     const err = e;
     if (err.level === 'client-authentication')
@@ -32140,12 +32140,11 @@ function classifyConnectError(e) {
         return 'dns';
     if (err.code && RETRYABLE.has(err.code))
         return 'connect';
-    const m = err.message ?? '';
-    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|connect ECONN|Channel open failure/i.test(m))
-        return 'connect';
     if (err.level === 'client-socket' || err.level === 'client-timeout')
         return 'connect';
-    return 'connect';
+    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
+        return 'connect';
+    return 'protocol';
 }
 
 ;// CONCATENATED MODULE: ./src/report/markdown.ts

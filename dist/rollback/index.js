@@ -1293,2059 +1293,6 @@ module.exports = binding.getCPUInfo;
 
 /***/ }),
 
-/***/ 6543:
-/***/ ((module) => {
-
-
-
-const isStream = stream =>
-	stream !== null &&
-	typeof stream === 'object' &&
-	typeof stream.pipe === 'function';
-
-isStream.writable = stream =>
-	isStream(stream) &&
-	stream.writable !== false &&
-	typeof stream._write === 'function' &&
-	typeof stream._writableState === 'object';
-
-isStream.readable = stream =>
-	isStream(stream) &&
-	stream.readable !== false &&
-	typeof stream._read === 'function' &&
-	typeof stream._readableState === 'object';
-
-isStream.duplex = stream =>
-	isStream.writable(stream) &&
-	isStream.readable(stream);
-
-isStream.transform = stream =>
-	isStream.duplex(stream) &&
-	typeof stream._transform === 'function';
-
-module.exports = isStream;
-
-
-/***/ }),
-
-/***/ 6512:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-
-const fs = __nccwpck_require__(9896);
-const path = __nccwpck_require__(6928);
-const {promisify} = __nccwpck_require__(9023);
-const semver = __nccwpck_require__(4030);
-
-const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
-
-// https://github.com/nodejs/node/issues/8987
-// https://github.com/libuv/libuv/pull/1088
-const checkPath = pth => {
-	if (process.platform === 'win32') {
-		const pathHasInvalidWinCharacters = /[<>:"|?*]/.test(pth.replace(path.parse(pth).root, ''));
-
-		if (pathHasInvalidWinCharacters) {
-			const error = new Error(`Path contains invalid characters: ${pth}`);
-			error.code = 'EINVAL';
-			throw error;
-		}
-	}
-};
-
-const processOptions = options => {
-	// https://github.com/sindresorhus/make-dir/issues/18
-	const defaults = {
-		mode: 0o777,
-		fs
-	};
-
-	return {
-		...defaults,
-		...options
-	};
-};
-
-const permissionError = pth => {
-	// This replicates the exception of `fs.mkdir` with native the
-	// `recusive` option when run on an invalid drive under Windows.
-	const error = new Error(`operation not permitted, mkdir '${pth}'`);
-	error.code = 'EPERM';
-	error.errno = -4048;
-	error.path = pth;
-	error.syscall = 'mkdir';
-	return error;
-};
-
-const makeDir = async (input, options) => {
-	checkPath(input);
-	options = processOptions(options);
-
-	const mkdir = promisify(options.fs.mkdir);
-	const stat = promisify(options.fs.stat);
-
-	if (useNativeRecursiveOption && options.fs.mkdir === fs.mkdir) {
-		const pth = path.resolve(input);
-
-		await mkdir(pth, {
-			mode: options.mode,
-			recursive: true
-		});
-
-		return pth;
-	}
-
-	const make = async pth => {
-		try {
-			await mkdir(pth, options.mode);
-
-			return pth;
-		} catch (error) {
-			if (error.code === 'EPERM') {
-				throw error;
-			}
-
-			if (error.code === 'ENOENT') {
-				if (path.dirname(pth) === pth) {
-					throw permissionError(pth);
-				}
-
-				if (error.message.includes('null bytes')) {
-					throw error;
-				}
-
-				await make(path.dirname(pth));
-
-				return make(pth);
-			}
-
-			try {
-				const stats = await stat(pth);
-				if (!stats.isDirectory()) {
-					throw new Error('The path is not a directory');
-				}
-			} catch (_) {
-				throw error;
-			}
-
-			return pth;
-		}
-	};
-
-	return make(path.resolve(input));
-};
-
-module.exports = makeDir;
-
-module.exports.sync = (input, options) => {
-	checkPath(input);
-	options = processOptions(options);
-
-	if (useNativeRecursiveOption && options.fs.mkdirSync === fs.mkdirSync) {
-		const pth = path.resolve(input);
-
-		fs.mkdirSync(pth, {
-			mode: options.mode,
-			recursive: true
-		});
-
-		return pth;
-	}
-
-	const make = pth => {
-		try {
-			options.fs.mkdirSync(pth, options.mode);
-		} catch (error) {
-			if (error.code === 'EPERM') {
-				throw error;
-			}
-
-			if (error.code === 'ENOENT') {
-				if (path.dirname(pth) === pth) {
-					throw permissionError(pth);
-				}
-
-				if (error.message.includes('null bytes')) {
-					throw error;
-				}
-
-				make(path.dirname(pth));
-				return make(pth);
-			}
-
-			try {
-				if (!options.fs.statSync(pth).isDirectory()) {
-					throw new Error('The path is not a directory');
-				}
-			} catch (_) {
-				throw error;
-			}
-		}
-
-		return pth;
-	};
-
-	return make(path.resolve(input));
-};
-
-
-/***/ }),
-
-/***/ 4030:
-/***/ ((module, exports) => {
-
-exports = module.exports = SemVer
-
-var debug
-/* istanbul ignore next */
-if (typeof process === 'object' &&
-    process.env &&
-    process.env.NODE_DEBUG &&
-    /\bsemver\b/i.test(process.env.NODE_DEBUG)) {
-  debug = function () {
-    var args = Array.prototype.slice.call(arguments, 0)
-    args.unshift('SEMVER')
-    console.log.apply(console, args)
-  }
-} else {
-  debug = function () {}
-}
-
-// Note: this is the semver.org version of the spec that it implements
-// Not necessarily the package version of this code.
-exports.SEMVER_SPEC_VERSION = '2.0.0'
-
-var MAX_LENGTH = 256
-var MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
-  /* istanbul ignore next */ 9007199254740991
-
-// Max safe segment length for coercion.
-var MAX_SAFE_COMPONENT_LENGTH = 16
-
-var MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
-
-// The actual regexps go on exports.re
-var re = exports.re = []
-var safeRe = exports.safeRe = []
-var src = exports.src = []
-var t = exports.tokens = {}
-var R = 0
-
-function tok (n) {
-  t[n] = R++
-}
-
-var LETTERDASHNUMBER = '[a-zA-Z0-9-]'
-
-// Replace some greedy regex tokens to prevent regex dos issues. These regex are
-// used internally via the safeRe object since all inputs in this library get
-// normalized first to trim and collapse all extra whitespace. The original
-// regexes are exported for userland consumption and lower level usage. A
-// future breaking change could export the safer regex only with a note that
-// all input should have extra whitespace removed.
-var safeRegexReplacements = [
-  ['\\s', 1],
-  ['\\d', MAX_LENGTH],
-  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
-]
-
-function makeSafeRe (value) {
-  for (var i = 0; i < safeRegexReplacements.length; i++) {
-    var token = safeRegexReplacements[i][0]
-    var max = safeRegexReplacements[i][1]
-    value = value
-      .split(token + '*').join(token + '{0,' + max + '}')
-      .split(token + '+').join(token + '{1,' + max + '}')
-  }
-  return value
-}
-
-// The following Regular Expressions can be used for tokenizing,
-// validating, and parsing SemVer version strings.
-
-// ## Numeric Identifier
-// A single `0`, or a non-zero digit followed by zero or more digits.
-
-tok('NUMERICIDENTIFIER')
-src[t.NUMERICIDENTIFIER] = '0|[1-9]\\d*'
-tok('NUMERICIDENTIFIERLOOSE')
-src[t.NUMERICIDENTIFIERLOOSE] = '\\d+'
-
-// ## Non-numeric Identifier
-// Zero or more digits, followed by a letter or hyphen, and then zero or
-// more letters, digits, or hyphens.
-
-tok('NONNUMERICIDENTIFIER')
-src[t.NONNUMERICIDENTIFIER] = '\\d*[a-zA-Z-]' + LETTERDASHNUMBER + '*'
-
-// ## Main Version
-// Three dot-separated numeric identifiers.
-
-tok('MAINVERSION')
-src[t.MAINVERSION] = '(' + src[t.NUMERICIDENTIFIER] + ')\\.' +
-                   '(' + src[t.NUMERICIDENTIFIER] + ')\\.' +
-                   '(' + src[t.NUMERICIDENTIFIER] + ')'
-
-tok('MAINVERSIONLOOSE')
-src[t.MAINVERSIONLOOSE] = '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')\\.' +
-                        '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')\\.' +
-                        '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')'
-
-// ## Pre-release Version Identifier
-// A numeric identifier, or a non-numeric identifier.
-
-tok('PRERELEASEIDENTIFIER')
-src[t.PRERELEASEIDENTIFIER] = '(?:' + src[t.NUMERICIDENTIFIER] +
-                            '|' + src[t.NONNUMERICIDENTIFIER] + ')'
-
-tok('PRERELEASEIDENTIFIERLOOSE')
-src[t.PRERELEASEIDENTIFIERLOOSE] = '(?:' + src[t.NUMERICIDENTIFIERLOOSE] +
-                                 '|' + src[t.NONNUMERICIDENTIFIER] + ')'
-
-// ## Pre-release Version
-// Hyphen, followed by one or more dot-separated pre-release version
-// identifiers.
-
-tok('PRERELEASE')
-src[t.PRERELEASE] = '(?:-(' + src[t.PRERELEASEIDENTIFIER] +
-                  '(?:\\.' + src[t.PRERELEASEIDENTIFIER] + ')*))'
-
-tok('PRERELEASELOOSE')
-src[t.PRERELEASELOOSE] = '(?:-?(' + src[t.PRERELEASEIDENTIFIERLOOSE] +
-                       '(?:\\.' + src[t.PRERELEASEIDENTIFIERLOOSE] + ')*))'
-
-// ## Build Metadata Identifier
-// Any combination of digits, letters, or hyphens.
-
-tok('BUILDIDENTIFIER')
-src[t.BUILDIDENTIFIER] = LETTERDASHNUMBER + '+'
-
-// ## Build Metadata
-// Plus sign, followed by one or more period-separated build metadata
-// identifiers.
-
-tok('BUILD')
-src[t.BUILD] = '(?:\\+(' + src[t.BUILDIDENTIFIER] +
-             '(?:\\.' + src[t.BUILDIDENTIFIER] + ')*))'
-
-// ## Full Version String
-// A main version, followed optionally by a pre-release version and
-// build metadata.
-
-// Note that the only major, minor, patch, and pre-release sections of
-// the version string are capturing groups.  The build metadata is not a
-// capturing group, because it should not ever be used in version
-// comparison.
-
-tok('FULL')
-tok('FULLPLAIN')
-src[t.FULLPLAIN] = 'v?' + src[t.MAINVERSION] +
-                  src[t.PRERELEASE] + '?' +
-                  src[t.BUILD] + '?'
-
-src[t.FULL] = '^' + src[t.FULLPLAIN] + '$'
-
-// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
-// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
-// common in the npm registry.
-tok('LOOSEPLAIN')
-src[t.LOOSEPLAIN] = '[v=\\s]*' + src[t.MAINVERSIONLOOSE] +
-                  src[t.PRERELEASELOOSE] + '?' +
-                  src[t.BUILD] + '?'
-
-tok('LOOSE')
-src[t.LOOSE] = '^' + src[t.LOOSEPLAIN] + '$'
-
-tok('GTLT')
-src[t.GTLT] = '((?:<|>)?=?)'
-
-// Something like "2.*" or "1.2.x".
-// Note that "x.x" is a valid xRange identifer, meaning "any version"
-// Only the first item is strictly required.
-tok('XRANGEIDENTIFIERLOOSE')
-src[t.XRANGEIDENTIFIERLOOSE] = src[t.NUMERICIDENTIFIERLOOSE] + '|x|X|\\*'
-tok('XRANGEIDENTIFIER')
-src[t.XRANGEIDENTIFIER] = src[t.NUMERICIDENTIFIER] + '|x|X|\\*'
-
-tok('XRANGEPLAIN')
-src[t.XRANGEPLAIN] = '[v=\\s]*(' + src[t.XRANGEIDENTIFIER] + ')' +
-                   '(?:\\.(' + src[t.XRANGEIDENTIFIER] + ')' +
-                   '(?:\\.(' + src[t.XRANGEIDENTIFIER] + ')' +
-                   '(?:' + src[t.PRERELEASE] + ')?' +
-                   src[t.BUILD] + '?' +
-                   ')?)?'
-
-tok('XRANGEPLAINLOOSE')
-src[t.XRANGEPLAINLOOSE] = '[v=\\s]*(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
-                        '(?:\\.(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
-                        '(?:\\.(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
-                        '(?:' + src[t.PRERELEASELOOSE] + ')?' +
-                        src[t.BUILD] + '?' +
-                        ')?)?'
-
-tok('XRANGE')
-src[t.XRANGE] = '^' + src[t.GTLT] + '\\s*' + src[t.XRANGEPLAIN] + '$'
-tok('XRANGELOOSE')
-src[t.XRANGELOOSE] = '^' + src[t.GTLT] + '\\s*' + src[t.XRANGEPLAINLOOSE] + '$'
-
-// Coercion.
-// Extract anything that could conceivably be a part of a valid semver
-tok('COERCE')
-src[t.COERCE] = '(^|[^\\d])' +
-              '(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '})' +
-              '(?:\\.(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '}))?' +
-              '(?:\\.(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '}))?' +
-              '(?:$|[^\\d])'
-tok('COERCERTL')
-re[t.COERCERTL] = new RegExp(src[t.COERCE], 'g')
-safeRe[t.COERCERTL] = new RegExp(makeSafeRe(src[t.COERCE]), 'g')
-
-// Tilde ranges.
-// Meaning is "reasonably at or greater than"
-tok('LONETILDE')
-src[t.LONETILDE] = '(?:~>?)'
-
-tok('TILDETRIM')
-src[t.TILDETRIM] = '(\\s*)' + src[t.LONETILDE] + '\\s+'
-re[t.TILDETRIM] = new RegExp(src[t.TILDETRIM], 'g')
-safeRe[t.TILDETRIM] = new RegExp(makeSafeRe(src[t.TILDETRIM]), 'g')
-var tildeTrimReplace = '$1~'
-
-tok('TILDE')
-src[t.TILDE] = '^' + src[t.LONETILDE] + src[t.XRANGEPLAIN] + '$'
-tok('TILDELOOSE')
-src[t.TILDELOOSE] = '^' + src[t.LONETILDE] + src[t.XRANGEPLAINLOOSE] + '$'
-
-// Caret ranges.
-// Meaning is "at least and backwards compatible with"
-tok('LONECARET')
-src[t.LONECARET] = '(?:\\^)'
-
-tok('CARETTRIM')
-src[t.CARETTRIM] = '(\\s*)' + src[t.LONECARET] + '\\s+'
-re[t.CARETTRIM] = new RegExp(src[t.CARETTRIM], 'g')
-safeRe[t.CARETTRIM] = new RegExp(makeSafeRe(src[t.CARETTRIM]), 'g')
-var caretTrimReplace = '$1^'
-
-tok('CARET')
-src[t.CARET] = '^' + src[t.LONECARET] + src[t.XRANGEPLAIN] + '$'
-tok('CARETLOOSE')
-src[t.CARETLOOSE] = '^' + src[t.LONECARET] + src[t.XRANGEPLAINLOOSE] + '$'
-
-// A simple gt/lt/eq thing, or just "" to indicate "any version"
-tok('COMPARATORLOOSE')
-src[t.COMPARATORLOOSE] = '^' + src[t.GTLT] + '\\s*(' + src[t.LOOSEPLAIN] + ')$|^$'
-tok('COMPARATOR')
-src[t.COMPARATOR] = '^' + src[t.GTLT] + '\\s*(' + src[t.FULLPLAIN] + ')$|^$'
-
-// An expression to strip any whitespace between the gtlt and the thing
-// it modifies, so that `> 1.2.3` ==> `>1.2.3`
-tok('COMPARATORTRIM')
-src[t.COMPARATORTRIM] = '(\\s*)' + src[t.GTLT] +
-                      '\\s*(' + src[t.LOOSEPLAIN] + '|' + src[t.XRANGEPLAIN] + ')'
-
-// this one has to use the /g flag
-re[t.COMPARATORTRIM] = new RegExp(src[t.COMPARATORTRIM], 'g')
-safeRe[t.COMPARATORTRIM] = new RegExp(makeSafeRe(src[t.COMPARATORTRIM]), 'g')
-
-// Something like `1.2.3 - 1.2.4`
-// Note that these all use the loose form, because they'll be
-// checked against either the strict or loose comparator form
-// later.
-tok('HYPHENRANGE')
-src[t.HYPHENRANGE] = '^\\s*(' + src[t.XRANGEPLAIN] + ')' +
-                   '\\s+-\\s+' +
-                   '(' + src[t.XRANGEPLAIN] + ')' +
-                   '\\s*$'
-
-tok('HYPHENRANGELOOSE')
-src[t.HYPHENRANGELOOSE] = '^\\s*(' + src[t.XRANGEPLAINLOOSE] + ')' +
-                        '\\s+-\\s+' +
-                        '(' + src[t.XRANGEPLAINLOOSE] + ')' +
-                        '\\s*$'
-
-// Star ranges basically just allow anything at all.
-tok('STAR')
-src[t.STAR] = '(<|>)?=?\\s*\\*'
-
-// Compile to actual regexp objects.
-// All are flag-free, unless they were created above with a flag.
-for (var i = 0; i < R; i++) {
-  debug(i, src[i])
-  if (!re[i]) {
-    re[i] = new RegExp(src[i])
-
-    // Replace all greedy whitespace to prevent regex dos issues. These regex are
-    // used internally via the safeRe object since all inputs in this library get
-    // normalized first to trim and collapse all extra whitespace. The original
-    // regexes are exported for userland consumption and lower level usage. A
-    // future breaking change could export the safer regex only with a note that
-    // all input should have extra whitespace removed.
-    safeRe[i] = new RegExp(makeSafeRe(src[i]))
-  }
-}
-
-exports.parse = parse
-function parse (version, options) {
-  if (!options || typeof options !== 'object') {
-    options = {
-      loose: !!options,
-      includePrerelease: false
-    }
-  }
-
-  if (version instanceof SemVer) {
-    return version
-  }
-
-  if (typeof version !== 'string') {
-    return null
-  }
-
-  if (version.length > MAX_LENGTH) {
-    return null
-  }
-
-  var r = options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL]
-  if (!r.test(version)) {
-    return null
-  }
-
-  try {
-    return new SemVer(version, options)
-  } catch (er) {
-    return null
-  }
-}
-
-exports.valid = valid
-function valid (version, options) {
-  var v = parse(version, options)
-  return v ? v.version : null
-}
-
-exports.clean = clean
-function clean (version, options) {
-  var s = parse(version.trim().replace(/^[=v]+/, ''), options)
-  return s ? s.version : null
-}
-
-exports.SemVer = SemVer
-
-function SemVer (version, options) {
-  if (!options || typeof options !== 'object') {
-    options = {
-      loose: !!options,
-      includePrerelease: false
-    }
-  }
-  if (version instanceof SemVer) {
-    if (version.loose === options.loose) {
-      return version
-    } else {
-      version = version.version
-    }
-  } else if (typeof version !== 'string') {
-    throw new TypeError('Invalid Version: ' + version)
-  }
-
-  if (version.length > MAX_LENGTH) {
-    throw new TypeError('version is longer than ' + MAX_LENGTH + ' characters')
-  }
-
-  if (!(this instanceof SemVer)) {
-    return new SemVer(version, options)
-  }
-
-  debug('SemVer', version, options)
-  this.options = options
-  this.loose = !!options.loose
-
-  var m = version.trim().match(options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL])
-
-  if (!m) {
-    throw new TypeError('Invalid Version: ' + version)
-  }
-
-  this.raw = version
-
-  // these are actually numbers
-  this.major = +m[1]
-  this.minor = +m[2]
-  this.patch = +m[3]
-
-  if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
-    throw new TypeError('Invalid major version')
-  }
-
-  if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
-    throw new TypeError('Invalid minor version')
-  }
-
-  if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
-    throw new TypeError('Invalid patch version')
-  }
-
-  // numberify any prerelease numeric ids
-  if (!m[4]) {
-    this.prerelease = []
-  } else {
-    this.prerelease = m[4].split('.').map(function (id) {
-      if (/^[0-9]+$/.test(id)) {
-        var num = +id
-        if (num >= 0 && num < MAX_SAFE_INTEGER) {
-          return num
-        }
-      }
-      return id
-    })
-  }
-
-  this.build = m[5] ? m[5].split('.') : []
-  this.format()
-}
-
-SemVer.prototype.format = function () {
-  this.version = this.major + '.' + this.minor + '.' + this.patch
-  if (this.prerelease.length) {
-    this.version += '-' + this.prerelease.join('.')
-  }
-  return this.version
-}
-
-SemVer.prototype.toString = function () {
-  return this.version
-}
-
-SemVer.prototype.compare = function (other) {
-  debug('SemVer.compare', this.version, this.options, other)
-  if (!(other instanceof SemVer)) {
-    other = new SemVer(other, this.options)
-  }
-
-  return this.compareMain(other) || this.comparePre(other)
-}
-
-SemVer.prototype.compareMain = function (other) {
-  if (!(other instanceof SemVer)) {
-    other = new SemVer(other, this.options)
-  }
-
-  return compareIdentifiers(this.major, other.major) ||
-         compareIdentifiers(this.minor, other.minor) ||
-         compareIdentifiers(this.patch, other.patch)
-}
-
-SemVer.prototype.comparePre = function (other) {
-  if (!(other instanceof SemVer)) {
-    other = new SemVer(other, this.options)
-  }
-
-  // NOT having a prerelease is > having one
-  if (this.prerelease.length && !other.prerelease.length) {
-    return -1
-  } else if (!this.prerelease.length && other.prerelease.length) {
-    return 1
-  } else if (!this.prerelease.length && !other.prerelease.length) {
-    return 0
-  }
-
-  var i = 0
-  do {
-    var a = this.prerelease[i]
-    var b = other.prerelease[i]
-    debug('prerelease compare', i, a, b)
-    if (a === undefined && b === undefined) {
-      return 0
-    } else if (b === undefined) {
-      return 1
-    } else if (a === undefined) {
-      return -1
-    } else if (a === b) {
-      continue
-    } else {
-      return compareIdentifiers(a, b)
-    }
-  } while (++i)
-}
-
-SemVer.prototype.compareBuild = function (other) {
-  if (!(other instanceof SemVer)) {
-    other = new SemVer(other, this.options)
-  }
-
-  var i = 0
-  do {
-    var a = this.build[i]
-    var b = other.build[i]
-    debug('prerelease compare', i, a, b)
-    if (a === undefined && b === undefined) {
-      return 0
-    } else if (b === undefined) {
-      return 1
-    } else if (a === undefined) {
-      return -1
-    } else if (a === b) {
-      continue
-    } else {
-      return compareIdentifiers(a, b)
-    }
-  } while (++i)
-}
-
-// preminor will bump the version up to the next minor release, and immediately
-// down to pre-release. premajor and prepatch work the same way.
-SemVer.prototype.inc = function (release, identifier) {
-  switch (release) {
-    case 'premajor':
-      this.prerelease.length = 0
-      this.patch = 0
-      this.minor = 0
-      this.major++
-      this.inc('pre', identifier)
-      break
-    case 'preminor':
-      this.prerelease.length = 0
-      this.patch = 0
-      this.minor++
-      this.inc('pre', identifier)
-      break
-    case 'prepatch':
-      // If this is already a prerelease, it will bump to the next version
-      // drop any prereleases that might already exist, since they are not
-      // relevant at this point.
-      this.prerelease.length = 0
-      this.inc('patch', identifier)
-      this.inc('pre', identifier)
-      break
-    // If the input is a non-prerelease version, this acts the same as
-    // prepatch.
-    case 'prerelease':
-      if (this.prerelease.length === 0) {
-        this.inc('patch', identifier)
-      }
-      this.inc('pre', identifier)
-      break
-
-    case 'major':
-      // If this is a pre-major version, bump up to the same major version.
-      // Otherwise increment major.
-      // 1.0.0-5 bumps to 1.0.0
-      // 1.1.0 bumps to 2.0.0
-      if (this.minor !== 0 ||
-          this.patch !== 0 ||
-          this.prerelease.length === 0) {
-        this.major++
-      }
-      this.minor = 0
-      this.patch = 0
-      this.prerelease = []
-      break
-    case 'minor':
-      // If this is a pre-minor version, bump up to the same minor version.
-      // Otherwise increment minor.
-      // 1.2.0-5 bumps to 1.2.0
-      // 1.2.1 bumps to 1.3.0
-      if (this.patch !== 0 || this.prerelease.length === 0) {
-        this.minor++
-      }
-      this.patch = 0
-      this.prerelease = []
-      break
-    case 'patch':
-      // If this is not a pre-release version, it will increment the patch.
-      // If it is a pre-release it will bump up to the same patch version.
-      // 1.2.0-5 patches to 1.2.0
-      // 1.2.0 patches to 1.2.1
-      if (this.prerelease.length === 0) {
-        this.patch++
-      }
-      this.prerelease = []
-      break
-    // This probably shouldn't be used publicly.
-    // 1.0.0 "pre" would become 1.0.0-0 which is the wrong direction.
-    case 'pre':
-      if (this.prerelease.length === 0) {
-        this.prerelease = [0]
-      } else {
-        var i = this.prerelease.length
-        while (--i >= 0) {
-          if (typeof this.prerelease[i] === 'number') {
-            this.prerelease[i]++
-            i = -2
-          }
-        }
-        if (i === -1) {
-          // didn't increment anything
-          this.prerelease.push(0)
-        }
-      }
-      if (identifier) {
-        // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
-        // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
-        if (this.prerelease[0] === identifier) {
-          if (isNaN(this.prerelease[1])) {
-            this.prerelease = [identifier, 0]
-          }
-        } else {
-          this.prerelease = [identifier, 0]
-        }
-      }
-      break
-
-    default:
-      throw new Error('invalid increment argument: ' + release)
-  }
-  this.format()
-  this.raw = this.version
-  return this
-}
-
-exports.inc = inc
-function inc (version, release, loose, identifier) {
-  if (typeof (loose) === 'string') {
-    identifier = loose
-    loose = undefined
-  }
-
-  try {
-    return new SemVer(version, loose).inc(release, identifier).version
-  } catch (er) {
-    return null
-  }
-}
-
-exports.diff = diff
-function diff (version1, version2) {
-  if (eq(version1, version2)) {
-    return null
-  } else {
-    var v1 = parse(version1)
-    var v2 = parse(version2)
-    var prefix = ''
-    if (v1.prerelease.length || v2.prerelease.length) {
-      prefix = 'pre'
-      var defaultResult = 'prerelease'
-    }
-    for (var key in v1) {
-      if (key === 'major' || key === 'minor' || key === 'patch') {
-        if (v1[key] !== v2[key]) {
-          return prefix + key
-        }
-      }
-    }
-    return defaultResult // may be undefined
-  }
-}
-
-exports.compareIdentifiers = compareIdentifiers
-
-var numeric = /^[0-9]+$/
-function compareIdentifiers (a, b) {
-  var anum = numeric.test(a)
-  var bnum = numeric.test(b)
-
-  if (anum && bnum) {
-    a = +a
-    b = +b
-  }
-
-  return a === b ? 0
-    : (anum && !bnum) ? -1
-    : (bnum && !anum) ? 1
-    : a < b ? -1
-    : 1
-}
-
-exports.rcompareIdentifiers = rcompareIdentifiers
-function rcompareIdentifiers (a, b) {
-  return compareIdentifiers(b, a)
-}
-
-exports.major = major
-function major (a, loose) {
-  return new SemVer(a, loose).major
-}
-
-exports.minor = minor
-function minor (a, loose) {
-  return new SemVer(a, loose).minor
-}
-
-exports.patch = patch
-function patch (a, loose) {
-  return new SemVer(a, loose).patch
-}
-
-exports.compare = compare
-function compare (a, b, loose) {
-  return new SemVer(a, loose).compare(new SemVer(b, loose))
-}
-
-exports.compareLoose = compareLoose
-function compareLoose (a, b) {
-  return compare(a, b, true)
-}
-
-exports.compareBuild = compareBuild
-function compareBuild (a, b, loose) {
-  var versionA = new SemVer(a, loose)
-  var versionB = new SemVer(b, loose)
-  return versionA.compare(versionB) || versionA.compareBuild(versionB)
-}
-
-exports.rcompare = rcompare
-function rcompare (a, b, loose) {
-  return compare(b, a, loose)
-}
-
-exports.sort = sort
-function sort (list, loose) {
-  return list.sort(function (a, b) {
-    return exports.compareBuild(a, b, loose)
-  })
-}
-
-exports.rsort = rsort
-function rsort (list, loose) {
-  return list.sort(function (a, b) {
-    return exports.compareBuild(b, a, loose)
-  })
-}
-
-exports.gt = gt
-function gt (a, b, loose) {
-  return compare(a, b, loose) > 0
-}
-
-exports.lt = lt
-function lt (a, b, loose) {
-  return compare(a, b, loose) < 0
-}
-
-exports.eq = eq
-function eq (a, b, loose) {
-  return compare(a, b, loose) === 0
-}
-
-exports.neq = neq
-function neq (a, b, loose) {
-  return compare(a, b, loose) !== 0
-}
-
-exports.gte = gte
-function gte (a, b, loose) {
-  return compare(a, b, loose) >= 0
-}
-
-exports.lte = lte
-function lte (a, b, loose) {
-  return compare(a, b, loose) <= 0
-}
-
-exports.cmp = cmp
-function cmp (a, op, b, loose) {
-  switch (op) {
-    case '===':
-      if (typeof a === 'object')
-        a = a.version
-      if (typeof b === 'object')
-        b = b.version
-      return a === b
-
-    case '!==':
-      if (typeof a === 'object')
-        a = a.version
-      if (typeof b === 'object')
-        b = b.version
-      return a !== b
-
-    case '':
-    case '=':
-    case '==':
-      return eq(a, b, loose)
-
-    case '!=':
-      return neq(a, b, loose)
-
-    case '>':
-      return gt(a, b, loose)
-
-    case '>=':
-      return gte(a, b, loose)
-
-    case '<':
-      return lt(a, b, loose)
-
-    case '<=':
-      return lte(a, b, loose)
-
-    default:
-      throw new TypeError('Invalid operator: ' + op)
-  }
-}
-
-exports.Comparator = Comparator
-function Comparator (comp, options) {
-  if (!options || typeof options !== 'object') {
-    options = {
-      loose: !!options,
-      includePrerelease: false
-    }
-  }
-
-  if (comp instanceof Comparator) {
-    if (comp.loose === !!options.loose) {
-      return comp
-    } else {
-      comp = comp.value
-    }
-  }
-
-  if (!(this instanceof Comparator)) {
-    return new Comparator(comp, options)
-  }
-
-  comp = comp.trim().split(/\s+/).join(' ')
-  debug('comparator', comp, options)
-  this.options = options
-  this.loose = !!options.loose
-  this.parse(comp)
-
-  if (this.semver === ANY) {
-    this.value = ''
-  } else {
-    this.value = this.operator + this.semver.version
-  }
-
-  debug('comp', this)
-}
-
-var ANY = {}
-Comparator.prototype.parse = function (comp) {
-  var r = this.options.loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR]
-  var m = comp.match(r)
-
-  if (!m) {
-    throw new TypeError('Invalid comparator: ' + comp)
-  }
-
-  this.operator = m[1] !== undefined ? m[1] : ''
-  if (this.operator === '=') {
-    this.operator = ''
-  }
-
-  // if it literally is just '>' or '' then allow anything.
-  if (!m[2]) {
-    this.semver = ANY
-  } else {
-    this.semver = new SemVer(m[2], this.options.loose)
-  }
-}
-
-Comparator.prototype.toString = function () {
-  return this.value
-}
-
-Comparator.prototype.test = function (version) {
-  debug('Comparator.test', version, this.options.loose)
-
-  if (this.semver === ANY || version === ANY) {
-    return true
-  }
-
-  if (typeof version === 'string') {
-    try {
-      version = new SemVer(version, this.options)
-    } catch (er) {
-      return false
-    }
-  }
-
-  return cmp(version, this.operator, this.semver, this.options)
-}
-
-Comparator.prototype.intersects = function (comp, options) {
-  if (!(comp instanceof Comparator)) {
-    throw new TypeError('a Comparator is required')
-  }
-
-  if (!options || typeof options !== 'object') {
-    options = {
-      loose: !!options,
-      includePrerelease: false
-    }
-  }
-
-  var rangeTmp
-
-  if (this.operator === '') {
-    if (this.value === '') {
-      return true
-    }
-    rangeTmp = new Range(comp.value, options)
-    return satisfies(this.value, rangeTmp, options)
-  } else if (comp.operator === '') {
-    if (comp.value === '') {
-      return true
-    }
-    rangeTmp = new Range(this.value, options)
-    return satisfies(comp.semver, rangeTmp, options)
-  }
-
-  var sameDirectionIncreasing =
-    (this.operator === '>=' || this.operator === '>') &&
-    (comp.operator === '>=' || comp.operator === '>')
-  var sameDirectionDecreasing =
-    (this.operator === '<=' || this.operator === '<') &&
-    (comp.operator === '<=' || comp.operator === '<')
-  var sameSemVer = this.semver.version === comp.semver.version
-  var differentDirectionsInclusive =
-    (this.operator === '>=' || this.operator === '<=') &&
-    (comp.operator === '>=' || comp.operator === '<=')
-  var oppositeDirectionsLessThan =
-    cmp(this.semver, '<', comp.semver, options) &&
-    ((this.operator === '>=' || this.operator === '>') &&
-    (comp.operator === '<=' || comp.operator === '<'))
-  var oppositeDirectionsGreaterThan =
-    cmp(this.semver, '>', comp.semver, options) &&
-    ((this.operator === '<=' || this.operator === '<') &&
-    (comp.operator === '>=' || comp.operator === '>'))
-
-  return sameDirectionIncreasing || sameDirectionDecreasing ||
-    (sameSemVer && differentDirectionsInclusive) ||
-    oppositeDirectionsLessThan || oppositeDirectionsGreaterThan
-}
-
-exports.Range = Range
-function Range (range, options) {
-  if (!options || typeof options !== 'object') {
-    options = {
-      loose: !!options,
-      includePrerelease: false
-    }
-  }
-
-  if (range instanceof Range) {
-    if (range.loose === !!options.loose &&
-        range.includePrerelease === !!options.includePrerelease) {
-      return range
-    } else {
-      return new Range(range.raw, options)
-    }
-  }
-
-  if (range instanceof Comparator) {
-    return new Range(range.value, options)
-  }
-
-  if (!(this instanceof Range)) {
-    return new Range(range, options)
-  }
-
-  this.options = options
-  this.loose = !!options.loose
-  this.includePrerelease = !!options.includePrerelease
-
-  // First reduce all whitespace as much as possible so we do not have to rely
-  // on potentially slow regexes like \s*. This is then stored and used for
-  // future error messages as well.
-  this.raw = range
-    .trim()
-    .split(/\s+/)
-    .join(' ')
-
-  // First, split based on boolean or ||
-  this.set = this.raw.split('||').map(function (range) {
-    return this.parseRange(range.trim())
-  }, this).filter(function (c) {
-    // throw out any that are not relevant for whatever reason
-    return c.length
-  })
-
-  if (!this.set.length) {
-    throw new TypeError('Invalid SemVer Range: ' + this.raw)
-  }
-
-  this.format()
-}
-
-Range.prototype.format = function () {
-  this.range = this.set.map(function (comps) {
-    return comps.join(' ').trim()
-  }).join('||').trim()
-  return this.range
-}
-
-Range.prototype.toString = function () {
-  return this.range
-}
-
-function isWhitespace (char) {
-  var code = char && char.charCodeAt(0)
-  return (code >= 0x0009 && code <= 0x000d) ||
-    code === 0x0020 || code === 0x00a0 || code === 0x1680 ||
-    (code >= 0x2000 && code <= 0x200a) ||
-    code === 0x2028 || code === 0x2029 || code === 0x202f ||
-    code === 0x205f || code === 0x3000 || code === 0xfeff
-}
-
-function isVersionPrefix (char) {
-  return char === 'v' || char === '=' || isWhitespace(char)
-}
-
-function isDigit (char) {
-  return char !== undefined && char >= '0' && char <= '9'
-}
-
-function isLetter (char) {
-  return char !== undefined &&
-    ((char >= 'a' && char <= 'z') || (char >= 'A' && char <= 'Z'))
-}
-
-function isIdentifierCharacter (char) {
-  return isDigit(char) || isLetter(char) || char === '-'
-}
-
-function isVersionStart (char) {
-  return isDigit(char) || char === 'x' || char === 'X' || char === '*'
-}
-
-function findDigitsEndIndex (range, start, limit, digitRuns) {
-  if (!isDigit(range[start])) {
-    return start
-  }
-  if (start >= digitRuns.start && start < digitRuns.end) {
-    return Math.min(start + limit, digitRuns.end)
-  }
-  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
-    return Math.min(start + limit, digitRuns.previousEnd)
-  }
-  var end = start + 1
-  while (isDigit(range[end])) {
-    end++
-  }
-  // A failed full version can rewind from its second digit run to its first.
-  digitRuns.previousStart = digitRuns.start
-  digitRuns.previousEnd = digitRuns.end
-  digitRuns.start = start
-  digitRuns.end = end
-  return Math.min(start + limit, end)
-}
-
-function findVersionNumberEndIndex (range, start, loose, digitRuns) {
-  if (!loose && range[start] === '0') {
-    return start + 1
-  }
-  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
-}
-
-function findPrereleaseIdentifierEndIndex (range, start, loose, digitRuns) {
-  // Unlike v7, the legacy regex tries numeric identifiers before nonnumeric ones.
-  if (isDigit(range[start])) {
-    return findVersionNumberEndIndex(range, start, loose, digitRuns)
-  }
-  if (!isLetter(range[start]) && range[start] !== '-') {
-    return start
-  }
-  var end = start + 1
-  var limit = end + MAX_SAFE_BUILD_LENGTH
-  while (end < limit && isIdentifierCharacter(range[end])) {
-    end++
-  }
-  return end
-}
-
-function findPrereleaseEndIndex (range, start, loose, digitRuns) {
-  var hyphen = range[start] === '-'
-  if (!loose && !hyphen) {
-    return start
-  }
-  var identifierStart = start + (hyphen ? 1 : 0)
-  var end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
-  if (end === identifierStart) {
-    if (!loose || !hyphen) {
-      return start
-    }
-    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
-  }
-  while (range[end] === '.') {
-    var next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
-    if (next === end + 1) {
-      break
-    }
-    end = next
-  }
-  return end
-}
-
-function findBuildEndIndex (range, start) {
-  if (range[start] !== '+') {
-    return start
-  }
-  var end = start + 1
-  do {
-    var identifierStart = end
-    while (end - identifierStart < MAX_SAFE_BUILD_LENGTH &&
-        isIdentifierCharacter(range[end])) {
-      end++
-    }
-    if (end === identifierStart) {
-      return identifierStart === start + 1 ? start : end - 1
-    }
-    if (range[end] !== '.') {
-      return end
-    }
-    end++
-  } while (true)
-}
-
-function findLooseFullVersionEndIndex (range, start, digitRuns) {
-  var end = start
-  for (var component = 0; component < 3; component++) {
-    var next = findVersionNumberEndIndex(range, end, true, digitRuns)
-    if (next === end) {
-      return start
-    }
-    end = next
-    if (component < 2) {
-      if (range[end] !== '.') {
-        return start
-      }
-      end++
-    }
-  }
-  return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, true, digitRuns))
-}
-
-function findPartialVersionComponentEndIndex (range, start, digitRuns) {
-  if (isDigit(range[start])) {
-    return findVersionNumberEndIndex(range, start, false, digitRuns)
-  }
-  return isVersionStart(range[start]) ? start + 1 : start
-}
-
-function findVersionEndIndex (range, start, digitRuns) {
-  var end = findLooseFullVersionEndIndex(range, start, digitRuns)
-  if (end !== start) {
-    return end
-  }
-  end = findPartialVersionComponentEndIndex(range, start, digitRuns)
-  for (var component = 0; component < 2; component++) {
-    if (range[end] !== '.') {
-      return end
-    }
-    var next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
-    if (next === end + 1) {
-      return end
-    }
-    end = next
-  }
-  return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, false, digitRuns))
-}
-
-function findRemovableWhitespaceIndex (range, position) {
-  if (isWhitespace(range[position])) {
-    position++
-  }
-  if (range[position] === '<' || range[position] === '>') {
-    position++
-  }
-  if (range[position] === '=') {
-    position++
-  }
-  return isWhitespace(range[position]) ? position : -1
-}
-
-function trimComparatorWhitespace (range) {
-  var result = ''
-  var copyFrom = 0
-  var cursor = 0
-  var digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
-  while (cursor < range.length) {
-    var matchStart = cursor
-    if (range[cursor] === '<' || range[cursor] === '>') {
-      cursor++
-    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
-      cursor++
-      continue
-    }
-    while (cursor < range.length && isVersionPrefix(range[cursor])) {
-      cursor++
-    }
-    if (!isVersionStart(range[cursor])) {
-      continue
-    }
-    var whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
-    if (whitespacePosition !== -1) {
-      result += range.slice(copyFrom, whitespacePosition)
-      copyFrom = whitespacePosition + 1
-    }
-    // Preserve match boundaries inside prerelease and build identifiers.
-    cursor = findVersionEndIndex(range, cursor, digitRuns)
-  }
-  return result + range.slice(copyFrom)
-}
-
-Range.prototype.parseRange = function (range) {
-  var loose = this.options.loose
-  // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
-  var hr = loose ? safeRe[t.HYPHENRANGELOOSE] : safeRe[t.HYPHENRANGE]
-  range = range.replace(hr, hyphenReplace)
-  debug('hyphen replace', range)
-  // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
-  range = trimComparatorWhitespace(range)
-  debug('comparator trim', range)
-
-  // `~ 1.2.3` => `~1.2.3`
-  range = range.replace(safeRe[t.TILDETRIM], tildeTrimReplace)
-
-  // `^ 1.2.3` => `^1.2.3`
-  range = range.replace(safeRe[t.CARETTRIM], caretTrimReplace)
-
-  // normalize spaces
-  range = range.split(/\s+/).join(' ')
-
-  // At this point, the range is completely trimmed and
-  // ready to be split into comparators.
-
-  var compRe = loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR]
-  var set = range.split(' ').map(function (comp) {
-    return parseComparator(comp, this.options)
-  }, this).join(' ').split(/\s+/)
-  if (this.options.loose) {
-    // in loose mode, throw out any that are not valid comparators
-    set = set.filter(function (comp) {
-      return !!comp.match(compRe)
-    })
-  }
-  set = set.map(function (comp) {
-    return new Comparator(comp, this.options)
-  }, this)
-
-  return set
-}
-
-Range.prototype.intersects = function (range, options) {
-  if (!(range instanceof Range)) {
-    throw new TypeError('a Range is required')
-  }
-
-  return this.set.some(function (thisComparators) {
-    return (
-      isSatisfiable(thisComparators, options) &&
-      range.set.some(function (rangeComparators) {
-        return (
-          isSatisfiable(rangeComparators, options) &&
-          thisComparators.every(function (thisComparator) {
-            return rangeComparators.every(function (rangeComparator) {
-              return thisComparator.intersects(rangeComparator, options)
-            })
-          })
-        )
-      })
-    )
-  })
-}
-
-// take a set of comparators and determine whether there
-// exists a version which can satisfy it
-function isSatisfiable (comparators, options) {
-  var result = true
-  var remainingComparators = comparators.slice()
-  var testComparator = remainingComparators.pop()
-
-  while (result && remainingComparators.length) {
-    result = remainingComparators.every(function (otherComparator) {
-      return testComparator.intersects(otherComparator, options)
-    })
-
-    testComparator = remainingComparators.pop()
-  }
-
-  return result
-}
-
-// Mostly just for testing and legacy API reasons
-exports.toComparators = toComparators
-function toComparators (range, options) {
-  return new Range(range, options).set.map(function (comp) {
-    return comp.map(function (c) {
-      return c.value
-    }).join(' ').trim().split(' ')
-  })
-}
-
-// comprised of xranges, tildes, stars, and gtlt's at this point.
-// already replaced the hyphen ranges
-// turn into a set of JUST comparators.
-function parseComparator (comp, options) {
-  debug('comp', comp, options)
-  comp = replaceCarets(comp, options)
-  debug('caret', comp)
-  comp = replaceTildes(comp, options)
-  debug('tildes', comp)
-  comp = replaceXRanges(comp, options)
-  debug('xrange', comp)
-  comp = replaceStars(comp, options)
-  debug('stars', comp)
-  return comp
-}
-
-function isX (id) {
-  return !id || id.toLowerCase() === 'x' || id === '*'
-}
-
-// ~, ~> --> * (any, kinda silly)
-// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0
-// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0
-// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0
-// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0
-// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0
-function replaceTildes (comp, options) {
-  return comp.trim().split(/\s+/).map(function (comp) {
-    return replaceTilde(comp, options)
-  }).join(' ')
-}
-
-function replaceTilde (comp, options) {
-  var r = options.loose ? safeRe[t.TILDELOOSE] : safeRe[t.TILDE]
-  return comp.replace(r, function (_, M, m, p, pr) {
-    debug('tilde', comp, _, M, m, p, pr)
-    var ret
-
-    if (isX(M)) {
-      ret = ''
-    } else if (isX(m)) {
-      ret = '>=' + M + '.0.0 <' + (+M + 1) + '.0.0'
-    } else if (isX(p)) {
-      // ~1.2 == >=1.2.0 <1.3.0
-      ret = '>=' + M + '.' + m + '.0 <' + M + '.' + (+m + 1) + '.0'
-    } else if (pr) {
-      debug('replaceTilde pr', pr)
-      ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
-            ' <' + M + '.' + (+m + 1) + '.0'
-    } else {
-      // ~1.2.3 == >=1.2.3 <1.3.0
-      ret = '>=' + M + '.' + m + '.' + p +
-            ' <' + M + '.' + (+m + 1) + '.0'
-    }
-
-    debug('tilde return', ret)
-    return ret
-  })
-}
-
-// ^ --> * (any, kinda silly)
-// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0
-// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0
-// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0
-// ^1.2.3 --> >=1.2.3 <2.0.0
-// ^1.2.0 --> >=1.2.0 <2.0.0
-function replaceCarets (comp, options) {
-  return comp.trim().split(/\s+/).map(function (comp) {
-    return replaceCaret(comp, options)
-  }).join(' ')
-}
-
-function replaceCaret (comp, options) {
-  debug('caret', comp, options)
-  var r = options.loose ? safeRe[t.CARETLOOSE] : safeRe[t.CARET]
-  return comp.replace(r, function (_, M, m, p, pr) {
-    debug('caret', comp, _, M, m, p, pr)
-    var ret
-
-    if (isX(M)) {
-      ret = ''
-    } else if (isX(m)) {
-      ret = '>=' + M + '.0.0 <' + (+M + 1) + '.0.0'
-    } else if (isX(p)) {
-      if (M === '0') {
-        ret = '>=' + M + '.' + m + '.0 <' + M + '.' + (+m + 1) + '.0'
-      } else {
-        ret = '>=' + M + '.' + m + '.0 <' + (+M + 1) + '.0.0'
-      }
-    } else if (pr) {
-      debug('replaceCaret pr', pr)
-      if (M === '0') {
-        if (m === '0') {
-          ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
-                ' <' + M + '.' + m + '.' + (+p + 1)
-        } else {
-          ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
-                ' <' + M + '.' + (+m + 1) + '.0'
-        }
-      } else {
-        ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
-              ' <' + (+M + 1) + '.0.0'
-      }
-    } else {
-      debug('no pr')
-      if (M === '0') {
-        if (m === '0') {
-          ret = '>=' + M + '.' + m + '.' + p +
-                ' <' + M + '.' + m + '.' + (+p + 1)
-        } else {
-          ret = '>=' + M + '.' + m + '.' + p +
-                ' <' + M + '.' + (+m + 1) + '.0'
-        }
-      } else {
-        ret = '>=' + M + '.' + m + '.' + p +
-              ' <' + (+M + 1) + '.0.0'
-      }
-    }
-
-    debug('caret return', ret)
-    return ret
-  })
-}
-
-function replaceXRanges (comp, options) {
-  debug('replaceXRanges', comp, options)
-  return comp.split(/\s+/).map(function (comp) {
-    return replaceXRange(comp, options)
-  }).join(' ')
-}
-
-function replaceXRange (comp, options) {
-  comp = comp.trim()
-  var r = options.loose ? safeRe[t.XRANGELOOSE] : safeRe[t.XRANGE]
-  return comp.replace(r, function (ret, gtlt, M, m, p, pr) {
-    debug('xRange', comp, ret, gtlt, M, m, p, pr)
-    var xM = isX(M)
-    var xm = xM || isX(m)
-    var xp = xm || isX(p)
-    var anyX = xp
-
-    if (gtlt === '=' && anyX) {
-      gtlt = ''
-    }
-
-    // if we're including prereleases in the match, then we need
-    // to fix this to -0, the lowest possible prerelease value
-    pr = options.includePrerelease ? '-0' : ''
-
-    if (xM) {
-      if (gtlt === '>' || gtlt === '<') {
-        // nothing is allowed
-        ret = '<0.0.0-0'
-      } else {
-        // nothing is forbidden
-        ret = '*'
-      }
-    } else if (gtlt && anyX) {
-      // we know patch is an x, because we have any x at all.
-      // replace X with 0
-      if (xm) {
-        m = 0
-      }
-      p = 0
-
-      if (gtlt === '>') {
-        // >1 => >=2.0.0
-        // >1.2 => >=1.3.0
-        // >1.2.3 => >= 1.2.4
-        gtlt = '>='
-        if (xm) {
-          M = +M + 1
-          m = 0
-          p = 0
-        } else {
-          m = +m + 1
-          p = 0
-        }
-      } else if (gtlt === '<=') {
-        // <=0.7.x is actually <0.8.0, since any 0.7.x should
-        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
-        gtlt = '<'
-        if (xm) {
-          M = +M + 1
-        } else {
-          m = +m + 1
-        }
-      }
-
-      ret = gtlt + M + '.' + m + '.' + p + pr
-    } else if (xm) {
-      ret = '>=' + M + '.0.0' + pr + ' <' + (+M + 1) + '.0.0' + pr
-    } else if (xp) {
-      ret = '>=' + M + '.' + m + '.0' + pr +
-        ' <' + M + '.' + (+m + 1) + '.0' + pr
-    }
-
-    debug('xRange return', ret)
-
-    return ret
-  })
-}
-
-// Because * is AND-ed with everything else in the comparator,
-// and '' means "any version", just remove the *s entirely.
-function replaceStars (comp, options) {
-  debug('replaceStars', comp, options)
-  // Looseness is ignored here.  star is always as loose as it gets!
-  return comp.trim().replace(safeRe[t.STAR], '')
-}
-
-// This function is passed to string.replace(re[t.HYPHENRANGE])
-// M, m, patch, prerelease, build
-// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
-// 1.2.3 - 3.4 => >=1.2.0 <3.5.0 Any 3.4.x will do
-// 1.2 - 3.4 => >=1.2.0 <3.5.0
-function hyphenReplace ($0,
-  from, fM, fm, fp, fpr, fb,
-  to, tM, tm, tp, tpr, tb) {
-  if (isX(fM)) {
-    from = ''
-  } else if (isX(fm)) {
-    from = '>=' + fM + '.0.0'
-  } else if (isX(fp)) {
-    from = '>=' + fM + '.' + fm + '.0'
-  } else {
-    from = '>=' + from
-  }
-
-  if (isX(tM)) {
-    to = ''
-  } else if (isX(tm)) {
-    to = '<' + (+tM + 1) + '.0.0'
-  } else if (isX(tp)) {
-    to = '<' + tM + '.' + (+tm + 1) + '.0'
-  } else if (tpr) {
-    to = '<=' + tM + '.' + tm + '.' + tp + '-' + tpr
-  } else {
-    to = '<=' + to
-  }
-
-  return (from + ' ' + to).trim()
-}
-
-// if ANY of the sets match ALL of its comparators, then pass
-Range.prototype.test = function (version) {
-  if (!version) {
-    return false
-  }
-
-  if (typeof version === 'string') {
-    try {
-      version = new SemVer(version, this.options)
-    } catch (er) {
-      return false
-    }
-  }
-
-  for (var i = 0; i < this.set.length; i++) {
-    if (testSet(this.set[i], version, this.options)) {
-      return true
-    }
-  }
-  return false
-}
-
-function testSet (set, version, options) {
-  for (var i = 0; i < set.length; i++) {
-    if (!set[i].test(version)) {
-      return false
-    }
-  }
-
-  if (version.prerelease.length && !options.includePrerelease) {
-    // Find the set of versions that are allowed to have prereleases
-    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
-    // That should allow `1.2.3-pr.2` to pass.
-    // However, `1.2.4-alpha.notready` should NOT be allowed,
-    // even though it's within the range set by the comparators.
-    for (i = 0; i < set.length; i++) {
-      debug(set[i].semver)
-      if (set[i].semver === ANY) {
-        continue
-      }
-
-      if (set[i].semver.prerelease.length > 0) {
-        var allowed = set[i].semver
-        if (allowed.major === version.major &&
-            allowed.minor === version.minor &&
-            allowed.patch === version.patch) {
-          return true
-        }
-      }
-    }
-
-    // Version has a -pre, but it's not one of the ones we like.
-    return false
-  }
-
-  return true
-}
-
-exports.satisfies = satisfies
-function satisfies (version, range, options) {
-  try {
-    range = new Range(range, options)
-  } catch (er) {
-    return false
-  }
-  return range.test(version)
-}
-
-exports.maxSatisfying = maxSatisfying
-function maxSatisfying (versions, range, options) {
-  var max = null
-  var maxSV = null
-  try {
-    var rangeObj = new Range(range, options)
-  } catch (er) {
-    return null
-  }
-  versions.forEach(function (v) {
-    if (rangeObj.test(v)) {
-      // satisfies(v, range, options)
-      if (!max || maxSV.compare(v) === -1) {
-        // compare(max, v, true)
-        max = v
-        maxSV = new SemVer(max, options)
-      }
-    }
-  })
-  return max
-}
-
-exports.minSatisfying = minSatisfying
-function minSatisfying (versions, range, options) {
-  var min = null
-  var minSV = null
-  try {
-    var rangeObj = new Range(range, options)
-  } catch (er) {
-    return null
-  }
-  versions.forEach(function (v) {
-    if (rangeObj.test(v)) {
-      // satisfies(v, range, options)
-      if (!min || minSV.compare(v) === 1) {
-        // compare(min, v, true)
-        min = v
-        minSV = new SemVer(min, options)
-      }
-    }
-  })
-  return min
-}
-
-exports.minVersion = minVersion
-function minVersion (range, loose) {
-  range = new Range(range, loose)
-
-  var minver = new SemVer('0.0.0')
-  if (range.test(minver)) {
-    return minver
-  }
-
-  minver = new SemVer('0.0.0-0')
-  if (range.test(minver)) {
-    return minver
-  }
-
-  minver = null
-  for (var i = 0; i < range.set.length; ++i) {
-    var comparators = range.set[i]
-
-    comparators.forEach(function (comparator) {
-      // Clone to avoid manipulating the comparator's semver object.
-      var compver = new SemVer(comparator.semver.version)
-      switch (comparator.operator) {
-        case '>':
-          if (compver.prerelease.length === 0) {
-            compver.patch++
-          } else {
-            compver.prerelease.push(0)
-          }
-          compver.raw = compver.format()
-          /* fallthrough */
-        case '':
-        case '>=':
-          if (!minver || gt(minver, compver)) {
-            minver = compver
-          }
-          break
-        case '<':
-        case '<=':
-          /* Ignore maximum versions */
-          break
-        /* istanbul ignore next */
-        default:
-          throw new Error('Unexpected operation: ' + comparator.operator)
-      }
-    })
-  }
-
-  if (minver && range.test(minver)) {
-    return minver
-  }
-
-  return null
-}
-
-exports.validRange = validRange
-function validRange (range, options) {
-  try {
-    // Return '*' instead of '' so that truthiness works.
-    // This will throw if it's invalid anyway
-    return new Range(range, options).range || '*'
-  } catch (er) {
-    return null
-  }
-}
-
-// Determine if version is less than all the versions possible in the range
-exports.ltr = ltr
-function ltr (version, range, options) {
-  return outside(version, range, '<', options)
-}
-
-// Determine if version is greater than all the versions possible in the range.
-exports.gtr = gtr
-function gtr (version, range, options) {
-  return outside(version, range, '>', options)
-}
-
-exports.outside = outside
-function outside (version, range, hilo, options) {
-  version = new SemVer(version, options)
-  range = new Range(range, options)
-
-  var gtfn, ltefn, ltfn, comp, ecomp
-  switch (hilo) {
-    case '>':
-      gtfn = gt
-      ltefn = lte
-      ltfn = lt
-      comp = '>'
-      ecomp = '>='
-      break
-    case '<':
-      gtfn = lt
-      ltefn = gte
-      ltfn = gt
-      comp = '<'
-      ecomp = '<='
-      break
-    default:
-      throw new TypeError('Must provide a hilo val of "<" or ">"')
-  }
-
-  // If it satisifes the range it is not outside
-  if (satisfies(version, range, options)) {
-    return false
-  }
-
-  // From now on, variable terms are as if we're in "gtr" mode.
-  // but note that everything is flipped for the "ltr" function.
-
-  for (var i = 0; i < range.set.length; ++i) {
-    var comparators = range.set[i]
-
-    var high = null
-    var low = null
-
-    comparators.forEach(function (comparator) {
-      if (comparator.semver === ANY) {
-        comparator = new Comparator('>=0.0.0')
-      }
-      high = high || comparator
-      low = low || comparator
-      if (gtfn(comparator.semver, high.semver, options)) {
-        high = comparator
-      } else if (ltfn(comparator.semver, low.semver, options)) {
-        low = comparator
-      }
-    })
-
-    // If the edge version comparator has a operator then our version
-    // isn't outside it
-    if (high.operator === comp || high.operator === ecomp) {
-      return false
-    }
-
-    // If the lowest version comparator has an operator and our version
-    // is less than it then it isn't higher than the range
-    if ((!low.operator || low.operator === comp) &&
-        ltefn(version, low.semver)) {
-      return false
-    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
-      return false
-    }
-  }
-  return true
-}
-
-exports.prerelease = prerelease
-function prerelease (version, options) {
-  var parsed = parse(version, options)
-  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
-}
-
-exports.intersects = intersects
-function intersects (r1, r2, options) {
-  r1 = new Range(r1, options)
-  r2 = new Range(r2, options)
-  return r1.intersects(r2)
-}
-
-exports.coerce = coerce
-function coerce (version, options) {
-  if (version instanceof SemVer) {
-    return version
-  }
-
-  if (typeof version === 'number') {
-    version = String(version)
-  }
-
-  if (typeof version !== 'string') {
-    return null
-  }
-
-  options = options || {}
-
-  var match = null
-  if (!options.rtl) {
-    match = version.match(safeRe[t.COERCE])
-  } else {
-    // Find the right-most coercible string that does not share
-    // a terminus with a more left-ward coercible string.
-    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
-    //
-    // Walk through the string checking with a /g regexp
-    // Manually set the index so as to pick up overlapping matches.
-    // Stop when we get a match that ends at the string end, since no
-    // coercible string can be more right-ward without the same terminus.
-    var next
-    while ((next = safeRe[t.COERCERTL].exec(version)) &&
-      (!match || match.index + match[0].length !== version.length)
-    ) {
-      if (!match ||
-          next.index + next[0].length !== match.index + match[0].length) {
-        match = next
-      }
-      safeRe[t.COERCERTL].lastIndex = next.index + next[1].length + next[2].length
-    }
-    // leave it in a clean state
-    safeRe[t.COERCERTL].lastIndex = -1
-  }
-
-  if (match === null) {
-    return null
-  }
-
-  return parse(match[2] +
-    '.' + (match[3] || '0') +
-    '.' + (match[4] || '0'), options)
-}
-
-
-/***/ }),
-
 /***/ 2803:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -3426,30 +1373,6 @@ if (!safer.constants) {
 }
 
 module.exports = safer
-
-
-/***/ }),
-
-/***/ 4646:
-/***/ ((module) => {
-
-module.exports = shellescape;
-
-// return a shell compatible format
-function shellescape(a) {
-  var ret = [];
-
-  a.forEach(function(s) {
-    if (!/^[A-Za-z0-9_\/-]+$/.test(s)) {
-      s = "'"+s.replace(/'/g,"'\\''")+"'";
-      s = s.replace(/^(?:'')+/g, '') // unduplicate single-quote at the beginning
-        .replace(/\\'''/g, "\\'" ); // remove non-escaped single-quote if there are enclosed between 2 escaped
-    }
-    ret.push(s);
-  });
-
-  return ret.join(' ');
-}
 
 
 /***/ }),
@@ -66026,6 +63949,12 @@ class Secrets {
             if (l.length >= 3)
                 parts.add(l);
         }
+        // As it appears inside JSON (outputs, history): quotes and backslashes escaped.
+        for (const p of [...parts]) {
+            const j = JSON.stringify(p).slice(1, -1);
+            if (j !== p)
+                parts.add(j);
+        }
         const added = [...parts].filter((p) => !this.values.includes(p));
         this.values.push(...added);
         // Longest first, so a line inside a longer secret does not leave a remainder.
@@ -66837,1070 +64766,6 @@ function parseSshAction(schema, src, ctx) {
     return { inputs: values, ssh: ssh };
 }
 
-;// CONCATENATED MODULE: ./src/health/spec.ts
-/**
- * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
- * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
- * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
- * `health-expect-json`, ...).
- */
-
-function parseStatusSet(raw) {
-    const out = [];
-    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
-        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-        if (!m)
-            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
-        const lo = Number(m[1]);
-        const hi = m[2] ? Number(m[2]) : lo;
-        for (const c of [lo, hi])
-            if (c < 100 || c > 599)
-                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
-        if (hi < lo)
-            throw new ParseError(`'${part}': the range is backwards`);
-        out.push([lo, hi]);
-    }
-    if (out.length === 0)
-        throw new ParseError('names no status code');
-    return out;
-}
-function statusMatches(set, code) {
-    return set.some(([lo, hi]) => code >= lo && code <= hi);
-}
-function formatStatusSet(set) {
-    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
-}
-/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
-function parseJsonPath(p) {
-    const out = [];
-    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
-    let i = 0;
-    while (i < p.length) {
-        re.lastIndex = i;
-        const m = re.exec(p);
-        if (!m || m[0] === '')
-            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
-        if (m[1] !== undefined)
-            out.push(m[1].replace(/\\(.)/g, '$1'));
-        else if (m[2] !== undefined)
-            out.push(m[2].trim());
-        else
-            out.push(Number(m[3]));
-        i = re.lastIndex;
-    }
-    if (out.length === 0)
-        throw new ParseError('an empty JSON path');
-    return out;
-}
-function parseJsonExpectations(raw) {
-    const out = [];
-    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
-        const eq = line.indexOf('=');
-        if (eq <= 0)
-            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
-        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
-    }
-    return out;
-}
-/** The value at a path, or undefined. */
-function jsonAt(doc, path) {
-    let cur = doc;
-    for (const k of path) {
-        if (cur === null || typeof cur !== 'object')
-            return undefined;
-        cur = cur[k];
-    }
-    return cur;
-}
-/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
-function jsonValueMatches(actual, expected) {
-    if (actual === undefined)
-        return false;
-    if (typeof actual === 'string')
-        return actual === expected;
-    return JSON.stringify(actual) === expected;
-}
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-function parseHeaders(raw) {
-    const out = [];
-    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
-        const c = line.indexOf(':');
-        const name = c > 0 ? line.slice(0, c).trim() : '';
-        if (!name || !TOKEN.test(name))
-            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
-        out.push({ name, value: line.slice(c + 1).trim() });
-    }
-    return out;
-}
-function parseUrls(raw) {
-    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    if (lines.length === 0)
-        throw new ParseError('names no URL');
-    return lines.map((l) => {
-        let u;
-        try {
-            u = new URL(l);
-        }
-        catch {
-            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
-        }
-        if (u.protocol !== 'http:' && u.protocol !== 'https:')
-            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
-        return u;
-    });
-}
-/** A URL for display: the password part of user info replaced. */
-function redactUrl(u) {
-    const s = String(u);
-    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
-}
-/**
- * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
- * `url` is required for healthcheck and optional (no gate) elsewhere.
- */
-function healthSchema(prefix, o) {
-    const fields = {
-        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
-        'via-ssh': f.bool({ default: o.viaSshDefault }),
-        'expect-status': f.custom(parseStatusSet, { default: [[200, 399]] }),
-        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
-        'expect-body': f.custom((raw) => {
-            try {
-                return new RegExp(raw.trim());
-            }
-            catch (e) {
-                throw new ParseError(`not a valid regular expression: ${e.message}`);
-            }
-        }, {}),
-        headers: f.custom(parseHeaders, { default: [], secret: true }),
-        interval: f.duration({ default: 2000, min: 100 }),
-        'request-timeout': f.duration({ default: 5000, min: 100 }),
-        timeout: f.duration({ default: 120_000, min: 100 }),
-        'success-threshold': f.int(1, 100, { default: 1 }),
-        'stable-for': f.duration({ default: 0 }),
-        'max-latency-ms': f.optionalInt(1, 3_600_000),
-        'tls-min-days': f.optionalInt(0, 3650),
-        'insecure-tls': f.bool({ default: false }),
-    };
-    const out = {};
-    for (const [k, v] of Object.entries(fields))
-        out[`${prefix}${k}`] = v;
-    return out;
-}
-/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
-function healthSpec(values, prefix, problems = []) {
-    const v = (k) => values[`${prefix}${k}`];
-    const spec = {
-        urls: v('url'),
-        viaSsh: v('via-ssh'),
-        expectStatus: v('expect-status'),
-        expectJson: v('expect-json'),
-        expectBody: v('expect-body'),
-        headers: v('headers'),
-        intervalMs: v('interval'),
-        requestTimeoutMs: v('request-timeout'),
-        timeoutMs: v('timeout'),
-        successThreshold: v('success-threshold'),
-        stableForMs: v('stable-for'),
-        maxLatencyMs: v('max-latency-ms'),
-        tlsMinDays: v('tls-min-days'),
-        insecureTls: v('insecure-tls'),
-    };
-    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
-        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
-    }
-    return spec;
-}
-/** Register the secret parts of a spec: header values and passwords in URLs. */
-function maskHealthSecrets(spec, mask) {
-    for (const h of spec.headers ?? [])
-        if (h.value)
-            mask(h.value);
-    for (const u of spec.urls ?? [])
-        if (u.password)
-            mask(decodeURIComponent(u.password));
-}
-
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
-class PromiseQueue {
-    constructor({ concurrency = 1 } = {}) {
-        this.options = { concurrency };
-        this.running = 0;
-        this.queue = [];
-        this.idleCallbacks = [];
-    }
-    clear() {
-        this.queue = [];
-    }
-    onIdle(callback) {
-        this.idleCallbacks.push(callback);
-        return () => {
-            const index = this.idleCallbacks.indexOf(callback);
-            if (index !== -1) {
-                this.idleCallbacks.splice(index, 1);
-            }
-        };
-    }
-    waitTillIdle() {
-        return new Promise((resolve) => {
-            if (this.running === 0) {
-                resolve();
-                return;
-            }
-            const dispose = this.onIdle(() => {
-                dispose();
-                resolve();
-            });
-        });
-    }
-    add(callback) {
-        return new Promise((resolve, reject) => {
-            const runCallback = () => {
-                this.running += 1;
-                try {
-                    Promise.resolve(callback()).then((val) => {
-                        resolve(val);
-                        this.processNext();
-                    }, (err) => {
-                        reject(err);
-                        this.processNext();
-                    });
-                }
-                catch (err) {
-                    reject(err);
-                    this.processNext();
-                }
-            };
-            if (this.running >= this.options.concurrency) {
-                this.queue.push(runCallback);
-            }
-            else {
-                runCallback();
-            }
-        });
-    }
-    // Internal function, don't use
-    processNext() {
-        this.running -= 1;
-        const callback = this.queue.shift();
-        if (callback) {
-            callback();
-        }
-        else if (this.running === 0) {
-            this.idleCallbacks.forEach((item) => item());
-        }
-    }
-}
-
-
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
-/* @flow */
-
-
-
-
-const defaultFilesystem = {
-    join(pathA, pathB) {
-        return external_path_.join(pathA, pathB);
-    },
-    basename(path) {
-        return external_path_.basename(path);
-    },
-    stat(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-    readdir(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.readdir(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-};
-async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
-    const itemStat = await fileSystem.stat(path);
-    if (itemStat.isFile()) {
-        result.files.push(path);
-    }
-    else if (itemStat.isDirectory()) {
-        result.directories.push(path);
-    }
-    if (!itemStat.isDirectory() || recursive === 'none') {
-        return;
-    }
-    const contents = await fileSystem.readdir(path);
-    contents.forEach((item) => {
-        const itemPath = fileSystem.join(path, item);
-        if (!validate(itemPath)) {
-            return;
-        }
-        queue
-            .add(() => scanDirectoryInternal({
-            path: itemPath,
-            recursive: recursive === 'shallow' ? 'none' : 'deep',
-            validate,
-            result,
-            fileSystem,
-            queue,
-            reject,
-        }))
-            .catch(reject);
-    });
-}
-async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
-    external_assert_(path && typeof path === 'string', 'path must be a valid string');
-    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
-    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
-    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
-    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
-    const queue = new PromiseQueue({
-        concurrency,
-    });
-    const result = { files: [], directories: [] };
-    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
-    await new Promise((resolve, reject) => {
-        scanDirectoryInternal({
-            path,
-            recursive: recursive ? 'deep' : 'shallow',
-            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
-            result,
-            fileSystem: mergedFileSystem,
-            queue,
-            reject,
-        })
-            .then(() => queue.waitTillIdle())
-            .then(resolve, reject);
-    });
-    return result;
-}
-/* harmony default export */ const esm = (scanDirectory);
-
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
-
-
-
-
-
-
-
-
-
-const DEFAULT_CONCURRENCY = 1;
-const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
-const DEFAULT_TICK = () => {
-    /* No Op */
-};
-class SSHError extends Error {
-    constructor(message, code = null) {
-        super(message);
-        this.code = code;
-    }
-}
-function unixifyPath(path) {
-    if (path.includes('\\')) {
-        return path.split('\\').join('/');
-    }
-    return path;
-}
-async function readFile(filePath) {
-    return new Promise((resolve, reject) => {
-        external_fs_.readFile(filePath, 'utf8', (err, res) => {
-            if (err) {
-                reject(err);
-            }
-            else {
-                resolve(res);
-            }
-        });
-    });
-}
-const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
-async function makeDirectoryWithSftp(path, sftp) {
-    let stats = null;
-    try {
-        stats = await new Promise((resolve, reject) => {
-            sftp.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    catch (_) {
-        /* No Op */
-    }
-    if (stats) {
-        if (stats.isDirectory()) {
-            // Already exists, nothing to worry about
-            return;
-        }
-        throw new Error('mkdir() failed, target already exists and is not a directory');
-    }
-    try {
-        await new Promise((resolve, reject) => {
-            sftp.mkdir(path, (err) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve();
-                }
-            });
-        });
-    }
-    catch (err) {
-        if (err != null && typeof err.stack === 'string') {
-            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
-            if (matches != null) {
-                throw new SSHError(err.message, matches[1]);
-            }
-            throw err;
-        }
-    }
-}
-class NodeSSH {
-    constructor() {
-        this.connection = null;
-    }
-    getConnection() {
-        const { connection } = this;
-        if (connection == null) {
-            throw new Error('Not connected to server');
-        }
-        return connection;
-    }
-    async connect(givenConfig) {
-        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
-        const config = { ...givenConfig };
-        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
-        if (config.host != null) {
-            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
-        }
-        else if (config.sock != null) {
-            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
-        }
-        else {
-            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
-        }
-        if (config.privateKey != null || config.privateKeyPath != null) {
-            if (config.privateKey != null) {
-                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
-                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
-            }
-            else if (config.privateKeyPath != null) {
-                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
-                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
-            }
-            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
-            if (config.privateKeyPath != null) {
-                // Must be an fs path
-                try {
-                    config.privateKey = await readFile(config.privateKeyPath);
-                }
-                catch (err) {
-                    if (err != null && err.code === 'ENOENT') {
-                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
-                    }
-                    throw err;
-                }
-            }
-        }
-        else if (config.password != null) {
-            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
-        }
-        if (config.tryKeyboard != null) {
-            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
-        }
-        if (config.tryKeyboard) {
-            const { password } = config;
-            if (config.onKeyboardInteractive != null) {
-                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
-            }
-            else if (password != null) {
-                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
-                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
-                        finish([password]);
-                    }
-                };
-            }
-        }
-        const connection = new lib.Client();
-        this.connection = connection;
-        await new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            if (config.onKeyboardInteractive) {
-                connection.on('keyboard-interactive', config.onKeyboardInteractive);
-            }
-            connection.on('ready', () => {
-                connection.removeListener('error', reject);
-                resolve();
-            });
-            connection.on('end', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-            });
-            connection.on('close', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-                reject(new SSHError('No response from server', 'ETIMEDOUT'));
-            });
-            connection.connect(config);
-        });
-        return this;
-    }
-    isConnected() {
-        return this.connection != null;
-    }
-    async requestShell(options) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            const callback = (err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            };
-            if (options == null) {
-                connection.shell(callback);
-            }
-            else {
-                connection.shell(options, callback);
-            }
-        });
-    }
-    async withShell(callback, options) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const shell = await this.requestShell(options);
-        try {
-            await callback(shell);
-        }
-        finally {
-            shell.destroy();
-        }
-    }
-    async requestSFTP() {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.sftp((err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    async withSFTP(callback) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const sftp = await this.requestSFTP();
-        try {
-            await callback(sftp);
-        }
-        finally {
-            sftp.end();
-        }
-    }
-    async execCommand(givenCommand, options = {}) {
-        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
-        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
-        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
-        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
-        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
-        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
-        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
-        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
-        let command = givenCommand;
-        if (options.cwd) {
-            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
-        }
-        const connection = this.getConnection();
-        const output = { stdout: [], stderr: [] };
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                    return;
-                }
-                if (options.onChannel) {
-                    options.onChannel(channel);
-                }
-                channel.on('data', (chunk) => {
-                    if (options.onStdout)
-                        options.onStdout(chunk);
-                    output.stdout.push(chunk.toString(options.encoding));
-                });
-                channel.stderr.on('data', (chunk) => {
-                    if (options.onStderr)
-                        options.onStderr(chunk);
-                    output.stderr.push(chunk.toString(options.encoding));
-                });
-                if (options.stdin != null) {
-                    if (is_stream.readable(options.stdin)) {
-                        options.stdin.pipe(channel, {
-                            end: true,
-                        });
-                    }
-                    else {
-                        channel.write(options.stdin);
-                        channel.end();
-                    }
-                }
-                else {
-                    channel.end();
-                }
-                let code = null;
-                let signal = null;
-                channel.on('exit', (code_, signal_) => {
-                    code = code_ !== null && code_ !== void 0 ? code_ : null;
-                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
-                });
-                channel.on('close', () => {
-                    let stdout = output.stdout.join('');
-                    let stderr = output.stderr.join('');
-                    if (options.noTrim !== true) {
-                        stdout = stdout.trim();
-                        stderr = stderr.trim();
-                    }
-                    resolve({
-                        code: code != null ? code : null,
-                        signal: signal != null ? signal : null,
-                        stdout,
-                        stderr,
-                    });
-                });
-            });
-        });
-    }
-    async exec(command, parameters, options = {}) {
-        external_assert_(typeof command === 'string', 'command must be a valid string');
-        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
-        for (let i = 0, { length } = parameters; i < length; i += 1) {
-            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
-        }
-        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
-        const response = await this.execCommand(completeCommand, options);
-        if (options.stream == null || options.stream === 'stdout') {
-            if (response.stderr) {
-                throw new Error(response.stderr);
-            }
-            return response.stdout;
-        }
-        if (options.stream === 'stderr') {
-            return response.stderr;
-        }
-        return response;
-    }
-    async mkdir(path, method = 'sftp', givenSftp = null) {
-        external_assert_(typeof path === 'string', 'path must be a valid string');
-        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        if (method === 'exec') {
-            await this.exec('mkdir', ['-p', unixifyPath(path)]);
-            return;
-        }
-        const sftp = givenSftp || (await this.requestSFTP());
-        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
-            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
-                throw error;
-            }
-            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
-            await makeSftpDirectory(false);
-        });
-        try {
-            await makeSftpDirectory(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        const sftp = givenSftp || (await this.requestSFTP());
-        try {
-            await new Promise((resolve, reject) => {
-                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
-                    if (err) {
-                        reject(err);
-                    }
-                    else {
-                        resolve();
-                    }
-                });
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        external_assert_(await new Promise((resolve) => {
-            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
-                resolve(err === null);
-            });
-        }), `localFile does not exist at ${localFile}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const putFile = (retry) => {
-            return new Promise((resolve, reject) => {
-                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
-                    if (err == null) {
-                        resolve();
-                        return;
-                    }
-                    if (err.message === 'No such file' && retry) {
-                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
-                    }
-                    else {
-                        reject(err);
-                    }
-                });
-            });
-        };
-        try {
-            await putFile(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
-        external_assert_(Array.isArray(files), 'files must be an array');
-        for (let i = 0, { length } = files; i < length; i += 1) {
-            const file = files[i];
-            external_assert_(file, 'files items must be valid objects');
-            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
-            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
-        }
-        const transferred = [];
-        const sftp = givenSftp || (await this.requestSFTP());
-        const queue = new PromiseQueue({ concurrency });
-        try {
-            await new Promise((resolve, reject) => {
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        await this.putFile(file.local, file.remote, sftp, transferOptions);
-                        transferred.push(file);
-                    })
-                        .catch(reject);
-                });
-                queue.waitTillIdle().then(resolve);
-            });
-        }
-        catch (error) {
-            if (error != null) {
-                error.transferred = transferred;
-            }
-            throw error;
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(localDirectory, {
-            recursive,
-            validate,
-        });
-        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(remoteDirectory, {
-            recursive,
-            validate,
-            concurrency,
-            fileSystem: {
-                basename(path) {
-                    return external_path_.posix.basename(path);
-                },
-                join(pathA, pathB) {
-                    return external_path_.posix.join(pathA, pathB);
-                },
-                readdir(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.readdir(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                resolve(res.map((item) => item.filename));
-                            }
-                        });
-                    });
-                },
-                stat(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.stat(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
-                                resolve(res);
-                            }
-                        });
-                    });
-                },
-            },
-        });
-        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await make_dir(external_path_.join(localDirectory, directory));
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    forwardIn(remoteAddr, remotePort, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.destIP === remoteAddr && details.destPort === port) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('tcp connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('tcp connection', handler);
-                        connection.unforwardIn(remoteAddr, port, (_error) => {
-                            if (_error) {
-                                _reject(error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ port, dispose });
-            });
-        });
-    }
-    forwardOut(srcIP, srcPort, dstIP, dstPort) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    forwardInStreamLocal(socketPath, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.socketPath === socketPath) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('unix connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('unix connection', handler);
-                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
-                            if (_error) {
-                                _reject(_error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ dispose });
-            });
-        });
-    }
-    forwardOutStreamLocal(socketPath) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    dispose() {
-        if (this.connection) {
-            this.connection.end();
-            this.connection = null;
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/shell/index.ts
 /**
  * Remote commands as data.
@@ -67912,12 +64777,12 @@ class NodeSSH {
  *
  * This module imports nothing.
  */
-const shell_TOKEN = Symbol('shell-token');
+const TOKEN = Symbol('shell-token');
 function token(text) {
-    return Object.freeze({ [shell_TOKEN]: text });
+    return Object.freeze({ [TOKEN]: text });
 }
 function isToken(w) {
-    return typeof w === 'object' && w !== null && shell_TOKEN in w;
+    return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
 /** Quote one string as a single literal POSIX sh word. */
@@ -67930,7 +64795,7 @@ function quote(s) {
 }
 /** Render a command as one POSIX sh command line. */
 function render(c) {
-    return c.map((w) => (isToken(w) ? w[shell_TOKEN] : quote(w))).join(' ');
+    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -68020,13 +64885,15 @@ function script(lines) {
     return ['sh', '-c', body];
 }
 /**
- * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
- * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
- * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
- * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
+ * A script written by a user (hooks, build commands, migrations, ...), run fail-fast:
+ * under bash with `-euo pipefail` when the host (or container) has bash, otherwise `sh -eu`,
+ * with `-o pipefail` where that sh has it (busybox does; Debian's dash does not). The text
+ * is passed as a single argument, never spliced into syntax. Bash skips its rc files:
+ * started by sshd it would read bashrc, which often fails under `-u`.
  */
 function userScript(text) {
     const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
+        'elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; ' +
         'else exec sh -eu -c "$1" ops-script; fi';
     return ['sh', '-c', launcher, 'ops-script', text];
 }
@@ -68057,17 +64924,11 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
-const RETRYABLE = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'EHOSTDOWN',
-    'EPIPE',
-    'EAI_AGAIN',
-]);
-/** Classify an error thrown by ssh2 while connecting. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
+/**
+ * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
+ * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
+ */
 function classifyConnectError(e) {
     const err = e;
     if (err.level === 'client-authentication')
@@ -68076,12 +64937,11 @@ function classifyConnectError(e) {
         return 'dns';
     if (err.code && RETRYABLE.has(err.code))
         return 'connect';
-    const m = err.message ?? '';
-    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|connect ECONN|Channel open failure/i.test(m))
-        return 'connect';
     if (err.level === 'client-socket' || err.level === 'client-timeout')
         return 'connect';
-    return 'connect';
+    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
+        return 'connect';
+    return 'protocol';
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/session.ts
@@ -68091,8 +64951,7 @@ function classifyConnectError(e) {
 
 
 
-
-
+const { Client } = (lib_default());
 const CAPTURE_LIMIT = 8 * 1024 * 1024;
 class Capture {
     onLine;
@@ -68147,131 +65006,105 @@ function hostKeyMessage(v, t, blob, policy, presentedAll) {
                 `reinstalled; verify the new key out of band before updating 'known-hosts'/'host-fingerprints'.`);
     }
 }
-/** One SSH connection to one target, reused for all of that target's commands. */
+/**
+ * One SSH connection to one target, reused for all of that target's commands. When the
+ * connection drops, the command running on it fails with a `connection` error, and the
+ * next command reconnects (with the same host-key verification and retries).
+ */
 class SshSession {
     target;
-    ssh;
     opts;
+    via;
+    client;
+    reconnecting;
     sftpP;
+    factsP;
+    lostReason;
     closed = false;
-    constructor(target, ssh, opts) {
+    constructor(target, opts, via) {
         this.target = target;
-        this.ssh = ssh;
         this.opts = opts;
-    }
-    get connection() {
-        return this.ssh.connection;
+        this.via = via;
     }
     /** Connect with retries (connect errors only) and exponential backoff. */
     static async connect(target, opts, via) {
-        const attempts = 1 + opts.connectRetries;
-        const base = opts.retryBaseMs ?? 1000;
-        let last;
-        for (let i = 0; i < attempts; i++) {
-            if (i > 0) {
-                const wait = Math.min(base * 2 ** (i - 1), 15_000);
-                opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
-                await sleep(wait);
-            }
-            try {
-                return await SshSession.connectVerified(target, opts, via);
-            }
-            catch (e) {
-                last = e instanceof SshError ? e : new SshError('connect', target.name, log_errorMessage(e));
-                if (last.kind !== 'connect')
-                    throw last;
-            }
-        }
-        throw new SshError('connect', target.name, `${last.message} (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; check that the host is up, that sshd listens on port ${target.port}, and the network/firewall between the runner and the host; 'connect-timeout' and 'connect-retries' tune this)`);
+        const s = new SshSession(target, opts, via);
+        s.adopt(await connectWithRetries(target, opts, via));
+        return s;
     }
-    /** One handshake, trying other host-key types when fingerprints pin a type the host did not offer first. */
-    static async connectVerified(target, opts, via) {
-        const policy = opts.hostKeys;
-        const known = policy.mode === 'known-hosts' ? hostKeyAlgorithms(policy.knownHosts.typesFor(target.host, target.port)) : undefined;
-        const tries = policy.mode === 'fingerprints' ? [undefined, ...HOST_KEY_FAMILIES] : [known];
-        const presented = [];
-        let firstFailure;
-        for (const algos of tries) {
-            const r = await SshSession.handshake(target, opts, via, algos);
-            if (r.session)
-                return r.session;
-            if (!r.rejected)
-                continue; // the host has no key of that type
-            const label = `${keyType(r.rejected.blob)} ${fingerprint(r.rejected.blob)}`;
-            if (!presented.includes(label))
-                presented.push(label);
-            firstFailure ??= r.rejected;
-            if (r.rejected.v !== 'mismatch')
-                break;
-        }
-        const f = firstFailure;
-        throw new SshError('hostkey', target.name, hostKeyMessage(f.v, target, f.blob, policy, presented));
+    /** Why the last connection dropped, if it did. */
+    get lost() {
+        return this.lostReason;
     }
-    static async handshake(target, opts, via, algos) {
-        let rejected;
-        const ssh = new NodeSSH();
-        const config = {
-            host: target.host,
-            port: target.port,
-            username: target.user,
-            privateKey: opts.key.text,
-            passphrase: opts.key.passphrase,
-            readyTimeout: opts.connectTimeoutMs,
-            keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
-            keepaliveCountMax: 4,
-            tryKeyboard: false,
-            agent: undefined,
-            hostVerifier: (blob) => {
-                const v = verify(opts.hostKeys, target.name, target.host, target.port, blob);
-                if (v === 'ok') {
-                    if (opts.hostKeys.mode === 'insecure') {
-                        opts.logger.warning(`host ${target.name}: host key NOT verified (insecure-ignore-host-key); it presented ${keyType(blob)} ${fingerprint(blob)}. Pin it with known-hosts line: ${knownHostsLine(target.host, target.port, blob)}`);
-                    }
-                    return true;
-                }
-                rejected = { v, blob };
-                return false;
-            },
-            ...(algos ? { algorithms: { serverHostKey: algos } } : {}),
+    adopt(c) {
+        this.client = c;
+        this.lostReason = undefined;
+        const drop = (why) => {
+            if (this.client !== c)
+                return;
+            this.client = undefined;
+            this.sftpP = undefined;
+            this.factsP = undefined;
+            this.lostReason = why;
+            if (!this.closed)
+                this.opts.logger.debug(`host ${this.target.name}: the SSH connection dropped: ${why}`);
         };
-        if (via) {
-            try {
-                config.sock = await via.forwardOut(target.host, target.port);
-            }
-            catch (e) {
-                throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${log_errorMessage(e)}`);
-            }
-        }
-        try {
-            await ssh.connect(config);
-            // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
-            // measured by bench/ssh.ts); OpenSSH sets it too.
-            ssh.connection?.setNoDelay(true);
-            return { session: new SshSession(target, ssh, opts) };
-        }
-        catch (e) {
-            ssh.dispose();
-            if (rejected)
-                return { rejected };
-            const msg = log_errorMessage(e);
-            if (algos && /no matching|handshake failed|host key format/i.test(msg))
-                return {};
-            const kind = classifyConnectError(e);
-            if (kind === 'auth') {
-                throw new SshError('auth', target.name, `host ${target.name}: authentication failed for user '${target.user}' with the ${opts.key.type} key ${opts.key.fingerprint} from 'ssh-key'. ` +
-                    `Check that the user exists on the host and that its ~/.ssh/authorized_keys holds this public key:\n  ${opts.key.publicLine}`);
-            }
-            if (kind === 'dns')
-                throw new SshError('dns', target.name, `host ${target.name}: cannot resolve '${target.host}' (${msg}); check the host name`);
-            throw new SshError('connect', target.name, `host ${target.name}: cannot connect to ${target.host}:${target.port}: ${msg}`);
-        }
+        // A connection can fail at any time after it was made (a reset, a keepalive timeout):
+        // the error is this session's to report, never an uncaught exception.
+        c.on('error', (e) => drop(log_errorMessage(e)));
+        c.on('end', () => drop('the server closed the connection'));
+        c.on('close', () => drop('the connection closed'));
+    }
+    /** The live connection, reconnecting once if the previous one dropped. */
+    async live() {
+        if (this.closed)
+            throw new SshError('connection', this.target.name, `host ${this.target.name}: the session was closed`);
+        if (this.client)
+            return this.client;
+        this.reconnecting ??= (async () => {
+            const why = this.lostReason;
+            const c = await connectWithRetries(this.target, this.opts, this.via);
+            this.adopt(c);
+            this.opts.logger.info(`host ${this.target.name}: reconnected${why ? ` (the previous connection was lost: ${why})` : ''}`);
+            return c;
+        })().finally(() => (this.reconnecting = undefined));
+        return this.reconnecting;
+    }
+    /** Drop the connection on purpose (the next command reconnects). */
+    disconnect() {
+        const c = this.client;
+        if (!c)
+            return;
+        this.client = undefined;
+        this.sftpP = undefined;
+        this.factsP = undefined;
+        this.lostReason = 'disconnected';
+        c.end();
+    }
+    /** What the host offers (read once per connection, in one round trip). */
+    facts() {
+        this.factsP ??= this.rawExec('command -v timeout >/dev/null 2>&1 && echo timeout; command -v bash >/dev/null 2>&1 && echo bash; echo "uid=$(id -u)"', 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+            this.factsP = undefined;
+            throw e;
+        });
+        return this.factsP;
+    }
+    /** A bare command line with a runner-side deadline only (for the facts probe). */
+    async rawExec(line, timeoutMs) {
+        return this.channel(line, timeoutMs, {}, undefined);
     }
     /** Run one command; resolves with exit code and output whatever the exit code. */
-    exec(command, o = {}) {
-        const line = typeof command === 'string' ? command : render(command);
+    async exec(command, o = {}) {
+        const line = render(command);
+        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
+        const facts = await this.facts();
+        this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return this.channel(facts.timeout ? withRemoteTimeout(line, timeoutMs) : line, timeoutMs, o, facts);
+    }
+    async channel(line, timeoutMs, o, facts) {
+        const client = await this.live();
         const log = this.opts.logger;
         const name = this.target.name;
-        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
         const emit = (stream) => (l) => {
             const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
             if (o.stream)
@@ -68282,60 +65115,93 @@ class SshSession {
         const out = new Capture(emit('out'));
         const err = new Capture(emit('err'));
         const started = Date.now();
-        log.debug(`[${name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        const what = o.step ? `step '${o.step}'` : 'a command';
         return new Promise((resolve, reject) => {
-            this.connection.exec(withRemoteTimeout(line, timeoutMs), (e, ch) => {
-                if (e) {
-                    reject(new SshError('channel', name, `host ${name}: could not start a command: ${e.message}`));
+            let ch;
+            let code = null;
+            let signal;
+            let done = false;
+            let timer;
+            const stopInput = () => {
+                if (!o.stdinStream)
+                    return;
+                if (ch)
+                    o.stdinStream.unpipe(ch);
+                // The command is over: a producer still writing (a local tar) must not block on a full pipe.
+                o.stdinStream.destroy();
+            };
+            const finish = (timedOut) => {
+                if (done)
+                    return;
+                done = true;
+                clearTimeout(timer);
+                stopInput();
+                const durationMs = Date.now() - started;
+                if (!timedOut && code === null && signal === undefined && this.client !== client) {
+                    const why = this.lostReason ?? 'the connection dropped';
+                    reject(new SshError('connection', name, `host ${name}: the SSH connection was lost while ${what} was running (${why}); whether it finished on the host is unknown`, {
+                        step: o.step,
+                        stderrTail: tail(err.finish()),
+                    }));
                     return;
                 }
-                let code = null;
-                let signal;
-                let done = false;
-                const finish = (timedOut) => {
-                    if (done)
-                        return;
-                    done = true;
+                // `timeout` exits 124 (137 after -k) when it had to stop the command.
+                const remoteTimeout = !!facts?.timeout && (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
+                resolve({
+                    code,
+                    signal,
+                    stdout: out.finish(),
+                    stderr: err.finish(),
+                    durationMs,
+                    timedOut: timedOut || remoteTimeout,
+                    mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                });
+            };
+            // With `timeout` on the host the deadline is enforced there (it kills the process
+            // group); this timer is the backstop for a host or network that stopped answering.
+            // Without it, the runner enforces the deadline itself: it closes the channel, which
+            // OpenSSH does not turn into a kill, so the process may go on running.
+            const backstop = facts?.timeout ? timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : timeoutMs;
+            timer = setTimeout(() => {
+                ch?.close();
+                finish(true);
+            }, backstop);
+            client.exec(line, (e, channel) => {
+                if (e) {
                     clearTimeout(timer);
-                    const durationMs = Date.now() - started;
-                    // `timeout` exits 124 (137 after -k) when it had to stop the command.
-                    const remoteTimeout = (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
-                    resolve({ code, signal, stdout: out.finish(), stderr: err.finish(), durationMs, timedOut: timedOut || remoteTimeout });
-                };
-                // The host enforces the deadline (see withRemoteTimeout); this is the backstop for a
-                // host or network that stopped answering.
-                const timer = setTimeout(() => {
-                    ch.close();
-                    finish(true);
-                }, timeoutMs + REMOTE_KILL_GRACE_MS + 5000);
-                ch.on('data', (d) => {
-                    out.push(d);
-                    o.onStdout?.(d);
-                });
-                ch.stderr.on('data', (d) => {
-                    err.push(d);
-                    o.onStderr?.(d);
-                });
-                ch.on('exit', (c, sig) => {
+                    done = true;
+                    stopInput();
+                    const kind = this.client === client ? 'channel' : 'connection';
+                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    return;
+                }
+                ch = channel;
+                if (done) {
+                    channel.close();
+                    return;
+                }
+                channel.on('data', (d) => out.push(d));
+                channel.stderr.on('data', (d) => err.push(d));
+                channel.on('exit', (c, sig) => {
                     code = c;
                     if (sig)
                         signal = sig;
                 });
-                ch.on('close', () => finish(false));
-                ch.on('error', () => {
+                channel.on('close', () => finish(false));
+                channel.on('error', () => {
                     /* reported through close */
                 });
                 if (o.stdinStream) {
                     o.stdinStream.on('error', (e2) => {
                         err.push(Buffer.from(`local input failed: ${e2.message}\n`));
-                        ch.close();
+                        channel.close();
                     });
-                    o.stdinStream.pipe(ch);
+                    o.stdinStream.pipe(channel);
                 }
                 else if (o.stdin !== undefined)
-                    ch.end(o.stdin);
+                    channel.end(o.stdin);
                 else
-                    ch.end();
+                    channel.end();
             });
         });
     }
@@ -68343,7 +65209,10 @@ class SshSession {
     async run(command, o = {}) {
         const r = await this.exec(command, o);
         if (r.timedOut) {
-            throw new SshError('timeout', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs)} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
+            const after = formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
+            throw new SshError('timeout', this.target.name, r.mayStillRun
+                ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
+                : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
         }
         if (r.code !== 0) {
             const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
@@ -68356,103 +65225,212 @@ class SshSession {
         return r;
     }
     /** A TCP stream to host:port as seen from this host (for tunnels and jump hosts). */
-    forwardOut(host, port) {
+    async forwardOut(host, port) {
+        const c = await this.live();
         return new Promise((resolve, reject) => {
-            this.connection.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
+            c.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
         });
     }
-    sftp() {
-        this.sftpP ??= new Promise((resolve, reject) => this.connection.sftp((e, s) => (e ? reject(e) : resolve(s))));
+    async sftp() {
+        const c = await this.live();
+        this.sftpP ??= new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))).catch((e) => {
+            this.sftpP = undefined;
+            throw e;
+        });
         return this.sftpP;
     }
-    /** Write a file on the host, created with `mode` before any byte is written (0600 for secrets). */
-    async writeFile(remote, content, mode = 0o644) {
+    /**
+     * Write a file on the host, created with `mode` before any byte is written (0600 for
+     * secrets). With `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place
+     * is never followed).
+     */
+    async writeFile(remote, content, mode = 0o644, o = {}) {
         const sftp = await this.sftp();
         const p = sftpPath(remote);
+        const fail = (e) => new SshError('command', this.target.name, `host ${this.target.name}: cannot write ${remote}: ${e.message}`);
         await new Promise((resolve, reject) => {
-            sftp.open(p, 'w', { mode }, (e, handle) => {
+            sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
                 if (e)
-                    return reject(new SshError('command', this.target.name, `host ${this.target.name}: cannot write ${remote}: ${e.message}`));
+                    return reject(fail(e));
                 sftp.fchmod(handle, mode, (e2) => {
                     if (e2)
-                        return sftp.close(handle, () => reject(e2));
+                        return sftp.close(handle, () => reject(fail(e2)));
                     const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
                     const write = (off) => {
                         if (off >= buf.length)
-                            return sftp.close(handle, (e3) => (e3 ? reject(e3) : resolve()));
+                            return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
                         const n = Math.min(32 * 1024, buf.length - off);
-                        sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(e4)) : write(off + n)));
+                        sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
                     };
                     write(0);
                 });
             });
         });
     }
-    /** Upload a file or a directory tree, preserving modes (and symlinks). */
-    async upload(local, remote, o = {}) {
-        const st = await external_node_fs_namespaceObject.promises.lstat(local);
-        if (!st.isDirectory()) {
-            const data = await external_node_fs_namespaceObject.promises.readFile(local);
-            await this.run(['mkdir', '-p', '--', remotePath(external_node_path_default().posix.dirname(remote))], { step: 'upload' });
-            await this.writeFile(remote, data, o.mode ?? st.mode & 0o7777);
-            return { files: 1, bytes: data.length };
-        }
-        const dirs = [remote];
-        const files = [];
-        const links = [];
-        const walk = async (l, r) => {
-            for (const ent of await external_node_fs_namespaceObject.promises.readdir(l, { withFileTypes: true })) {
-                const lp = external_node_path_default().join(l, ent.name);
-                const rp = external_node_path_default().posix.join(r, ent.name);
-                if (ent.isDirectory()) {
-                    dirs.push(rp);
-                    await walk(lp, rp);
-                }
-                else if (ent.isSymbolicLink())
-                    links.push({ target: await external_node_fs_namespaceObject.promises.readlink(lp), remote: rp });
-                else if (ent.isFile())
-                    files.push({ local: lp, remote: rp, mode: (await external_node_fs_namespaceObject.promises.stat(lp)).mode & 0o7777 });
-            }
-        };
-        await walk(local, remote);
-        await this.run(['mkdir', '-p', '--', ...dirs.map(remotePath)], { step: 'upload' });
-        let bytes = 0;
-        let next = 0;
-        const worker = async () => {
-            while (next < files.length) {
-                const f = files[next++];
-                const data = await external_node_fs_namespaceObject.promises.readFile(f.local);
-                bytes += data.length;
-                await this.writeFile(f.remote, data, f.mode);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
-        for (const l of links)
-            await this.run(['ln', '-sfn', '--', l.target, remotePath(l.remote)], { step: 'upload' });
-        return { files: files.length, bytes };
+    /**
+     * Replace a file atomically: written under a new temporary name (exclusive), then renamed
+     * over `remote`. A symlink at `remote` is replaced, never followed.
+     */
+    async replaceFile(remote, content, mode = 0o644) {
+        const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
+        await this.writeFile(tmp, content, mode, { exclusive: true });
+        const sftp = await this.sftp();
+        await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => e ? reject(new SshError('command', this.target.name, `host ${this.target.name}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve()));
     }
     async close() {
         if (this.closed)
             return;
         this.closed = true;
-        this.ssh.dispose();
+        const c = this.client;
+        this.client = undefined;
+        c?.end();
+    }
+}
+async function connectWithRetries(target, opts, via) {
+    const attempts = 1 + opts.connectRetries;
+    const base = opts.retryBaseMs ?? 1000;
+    let last;
+    for (let i = 0; i < attempts; i++) {
+        if (i > 0) {
+            const wait = Math.min(base * 2 ** (i - 1), 15_000);
+            opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
+            await sleep(wait);
+        }
+        try {
+            return await connectVerified(target, opts, via);
+        }
+        catch (e) {
+            // Only network trouble is worth another attempt; anything else is final as it is.
+            if (!(e instanceof SshError))
+                throw e;
+            last = e;
+            if (last.kind !== 'connect')
+                throw last;
+        }
+    }
+    throw new SshError('connect', target.name, `${last.message} (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; check that the host is up, that sshd listens on port ${target.port}, and the network/firewall between the runner and the host; 'connect-timeout' and 'connect-retries' tune this)`);
+}
+/** One handshake, trying other host-key types when the pins name a type the host did not offer first. */
+async function connectVerified(target, opts, via) {
+    const policy = opts.hostKeys;
+    const knownTypes = policy.mode === 'known-hosts' ? policy.knownHosts.typesFor(target.host, target.port) : [];
+    const known = policy.mode === 'known-hosts' ? hostKeyAlgorithms(knownTypes) : undefined;
+    const tries = policy.mode === 'fingerprints' ? [undefined, ...HOST_KEY_FAMILIES] : [known];
+    const presented = [];
+    let firstFailure;
+    for (const algos of tries) {
+        const r = await handshake(target, opts, via, algos);
+        if (r.client)
+            return r.client;
+        if (!r.rejected)
+            continue; // the host has no key of that type
+        const label = `${keyType(r.rejected.blob)} ${fingerprint(r.rejected.blob)}`;
+        if (!presented.includes(label))
+            presented.push(label);
+        firstFailure ??= r.rejected;
+        if (r.rejected.v !== 'mismatch')
+            break;
+    }
+    if (firstFailure)
+        throw new SshError('hostkey', target.name, hostKeyMessage(firstFailure.v, target, firstFailure.blob, policy, presented));
+    // No handshake got as far as a host key: the host offers none of the pinned key types.
+    // Ask it for each type it has, so the message says what it offers.
+    const offered = [];
+    for (const algos of HOST_KEY_FAMILIES) {
+        const r = await handshake(target, { ...opts, hostKeys: { mode: 'none' } }, via, algos).catch(() => ({}));
+        if (r.rejected)
+            offered.push(r.rejected.blob);
+    }
+    const pinned = policy.mode === 'known-hosts' ? knownTypes.join(', ') : 'the pinned types';
+    throw new SshError('hostkey', target.name, `host ${target.name}: the host offers no host key of the type pinned for it in 'known-hosts' (${pinned}); it offers ${offered.length ? offered.map((b) => `${keyType(b)} ${fingerprint(b)}`).join(', ') : 'no key type this client supports'}. Verify the right key out of band and pin it${offered[0] ? `, e.g.:\n  ${knownHostsLine(target.host, target.port, offered[0])}` : '.'}`);
+}
+async function handshake(target, opts, via, algos) {
+    let rejected;
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: opts.key.text,
+        passphrase: opts.key.passphrase,
+        readyTimeout: opts.connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+        keepaliveCountMax: 4,
+        tryKeyboard: false,
+        hostVerifier: (blob) => {
+            const v = verify(opts.hostKeys, target.name, target.host, target.port, blob);
+            if (v === 'ok') {
+                if (opts.hostKeys.mode === 'insecure') {
+                    opts.logger.warning(`host ${target.name}: host key NOT verified (insecure-ignore-host-key); it presented ${keyType(blob)} ${fingerprint(blob)}. Pin it with known-hosts line: ${knownHostsLine(target.host, target.port, blob)}`);
+                }
+                return true;
+            }
+            rejected = { v, blob };
+            return false;
+        },
+        ...(algos ? { algorithms: { serverHostKey: algos } } : {}),
+    };
+    if (via) {
+        try {
+            config.sock = (await via.forwardOut(target.host, target.port));
+        }
+        catch (e) {
+            throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${log_errorMessage(e)}`);
+        }
+    }
+    const client = new Client();
+    try {
+        await new Promise((resolve, reject) => {
+            const onError = (e) => reject(e);
+            client.once('error', onError);
+            client.once('close', () => reject(new Error('Connection lost before handshake')));
+            client.once('ready', () => {
+                client.removeListener('error', onError);
+                client.removeAllListeners('close');
+                resolve();
+            });
+            try {
+                client.connect(config);
+            }
+            catch (e) {
+                reject(e);
+            }
+        });
+        // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
+        // measured by bench/ssh.ts); OpenSSH sets it too.
+        client.setNoDelay(true);
+        return { client };
+    }
+    catch (e) {
+        client.removeAllListeners();
+        client.on('error', () => { });
+        client.end();
+        if (rejected)
+            return { rejected };
+        const msg = log_errorMessage(e);
+        if (algos && /no matching|handshake failed|host key format/i.test(msg))
+            return {};
+        const kind = classifyConnectError(e);
+        if (kind === 'auth') {
+            throw new SshError('auth', target.name, `host ${target.name}: authentication failed for user '${target.user}' with the ${opts.key.type} key ${opts.key.fingerprint} from 'ssh-key'. ` +
+                `Check that the user exists on the host and that its ~/.ssh/authorized_keys holds this public key:\n  ${opts.key.publicLine}`);
+        }
+        if (kind === 'dns')
+            throw new SshError('dns', target.name, `host ${target.name}: cannot resolve '${target.host}' (${msg}); check the host name`);
+        if (kind === 'connect')
+            throw new SshError('connect', target.name, `host ${target.name}: cannot connect to ${target.host}:${target.port}: ${msg}`);
+        throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
     }
 }
 const REMOTE_KILL_GRACE_MS = 10_000;
 /**
- * Run a command line under coreutils `timeout` on the host when it has one: OpenSSH ignores
- * signal requests and a closed channel does not stop a command, so the deadline must be
- * enforced there. `timeout` signals the command's whole process group (TERM, then KILL).
+ * Run a command line under `timeout` on the host: OpenSSH ignores signal requests and a
+ * closed channel does not stop a command, so the deadline must be enforced there. `timeout`
+ * signals the command's whole process group (TERM, then KILL). Used only on hosts that
+ * have `timeout` (see `facts`).
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return render([
-        'sh',
-        '-c',
-        `if command -v timeout >/dev/null 2>&1; then exec timeout -k ${REMOTE_KILL_GRACE_MS / 1000} "$0" sh -c "$1"; else exec sh -c "$1"; fi`,
-        secs,
-        line,
-    ]);
+    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
 /** SFTP paths are relative to the login directory; `~/x` is `x` there. */
 function sftpPath(p) {
@@ -68507,6 +65485,451 @@ class SshPool {
             await j.then((s) => s.close()).catch(() => { });
         }
     }
+}
+
+;// CONCATENATED MODULE: ./src/state/lock.ts
+/**
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ */
+
+
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
+function acquireCommand(appDir, owner) {
+    return shell_shScript(`mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  echo acquired
+else
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo held
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, JSON.stringify(owner));
+}
+/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
+function renewCommand(appDir, id) {
+    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id));
+}
+function releaseCommand(appDir, id) {
+    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shell_shScript(`now=$(date +%s)
+if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
+else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+fi
+m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+if [ "$((now - m))" -gt "$3" ]; then
+  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
+else
+  echo changed
+fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+function describeOwner(o, ageS) {
+    const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
+}
+/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+function parseHeld(stdout) {
+    const [, ageLine = '0', ...rest] = stdout.split('\n');
+    const text = rest.join('\n').trim();
+    let owner = {};
+    try {
+        owner = text ? JSON.parse(text) : {};
+    }
+    catch {
+        owner = {};
+    }
+    const ageS = Math.max(0, Number(ageLine) || 0);
+    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: ageS > limit };
+}
+class lock_LockLostError extends Error {
+}
+/** The locks a run holds, renewed in the background until released. */
+class HeldLocks {
+    owner;
+    sites;
+    logger;
+    lostWhy;
+    released = false;
+    timer;
+    constructor(owner, sites, logger, ttlMs) {
+        this.owner = owner;
+        this.sites = sites;
+        this.logger = logger;
+        this.timer = setInterval(() => {
+            for (const s of this.sites) {
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
+            }
+        }, Math.max(250, Math.floor(ttlMs / 3)));
+        this.timer.unref();
+    }
+    get lost() {
+        return this.lostWhy;
+    }
+    async renew(s) {
+        if (this.released || this.lostWhy)
+            return;
+        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+        if (r.stdout.startsWith('lost')) {
+            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+            clearInterval(this.timer);
+        }
+    }
+    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+    assertHeld() {
+        if (this.lostWhy)
+            throw new lock_LockLostError(`${this.lostWhy}; nothing more was changed`);
+    }
+    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+    async verify(names) {
+        this.assertHeld();
+        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+        this.assertHeld();
+    }
+    /** Release every lock that is still ours; say so for each that is not. */
+    async release() {
+        if (this.released)
+            return;
+        this.released = true;
+        clearInterval(this.timer);
+        await Promise.all(this.sites.map(async (s) => {
+            try {
+                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                if (r.stdout.trim() === 'released')
+                    this.logger.info(`host ${s.name}: lock released`);
+                else
+                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+            }
+        }));
+    }
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+async function acquireLocks(sites, base, o) {
+    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+    const held = [];
+    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+        for (const s of ordered) {
+            await acquireOne(s, owner, deadline, o);
+            held.push(s);
+            o.onAcquired?.([...held], owner);
+        }
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    return locks;
+}
+async function acquireOne(s, owner, deadline, o) {
+    let shown = '';
+    for (;;) {
+        const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
+        if (r.stdout.startsWith('acquired'))
+            return;
+        const { owner: held, ageS, stale } = parseHeld(r.stdout);
+        const desc = describeOwner(held, ageS);
+        const who = describeOwner(held);
+        if (who !== shown) {
+            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+            shown = who;
+        }
+        if (stale && held.kind !== 'maintenance') {
+            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
+            continue;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance'
+                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
+                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/action/locks.ts
+/**
+ * The locks a main step holds, saved for its `post:` step: if the main step dies (killed,
+ * cancelled, crashed), the post step releases every lock that is still this run's.
+ */
+
+
+
+
+
+const KEY = 'locks';
+function saveLocks(ctx, held, id) {
+    const saved = { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) };
+    ctx.saveState(KEY, JSON.stringify(saved));
+}
+/** The main step released its locks itself: nothing for the post step to do. */
+function clearLocks(ctx) {
+    ctx.saveState(KEY, '');
+}
+/** The post step: release every saved lock that is still this run's. */
+async function releaseSavedLocks(ctx, schema) {
+    const text = ctx.getState(KEY);
+    if (!text)
+        return;
+    const saved = JSON.parse(text);
+    if (!saved.sites?.length)
+        return;
+    const { values, problems } = schema_collectInputs(schema, ctx.inputs);
+    const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
+    if (!ssh)
+        throw new schema_InputError(problems);
+    const pool = new SshPool(ssh.options);
+    const failed = [];
+    try {
+        await Promise.all(saved.sites.map(async (site) => {
+            const target = ssh.targets.find((t) => t.name === site.name);
+            if (!target)
+                return;
+            try {
+                const r = await (await pool.get(target)).run(releaseCommand(site.appDir, saved.id), { step: 'unlock' });
+                ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the lock on ${site.name} that the main step left behind` : `post: the lock on ${site.name} is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                failed.push(`${site.name}: ${log_errorMessage(e)}`);
+            }
+        }));
+    }
+    finally {
+        await pool.closeAll();
+    }
+    if (failed.length)
+        throw new Error(`post: could not release the lock on ${failed.join('; ')}; it goes stale once its ttl passes without renewal`);
+}
+
+;// CONCATENATED MODULE: ./src/health/spec.ts
+/**
+ * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
+ * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
+ * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
+ * `health-expect-json`, ...).
+ */
+
+function parseStatusSet(raw) {
+    const out = [];
+    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m)
+            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        for (const c of [lo, hi])
+            if (c < 100 || c > 599)
+                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
+        if (hi < lo)
+            throw new ParseError(`'${part}': the range is backwards`);
+        out.push([lo, hi]);
+    }
+    if (out.length === 0)
+        throw new ParseError('names no status code');
+    return out;
+}
+function statusMatches(set, code) {
+    return set.some(([lo, hi]) => code >= lo && code <= hi);
+}
+function formatStatusSet(set) {
+    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
+}
+/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
+function parseJsonPath(p) {
+    const out = [];
+    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
+    let i = 0;
+    while (i < p.length) {
+        re.lastIndex = i;
+        const m = re.exec(p);
+        if (!m || m[0] === '')
+            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
+        if (m[1] !== undefined)
+            out.push(m[1].replace(/\\(.)/g, '$1'));
+        else if (m[2] !== undefined)
+            out.push(m[2].trim());
+        else
+            out.push(Number(m[3]));
+        i = re.lastIndex;
+    }
+    if (out.length === 0)
+        throw new ParseError('an empty JSON path');
+    return out;
+}
+function parseJsonExpectations(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
+        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
+    }
+    return out;
+}
+/** The value at a path, or undefined. */
+function jsonAt(doc, path) {
+    let cur = doc;
+    for (const k of path) {
+        if (cur === null || typeof cur !== 'object')
+            return undefined;
+        cur = cur[k];
+    }
+    return cur;
+}
+/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
+function jsonValueMatches(actual, expected) {
+    if (actual === undefined)
+        return false;
+    if (typeof actual === 'string')
+        return actual === expected;
+    return JSON.stringify(actual) === expected;
+}
+const spec_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function parseHeaders(raw) {
+    const out = [];
+    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
+        const c = line.indexOf(':');
+        const name = c > 0 ? line.slice(0, c).trim() : '';
+        if (!name || !spec_TOKEN.test(name))
+            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
+        out.push({ name, value: line.slice(c + 1).trim() });
+    }
+    return out;
+}
+function parseUrls(raw) {
+    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    if (lines.length === 0)
+        throw new ParseError('names no URL');
+    return lines.map((l) => {
+        let u;
+        try {
+            u = new URL(l);
+        }
+        catch {
+            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
+        return u;
+    });
+}
+/** A URL for display: the password part of user info replaced. */
+function redactUrl(u) {
+    const s = String(u);
+    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
+}
+/**
+ * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
+ * `url` is required for healthcheck and optional (no gate) elsewhere.
+ */
+function healthSchema(prefix, o) {
+    const fields = {
+        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
+        'via-ssh': f.bool({ default: o.viaSshDefault }),
+        'expect-status': f.custom(parseStatusSet, { default: [[200, 299]] }),
+        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
+        'expect-body': f.custom((raw) => {
+            try {
+                return new RegExp(raw.trim());
+            }
+            catch (e) {
+                throw new ParseError(`not a valid regular expression: ${e.message}`);
+            }
+        }, {}),
+        headers: f.custom(parseHeaders, { default: [], secret: true }),
+        interval: f.duration({ default: 2000, min: 100 }),
+        'request-timeout': f.duration({ default: 5000, min: 100 }),
+        timeout: f.duration({ default: 120_000, min: 100 }),
+        'success-threshold': f.int(1, 100, { default: 1 }),
+        'stable-for': f.duration({ default: 0 }),
+        'max-latency-ms': f.optionalInt(1, 3_600_000),
+        'tls-min-days': f.optionalInt(0, 3650),
+        'insecure-tls': f.bool({ default: false }),
+    };
+    const out = {};
+    for (const [k, v] of Object.entries(fields))
+        out[`${prefix}${k}`] = v;
+    return out;
+}
+/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
+function healthSpec(values, prefix, problems = []) {
+    const v = (k) => values[`${prefix}${k}`];
+    const spec = {
+        urls: v('url'),
+        viaSsh: v('via-ssh'),
+        expectStatus: v('expect-status'),
+        expectJson: v('expect-json'),
+        expectBody: v('expect-body'),
+        headers: v('headers'),
+        intervalMs: v('interval'),
+        requestTimeoutMs: v('request-timeout'),
+        timeoutMs: v('timeout'),
+        successThreshold: v('success-threshold'),
+        stableForMs: v('stable-for'),
+        maxLatencyMs: v('max-latency-ms'),
+        tlsMinDays: v('tls-min-days'),
+        insecureTls: v('insecure-tls'),
+    };
+    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
+        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
+    }
+    return spec;
+}
+/** The warning to print when certificates are not verified. */
+function insecureTlsWarning(spec, prefix) {
+    if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:'))
+        return undefined;
+    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls.filter((u) => u.protocol === 'https:').map((u) => redactUrl(u)).join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
+}
+/** Register the secret parts of a spec: header values and passwords in URLs. */
+function maskHealthSecrets(spec, mask) {
+    for (const h of spec.headers ?? [])
+        if (h.value)
+            mask(h.value);
+    for (const u of spec.urls ?? [])
+        if (u.password)
+            mask(decodeURIComponent(u.password));
 }
 
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
@@ -68572,12 +65995,14 @@ function summarizeResults(rs) {
  * lines that do not parse, so a torn write never breaks the history.
  */
 
-/** Append one event (one line; repairs a torn last line first). */
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
 function appendEvent(file, event) {
     const line = JSON.stringify(event).replace(/\n/g, '\\n');
     return shell_shScript(`mkdir -p "$(dirname "$1")"
+umask 077
 if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"`, file, line);
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
 }
 /** Read the history (skipping lines that do not parse). */
 function parseHistory(text) {
@@ -68759,7 +66184,8 @@ async function probe(t, spec, timeoutMs) {
             };
             if (sock) {
                 opts.createConnection = () => (isHttps
-                    ? external_node_tls_default().connect({ socket: sock, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
+                    ? // The certificate is checked against the URL's host (not the tunnel's local end).
+                        external_node_tls_default().connect({ socket: sock, host: sni, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
                     : sock);
             }
             req = mod.request(opts, (res) => {
@@ -68965,116 +66391,6 @@ async function checkHealth(spec, ctx) {
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }
 
-;// CONCATENATED MODULE: ./src/state/lock.ts
-/**
- * The lock: an atomic `mkdir <app-dir>/.lock` on one host, with owner.json (id, kind, run
- * URL, actor, acquired, expires). The holder renews `expires` while it works; a deploy lock
- * whose holder stopped renewing may be broken after it expires (and that is logged); a
- * maintenance lock is never broken.
- */
-
-
-const idMark = (id) => `"id":${JSON.stringify(id)}`;
-function acquireCommand(appDir, owner) {
-    return shell_shScript(`mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
-  echo held
-  echo "$(( $(date +%s) - $(stat -c %Y "$1/.lock" 2>/dev/null || date +%s) ))"
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
-}
-function renewCommand(appDir, owner) {
-    return shell_shScript(`if grep -qF -- "$3" "$1/.lock/owner.json" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json" && echo renewed
-else
-  echo lost
-fi`, appDir, JSON.stringify(owner), idMark(owner.id));
-}
-function releaseCommand(appDir, id) {
-    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
-}
-/** Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty). */
-function breakCommand(appDir, id) {
-    return shell_shScript(`if { [ -n "$2" ] && grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; } || { [ -z "$2" ] && [ ! -s "$1/.lock/owner.json" ]; }; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`, appDir, id ? idMark(id) : '');
-}
-function describeOwner(o) {
-    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}, expires ${o.expires ?? '?'}`;
-}
-const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
-const ORPHAN_AGE_S = 60;
-async function acquireLock(s, appDir, base, o) {
-    const started = Date.now();
-    const stamp = () => ({ ...base, acquired: new Date().toISOString(), expires: new Date(Date.now() + o.ttlMs).toISOString() });
-    let owner = stamp();
-    let shown = '';
-    for (;;) {
-        const r = await s.run(acquireCommand(appDir, owner), { step: 'lock' });
-        const [state, ageLine = '0', ...rest] = r.stdout.split('\n');
-        if (state === 'acquired')
-            break;
-        const text = rest.join('\n').trim();
-        let held = {};
-        try {
-            held = text ? JSON.parse(text) : {};
-        }
-        catch {
-            held = {};
-        }
-        const desc = describeOwner(held);
-        if (desc !== shown) {
-            o.logger.info(`host ${s.target.name}: waiting for the ${desc}`);
-            shown = desc;
-        }
-        const expired = held.expires ? Date.parse(held.expires) < Date.now() : Number(ageLine) > ORPHAN_AGE_S;
-        if (expired && held.kind !== 'maintenance') {
-            o.logger.warning(`host ${s.target.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            await s.run(breakCommand(appDir, held.id ?? ''), { step: 'lock' });
-            owner = stamp();
-            continue;
-        }
-        if (Date.now() - started >= o.timeoutMs) {
-            throw new Error(`could not get the lock on ${s.target.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
-                (held.kind === 'maintenance'
-                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-                    : `Wait for that run to finish; if it is dead, the lock is broken automatically once it expires (or remove ${appDir}/.lock on ${s.target.name}).`));
-        }
-        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, o.timeoutMs - (Date.now() - started))));
-        owner = stamp();
-    }
-    o.logger.info(`host ${s.target.name}: lock acquired (${owner.kind}, expires ${owner.expires}, renewed while running)`);
-    let current = owner;
-    const renew = setInterval(() => {
-        current = { ...current, expires: new Date(Date.now() + o.ttlMs).toISOString() };
-        s.run(renewCommand(appDir, current), { step: 'lock' }).then((r) => {
-            if (r.stdout.trim() === 'lost')
-                o.logger.warning(`host ${s.target.name}: the lock was taken from this run (it expired); continuing`);
-        }, (e) => o.logger.warning(`host ${s.target.name}: could not renew the lock: ${e.message}`));
-    }, Math.max(250, Math.floor(o.ttlMs / 3)));
-    renew.unref();
-    let released = false;
-    return {
-        owner,
-        host: s.target.name,
-        appDir,
-        release: async () => {
-            if (released)
-                return;
-            released = true;
-            clearInterval(renew);
-            await s.run(releaseCommand(appDir, owner.id), { step: 'unlock' });
-            o.logger.info(`host ${s.target.name}: lock released`);
-        },
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/state/layout.ts
 /**
  * The on-host layout of one app and environment:
@@ -69243,7 +66559,7 @@ async function compose_stageCompose(h, m, src) {
     }
     const full = { ...m, ...(digest ? { image_digest: digest } : {}) };
     // Written last: a release without release.json is incomplete and never switched to.
-    await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
+    await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
     return full;
 }
 /** Make a compose release serve: `up -d` with its files, then point `current` at it. */
@@ -69251,12 +66567,60 @@ async function activateCompose(h, m) {
     await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
     await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
 }
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shell_shScript(`ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+function parseContainers(stdout) {
+    return stdout
+        .split('\n')
+        .filter((l) => l.includes('|'))
+        .map((l) => {
+        const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
+        return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
+    });
+}
+/** The release's service containers (not one-off runs) on the host. */
+async function readContainers(h, m) {
+    const r = await h.session.run(containersCommand(m.project), { step: 'containers' });
+    const wanted = m.services?.length ? new Set(m.services) : undefined;
+    return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+}
+/**
+ * What is wrong with the release's containers: not running (a one-shot service that
+ * exited 0 without a restart policy is fine), restarting, unhealthy, or restarted between
+ * `before` and `after`.
+ */
+function containerProblems(m, before, after) {
+    if (!after.length)
+        return [`no container of project ${m.project} exists after 'up'`];
+    const problems = [];
+    for (const c of after) {
+        const was = before.find((b) => b.name === c.name);
+        const oneShot = c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+        if (c.status === 'restarting')
+            problems.push(`${c.name} (${c.service}) is restarting (last exit code ${c.exitCode})`);
+        else if (c.status !== 'running' && !oneShot)
+            problems.push(`${c.name} (${c.service}) is ${c.status}${c.status === 'exited' ? ` with code ${c.exitCode}` : ''}`);
+        else if (c.health === 'unhealthy')
+            problems.push(`${c.name} (${c.service}) reports its Docker healthcheck unhealthy`);
+        else if (was && c.restarts > was.restarts)
+            problems.push(`${c.name} (${c.service}) restarted ${c.restarts - was.restarts} time(s) during the gate`);
+        else if (!was && before.length)
+            problems.push(`${c.name} (${c.service}) was replaced during the gate`);
+    }
+    return problems;
+}
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/deploy/host.ts
+
+
 
 
 
@@ -69272,7 +66636,46 @@ async function reloadHost(h, appDir) {
     h.state = parseState(r.stdout);
 }
 async function host_record(h, e) {
-    await h.session.run(appendEvent(h.layout.history, { time: new Date().toISOString(), host: h.target.name, ...e }), { step: 'history' });
+    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
+    await h.session.run(appendEvent(h.layout.history, event), { step: 'history' });
+}
+/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
+function redactEvent(e, redact) {
+    if (typeof e === 'string')
+        return redact(e);
+    if (Array.isArray(e))
+        return e.map((x) => redactEvent(x, redact));
+    if (e && typeof e === 'object')
+        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
+    return e;
+}
+/**
+ * Connect to every target and read its state (one round trip each). Unreachable hosts are
+ * failed results; nothing is changed anywhere by this.
+ */
+async function host_connectHosts(pool, targets, appDir, o) {
+    return run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+}
+/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
+function lockSite(h) {
+    const t = h.target;
+    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+}
+/**
+ * Take the lock on every host (canonical order), then re-read every host: whatever
+ * another run did while this one waited (a switch, a new release, a prune) is what this
+ * run must work from.
+ */
+async function host_lockAndRefresh(hosts, appDir, run, kind, o) {
+    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
+    try {
+        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    return locks;
 }
 /** Run a step on the host, timed on the timeline. */
 async function host_step(h, name, fn) {
@@ -69311,19 +66714,39 @@ function archiveStream(source) {
         tar.stdout.pipe(out);
         let err = '';
         tar.stderr.on('data', (d) => (err += d));
-        const done = new Promise((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
-        return { stream: out, gzip: false, done };
+        const done = new Promise((resolve, reject) => tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))));
+        return {
+            stream: out,
+            gzip: false,
+            done,
+            stop: () => {
+                tar.stdout.unpipe(out);
+                out.destroy();
+                if (tar.exitCode === null)
+                    tar.kill('SIGTERM');
+            },
+        };
     }
-    return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
+    const file = createReadStream(source);
+    return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
+}
+/** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
+async function upload(h, dir, source) {
+    const a = archiveStream(source);
+    const remote = h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream }).catch((e) => {
+        a.stop();
+        throw e;
+    });
+    const [r, l] = await Promise.allSettled([remote, a.done]);
+    if (r.status === 'rejected')
+        throw r.reason;
+    if (l.status === 'rejected')
+        throw l.reason;
 }
 async function files_stageFiles(h, m, src, hookEnv) {
     const dir = h.layout.release(m.id);
     await h.session.run(mkdirCommand(dir), { step: 'stage' });
-    const a = archiveStream(src.source);
-    await Promise.all([
-        h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream }),
-        a.done,
-    ]);
+    await upload(h, dir, src.source);
     if (src.sharedPaths.length) {
         await h.session.run(shScript(`d=$1; r=$2; shift 2
 for p in "$@"; do
@@ -69331,6 +66754,12 @@ for p in "$@"; do
     */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
     *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
   esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
   rm -rf "$r/$p"
   mkdir -p "$(dirname "$r/$p")"
   ln -s "$d/shared/$p" "$r/$p"
@@ -69338,7 +66767,8 @@ done`, h.layout.appDir, dir, ...src.sharedPaths), { step: 'shared paths' });
     }
     if (src.buildCommand)
         await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
-    await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+    // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
+    await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
     return m;
 }
 /** Switch `current` atomically, then run the release's restart command. */
@@ -69348,7 +66778,192 @@ async function activateFiles(h, m, hookEnv) {
         await h.session.run(host_hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
 }
 
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./src/deploy/source.ts
+/**
+ * A file release's source, checked on the runner before anything is sent: no symlink may
+ * point outside the release (absolute, or climbing out with `..`), and no archive member
+ * may be absolute or climb out. Such a link would let the release (or a shared path, or
+ * the manifest write) reach files outside the app directory on the host.
+ */
+
+
+
+class SourceError extends (/* unused pure expression or super */ null && (Error)) {
+}
+/** Where a link at `linkPath` (relative to the release root) pointing at `target` resolves, or why it escapes. */
+function linkEscapes(linkPath, target) {
+    if (target.startsWith('/'))
+        return `points to the absolute path ${target}`;
+    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
+    if (resolved === '..' || resolved.startsWith('../'))
+        return `points outside the release (${target})`;
+    return undefined;
+}
+/** A member name that is absolute or climbs out of the release. */
+function nameEscapes(name) {
+    const n = name.replace(/^\.\/+/, '');
+    return n.startsWith('/') || n.split('/').includes('..');
+}
+/** Check a directory source: every symlink must stay inside it. */
+async function checkDirectory(root) {
+    const bad = [];
+    const walk = async (rel) => {
+        for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+            const r = rel ? `${rel}/${ent.name}` : ent.name;
+            if (ent.isSymbolicLink()) {
+                const why = linkEscapes(r, await fs.readlink(path.join(root, r)));
+                if (why)
+                    bad.push(`${r} ${why}`);
+            }
+            else if (ent.isDirectory())
+                await walk(r);
+        }
+    };
+    await walk('');
+    if (bad.length)
+        throw new SourceError(refusal(bad));
+}
+function refusal(bad) {
+    return `the release source has links that point outside it, which could change files outside the app directory on the host: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}. Make them relative links inside the release, or use shared-paths.`;
+}
+const str = (b, start, len) => {
+    const s = b.subarray(start, start + len);
+    const nul = s.indexOf(0);
+    return (nul >= 0 ? s.subarray(0, nul) : s).toString('utf8');
+};
+function octal(b, start, len) {
+    const f = b.subarray(start, start + len);
+    if (f[0] & 0x80) {
+        // GNU base-256 for large sizes.
+        let n = 0;
+        for (let i = 1; i < f.length; i++)
+            n = n * 256 + f[i];
+        return n;
+    }
+    const t = str(b, start, len).trim();
+    return t ? parseInt(t, 8) : 0;
+}
+function paxRecords(data) {
+    const out = {};
+    let i = 0;
+    while (i < data.length) {
+        const sp = data.indexOf(0x20, i);
+        if (sp < 0)
+            break;
+        const len = Number(data.subarray(i, sp).toString());
+        if (!len)
+            break;
+        const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        i += len;
+    }
+    return out;
+}
+/** The members of a tar stream (ustar, pax and GNU long names), headers only. */
+async function* tarEntries(input) {
+    let buf = Buffer.alloc(0);
+    let skip = 0;
+    let pending;
+    let pax = {};
+    let longName;
+    let longLink;
+    for await (const chunk of input) {
+        buf = Buffer.concat([buf, chunk]);
+        for (;;) {
+            if (skip > 0) {
+                const n = Math.min(skip, buf.length);
+                buf = buf.subarray(n);
+                skip -= n;
+                if (skip > 0)
+                    break;
+            }
+            if (pending) {
+                const padded = Math.ceil(pending.size / 512) * 512;
+                if (buf.length < padded)
+                    break;
+                const data = buf.subarray(0, pending.size);
+                if (pending.kind === 'pax')
+                    pax = { ...pax, ...paxRecords(data) };
+                else if (pending.kind === 'longname')
+                    longName = str(data, 0, data.length);
+                else
+                    longLink = str(data, 0, data.length);
+                buf = buf.subarray(padded);
+                pending = undefined;
+                continue;
+            }
+            if (buf.length < 512)
+                break;
+            const h = buf.subarray(0, 512);
+            buf = buf.subarray(512);
+            if (h.every((x) => x === 0))
+                continue;
+            const type = h[156] === 0 ? '0' : String.fromCharCode(h[156]);
+            const size = octal(h, 124, 12);
+            if (type === 'x' || type === 'L' || type === 'K') {
+                pending = { kind: type === 'x' ? 'pax' : type === 'L' ? 'longname' : 'longlink', size };
+                continue;
+            }
+            if (type === 'g') {
+                skip = Math.ceil(size / 512) * 512;
+                continue;
+            }
+            const prefix = str(h, 257, 6).startsWith('ustar') ? str(h, 345, 155) : '';
+            const base = str(h, 0, 100);
+            const name = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
+            const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
+            yield { name, type, linkname };
+            pax = {};
+            longName = undefined;
+            longLink = undefined;
+            // Links, devices, directories and fifos have no data; everything else is followed by its bytes.
+            skip = '123456'.includes(type) ? 0 : Math.ceil(size / 512) * 512;
+        }
+    }
+}
+/** Check a tarball source: no member outside the release, no link pointing out of it. */
+async function checkTarball(file) {
+    const raw = createReadStream(file);
+    const input = /\.(tgz|tar\.gz)$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+    const bad = [];
+    try {
+        for await (const e of tarEntries(input)) {
+            const name = e.name.replace(/^\.\/+/, '').replace(/\/+$/, '');
+            if (nameEscapes(e.name))
+                bad.push(`${e.name} is outside the release`);
+            else if (e.type === '2') {
+                const why = linkEscapes(name, e.linkname);
+                if (why)
+                    bad.push(`${name} ${why}`);
+            }
+            else if (e.type === '1' && nameEscapes(e.linkname))
+                bad.push(`${name} is a hard link to ${e.linkname}, outside the release`);
+        }
+    }
+    catch (err) {
+        throw new SourceError(`cannot read the tarball ${file}: ${err.message}`);
+    }
+    finally {
+        raw.destroy();
+    }
+    if (bad.length)
+        throw new SourceError(refusal(bad));
+}
+/** Check a source (directory or tarball) before it is sent. */
+async function source_checkSource(source) {
+    const st = await fs.stat(source);
+    if (st.isDirectory())
+        await checkDirectory(source);
+    else
+        await checkTarball(source);
+}
+
 ;// CONCATENATED MODULE: ./src/deploy/run.ts
+
 
 
 
@@ -69378,58 +66993,26 @@ async function activate(h, m, run) {
         await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
     h.state.current = m.id;
 }
-/** The health gate for one host (through its tunnel by default). */
-async function gateHost(h, spec, pool, logger) {
-    return checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
-}
-async function connectHosts(pool, targets, appDir, o) {
-    const rs = await run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
-    const failed = rs.filter((r) => r.status === 'failed');
-    if (failed.length)
-        throw new Error(`cannot reach every host; nothing was changed:\n${failed.map((r) => r.error).join('\n')}`);
-    return rs.map((r) => r.value);
-}
-async function lockFor(h, run, kind, o) {
-    return acquireLock(h.session, h.layout.appDir, { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, { timeoutMs: o.timeoutMs, ttlMs: o.ttlMs, logger: o.logger });
-}
 /**
- * Take the lock on the first host, then re-read every host: whatever another run did while
- * this one waited (a switch, a new release, a prune) is what this run must work from.
+ * The health gate for one host (through its tunnel by default). After a compose switch
+ * the release's containers must also be running, before and after the probes, without
+ * restarting: an old process still answering on the port must not pass the gate.
  */
-async function lockAndRefresh(hosts, appDir, run, kind, o) {
-    const lock = await lockFor(hosts[0], run, kind, o);
-    try {
-        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
-    }
-    catch (e) {
-        await lock.release().catch(() => { });
-        throw e;
-    }
-    return lock;
+async function gateHost(h, m, spec, pool, logger) {
+    const before = m.strategy === 'compose' ? await readContainers(h, m) : undefined;
+    const health = await checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+    if (!before)
+        return health;
+    const after = await readContainers(h, m);
+    const problems = containerProblems(m, before, after);
+    if (!problems.length)
+        return health;
+    return { ...health, healthy: false, failures: [...health.failures, `the release's containers are not healthy: ${problems.join('; ')}`] };
 }
-async function deploy(cfg, pool, targets, logger) {
-    const timeline = new Timeline();
+function manifestFor(cfg) {
     const { run } = cfg;
-    const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
-    if (cfg.strategy === 'compose') {
-        const none = hosts.filter((h) => h.state.compose === 'none');
-        if (none.length)
-            throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
-    }
-    const lock = await lockAndRefresh(hosts, cfg.appDir, run, 'deploy', { ...cfg.lock, logger });
-    cfg.onLocked?.(lock);
-    try {
-        return await deployLocked(cfg, pool, hosts, logger, timeline, lock);
-    }
-    finally {
-        await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
-    }
-}
-async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
-    const { run } = cfg;
-    const id = newReleaseId(run.version);
-    const manifest = {
-        id,
+    return {
+        id: newReleaseId(run.version),
         app: run.app,
         environment: run.environment,
         version: run.version,
@@ -69447,6 +67030,59 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
             }
             : { restart_command: cfg.files.restartCommand }),
     };
+}
+/** A deploy that stopped before any host was touched: one line per host. */
+function untouched(manifest, timeline, targets, error, failed = new Map()) {
+    return {
+        ok: false,
+        release: manifest,
+        hosts: targets.map((t) => ({ host: t.name, result: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name), durationMs: 0 })),
+        rolledBack: false,
+        error,
+        timeline,
+    };
+}
+async function deploy(cfg, pool, targets, logger) {
+    const timeline = new Timeline();
+    const manifest = manifestFor(cfg);
+    if (cfg.strategy === 'release') {
+        try {
+            await checkSource(cfg.files.source);
+        }
+        catch (e) {
+            return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
+        }
+    }
+    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+    const unreachable = reached.filter((r) => r.status === 'failed');
+    if (unreachable.length) {
+        return untouched(manifest, timeline, targets, `cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
+    }
+    const hosts = reached.map((r) => r.value);
+    if (cfg.strategy === 'compose') {
+        const none = hosts.filter((h) => h.state.compose === 'none');
+        if (none.length) {
+            const why = "neither 'docker compose' nor 'docker-compose' is installed";
+            return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
+        }
+    }
+    let locks;
+    try {
+        locks = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+    }
+    catch (e) {
+        return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
+    }
+    try {
+        return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest);
+    }
+    finally {
+        await locks.release();
+    }
+}
+async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest) {
+    const { run } = cfg;
+    const id = manifest.id;
     const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
     const ident = { release: id, version: run.version, image: manifest.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
     const fail = (error, outcomes, rolledBack = false) => ({
@@ -69458,7 +67094,14 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
         error,
         timeline,
     });
+    const stopped = (e) => fail(errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
     // 1. Stage on every host. Nothing serves the new release yet.
+    try {
+        locks.assertHeld();
+    }
+    catch (e) {
+        return stopped(e);
+    }
     logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
     let staged = manifest;
     const stageResults = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
@@ -69475,10 +67118,16 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
         await cleanupStaged(hosts, id, stageFailed.map((r) => r.error).join('; '), ident);
         return fail(`staging release ${id} failed; no host was switched, the previous release keeps serving:\n${stageFailed.map((r) => r.error).join('\n')}`, hosts.map((h, i) => outcome(h, stageResults[i].status === 'failed' ? 'failed' : 'skipped', previous.get(h.target.name), stageResults[i].error)));
     }
-    // 2. Before any switch (migrations run here, once).
+    // 2. Before any switch (migrations run here, once), with every lock checked first.
+    try {
+        await locks.verify();
+    }
+    catch (e) {
+        return stopped(e);
+    }
     if (cfg.beforeSwitch) {
         try {
-            await cfg.beforeSwitch(hosts, staged, lock);
+            await cfg.beforeSwitch(hosts, staged);
         }
         catch (e) {
             await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
@@ -69486,17 +67135,19 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
         }
     }
     // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
-    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
+    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger, locks), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
     const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i], previous.get(h.target.name), id));
     const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
     if (failed.length) {
         let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
-        if (cfg.fleet.onHostFailure === 'rollback-all') {
+        const lockLost = switched.some((r) => r.cause instanceof LockLostError);
+        if (cfg.fleet.onHostFailure === 'rollback-all' && !lockLost) {
             await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
                 const o = outcomes[i];
                 if (o.result !== 'succeeded')
                     return;
                 const h = hosts[i];
+                await locks.verify([h.target.name]);
                 await backTo(cfg, h, staged, o.previous, 'rollback-all: another host failed', logger);
                 o.result = 'rolled-back';
                 o.serving = o.previous;
@@ -69511,14 +67162,30 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, lock) {
         const serving = outcomes.map((o) => `${o.host}: ${o.serving ?? 'nothing'} (${o.result})`).join('\n');
         return fail(`deploy of ${id} failed on ${failed.map((o) => o.host).join(', ')}:\n${failed.map((o) => o.error).join('\n')}\nHosts now serve:\n${serving}`, outcomes, rolledBack);
     }
-    // 4. Success everywhere: record, prune, post-deploy.
-    await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+    // 4. Success everywhere: record, prune, post-deploy. A failing post-deploy hook fails the
+    // step, but the release stays live.
+    const after = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-        await prune(h, cfg.keepReleases, staged, logger);
-        if (cfg.hooks.postDeploy)
+        await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
+        if (cfg.hooks.postDeploy) {
             await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
-    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' }).then((rs) => rs.filter((r) => r.status === 'failed').forEach((r) => logger.warning(`after a successful deploy on ${r.target.name}: ${r.error}`)));
+        }
+    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' });
+    const afterFailed = after.filter((r) => r.status === 'failed');
+    for (const r of afterFailed)
+        outcomes.find((o) => o.host === r.target.name).after = r.error;
+    if (afterFailed.length) {
+        return {
+            ok: false,
+            release: staged,
+            previous: previous.get(hosts[0].target.name),
+            hosts: outcomes,
+            rolledBack: false,
+            error: `release ${id} is live on every host, but after the switch:\n${afterFailed.map((r) => r.error).join('\n')}`,
+            timeline,
+        };
+    }
     return { ok: true, release: staged, previous: previous.get(hosts[0].target.name), hosts: outcomes, rolledBack: false, timeline };
 }
 function outcome(h, result, previous, error) {
@@ -69542,24 +67209,42 @@ function fromSwitch(h, r, previous, id) {
     const f = r.cause instanceof HostFailure ? r.cause : undefined;
     return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
 }
-async function switchHost(cfg, h, m, previous, pool, logger) {
+async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     const { run } = cfg;
     const ident = { release: m.id, version: run.version, image: m.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
     const env = hookEnv(run, m.id, h.target.name);
-    try {
-        if (cfg.hooks.preDeploy)
+    if (cfg.hooks.preDeploy) {
+        // Nothing was switched yet: a failing hook leaves the host as it was.
+        try {
             await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy, env), { step: 'pre-deploy', stream: true }));
+        }
+        catch (e) {
+            await runOnFailure(cfg, h, m, logger);
+            throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}; nothing was switched on this host`, false);
+        }
+    }
+    // The last moment to find the lock gone: after this the host changes.
+    await locks.verify([h.target.name]);
+    try {
         await step(h, 'switch', () => activate(h, m, run));
         await record(h, { type: 'switched', ...ident, from: previous });
     }
     catch (e) {
-        // The switch itself failed (or the hook before it): put the previous release back.
+        // The switch itself failed: put the previous release back.
         const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
         throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     if (!cfg.gate)
         return {};
-    const health = await step(h, 'health', () => gateHost(h, cfg.gate.spec, pool, logger));
+    let health;
+    try {
+        health = await step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
+    }
+    catch (e) {
+        // The gate could not even run (the connection dropped): the release is not proven.
+        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
+        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
     if (health.healthy) {
         await record(h, { type: 'health-passed', ...ident, health: stats });
@@ -69567,9 +67252,16 @@ async function switchHost(cfg, h, m, previous, pool, logger) {
     }
     // The gate names the host in each failure; here the host is named once, up front.
     const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
-    await record(h, { type: 'health-failed', ...ident, health: stats, error: why });
+    await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => { });
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
     throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
+}
+async function runOnFailure(cfg, h, m, logger) {
+    if (!cfg.hooks.onFailure)
+        return;
+    await h.session
+        .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
+        .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
 async function failHost(cfg, h, m, previous, reason, logger) {
@@ -69586,11 +67278,7 @@ async function failHost(cfg, h, m, previous, reason, logger) {
     else {
         await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => { });
     }
-    if (cfg.hooks.onFailure) {
-        await h.session
-            .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
-            .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
-    }
+    await runOnFailure(cfg, h, m, logger);
     return rolledBack;
 }
 /** Return a host to `to` through the same path as a deploy, marking `from` bad. */
@@ -69660,15 +67348,40 @@ function chooseTarget(s, to) {
 }
 async function rollback(cfg, pool, targets, logger) {
     const timeline = new timeline_Timeline();
-    const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+    const untouched = (error, failed = new Map()) => ({
+        ok: false,
+        to: cfg.to ?? '',
+        version: '',
+        hosts: targets.map((t) => ({ host: t.name, result: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name), durationMs: 0 })),
+        error,
+        timeline,
+    });
+    const reached = await host_connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+    const unreachable = reached.filter((r) => r.status === 'failed');
+    if (unreachable.length) {
+        return untouched(`cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
+    }
+    const hosts = reached.map((r) => r.value);
     const first = hosts[0];
-    const lock = await lockAndRefresh(hosts, cfg.appDir, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
+    let lock;
+    try {
+        lock = await host_lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+    }
+    catch (e) {
+        return untouched(`${log_errorMessage(e)}\nNothing was changed.`);
+    }
     try {
         // Chosen under the lock, from the state as it is now.
-        const to = chooseTarget(first.state, cfg.to);
+        let to;
+        try {
+            to = chooseTarget(first.state, cfg.to);
+        }
+        catch (e) {
+            return untouched(log_errorMessage(e));
+        }
         const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
         if (missing.length) {
-            throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+            return untouched(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
         }
         const from = first.state.current;
         const rs = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
@@ -69681,13 +67394,14 @@ async function rollback(cfg, pool, targets, logger) {
                 return { left, health: undefined };
             }
             logger.info(`host ${h.target.name}: rolling back ${left ?? '(nothing)'} → ${to} (${m.version})`);
+            await lock.verify([h.target.name]);
             await host_step(h, 'switch', () => activate(h, m, run));
             await host_record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
             if (left)
                 await host_record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
             if (!cfg.gate)
                 return { left, health: undefined };
-            const health = await host_step(h, 'health', () => gateHost(h, cfg.gate.spec, pool, logger));
+            const health = await host_step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
             await host_record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
             if (!health.healthy)
                 throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
@@ -69714,7 +67428,7 @@ async function rollback(cfg, pool, targets, logger) {
         };
     }
     finally {
-        await lock.release().catch((e) => logger.warning(`could not release the lock: ${log_errorMessage(e)}`));
+        await lock.release();
     }
 }
 
@@ -69765,11 +67479,11 @@ function deploySummary(r, title) {
         d(h.host, 'stage'),
         d(h.host, 'switch'),
         h.health?.p95 !== undefined ? `${h.health.p95}ms` : '',
-        esc((h.error ?? '').split('\n')[0].slice(0, 300)),
+        esc((h.error ?? (h.after ? `live, but: ${h.after}` : '')).split('\n')[0].slice(0, 300)),
     ]);
     const m = r.release;
     return [
-        `## ${title}: ${r.ok ? '✅ succeeded' : r.rolledBack ? '↩️ failed and rolled back' : '❌ failed'}`,
+        `## ${title}: ${r.ok ? '✅ succeeded' : r.rolledBack ? '↩️ failed and rolled back' : r.hosts.length && r.hosts.every((h) => h.result === 'succeeded') ? '⚠️ live, but a step after the switch failed' : '❌ failed'}`,
         '',
         `Release ${code(m.id)} · version ${code(m.version)}${m.image ? ` · image ${code(m.image)}` : ''}${m.image_digest ? ` · digest ${code(m.image_digest)}` : ''}`,
         '',
@@ -69789,6 +67503,26 @@ const appSchema = {
 };
 /** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
 const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+/**
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
+ */
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
+        if (value.length < 3)
+            continue;
+        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+            continue;
+        out.push(value);
+    }
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./actions/deploy/schema.ts
 
@@ -69863,10 +67597,14 @@ const schema_schema = { ...schema_own, ...sshSchema({ maxParallel: 1 }) };
 
 
 
+
 async function main(ctx) {
     const { values: v, problems } = schema_collectInputs(schema_schema, ctx.inputs);
     const spec = healthSpec(v, 'health-', problems);
     maskHealthSecrets(spec, ctx.inputs.mask);
+    const tlsWarning = insecureTlsWarning(spec, 'health-');
+    if (tlsWarning)
+        ctx.logger.warning(tlsWarning);
     const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
     if (problems.length)
         throw new schema_InputError(problems);
@@ -69881,7 +67619,9 @@ async function main(ctx) {
             maxParallel: ssh.maxParallel,
             lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
             commandTimeoutMs: ssh.options.commandTimeoutMs,
+            onLocked: (held, id) => saveLocks(ctx, held, id),
         }, pool, ssh.targets, ctx.logger);
+        clearLocks(ctx);
     }
     finally {
         await pool.closeAll();
@@ -69897,5 +67637,8 @@ async function main(ctx) {
         throw new Error(r.error);
     ctx.logger.info(`rolled back to ${r.to} (from ${r.from ?? 'nothing'}) on ${r.hosts.length} host(s)`);
 }
-runAction(main);
+async function post(ctx) {
+    await releaseSavedLocks(ctx, schema_schema);
+}
+runAction(main, post);
 

@@ -55,7 +55,7 @@ export async function stageCompose(h: HostCtx, m: ReleaseManifest, src: ComposeS
   }
   const full = { ...m, ...(digest ? { image_digest: digest } : {}) };
   // Written last: a release without release.json is incomplete and never switched to.
-  await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
+  await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
   return full;
 }
 
@@ -63,4 +63,63 @@ export async function stageCompose(h: HostCtx, m: ReleaseManifest, src: ComposeS
 export async function activateCompose(h: HostCtx, m: ReleaseManifest): Promise<void> {
   await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
   await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+}
+
+/** One container of a compose project, as `docker inspect` describes it. */
+export interface ContainerState {
+  service: string;
+  name: string;
+  oneoff: boolean;
+  status: string;
+  restarts: number;
+  exitCode: number;
+  restartPolicy: string;
+  health: string;
+}
+
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+export function containersCommand(project: string): Command {
+  return shScript(
+    `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`,
+    project,
+  );
+}
+
+export function parseContainers(stdout: string): ContainerState[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('|'))
+    .map((l) => {
+      const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
+      return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
+    });
+}
+
+/** The release's service containers (not one-off runs) on the host. */
+export async function readContainers(h: HostCtx, m: ReleaseManifest): Promise<ContainerState[]> {
+  const r = await h.session.run(containersCommand(m.project!), { step: 'containers' });
+  const wanted = m.services?.length ? new Set(m.services) : undefined;
+  return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+}
+
+/**
+ * What is wrong with the release's containers: not running (a one-shot service that
+ * exited 0 without a restart policy is fine), restarting, unhealthy, or restarted between
+ * `before` and `after`.
+ */
+export function containerProblems(m: ReleaseManifest, before: ContainerState[], after: ContainerState[]): string[] {
+  if (!after.length) return [`no container of project ${m.project} exists after 'up'`];
+  const problems: string[] = [];
+  for (const c of after) {
+    const was = before.find((b) => b.name === c.name);
+    const oneShot = c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+    if (c.status === 'restarting') problems.push(`${c.name} (${c.service}) is restarting (last exit code ${c.exitCode})`);
+    else if (c.status !== 'running' && !oneShot) problems.push(`${c.name} (${c.service}) is ${c.status}${c.status === 'exited' ? ` with code ${c.exitCode}` : ''}`);
+    else if (c.health === 'unhealthy') problems.push(`${c.name} (${c.service}) reports its Docker healthcheck unhealthy`);
+    else if (was && c.restarts > was.restarts) problems.push(`${c.name} (${c.service}) restarted ${c.restarts - was.restarts} time(s) during the gate`);
+    else if (!was && before.length) problems.push(`${c.name} (${c.service}) was replaced during the gate`);
+  }
+  return problems;
 }

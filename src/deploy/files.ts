@@ -16,7 +16,16 @@ export interface FilesSource {
   buildCommand?: string;
 }
 
-function archiveStream(source: string): { stream: NodeJS.ReadableStream; gzip: boolean; done: Promise<void> } {
+interface Archive {
+  stream: NodeJS.ReadableStream;
+  gzip: boolean;
+  /** Settles when the local producer has finished (rejects if it failed). */
+  done: Promise<void>;
+  /** Stop the local producer (the remote side gave up: nothing reads its output any more). */
+  stop(): void;
+}
+
+function archiveStream(source: string): Archive {
   if (statSync(source).isDirectory()) {
     const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     // Consume at once: Node discards an unread child's output when the child exits, and
@@ -25,20 +34,40 @@ function archiveStream(source: string): { stream: NodeJS.ReadableStream; gzip: b
     tar.stdout.pipe(out);
     let err = '';
     tar.stderr.on('data', (d) => (err += d));
-    const done = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed: ${err.trim()}`)))));
-    return { stream: out, gzip: false, done };
+    const done = new Promise<void>((resolve, reject) =>
+      tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))),
+    );
+    return {
+      stream: out,
+      gzip: false,
+      done,
+      stop: () => {
+        tar.stdout.unpipe(out);
+        out.destroy();
+        if (tar.exitCode === null) tar.kill('SIGTERM');
+      },
+    };
   }
-  return { stream: createReadStream(source), gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve() };
+  const file = createReadStream(source);
+  return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
+}
+
+/** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
+async function upload(h: HostCtx, dir: string, source: string): Promise<void> {
+  const a = archiveStream(source);
+  const remote = h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream as never }).catch((e) => {
+    a.stop();
+    throw e;
+  });
+  const [r, l] = await Promise.allSettled([remote, a.done]);
+  if (r.status === 'rejected') throw r.reason;
+  if (l.status === 'rejected') throw l.reason;
 }
 
 export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>): Promise<ReleaseManifest> {
   const dir = h.layout.release(m.id);
   await h.session.run(mkdirCommand(dir), { step: 'stage' });
-  const a = archiveStream(src.source);
-  await Promise.all([
-    h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream as never }),
-    a.done,
-  ]);
+  await upload(h, dir, src.source);
   if (src.sharedPaths.length) {
     await h.session.run(
       shScript(
@@ -48,6 +77,12 @@ for p in "$@"; do
     */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
     *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
   esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
   rm -rf "$r/$p"
   mkdir -p "$(dirname "$r/$p")"
   ln -s "$d/shared/$p" "$r/$p"
@@ -60,7 +95,8 @@ done`,
     );
   }
   if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
-  await h.session.writeFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+  // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
+  await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
   return m;
 }
 

@@ -1,7 +1,10 @@
-/** What every deploy step on one host works with. */
+/** What every deploy step on one host works with: its session, state and layout; connecting and locking them. */
 import type { Target } from '../fleet/targets.js';
+import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
+import type { SshPool } from '../ssh/pool.js';
 import type { SshSession } from '../ssh/session.js';
+import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../state/lock.js';
 import { layout, type Layout } from '../state/layout.js';
 import { appendEvent, type HistoryEvent } from '../state/history.js';
 import { readStateCommand, parseState, type HostState } from '../state/releases.js';
@@ -31,7 +34,69 @@ export async function reloadHost(h: HostCtx, appDir: string): Promise<void> {
 }
 
 export async function record(h: HostCtx, e: Omit<HistoryEvent, 'time' | 'host'>): Promise<void> {
-  await h.session.run(appendEvent(h.layout.history, { time: new Date().toISOString(), host: h.target.name, ...e } as HistoryEvent), { step: 'history' });
+  const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e } as HistoryEvent, (t) => h.logger.secrets.redact(t));
+  await h.session.run(appendEvent(h.layout.history, event), { step: 'history' });
+}
+
+/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
+export function redactEvent<T>(e: T, redact: (t: string) => string): T {
+  if (typeof e === 'string') return redact(e) as T;
+  if (Array.isArray(e)) return e.map((x) => redactEvent(x, redact)) as T;
+  if (e && typeof e === 'object') return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)])) as T;
+  return e;
+}
+
+/**
+ * Connect to every target and read its state (one round trip each). Unreachable hosts are
+ * failed results; nothing is changed anywhere by this.
+ */
+export async function connectHosts(
+  pool: SshPool,
+  targets: Target[],
+  appDir: string,
+  o: { logger: Logger; timeline: Timeline; commandTimeoutMs: number; maxParallel: number },
+): Promise<HostResult<HostCtx>[]> {
+  return forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+}
+
+export interface RunIdentity {
+  app: string;
+  environment: string;
+  actor: string;
+  runUrl: string;
+  runId: string;
+}
+
+/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
+export function lockSite(h: HostCtx): LockSite {
+  const t = h.target;
+  return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+}
+
+/**
+ * Take the lock on every host (canonical order), then re-read every host: whatever
+ * another run did while this one waited (a switch, a new release, a prune) is what this
+ * run must work from.
+ */
+export async function lockAndRefresh(
+  hosts: HostCtx[],
+  appDir: string,
+  run: RunIdentity,
+  kind: LockKind,
+  o: { timeoutMs: number; ttlMs: number; logger: Logger; onAcquired?: (held: LockSite[], owner: LockOwner) => void },
+): Promise<HeldLocks> {
+  const locks = await acquireLocks(
+    hosts.map(lockSite),
+    { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl },
+    o,
+  );
+  try {
+    await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+  } catch (e) {
+    await locks.release();
+    throw e;
+  }
+  return locks;
 }
 
 /** Run a step on the host, timed on the timeline. */

@@ -13,8 +13,9 @@ import type { SshPool } from '../ssh/pool.js';
 import { releaseStates } from '../state/history.js';
 import type { HostState } from '../state/releases.js';
 import { Timeline } from '../report/timeline.js';
-import { activate, connectHosts, gateHost, lockAndRefresh, type Gate, type HostOutcome, type RunInfo } from './run.js';
-import { record, step } from './host.js';
+import type { HeldLocks, LockSite } from '../state/lock.js';
+import { activate, gateHost, type Gate, type HostOutcome, type RunInfo } from './run.js';
+import { connectHosts, lockAndRefresh, record, step } from './host.js';
 
 export interface RollbackConfig {
   run: Omit<RunInfo, 'version'>;
@@ -24,6 +25,8 @@ export interface RollbackConfig {
   maxParallel: number;
   lock: { timeoutMs: number; ttlMs: number };
   commandTimeoutMs: number;
+  /** Called each time one more host's lock is held (the action saves them for its post step). */
+  onLocked?: (held: LockSite[], ownerId: string) => void;
 }
 
 export interface RollbackResult {
@@ -56,15 +59,38 @@ export function chooseTarget(s: HostState, to: string | undefined): string {
 
 export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<RollbackResult> {
   const timeline = new Timeline();
-  const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+  const untouched = (error: string, failed: Map<string, string> = new Map()): RollbackResult => ({
+    ok: false,
+    to: cfg.to ?? '',
+    version: '',
+    hosts: targets.map((t) => ({ host: t.name, result: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name), durationMs: 0 })),
+    error,
+    timeline,
+  });
+  const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+  const unreachable = reached.filter((r) => r.status === 'failed');
+  if (unreachable.length) {
+    return untouched(`cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error!])));
+  }
+  const hosts = reached.map((r) => r.value!);
   const first = hosts[0]!;
-  const lock = await lockAndRefresh(hosts, cfg.appDir, { ...cfg.run, version: '' }, 'deploy', { ...cfg.lock, logger });
+  let lock: HeldLocks;
+  try {
+    lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+  } catch (e) {
+    return untouched(`${errorMessage(e)}\nNothing was changed.`);
+  }
   try {
     // Chosen under the lock, from the state as it is now.
-    const to = chooseTarget(first.state, cfg.to);
+    let to: string;
+    try {
+      to = chooseTarget(first.state, cfg.to);
+    } catch (e) {
+      return untouched(errorMessage(e));
+    }
     const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
     if (missing.length) {
-      throw new Error(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+      return untouched(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
     }
     const from = first.state.current;
     const rs = await forEachHost(
@@ -79,11 +105,12 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           return { left, health: undefined };
         }
         logger.info(`host ${h.target.name}: rolling back ${left ?? '(nothing)'} → ${to} (${m.version})`);
+        await lock.verify([h.target.name]);
         await step(h, 'switch', () => activate(h, m, run));
         await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
         if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
         if (!cfg.gate) return { left, health: undefined };
-        const health = await step(h, 'health', () => gateHost(h, cfg.gate!.spec, pool, logger));
+        const health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
         await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
         if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
         return { left, health };
@@ -110,6 +137,6 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
       error: failed.length ? `rollback to ${to} did not complete:\n${failed.map((o) => o.error ?? `${o.host}: not reached (halted)`).join('\n')}` : undefined,
     };
   } finally {
-    await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
+    await lock.release();
   }
 }

@@ -1,10 +1,12 @@
 /**
  * A deploy, as data flowing through:
- * targets → read every host's state → lock (first host) → stage the release on every host
- * → [migrate once] → per host (max-parallel, canary): pre-deploy hook → switch → health
- * gate → on failure: back to the previous release (same path), mark the new one bad →
- * record history → prune → unlock.
- * A failure before switching changes nothing that serves traffic.
+ * targets → read every host's state → lock every host (canonical order) → stage the
+ * release on every host → [migrate once] → per host (max-parallel, canary): pre-deploy
+ * hook → switch → health gate → on failure: back to the previous release (same path),
+ * mark the new one bad → record history → prune → post-deploy → unlock.
+ * A failure before switching changes nothing that serves traffic; a lost lock stops the
+ * run at the next phase boundary. Every failure is a result (with a line per host), not
+ * an exception, so the action can always write outputs and the summary.
  */
 import type { Target } from '../fleet/targets.js';
 import { forEachHost, type HostResult } from '../fleet/run.js';
@@ -13,14 +15,15 @@ import { errorMessage } from '../log.js';
 import type { SshPool } from '../ssh/pool.js';
 import { checkHealth, type HealthResult } from '../health/check.js';
 import type { HealthSpec } from '../health/spec.js';
-import { acquireLock, type HeldLock, type LockOwner } from '../state/lock.js';
+import { LockLostError, type HeldLocks, type LockSite } from '../state/lock.js';
 import { newReleaseId } from '../state/layout.js';
 import { releaseStates } from '../state/history.js';
 import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '../state/releases.js';
 import { Timeline } from '../report/timeline.js';
-import { activateCompose, stageCompose, type ComposeSource } from './compose.js';
+import { activateCompose, containerProblems, readContainers, stageCompose, type ComposeSource } from './compose.js';
 import { activateFiles, stageFiles, type FilesSource } from './files.js';
-import { hookCommand, loadHost, record, reloadHost, step, type HostCtx } from './host.js';
+import { checkSource } from './source.js';
+import { connectHosts, hookCommand, lockAndRefresh, record, step, type HostCtx } from './host.js';
 
 export interface RunInfo {
   app: string;
@@ -51,9 +54,9 @@ export interface DeployConfig {
   lock: { timeoutMs: number; ttlMs: number };
   commandTimeoutMs: number;
   /** Runs once, after staging and before any switch (migrations). */
-  beforeSwitch?: (hosts: HostCtx[], release: ReleaseManifest, lock: HeldLock) => Promise<void>;
-  /** Called with the lock as soon as it is held (the action saves it for its post step). */
-  onLocked?: (lock: HeldLock) => void;
+  beforeSwitch?: (hosts: HostCtx[], release: ReleaseManifest) => Promise<void>;
+  /** Called each time one more host's lock is held (the action saves them for its post step). */
+  onLocked?: (held: LockSite[], ownerId: string) => void;
 }
 
 export interface HostOutcome {
@@ -64,6 +67,8 @@ export interface HostOutcome {
   serving?: string;
   previous?: string;
   error?: string;
+  /** Something that went wrong after the host succeeded (a failing post-deploy hook). */
+  after?: string;
   health?: HealthResult;
   durationMs: number;
 }
@@ -96,64 +101,25 @@ export async function activate(h: HostCtx, m: ReleaseManifest, run: RunInfo): Pr
   h.state.current = m.id;
 }
 
-/** The health gate for one host (through its tunnel by default). */
-export async function gateHost(h: HostCtx, spec: HealthSpec, pool: SshPool, logger: Logger): Promise<HealthResult> {
-  return checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
-}
-
-export async function connectHosts(pool: SshPool, targets: Target[], appDir: string, o: { logger: Logger; timeline: Timeline; commandTimeoutMs: number; maxParallel: number }): Promise<HostCtx[]> {
-  const rs = await forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
-  const failed = rs.filter((r) => r.status === 'failed');
-  if (failed.length) throw new Error(`cannot reach every host; nothing was changed:\n${failed.map((r) => r.error).join('\n')}`);
-  return rs.map((r) => r.value!);
-}
-
-export async function lockFor(h: HostCtx, run: RunInfo, kind: LockOwner['kind'], o: { timeoutMs: number; ttlMs: number; logger: Logger }): Promise<HeldLock> {
-  return acquireLock(
-    h.session,
-    h.layout.appDir,
-    { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl },
-    { timeoutMs: o.timeoutMs, ttlMs: o.ttlMs, logger: o.logger },
-  );
-}
-
 /**
- * Take the lock on the first host, then re-read every host: whatever another run did while
- * this one waited (a switch, a new release, a prune) is what this run must work from.
+ * The health gate for one host (through its tunnel by default). After a compose switch
+ * the release's containers must also be running, before and after the probes, without
+ * restarting: an old process still answering on the port must not pass the gate.
  */
-export async function lockAndRefresh(hosts: HostCtx[], appDir: string, run: RunInfo, kind: LockOwner['kind'], o: { timeoutMs: number; ttlMs: number; logger: Logger }): Promise<HeldLock> {
-  const lock = await lockFor(hosts[0]!, run, kind, o);
-  try {
-    await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
-  } catch (e) {
-    await lock.release().catch(() => {});
-    throw e;
-  }
-  return lock;
+export async function gateHost(h: HostCtx, m: ReleaseManifest, spec: HealthSpec, pool: SshPool, logger: Logger): Promise<HealthResult> {
+  const before = m.strategy === 'compose' ? await readContainers(h, m) : undefined;
+  const health = await checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+  if (!before) return health;
+  const after = await readContainers(h, m);
+  const problems = containerProblems(m, before, after);
+  if (!problems.length) return health;
+  return { ...health, healthy: false, failures: [...health.failures, `the release's containers are not healthy: ${problems.join('; ')}`] };
 }
 
-export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<DeployResult> {
-  const timeline = new Timeline();
+function manifestFor(cfg: DeployConfig): ReleaseManifest {
   const { run } = cfg;
-  const hosts = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
-  if (cfg.strategy === 'compose') {
-    const none = hosts.filter((h) => h.state.compose === 'none');
-    if (none.length) throw new Error(`neither 'docker compose' nor 'docker-compose' is installed on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`);
-  }
-  const lock = await lockAndRefresh(hosts, cfg.appDir, run, 'deploy', { ...cfg.lock, logger });
-  cfg.onLocked?.(lock);
-  try {
-    return await deployLocked(cfg, pool, hosts, logger, timeline, lock);
-  } finally {
-    await lock.release().catch((e) => logger.warning(`could not release the lock: ${errorMessage(e)}`));
-  }
-}
-
-async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], logger: Logger, timeline: Timeline, lock: HeldLock): Promise<DeployResult> {
-  const { run } = cfg;
-  const id = newReleaseId(run.version);
-  const manifest: ReleaseManifest = {
-    id,
+  return {
+    id: newReleaseId(run.version),
     app: run.app,
     environment: run.environment,
     version: run.version,
@@ -171,6 +137,65 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
         }
       : { restart_command: cfg.files!.restartCommand }),
   };
+}
+
+/** A deploy that stopped before any host was touched: one line per host. */
+function untouched(manifest: ReleaseManifest, timeline: Timeline, targets: Target[], error: string, failed: Map<string, string> = new Map()): DeployResult {
+  return {
+    ok: false,
+    release: manifest,
+    hosts: targets.map((t) => ({ host: t.name, result: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name), durationMs: 0 })),
+    rolledBack: false,
+    error,
+    timeline,
+  };
+}
+
+export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<DeployResult> {
+  const timeline = new Timeline();
+  const manifest = manifestFor(cfg);
+  if (cfg.strategy === 'release') {
+    try {
+      await checkSource(cfg.files!.source);
+    } catch (e) {
+      return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
+    }
+  }
+  const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+  const unreachable = reached.filter((r) => r.status === 'failed');
+  if (unreachable.length) {
+    return untouched(
+      manifest,
+      timeline,
+      targets,
+      `cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`,
+      new Map(unreachable.map((r) => [r.target.name, r.error!])),
+    );
+  }
+  const hosts = reached.map((r) => r.value!);
+  if (cfg.strategy === 'compose') {
+    const none = hosts.filter((h) => h.state.compose === 'none');
+    if (none.length) {
+      const why = "neither 'docker compose' nor 'docker-compose' is installed";
+      return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
+    }
+  }
+  let locks: HeldLocks;
+  try {
+    locks = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+  } catch (e) {
+    return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
+  }
+  try {
+    return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest);
+  } finally {
+    await locks.release();
+  }
+}
+
+async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], logger: Logger, timeline: Timeline, locks: HeldLocks, manifest: ReleaseManifest): Promise<DeployResult> {
+  const { run } = cfg;
+  const id = manifest.id;
   const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
   const ident = { release: id, version: run.version, image: manifest.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
   const fail = (error: string, outcomes: HostOutcome[], rolledBack = false): DeployResult => ({
@@ -182,8 +207,14 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     error,
     timeline,
   });
+  const stopped = (e: unknown): DeployResult => fail(errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
 
   // 1. Stage on every host. Nothing serves the new release yet.
+  try {
+    locks.assertHeld();
+  } catch (e) {
+    return stopped(e);
+  }
   logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
   let staged: ReleaseManifest = manifest;
   const stageResults = await forEachHost(
@@ -209,10 +240,15 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     );
   }
 
-  // 2. Before any switch (migrations run here, once).
+  // 2. Before any switch (migrations run here, once), with every lock checked first.
+  try {
+    await locks.verify();
+  } catch (e) {
+    return stopped(e);
+  }
   if (cfg.beforeSwitch) {
     try {
-      await cfg.beforeSwitch(hosts, staged, lock);
+      await cfg.beforeSwitch(hosts, staged);
     } catch (e) {
       await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
       return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
@@ -222,20 +258,22 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
   // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
   const switched = await forEachHost(
     hosts.map((h) => h.target),
-    (_t, i) => switchHost(cfg, hosts[i]!, staged, previous.get(hosts[i]!.target.name), pool, logger),
+    (_t, i) => switchHost(cfg, hosts[i]!, staged, previous.get(hosts[i]!.target.name), pool, logger, locks),
     { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger },
   );
   const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i]!, previous.get(h.target.name), id));
   const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
   if (failed.length) {
     let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
-    if (cfg.fleet.onHostFailure === 'rollback-all') {
+    const lockLost = switched.some((r) => r.cause instanceof LockLostError);
+    if (cfg.fleet.onHostFailure === 'rollback-all' && !lockLost) {
       await forEachHost(
         hosts.map((h) => h.target),
         async (_t, i) => {
           const o = outcomes[i]!;
           if (o.result !== 'succeeded') return;
           const h = hosts[i]!;
+          await locks.verify([h.target.name]);
           await backTo(cfg, h, staged, o.previous, 'rollback-all: another host failed', logger);
           o.result = 'rolled-back';
           o.serving = o.previous;
@@ -252,17 +290,33 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     return fail(`deploy of ${id} failed on ${failed.map((o) => o.host).join(', ')}:\n${failed.map((o) => o.error).join('\n')}\nHosts now serve:\n${serving}`, outcomes, rolledBack);
   }
 
-  // 4. Success everywhere: record, prune, post-deploy.
-  await forEachHost(
+  // 4. Success everywhere: record, prune, post-deploy. A failing post-deploy hook fails the
+  // step, but the release stays live.
+  const after = await forEachHost(
     hosts.map((h) => h.target),
     async (_t, i) => {
       const h = hosts[i]!;
       await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-      await prune(h, cfg.keepReleases, staged, logger);
-      if (cfg.hooks.postDeploy) await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy!, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
+      await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
+      if (cfg.hooks.postDeploy) {
+        await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy!, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
+      }
     },
     { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' },
-  ).then((rs) => rs.filter((r) => r.status === 'failed').forEach((r) => logger.warning(`after a successful deploy on ${r.target.name}: ${r.error}`)));
+  );
+  const afterFailed = after.filter((r) => r.status === 'failed');
+  for (const r of afterFailed) outcomes.find((o) => o.host === r.target.name)!.after = r.error;
+  if (afterFailed.length) {
+    return {
+      ok: false,
+      release: staged,
+      previous: previous.get(hosts[0]!.target.name),
+      hosts: outcomes,
+      rolledBack: false,
+      error: `release ${id} is live on every host, but after the switch:\n${afterFailed.map((r) => r.error).join('\n')}`,
+      timeline,
+    };
+  }
   return { ok: true, release: staged, previous: previous.get(hosts[0]!.target.name), hosts: outcomes, rolledBack: false, timeline };
 }
 
@@ -292,21 +346,38 @@ function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | u
   return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
 }
 
-async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, pool: SshPool, logger: Logger): Promise<SwitchValue> {
+async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, pool: SshPool, logger: Logger, locks: HeldLocks): Promise<SwitchValue> {
   const { run } = cfg;
   const ident = { release: m.id, version: run.version, image: m.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
   const env = hookEnv(run, m.id, h.target.name);
+  if (cfg.hooks.preDeploy) {
+    // Nothing was switched yet: a failing hook leaves the host as it was.
+    try {
+      await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy!, env), { step: 'pre-deploy', stream: true }));
+    } catch (e) {
+      await runOnFailure(cfg, h, m, logger);
+      throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}; nothing was switched on this host`, false);
+    }
+  }
+  // The last moment to find the lock gone: after this the host changes.
+  await locks.verify([h.target.name]);
   try {
-    if (cfg.hooks.preDeploy) await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy!, env), { step: 'pre-deploy', stream: true }));
     await step(h, 'switch', () => activate(h, m, run));
     await record(h, { type: 'switched', ...ident, from: previous });
   } catch (e) {
-    // The switch itself failed (or the hook before it): put the previous release back.
+    // The switch itself failed: put the previous release back.
     const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
     throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
   }
   if (!cfg.gate) return {};
-  const health = await step(h, 'health', () => gateHost(h, cfg.gate!.spec, pool, logger));
+  let health: HealthResult;
+  try {
+    health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
+  } catch (e) {
+    // The gate could not even run (the connection dropped): the release is not proven.
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
+    throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+  }
   const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
   if (health.healthy) {
     await record(h, { type: 'health-passed', ...ident, health: stats });
@@ -314,13 +385,20 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   }
   // The gate names the host in each failure; here the host is named once, up front.
   const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
-  await record(h, { type: 'health-failed', ...ident, health: stats, error: why });
+  await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => {});
   const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
   throw new HostFailure(
     `host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
     rolledBack,
     health,
   );
+}
+
+async function runOnFailure(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger): Promise<void> {
+  if (!cfg.hooks.onFailure) return;
+  await h.session
+    .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
+    .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
@@ -336,11 +414,7 @@ async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previ
   } else {
     await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => {});
   }
-  if (cfg.hooks.onFailure) {
-    await h.session
-      .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
-      .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
-  }
+  await runOnFailure(cfg, h, m, logger);
   return rolledBack;
 }
 

@@ -108,7 +108,8 @@ export async function probe(t: ProbeTarget, spec: HealthSpec, timeoutMs: number)
       if (sock) {
         opts.createConnection = () =>
           (isHttps
-            ? tls.connect({ socket: sock as never, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
+            ? // The certificate is checked against the URL's host (not the tunnel's local end).
+              tls.connect({ socket: sock as never, host: sni, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
             : sock) as never;
       }
       req = mod.request(opts, (res) => {

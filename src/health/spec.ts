@@ -148,7 +148,7 @@ export function healthSchema<P extends string>(prefix: P, o: { urlRequired: bool
   const fields = {
     url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom<URL[]>(parseUrls, { default: [] }),
     'via-ssh': f.bool({ default: o.viaSshDefault }),
-    'expect-status': f.custom(parseStatusSet, { default: [[200, 399]] as StatusSet }),
+    'expect-status': f.custom(parseStatusSet, { default: [[200, 299]] as StatusSet }),
     'expect-json': f.custom(parseJsonExpectations, { default: [] }),
     'expect-body': f.custom<RegExp | undefined>((raw) => {
       try {
@@ -197,6 +197,12 @@ export function healthSpec(values: Record<string, unknown>, prefix: string, prob
     problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
   }
   return spec;
+}
+
+/** The warning to print when certificates are not verified. */
+export function insecureTlsWarning(spec: Pick<HealthSpec, 'insecureTls' | 'urls'>, prefix: string): string | undefined {
+  if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:')) return undefined;
+  return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls.filter((u) => u.protocol === 'https:').map((u) => redactUrl(u)).join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
 }
 
 /** Register the secret parts of a spec: header values and passwords in URLs. */

@@ -21,11 +21,11 @@ export function deploySummary(r: SummaryInput, title: string): string {
     d(h.host, 'stage'),
     d(h.host, 'switch'),
     h.health?.p95 !== undefined ? `${h.health.p95}ms` : '',
-    esc((h.error ?? '').split('\n')[0]!.slice(0, 300)),
+    esc((h.error ?? (h.after ? `live, but: ${h.after}` : '')).split('\n')[0]!.slice(0, 300)),
   ]);
   const m = r.release;
   return [
-    `## ${title}: ${r.ok ? '✅ succeeded' : r.rolledBack ? '↩️ failed and rolled back' : '❌ failed'}`,
+    `## ${title}: ${r.ok ? '✅ succeeded' : r.rolledBack ? '↩️ failed and rolled back' : r.hosts.length && r.hosts.every((h) => h.result === 'succeeded') ? '⚠️ live, but a step after the switch failed' : '❌ failed'}`,
     '',
     `Release ${code(m.id)} · version ${code(m.version)}${m.image ? ` · image ${code(m.image)}` : ''}${m.image_digest ? ` · digest ${code(m.image_digest)}` : ''}`,
     '',

@@ -27,6 +27,9 @@ export async function startDeployment(o: {
     o.logger.info('GitHub deployment: skipped (no github-token or repository context)');
     return undefined;
   }
+  // Texts go to GitHub, outside the log's masking: redact them here.
+  const r = (t: string) => o.logger.secrets.redact(t);
+  const hint = (e: unknown) => ((e as { status?: number }).status === 403 ? " (the token needs 'deployments: write': add it to the job's permissions)" : '');
   try {
     const octokit = github.getOctokit(o.token, { baseUrl: process.env.GITHUB_API_URL || 'https://api.github.com' });
     const created = await octokit.rest.repos.createDeployment({
@@ -36,8 +39,8 @@ export async function startDeployment(o: {
       environment: o.environment,
       auto_merge: false,
       required_contexts: [],
-      description: o.description.slice(0, 140),
-      payload: o.payload,
+      description: r(o.description).slice(0, 140),
+      payload: JSON.parse(r(JSON.stringify(o.payload))) as Record<string, unknown>,
       production_environment: o.environment === 'production',
     });
     const id = (created.data as { id?: number }).id;
@@ -50,20 +53,20 @@ export async function startDeployment(o: {
             repo,
             deployment_id: id,
             state,
-            description: description.slice(0, 140),
+            description: r(description).slice(0, 140),
             log_url: o.logUrl || undefined,
             environment_url: o.environmentUrl || undefined,
             auto_inactive: true,
           });
         } catch (e) {
-          o.logger.warning(`GitHub deployment status '${state}': ${errorMessage(e)}`);
+          o.logger.warning(`GitHub deployment status '${state}': ${errorMessage(e)}${hint(e)}`);
         }
       },
     };
     await rec.setStatus('in_progress', o.description);
     return rec;
   } catch (e) {
-    o.logger.warning(`GitHub deployment could not be created (the deploy goes on): ${errorMessage(e)}`);
+    o.logger.warning(`GitHub deployment could not be created (the deploy goes on): ${errorMessage(e)}${hint(e)}`);
     return undefined;
   }
 }

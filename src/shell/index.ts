@@ -143,14 +143,16 @@ export function script(lines: Command[]): Command {
 }
 
 /**
- * A script written by a user (hooks, build commands, ...), run fail-fast: under bash with
- * `-euo pipefail` when the host has bash, otherwise `sh -eu` (Debian's dash has no
- * pipefail). The text is passed as a single argument, never spliced into syntax. Bash
- * skips its rc files: started by sshd it would read bashrc, which often fails under `-u`.
+ * A script written by a user (hooks, build commands, migrations, ...), run fail-fast:
+ * under bash with `-euo pipefail` when the host (or container) has bash, otherwise `sh -eu`,
+ * with `-o pipefail` where that sh has it (busybox does; Debian's dash does not). The text
+ * is passed as a single argument, never spliced into syntax. Bash skips its rc files:
+ * started by sshd it would read bashrc, which often fails under `-u`.
  */
 export function userScript(text: string): Command {
   const launcher =
     'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
+    'elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; ' +
     'else exec sh -eu -c "$1" ops-script; fi';
   return ['sh', '-c', launcher, 'ops-script', text];
 }

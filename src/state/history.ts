@@ -39,13 +39,15 @@ export interface HistoryEvent {
   [k: string]: unknown;
 }
 
-/** Append one event (one line; repairs a torn last line first). */
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
 export function appendEvent(file: string, event: HistoryEvent): Command {
   const line = JSON.stringify(event).replace(/\n/g, '\\n');
   return shScript(
     `mkdir -p "$(dirname "$1")"
+umask 077
 if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"`,
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`,
     file,
     line,
   );

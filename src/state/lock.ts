@@ -1,12 +1,17 @@
 /**
- * The lock: an atomic `mkdir <app-dir>/.lock` on one host, with owner.json (id, kind, run
- * URL, actor, acquired, expires). The holder renews `expires` while it works; a deploy lock
- * whose holder stopped renewing may be broken after it expires (and that is logged); a
- * maintenance lock is never broken.
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
  */
 import { shScript, type Command } from '../shell/index.js';
 import { formatDuration } from '../inputs/schema.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import type { SshSession } from '../ssh/session.js';
 
 export type LockKind = 'deploy' | 'maintenance';
@@ -18,12 +23,20 @@ export interface LockOwner {
   environment: string;
   actor: string;
   run_url: string;
+  /** When it was taken, by the runner's clock (informational only). */
   acquired: string;
-  expires: string;
+  /** Seconds without renewal (by the host's clock) after which the lock is stale. */
+  ttl_s: number;
 }
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
 
 const idMark = (id: string) => `"id":${JSON.stringify(id)}`;
 
+/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
 export function acquireCommand(appDir: string, owner: LockOwner): Command {
   return shScript(
     `mkdir -p "$1"
@@ -31,8 +44,10 @@ if mkdir "$1/.lock" 2>/dev/null; then
   printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
   echo acquired
 else
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
   echo held
-  echo "$(( $(date +%s) - $(stat -c %Y "$1/.lock" 2>/dev/null || date +%s) ))"
+  echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
 fi`,
     appDir,
@@ -40,16 +55,16 @@ fi`,
   );
 }
 
-export function renewCommand(appDir: string, owner: LockOwner): Command {
+/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
+export function renewCommand(appDir: string, id: string): Command {
   return shScript(
-    `if grep -qF -- "$3" "$1/.lock/owner.json" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json" && echo renewed
+    `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
 else
   echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
 fi`,
     appDir,
-    JSON.stringify(owner),
-    idMark(owner.id),
+    idMark(id),
   );
 }
 
@@ -61,30 +76,58 @@ export function releaseCommand(appDir: string, id: string): Command {
   );
 }
 
-/** Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty). */
-export function breakCommand(appDir: string, id: string): Command {
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ */
+export function breakCommand(appDir: string, id: string, maxAgeS: number): Command {
   return shScript(
-    `if { [ -n "$2" ] && grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; } || { [ -z "$2" ] && [ ! -s "$1/.lock/owner.json" ]; }; then
+    `now=$(date +%s)
+if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
+else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+fi
+m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+if [ "$((now - m))" -gt "$3" ]; then
   mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
 else
   echo changed
 fi`,
     appDir,
     id ? idMark(id) : '',
+    String(maxAgeS),
   );
 }
 
-export function describeOwner(o: Partial<LockOwner>): string {
-  return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}, expires ${o.expires ?? '?'}`;
+export function describeOwner(o: Partial<LockOwner>, ageS?: number): string {
+  const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
+  return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
 }
 
-export interface HeldLock {
-  owner: LockOwner;
-  host: string;
-  appDir: string;
-  /** Release the lock (only if it is still ours). */
-  release(): Promise<void>;
+/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+export function parseHeld(stdout: string): { owner: Partial<LockOwner>; ageS: number; stale: boolean } {
+  const [, ageLine = '0', ...rest] = stdout.split('\n');
+  const text = rest.join('\n').trim();
+  let owner: Partial<LockOwner> = {};
+  try {
+    owner = text ? (JSON.parse(text) as Partial<LockOwner>) : {};
+  } catch {
+    owner = {};
+  }
+  const ageS = Math.max(0, Number(ageLine) || 0);
+  const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+  return { owner, ageS, stale: ageS > limit };
 }
+
+/** The lock of one host: where it lives and the session that reaches it. */
+export interface LockSite {
+  name: string;
+  appDir: string;
+  session: SshSession;
+  /** Canonical order: `host:port` (then user and app dir). */
+  sortKey: string;
+}
+
+export class LockLostError extends Error {}
 
 export interface LockOptions {
   timeoutMs: number;
@@ -92,75 +135,131 @@ export interface LockOptions {
   ttlMs: number;
   pollMs?: number;
   logger: Logger;
+  /** Called each time one more host's lock is held (for the post step's state). */
+  onAcquired?: (held: LockSite[], owner: LockOwner) => void;
+}
+
+/** The locks a run holds, renewed in the background until released. */
+export class HeldLocks {
+  private lostWhy?: string;
+  private released = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly owner: LockOwner,
+    readonly sites: LockSite[],
+    private readonly logger: Logger,
+    ttlMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      for (const s of this.sites) {
+        this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
+      }
+    }, Math.max(250, Math.floor(ttlMs / 3)));
+    this.timer.unref();
+  }
+
+  get lost(): string | undefined {
+    return this.lostWhy;
+  }
+
+  private async renew(s: LockSite): Promise<void> {
+    if (this.released || this.lostWhy) return;
+    const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+    if (r.stdout.startsWith('lost')) {
+      const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+      this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+      this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+      clearInterval(this.timer);
+    }
+  }
+
+  /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+  assertHeld(): void {
+    if (this.lostWhy) throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
+  }
+
+  /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+  async verify(names?: string[]): Promise<void> {
+    this.assertHeld();
+    await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+    this.assertHeld();
+  }
+
+  /** Release every lock that is still ours; say so for each that is not. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    await Promise.all(
+      this.sites.map(async (s) => {
+        try {
+          const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+          if (r.stdout.trim() === 'released') this.logger.info(`host ${s.name}: lock released`);
+          else this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+        } catch (e) {
+          this.logger.warning(`host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+        }
+      }),
+    );
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
-const ORPHAN_AGE_S = 60;
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acquired' | 'ttl_s'>, o: LockOptions): Promise<HeldLocks> {
+  const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+  const owner: LockOwner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+  const held: LockSite[] = [];
+  const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+  const deadline = Date.now() + o.timeoutMs;
+  try {
+    for (const s of ordered) {
+      await acquireOne(s, owner, deadline, o);
+      held.push(s);
+      o.onAcquired?.([...held], owner);
+    }
+  } catch (e) {
+    await locks.release();
+    throw e;
+  }
+  o.logger.info(
+    `lock acquired on ${held.length === 1 ? held[0]!.name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`,
+  );
+  return locks;
+}
 
-export async function acquireLock(s: SshSession, appDir: string, base: Omit<LockOwner, 'acquired' | 'expires'>, o: LockOptions): Promise<HeldLock> {
-  const started = Date.now();
-  const stamp = () => ({ ...base, acquired: new Date().toISOString(), expires: new Date(Date.now() + o.ttlMs).toISOString() });
-  let owner: LockOwner = stamp();
+async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: LockOptions): Promise<void> {
   let shown = '';
   for (;;) {
-    const r = await s.run(acquireCommand(appDir, owner), { step: 'lock' });
-    const [state, ageLine = '0', ...rest] = r.stdout.split('\n');
-    if (state === 'acquired') break;
-    const text = rest.join('\n').trim();
-    let held: Partial<LockOwner> = {};
-    try {
-      held = text ? JSON.parse(text) : {};
-    } catch {
-      held = {};
+    const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
+    if (r.stdout.startsWith('acquired')) return;
+    const { owner: held, ageS, stale } = parseHeld(r.stdout);
+    const desc = describeOwner(held, ageS);
+    const who = describeOwner(held);
+    if (who !== shown) {
+      o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+      shown = who;
     }
-    const desc = describeOwner(held);
-    if (desc !== shown) {
-      o.logger.info(`host ${s.target.name}: waiting for the ${desc}`);
-      shown = desc;
-    }
-    const expired = held.expires ? Date.parse(held.expires) < Date.now() : Number(ageLine) > ORPHAN_AGE_S;
-    if (expired && held.kind !== 'maintenance') {
-      o.logger.warning(`host ${s.target.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-      await s.run(breakCommand(appDir, held.id ?? ''), { step: 'lock' });
-      owner = stamp();
+    if (stale && held.kind !== 'maintenance') {
+      o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+      const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+      await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
       continue;
     }
-    if (Date.now() - started >= o.timeoutMs) {
+    if (Date.now() >= deadline) {
       throw new Error(
-        `could not get the lock on ${s.target.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+        `could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
           (held.kind === 'maintenance'
             ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-            : `Wait for that run to finish; if it is dead, the lock is broken automatically once it expires (or remove ${appDir}/.lock on ${s.target.name}).`),
+            : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`),
       );
     }
-    await sleep(Math.min(o.pollMs ?? 2000, Math.max(100, o.timeoutMs - (Date.now() - started))));
-    owner = stamp();
+    await sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
   }
-  o.logger.info(`host ${s.target.name}: lock acquired (${owner.kind}, expires ${owner.expires}, renewed while running)`);
-  let current = owner;
-  const renew = setInterval(() => {
-    current = { ...current, expires: new Date(Date.now() + o.ttlMs).toISOString() };
-    s.run(renewCommand(appDir, current), { step: 'lock' }).then(
-      (r) => {
-        if (r.stdout.trim() === 'lost') o.logger.warning(`host ${s.target.name}: the lock was taken from this run (it expired); continuing`);
-      },
-      (e) => o.logger.warning(`host ${s.target.name}: could not renew the lock: ${(e as Error).message}`),
-    );
-  }, Math.max(250, Math.floor(o.ttlMs / 3)));
-  renew.unref();
-  let released = false;
-  return {
-    owner,
-    host: s.target.name,
-    appDir,
-    release: async () => {
-      if (released) return;
-      released = true;
-      clearInterval(renew);
-      await s.run(releaseCommand(appDir, owner.id), { step: 'unlock' });
-      o.logger.info(`host ${s.target.name}: lock released`);
-    },
-  };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, secretLeaks, type StepResult } from '../harness.js';
-import { AUTH_TOKEN, startTestApp, type TestApp } from '../fixtures/http-app.js';
+import { AUTH_TOKEN, makeCa, startTestApp, type TestApp, type TestCa } from '../fixtures/http-app.js';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 import { inspector, targetOf } from './helpers.js';
@@ -38,7 +38,7 @@ describe('healthcheck against a real HTTP server', () => {
     expect(num(r, 'elapsed-ms')).toBeGreaterThanOrEqual(2000);
     expect(num(r, 'elapsed-ms')).toBeLessThan(2000 + 1000 + 1500);
     const msg = r.errors[0]!;
-    expect(msg).toMatch(/did not become healthy within 2\.0s \(\d+ attempts, expecting status 200-399\)/);
+    expect(msg).toMatch(/did not become healthy within 2\.0s \(\d+ attempts, expecting status 200-299\)/);
     expect(msg).toContain('last response: status 503, body: {"status":"down","checks":{"database":"timeout"}}');
     expect(msg).toMatch(/errors seen: status ×\d+/);
     expect(r.outputs.status).toBe('503');
@@ -49,6 +49,14 @@ describe('healthcheck against a real HTTP server', () => {
     expect(r.exitCode).toBe(0);
     expect(num(r, 'attempts')).toBe(2);
     expect(r.log).toMatch(/attempt 1: 500, status: status 500 is not expected/);
+  });
+
+  it('a redirect (a 302 to a login page) is not healthy by default; 3xx passes only when expect-status says so', async () => {
+    const r = await gate({ url: app.url('/redirect'), timeout: '1s' });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/expecting status 200-299.*last response: status 302/);
+    const ok = await gate({ url: app.url('/redirect'), timeout: '1s', 'expect-status': '200-399' });
+    expect(ok.exitCode).toBe(0);
   });
 
   it('success-threshold needs consecutive passes', async () => {
@@ -173,6 +181,37 @@ describe('healthcheck over TLS', () => {
     expect(r.exitCode).toBe(1);
     expect(r.errors[0]).toMatch(/the TLS certificate expires in [23] day\(s\) \(.*\), fewer than tls-min-days 14; renew it/);
     expect(num(r, 'attempts')).toBe(1);
+  });
+});
+
+describe('healthcheck over TLS through an SSH tunnel', () => {
+  let sb: Sandbox;
+  let ca: TestCa;
+  let byName: TestApp;
+  let byIp: TestApp;
+  beforeAll(async () => {
+    sb = await startSandbox({ hosts: 1 });
+    ca = makeCa();
+    byName = await startTestApp({ tls: { days: 30, san: 'DNS:localhost', ca } });
+    byIp = await startTestApp({ tls: { days: 30, san: 'IP:127.0.0.1', ca } });
+  });
+  afterAll(async () => {
+    await byName?.close();
+    await byIp?.close();
+    await sb?.stop();
+  });
+  const tunneled = (url: string) =>
+    runAction('healthcheck', { env: { NODE_EXTRA_CA_CERTS: ca.cert }, inputs: { ...fast, ...sb.sshInputs(), 'via-ssh': 'true', url, timeout: '1s' } }).then((r) => r.main);
+
+  it("verifies the certificate against the URL's host, not the tunnel's local end", async () => {
+    // https://127.0.0.1 with a certificate for 'localhost' only: the name does not match.
+    const wrong = await tunneled(byName.url('/health'));
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.errors[0]).toMatch(/tls: .*(IP: 127\.0\.0\.1 is not in the cert's list|does not match)/i);
+    // A certificate for IP 127.0.0.1, from a trusted CA: verified and healthy.
+    const right = await tunneled(byIp.url('/health'));
+    expect(right.errors).toEqual([]);
+    expect(right.exitCode).toBe(0);
   });
 });
 

@@ -1,0 +1,171 @@
+/**
+ * A file release's source, checked on the runner before anything is sent: no symlink may
+ * point outside the release (absolute, or climbing out with `..`), and no archive member
+ * may be absolute or climb out. Such a link would let the release (or a shared path, or
+ * the manifest write) reach files outside the app directory on the host.
+ */
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+
+export class SourceError extends Error {}
+
+/** Where a link at `linkPath` (relative to the release root) pointing at `target` resolves, or why it escapes. */
+export function linkEscapes(linkPath: string, target: string): string | undefined {
+  if (target.startsWith('/')) return `points to the absolute path ${target}`;
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
+  if (resolved === '..' || resolved.startsWith('../')) return `points outside the release (${target})`;
+  return undefined;
+}
+
+/** A member name that is absolute or climbs out of the release. */
+export function nameEscapes(name: string): boolean {
+  const n = name.replace(/^\.\/+/, '');
+  return n.startsWith('/') || n.split('/').includes('..');
+}
+
+/** Check a directory source: every symlink must stay inside it. */
+export async function checkDirectory(root: string): Promise<void> {
+  const bad: string[] = [];
+  const walk = async (rel: string) => {
+    for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isSymbolicLink()) {
+        const why = linkEscapes(r, await fs.readlink(path.join(root, r)));
+        if (why) bad.push(`${r} ${why}`);
+      } else if (ent.isDirectory()) await walk(r);
+    }
+  };
+  await walk('');
+  if (bad.length) throw new SourceError(refusal(bad));
+}
+
+function refusal(bad: string[]): string {
+  return `the release source has links that point outside it, which could change files outside the app directory on the host: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}. Make them relative links inside the release, or use shared-paths.`;
+}
+
+interface TarEntry {
+  name: string;
+  type: string;
+  linkname: string;
+}
+
+const str = (b: Buffer, start: number, len: number) => {
+  const s = b.subarray(start, start + len);
+  const nul = s.indexOf(0);
+  return (nul >= 0 ? s.subarray(0, nul) : s).toString('utf8');
+};
+
+function octal(b: Buffer, start: number, len: number): number {
+  const f = b.subarray(start, start + len);
+  if (f[0]! & 0x80) {
+    // GNU base-256 for large sizes.
+    let n = 0;
+    for (let i = 1; i < f.length; i++) n = n * 256 + f[i]!;
+    return n;
+  }
+  const t = str(b, start, len).trim();
+  return t ? parseInt(t, 8) : 0;
+}
+
+function paxRecords(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(0x20, i);
+    if (sp < 0) break;
+    const len = Number(data.subarray(i, sp).toString());
+    if (!len) break;
+    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
+    const eq = rec.indexOf('=');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    i += len;
+  }
+  return out;
+}
+
+/** The members of a tar stream (ustar, pax and GNU long names), headers only. */
+export async function* tarEntries(input: Readable): AsyncGenerator<TarEntry> {
+  let buf = Buffer.alloc(0);
+  let skip = 0;
+  let pending: { kind: 'pax' | 'longname' | 'longlink'; size: number } | undefined;
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  for await (const chunk of input) {
+    buf = Buffer.concat([buf, chunk as Buffer]);
+    for (;;) {
+      if (skip > 0) {
+        const n = Math.min(skip, buf.length);
+        buf = buf.subarray(n);
+        skip -= n;
+        if (skip > 0) break;
+      }
+      if (pending) {
+        const padded = Math.ceil(pending.size / 512) * 512;
+        if (buf.length < padded) break;
+        const data = buf.subarray(0, pending.size);
+        if (pending.kind === 'pax') pax = { ...pax, ...paxRecords(data) };
+        else if (pending.kind === 'longname') longName = str(data, 0, data.length);
+        else longLink = str(data, 0, data.length);
+        buf = buf.subarray(padded);
+        pending = undefined;
+        continue;
+      }
+      if (buf.length < 512) break;
+      const h = buf.subarray(0, 512);
+      buf = buf.subarray(512);
+      if (h.every((x) => x === 0)) continue;
+      const type = h[156] === 0 ? '0' : String.fromCharCode(h[156]!);
+      const size = octal(h, 124, 12);
+      if (type === 'x' || type === 'L' || type === 'K') {
+        pending = { kind: type === 'x' ? 'pax' : type === 'L' ? 'longname' : 'longlink', size };
+        continue;
+      }
+      if (type === 'g') {
+        skip = Math.ceil(size / 512) * 512;
+        continue;
+      }
+      const prefix = str(h, 257, 6).startsWith('ustar') ? str(h, 345, 155) : '';
+      const base = str(h, 0, 100);
+      const name = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
+      const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
+      yield { name, type, linkname };
+      pax = {};
+      longName = undefined;
+      longLink = undefined;
+      // Links, devices, directories and fifos have no data; everything else is followed by its bytes.
+      skip = '123456'.includes(type) ? 0 : Math.ceil(size / 512) * 512;
+    }
+  }
+}
+
+/** Check a tarball source: no member outside the release, no link pointing out of it. */
+export async function checkTarball(file: string): Promise<void> {
+  const raw = createReadStream(file);
+  const input = /\.(tgz|tar\.gz)$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+  const bad: string[] = [];
+  try {
+    for await (const e of tarEntries(input)) {
+      const name = e.name.replace(/^\.\/+/, '').replace(/\/+$/, '');
+      if (nameEscapes(e.name)) bad.push(`${e.name} is outside the release`);
+      else if (e.type === '2') {
+        const why = linkEscapes(name, e.linkname);
+        if (why) bad.push(`${name} ${why}`);
+      } else if (e.type === '1' && nameEscapes(e.linkname)) bad.push(`${name} is a hard link to ${e.linkname}, outside the release`);
+    }
+  } catch (err) {
+    throw new SourceError(`cannot read the tarball ${file}: ${(err as Error).message}`);
+  } finally {
+    raw.destroy();
+  }
+  if (bad.length) throw new SourceError(refusal(bad));
+}
+
+/** Check a source (directory or tarball) before it is sent. */
+export async function checkSource(source: string): Promise<void> {
+  const st = await fs.stat(source);
+  if (st.isDirectory()) await checkDirectory(source);
+  else await checkTarball(source);
+}
