@@ -125,7 +125,10 @@ const START_SH = `#!/bin/busybox sh
 #   healthy   - GET /health answers 200 {"status":"healthy","version":...}
 #   unhealthy - the app runs but /health is missing (404); /status says unhealthy
 #   crash     - exits 1 at start, never serving
+# Arguments (compose run app CMD ...) run CMD instead, with /bin/sh (busybox) in the image.
 set -eu
+# Like a real image's entrypoint: a command given to the container runs instead of the app.
+if [ "$#" -gt 0 ]; then exec "$@"; fi
 PORT="\${PORT:-8080}"
 MODE="\${APP_MODE:-healthy}"
 VERSION="\${APP_VERSION:-dev}"
@@ -170,6 +173,7 @@ export async function buildTestImages(builder: Engine, registry: Registry, versi
     [
       'FROM scratch',
       'COPY busybox /bin/busybox',
+      'COPY busybox /bin/sh',
       'COPY start.sh /start.sh',
       'ARG APP_VERSION=dev',
       'ARG APP_MODE=healthy',

@@ -62,14 +62,14 @@ export interface Sandbox {
   onStop(fn: () => Promise<void>): void;
 }
 
-/** A 10.213.<n>.0/24 no interface on this machine uses yet. */
-async function freeNetIndex(): Promise<number> {
+/** A <base>.<n>.0/24 (10.213 by default) no interface on this machine uses yet. */
+export async function freeNetIndex(base = '10.213'): Promise<number> {
   const used = (await run('ip', ['-4', '-o', 'addr'])).stdout;
   for (let k = 0; k < 250; k++) {
     const n = ((process.pid + k * 7) % 250) + 1;
-    if (!used.includes(` 10.213.${n}.`)) return n;
+    if (!used.includes(` ${base}.${n}.`)) return n;
   }
-  throw new Error('no free 10.213.x.0/24 for the sandbox network');
+  throw new Error(`no free ${base}.x.0/24 for the sandbox network`);
 }
 
 function alive(pid: number): boolean {

@@ -14,9 +14,10 @@ export interface Net {
   subnet: string;
 }
 
-export async function createNet(tag: string, index: number): Promise<Net> {
+/** A bridge with `<base>.<index>.1/24` (10.213 unless another base is asked for). */
+export async function createNet(tag: string, index: number, base = '10.213'): Promise<Net> {
   ensurePackages(['iproute2']);
-  const prefix = `10.213.${index}`;
+  const prefix = `${base}.${index}`;
   const bridge = `obr${tag}`;
   await must('ip', ['link', 'add', bridge, 'type', 'bridge']);
   await must('ip', ['addr', 'add', `${prefix}.1/24`, 'dev', bridge]);

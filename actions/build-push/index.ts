@@ -5,8 +5,8 @@ import path from 'node:path';
 import { runAction, type ActionContext } from '../../src/action/runtime.js';
 import { InputError, collectInputs, formatDuration } from '../../src/inputs/schema.js';
 import { resolveTags } from '../../src/build/tags.js';
-import { parseImageName, readManifest } from '../../src/build/registry.js';
-import { buildArgs, cachedSteps, docker } from '../../src/build/docker.js';
+import { isInsecureRegistry, parseImageName, parseRegistryConfig, pushedDigest, readManifest, type ManifestInfo } from '../../src/build/registry.js';
+import { buildArgs, cachedSteps, docker, reservedBuildArg } from '../../src/build/docker.js';
 import { tail } from '../../src/ssh/errors.js';
 import { code, table } from '../../src/report/markdown.js';
 import { schema } from './schema.js';
@@ -23,6 +23,9 @@ function defaultBranch(): string {
 async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
   for (const val of Object.values(v['build-args'] ?? {})) ctx.inputs.mask(val);
+  for (const name of Object.keys(v['build-args'] ?? {}).filter(reservedBuildArg)) {
+    problems.push({ input: 'build-args', message: `${name} would change the docker CLI's own environment (build-arg values reach docker through it); rename the build argument` });
+  }
   const ws = ctx.run.workspace;
   const context = path.resolve(ws, v.context ?? '.');
   const file = path.resolve(ws, v.file || path.join(v.context ?? '.', 'Dockerfile'));
@@ -89,17 +92,33 @@ async function main(ctx: ActionContext) {
     let digest = '';
     let size = 0;
     if (v.push) {
+      // The digest each push reports is the registry's own; every tag must point at the same one.
+      const digests = new Map<string, string>();
       for (const r of refs) {
         const pushed = await docker(['push', r], { env, ...quiet });
         if (pushed.code !== 0) throw new Error(`docker push ${r} failed: ${tail(pushed.stderr || pushed.stdout, 5)}`);
-        logger.info(`pushed ${r}`);
+        const d = pushedDigest(pushed.stdout + pushed.stderr);
+        if (d) digests.set(r, d);
+        logger.info(`pushed ${r}${d ? ` (${d})` : ''}`);
       }
-      const info = await readManifest(v.image, tags[0]!, { username, password });
-      digest = info.digest;
-      size = info.size;
-      for (const t of tags.slice(1)) {
-        const other = await readManifest(v.image, t, { username, password });
-        if (other.digest !== digest) throw new Error(`the registry has ${v.image}:${t} at ${other.digest}, not ${digest}; another push raced this one`);
+      // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
+      const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], quiet);
+      const insecure = info.code === 0 ? await isInsecureRegistry(registry, parseRegistryConfig(info.stdout.trim())) : false;
+      const access = { insecure };
+      let manifest: ManifestInfo | undefined;
+      try {
+        manifest = await readManifest(v.image, tags[0]!, { username, password }, access);
+      } catch (e) {
+        if (!digests.size) throw e;
+        logger.warning(`could not read the manifest of ${refs[0]} from the registry (size-bytes is unknown): ${(e as Error).message}`);
+      }
+      digest = digests.get(refs[0]!) ?? manifest!.digest;
+      size = manifest?.size ?? 0;
+      if (manifest && manifest.digest !== digest) throw new Error(`the registry has ${refs[0]} at ${manifest.digest}, but the push reported ${digest}; another push raced this one`);
+      for (const [i, t] of tags.entries()) {
+        if (i === 0) continue;
+        const other = digests.get(refs[i]!) ?? (await readManifest(v.image, t, { username, password }, access)).digest;
+        if (other !== digest) throw new Error(`the registry has ${v.image}:${t} at ${other}, not ${digest}; another push raced this one`);
       }
     } else {
       const inspected = await docker(['image', 'inspect', '--format', '{{.Size}}', imageId], quiet);

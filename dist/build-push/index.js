@@ -31995,11 +31995,142 @@ function resolveTags(specs, git) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:dns/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
+var promises_default = /*#__PURE__*/__nccwpck_require__.n(promises_namespaceObject);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+var external_node_tls_default = /*#__PURE__*/__nccwpck_require__.n(external_node_tls_);
+;// CONCATENATED MODULE: ./src/build/http.ts
+/**
+ * A small HTTP(S) GET for registry calls that honours the proxy variables the way curl and
+ * Docker do (HTTPS_PROXY / HTTP_PROXY / NO_PROXY, upper or lower case; HTTPS through a
+ * CONNECT tunnel) and can skip certificate checks for registries the engine itself treats
+ * as insecure.
+ */
+
+
+
+
+const envVar = (env, name) => env[name] ?? env[name.toLowerCase()] ?? '';
+/** Whether NO_PROXY exempts `host:port` (entries: `*`, `host`, `.domain`, `domain`, `host:port`, IPs, CIDR-free). */
+function bypassesProxy(host, port, noProxy) {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    for (const raw of noProxy.split(/[,\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+        if (raw === '*')
+            return true;
+        const m = /^(.*?)(?::(\d+))?$/.exec(raw.replace(/^\[|\]$/g, ''));
+        const name = m[1].replace(/^\*?\./, '.');
+        if (m[2] && Number(m[2]) !== port)
+            continue;
+        if (name.startsWith('.') ? h.endsWith(name) || h === name.slice(1) : h === name || h.endsWith(`.${name}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, or undefined. */
+function proxyFor(url, env = process.env) {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (bypassesProxy(url.hostname, port, envVar(env, 'NO_PROXY')))
+        return undefined;
+    const p = url.protocol === 'https:' ? envVar(env, 'HTTPS_PROXY') || envVar(env, 'ALL_PROXY') : envVar(env, 'HTTP_PROXY') || envVar(env, 'ALL_PROXY');
+    if (!p)
+        return undefined;
+    try {
+        return new URL(p.includes('://') ? p : `http://${p}`);
+    }
+    catch {
+        return undefined;
+    }
+}
+function proxyAuth(p) {
+    return p.username ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64')}` } : {};
+}
+/** A CONNECT tunnel through an HTTP proxy to host:port. */
+function http_tunnel(p, host, port, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const req = external_node_http_default().request({ host: p.hostname, port: Number(p.port || 80), method: 'CONNECT', path: `${host}:${port}`, headers: { host: `${host}:${port}`, ...proxyAuth(p) }, timeout: timeoutMs });
+        req.on('connect', (res, socket) => {
+            if (res.statusCode === 200)
+                resolve(socket);
+            else {
+                socket.destroy();
+                reject(new Error(`the proxy ${p.host} refused the tunnel to ${host}:${port}: HTTP ${res.statusCode}`));
+            }
+        });
+        req.on('timeout', () => req.destroy(new Error(`the proxy ${p.host} did not answer within ${timeoutMs}ms`)));
+        req.on('error', reject);
+        req.end();
+    });
+}
+async function httpGet(raw, o = {}) {
+    const url = new URL(String(raw));
+    const isHttps = url.protocol === 'https:';
+    const port = Number(url.port || (isHttps ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const proxy = proxyFor(url, o.env ?? process.env);
+    const headers = { ...(o.headers ?? {}), host: url.host };
+    let opts;
+    if (proxy && isHttps) {
+        const sock = await http_tunnel(proxy, host, port, timeoutMs);
+        opts = {
+            host,
+            port,
+            path: `${url.pathname}${url.search}`,
+            headers,
+            createConnection: () => external_node_tls_default().connect({ socket: sock, servername: external_node_net_default().isIP(host) ? undefined : host, host, rejectUnauthorized: !o.insecureTls }),
+            agent: undefined,
+        };
+    }
+    else if (proxy) {
+        opts = { host: proxy.hostname, port: Number(proxy.port || 80), path: url.href, headers: { ...headers, ...proxyAuth(proxy) }, agent: false };
+    }
+    else {
+        opts = { host, port, path: `${url.pathname}${url.search}`, headers, agent: false, rejectUnauthorized: !o.insecureTls, servername: external_node_net_default().isIP(host) ? undefined : host };
+    }
+    return new Promise((resolve, reject) => {
+        const req = (isHttps ? (external_node_https_default()) : (external_node_http_default())).request({ ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
+            const chunks = [];
+            res.on('data', (d) => chunks.push(d));
+            res.on('error', reject);
+            res.on('end', () => {
+                const h = {};
+                for (const [k, v] of Object.entries(res.headers))
+                    if (v !== undefined)
+                        h[k] = Array.isArray(v) ? v.join(', ') : v;
+                resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
+            });
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs}ms`)));
+        req.on('error', reject);
+        req.end();
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/build/registry.ts
 /**
  * Just enough of the registry API to read a pushed manifest: its digest (as the registry
  * computes it, not the local image id) and its size. Basic and Bearer (token) auth.
+ *
+ * Whether a registry is spoken to over plain HTTP is decided the way the Docker engine
+ * decides it (its `RegistryConfig`: registries named insecure, and insecure CIDRs, which
+ * include 127.0.0.0/8 by default): HTTPS first, and for insecure registries only, a
+ * fallback to HTTP (and no certificate check). Credentials are never sent over plain HTTP
+ * to a registry the engine does not treat as insecure.
  */
+
+
+
 
 /** `ghcr.io/acme/shop` → ghcr.io + acme/shop; `shop` → docker.io + library/shop. */
 function parseImageName(image) {
@@ -32010,12 +32141,40 @@ function parseImageName(image) {
         return { registry: first, repository: name.slice(first.length + 1) };
     return { registry: 'docker.io', repository: name.includes('/') ? name : `library/${name}` };
 }
-function baseUrl(registry) {
+function parseRegistryConfig(json) {
+    const c = JSON.parse(json);
+    const indexes = {};
+    for (const [k, v] of Object.entries(c.IndexConfigs ?? {}))
+        indexes[v.Name ?? k] = { secure: v.Secure !== false };
+    return { insecureCidrs: c.InsecureRegistryCIDRs ?? [], indexes };
+}
+function inCidr(ip, cidr) {
+    const [base = '', bitsText] = cidr.split('/');
+    const family = external_node_net_default().isIP(ip);
+    if (!family || family !== external_node_net_default().isIP(base))
+        return false;
+    const bits = Number(bitsText ?? (family === 4 ? 32 : 128));
+    const bl = new (external_node_net_default()).BlockList();
+    bl.addSubnet(base, bits, family === 4 ? 'ipv4' : 'ipv6');
+    return bl.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+/**
+ * As the engine decides (registry/config.go isSecureIndex): a registry configured by name
+ * has its own setting; otherwise it is insecure if any address it resolves to is in an
+ * insecure CIDR.
+ */
+async function isInsecureRegistry(registry, cfg, lookup = resolveAll) {
     if (registry === 'docker.io')
-        return 'https://registry-1.docker.io';
-    const host = registry.replace(/:\d+$/, '');
-    const insecure = host === 'localhost' || /^127\./.test(host) || host === '[::1]' || /^10\.213\./.test(host);
-    return `${insecure ? 'http' : 'https'}://${registry}`;
+        return false;
+    const byName = cfg.indexes[registry];
+    if (byName)
+        return !byName.secure;
+    const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const ips = external_node_net_default().isIP(host) ? [host] : await lookup(host).catch(() => []);
+    return ips.some((ip) => cfg.insecureCidrs.some((c) => inCidr(ip, c)));
+}
+async function resolveAll(host) {
+    return (await promises_default().lookup(host, { all: true })).map((a) => a.address);
 }
 const ACCEPT = [
     'application/vnd.oci.image.index.v1+json',
@@ -32023,40 +32182,61 @@ const ACCEPT = [
     'application/vnd.docker.distribution.manifest.v2+json',
     'application/vnd.oci.image.manifest.v1+json',
 ].join(', ');
-async function authorize(challenge, repository, creds) {
+async function authorize(challenge, repository, creds, access, registryUrl) {
     const basic = creds.username ? `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}` : undefined;
+    // Credentials travel in clear over http: only to a registry the engine trusts as insecure.
+    const mayCarry = (u) => u.protocol === 'https:' || (access.insecure && u.host === registryUrl.host);
     if (/^basic/i.test(challenge))
-        return basic;
+        return mayCarry(registryUrl) ? basic : undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     if (!params.realm)
-        return basic;
+        return mayCarry(registryUrl) ? basic : undefined;
     const url = new URL(params.realm);
     if (params.service)
         url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? `repository:${repository}:pull`);
-    const r = await fetch(url, { headers: basic ? { authorization: basic } : {} });
-    if (!r.ok)
+    const r = await httpGet(url, { headers: basic && mayCarry(url) ? { authorization: basic } : {}, env: access.env, insecureTls: access.insecure && url.host === registryUrl.host });
+    if (r.status < 200 || r.status >= 300)
         throw new Error(`the registry's token service answered ${r.status}`);
-    const j = (await r.json());
+    const j = JSON.parse(r.body.toString('utf8'));
     const token = j.token ?? j.access_token;
     return token ? `Bearer ${token}` : undefined;
 }
-async function readManifest(image, reference, creds = {}) {
-    const { registry, repository } = parseImageName(image);
-    const url = `${baseUrl(registry)}/v2/${repository}/manifests/${reference}`;
-    let res = await fetch(url, { headers: { accept: ACCEPT } });
+async function getManifest(base, repository, reference, creds, access) {
+    const url = new URL(`/v2/${repository}/manifests/${reference}`, base);
+    const o = { env: access.env, insecureTls: access.insecure };
+    let res = await httpGet(url, { ...o, headers: { accept: ACCEPT } });
     if (res.status === 401) {
-        const auth = await authorize(res.headers.get('www-authenticate') ?? '', repository, creds);
+        const auth = await authorize(res.headers['www-authenticate'] ?? '', repository, creds, access, base);
         if (auth)
-            res = await fetch(url, { headers: { accept: ACCEPT, authorization: auth } });
+            res = await httpGet(url, { ...o, headers: { accept: ACCEPT, authorization: auth } });
     }
-    if (!res.ok)
+    return res;
+}
+async function readManifest(image, reference, creds = {}, access = { insecure: false }) {
+    const { registry, repository } = parseImageName(image);
+    const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+    let res;
+    try {
+        res = await getManifest(new URL(`https://${host}`), repository, reference, creds, access);
+    }
+    catch (e) {
+        if (!access.insecure)
+            throw new Error(`reading ${repository}:${reference} from ${registry} over HTTPS failed: ${e.message}`);
+        // An insecure registry may speak plain HTTP, as the engine allows.
+        res = await getManifest(new URL(`http://${host}`), repository, reference, creds, access);
+    }
+    if (res.status < 200 || res.status >= 300)
         throw new Error(`reading ${repository}:${reference} from ${registry} failed: HTTP ${res.status}`);
-    const body = Buffer.from(await res.arrayBuffer());
-    const digest = res.headers.get('docker-content-digest') ?? `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
+    const body = res.body;
+    const digest = res.headers['docker-content-digest'] ?? `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
     const m = JSON.parse(body.toString('utf8'));
     const size = m.layers ? (m.config?.size ?? 0) + m.layers.reduce((n, l) => n + l.size, 0) : (m.manifests ?? []).reduce((n, l) => n + l.size, 0);
-    return { digest, size, mediaType: m.mediaType ?? res.headers.get('content-type') ?? '' };
+    return { digest, size, mediaType: m.mediaType ?? res.headers['content-type'] ?? '' };
+}
+/** The digest `docker push` reports for the tag it pushed (`<tag>: digest: sha256:... size: N`). */
+function pushedDigest(output) {
+    return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -32107,6 +32287,13 @@ function cachedSteps(output) {
     const cached = (output.match(/Using cache|\bCACHED\b/g) ?? []).length;
     const steps = (output.match(/^Step \d+\/\d+ :|^#\d+ \[[^\]]*\d+\/\d+\]/gm) ?? []).length;
     return { cached, steps };
+}
+/**
+ * Build-arg names that must not be set: their values reach docker through the CLI's own
+ * environment, so these would redirect the CLI itself (its PATH, config, daemon, TLS).
+ */
+function reservedBuildArg(name) {
+    return /^(PATH|HOME|USER|SHELL|TMPDIR|GODEBUG|GOTRACEBACK|SSL_CERT_FILE|SSL_CERT_DIR|LD_.*|DOCKER_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*)$/i.test(name);
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/errors.ts
@@ -32238,6 +32425,9 @@ async function main(ctx) {
     const { values: v, problems } = collectInputs(schema, ctx.inputs);
     for (const val of Object.values(v['build-args'] ?? {}))
         ctx.inputs.mask(val);
+    for (const name of Object.keys(v['build-args'] ?? {}).filter(reservedBuildArg)) {
+        problems.push({ input: 'build-args', message: `${name} would change the docker CLI's own environment (build-arg values reach docker through it); rename the build argument` });
+    }
     const ws = ctx.run.workspace;
     const context = external_node_path_default().resolve(ws, v.context ?? '.');
     const file = external_node_path_default().resolve(ws, v.file || external_node_path_default().join(v.context ?? '.', 'Dockerfile'));
@@ -32310,19 +32500,40 @@ async function main(ctx) {
         let digest = '';
         let size = 0;
         if (v.push) {
+            // The digest each push reports is the registry's own; every tag must point at the same one.
+            const digests = new Map();
             for (const r of refs) {
                 const pushed = await docker(['push', r], { env, ...quiet });
                 if (pushed.code !== 0)
                     throw new Error(`docker push ${r} failed: ${tail(pushed.stderr || pushed.stdout, 5)}`);
-                logger.info(`pushed ${r}`);
+                const d = pushedDigest(pushed.stdout + pushed.stderr);
+                if (d)
+                    digests.set(r, d);
+                logger.info(`pushed ${r}${d ? ` (${d})` : ''}`);
             }
-            const info = await readManifest(v.image, tags[0], { username, password });
-            digest = info.digest;
-            size = info.size;
-            for (const t of tags.slice(1)) {
-                const other = await readManifest(v.image, t, { username, password });
-                if (other.digest !== digest)
-                    throw new Error(`the registry has ${v.image}:${t} at ${other.digest}, not ${digest}; another push raced this one`);
+            // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
+            const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], quiet);
+            const insecure = info.code === 0 ? await isInsecureRegistry(registry, parseRegistryConfig(info.stdout.trim())) : false;
+            const access = { insecure };
+            let manifest;
+            try {
+                manifest = await readManifest(v.image, tags[0], { username, password }, access);
+            }
+            catch (e) {
+                if (!digests.size)
+                    throw e;
+                logger.warning(`could not read the manifest of ${refs[0]} from the registry (size-bytes is unknown): ${e.message}`);
+            }
+            digest = digests.get(refs[0]) ?? manifest.digest;
+            size = manifest?.size ?? 0;
+            if (manifest && manifest.digest !== digest)
+                throw new Error(`the registry has ${refs[0]} at ${manifest.digest}, but the push reported ${digest}; another push raced this one`);
+            for (const [i, t] of tags.entries()) {
+                if (i === 0)
+                    continue;
+                const other = digests.get(refs[i]) ?? (await readManifest(v.image, t, { username, password }, access)).digest;
+                if (other !== digest)
+                    throw new Error(`the registry has ${v.image}:${t} at ${other}, not ${digest}; another push raced this one`);
             }
         }
         else {

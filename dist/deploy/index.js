@@ -68007,6 +68007,11 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     }
     return { ok: true, release: staged, previous: previous.get(hosts[0].target.name), hosts: outcomes, rolledBack: false, timeline };
 }
+/** A message about a host, named once at the front. */
+function onHost(h, msg) {
+    const prefix = `host ${h.target.name}: `;
+    return msg.startsWith(prefix) ? msg : prefix + msg;
+}
 function outcome(h, result, previous, error) {
     return { host: h.target.name, result, serving: h.state.current ?? previous, previous, error, durationMs: 0 };
 }
@@ -68039,7 +68044,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
         }
         catch (e) {
             await runOnFailure(cfg, h, m, logger);
-            throw new HostFailure(`host ${h.target.name}: ${log_errorMessage(e)}; nothing was switched on this host`, false);
+            throw new HostFailure(`${onHost(h, log_errorMessage(e))}; nothing was switched on this host`, false);
         }
     }
     // The last moment to find the lock gone: after this the host changes.
@@ -68051,7 +68056,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     catch (e) {
         // The switch itself failed: put the previous release back.
         const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${log_errorMessage(e)}`, logger);
-        throw new HostFailure(`host ${h.target.name}: ${log_errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        throw new HostFailure(`${onHost(h, log_errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     if (!cfg.gate)
         return {};
@@ -68062,7 +68067,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     catch (e) {
         // The gate could not even run (the connection dropped): the release is not proven.
         const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${log_errorMessage(e)}`, logger) : false;
-        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${log_errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${log_errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
     if (health.healthy) {

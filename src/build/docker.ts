@@ -65,3 +65,11 @@ export function cachedSteps(output: string): { cached: number; steps: number } {
   const steps = (output.match(/^Step \d+\/\d+ :|^#\d+ \[[^\]]*\d+\/\d+\]/gm) ?? []).length;
   return { cached, steps };
 }
+
+/**
+ * Build-arg names that must not be set: their values reach docker through the CLI's own
+ * environment, so these would redirect the CLI itself (its PATH, config, daemon, TLS).
+ */
+export function reservedBuildArg(name: string): boolean {
+  return /^(PATH|HOME|USER|SHELL|TMPDIR|GODEBUG|GOTRACEBACK|SSL_CERT_FILE|SSL_CERT_DIR|LD_.*|DOCKER_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*)$/i.test(name);
+}

@@ -320,6 +320,12 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
   return { ok: true, release: staged, previous: previous.get(hosts[0]!.target.name), hosts: outcomes, rolledBack: false, timeline };
 }
 
+/** A message about a host, named once at the front. */
+function onHost(h: HostCtx, msg: string): string {
+  const prefix = `host ${h.target.name}: `;
+  return msg.startsWith(prefix) ? msg : prefix + msg;
+}
+
 function outcome(h: HostCtx, result: HostOutcome['result'], previous?: string, error?: string): HostOutcome {
   return { host: h.target.name, result, serving: h.state.current ?? previous, previous, error, durationMs: 0 };
 }
@@ -356,7 +362,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
       await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy!, env), { step: 'pre-deploy', stream: true }));
     } catch (e) {
       await runOnFailure(cfg, h, m, logger);
-      throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}; nothing was switched on this host`, false);
+      throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
     }
   }
   // The last moment to find the lock gone: after this the host changes.
@@ -367,7 +373,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   } catch (e) {
     // The switch itself failed: put the previous release back.
     const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
-    throw new HostFailure(`host ${h.target.name}: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
   }
   if (!cfg.gate) return {};
   let health: HealthResult;
@@ -376,7 +382,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   } catch (e) {
     // The gate could not even run (the connection dropped): the release is not proven.
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
-    throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e)}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
   }
   const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
   if (health.healthy) {

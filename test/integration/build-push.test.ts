@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustDocker, startEngine, startRegistry, stopEngine, stopRegistry, type Engine, type Registry } from '../../sandbox/docker.js';
-import { readManifest } from '../../src/build/registry.js';
+import { isInsecureRegistry, parseRegistryConfig, readManifest } from '../../src/build/registry.js';
+import { createNet, deleteNet } from '../../sandbox/netns.js';
+import { freeNetIndex } from '../../sandbox/index.js';
+import { startHttpProxy } from '../fixtures/http-proxy.js';
+import { randomBytes } from 'node:crypto';
 import { ROOT, runAction, secretLeaks } from '../harness.js';
 
 let engine: Engine;
@@ -43,7 +47,7 @@ describe('build-push against a real engine and registry', () => {
     expect(r.errors).toEqual([]);
     const repo = `${registry.address}/acme/shop`;
     expect(r.outputs.tags!.split('\n')).toEqual([`${repo}:sha-0123456`, `${repo}:v1.2.3`, `${repo}:1.2.3`, `${repo}:1.2`, `${repo}:1`]);
-    const m = await readManifest(repo, '1.2.3', { username: auth.user, password: auth.password });
+    const m = await readManifest(repo, '1.2.3', { username: auth.user, password: auth.password }, { insecure: true });
     expect(r.outputs.digest).toBe(m.digest);
     expect(r.outputs['image-ref']).toBe(`${repo}@${m.digest}`);
     expect(Number(r.outputs['size-bytes'])).toBe(m.size);
@@ -92,7 +96,7 @@ describe('build-push against a real engine and registry', () => {
     expect(r.exitCode).toBe(0);
     expect(r.outputs.digest).toBe('');
     expect(r.outputs['image-id']).toMatch(/^sha256:/);
-    await expect(readManifest(`${registry.address}/acme/shop`, 'local-only', auth.user ? { username: auth.user, password: auth.password } : {})).rejects.toThrow(/HTTP 404/);
+    await expect(readManifest(`${registry.address}/acme/shop`, 'local-only', { username: auth.user, password: auth.password }, { insecure: true })).rejects.toThrow(/HTTP 404/);
   });
 
   it('a failing build fails with the failing step\'s output', async () => {
@@ -108,7 +112,55 @@ describe('build-push against a real engine and registry', () => {
     expect(secretLeaks(r, ['wrong-Pa55word-123'])).toEqual([]);
   });
 
+  it('a registry on any address the engine trusts as insecure: plain HTTP because the engine says so, proxies honoured', async () => {
+    // An address outside the sandbox's usual ranges, on a bridge of this test's own.
+    const net = await createNet(randomBytes(2).toString('hex'), await freeNetIndex('10.231'), '10.231');
+    const other = await startEngine(path.join(dir, 'engine-insecure'), { insecureRegistry: net.subnet });
+    const reg = await startRegistry(path.join(dir, 'registry-insecure'), net.gateway, auth);
+    const proxy = await startHttpProxy();
+    try {
+      const run = (env: Record<string, string>) =>
+        runAction('build-push', {
+          workspace: workspace(),
+          env: { DOCKER_HOST: other.host, GITHUB_REF: 'refs/heads/main', ...env },
+          inputs: { image: `${reg.address}/acme/shop`, context: 'app', username: auth.user, password: auth.password, tags: 'sha', cache: 'false' },
+        }).then((x) => x.main);
+      const r = await run({ HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url });
+      expect(r.errors).toEqual([]);
+      const m = await readManifest(`${reg.address}/acme/shop`, 'sha-0123456', { username: auth.user, password: auth.password }, { insecure: true });
+      expect(r.outputs.digest).toBe(m.digest);
+      expect(Number(r.outputs['size-bytes'])).toBe(m.size);
+      // The manifest was read through the proxy: first over HTTPS (refused), then plain HTTP.
+      expect(proxy.seen).toContain(`CONNECT ${reg.address}`);
+      expect(proxy.seen).toContain(`GET http://${reg.address}/v2/acme/shop/manifests/sha-0123456`);
+      const before = proxy.seen.length;
+      const bypass = await run({ HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: net.gateway });
+      expect(bypass.errors).toEqual([]);
+      expect(proxy.seen.length).toBe(before);
+      expect(secretLeaks(r, [auth.password])).toEqual([]);
+    } finally {
+      await proxy.close();
+      await stopRegistry(reg);
+      await stopEngine(other);
+      await deleteNet(net);
+    }
+  });
+
+  it('never sends credentials over plain HTTP to a registry the engine treats as secure', async () => {
+    const cfg = parseRegistryConfig(JSON.stringify({ InsecureRegistryCIDRs: ['127.0.0.0/8', '10.231.7.0/24'], IndexConfigs: { 'docker.io': { Name: 'docker.io', Secure: true }, 'reg.internal:5000': { Name: 'reg.internal:5000', Secure: false } } }));
+    expect(await isInsecureRegistry('127.0.0.1:5000', cfg)).toBe(true);
+    expect(await isInsecureRegistry('10.231.7.9:5055', cfg)).toBe(true);
+    expect(await isInsecureRegistry('10.213.7.9:5055', cfg)).toBe(false);
+    expect(await isInsecureRegistry('reg.internal:5000', cfg)).toBe(true);
+    expect(await isInsecureRegistry('ghcr.io', cfg, async () => ['140.82.112.34'])).toBe(false);
+    expect(await isInsecureRegistry('docker.io', cfg)).toBe(false);
+    // A registry on plain HTTP that the engine does not trust: reading fails over HTTPS, and no HTTP fallback happens.
+    await expect(readManifest(`${registry.address.replace('127.0.0.1', 'localhost')}/acme/shop`, 'latest', { username: auth.user, password: auth.password }, { insecure: false })).rejects.toThrow(/over HTTPS failed/);
+  });
+
   it.each([
+    [{ 'build-args': 'PATH=/tmp/evil' }, "input 'build-args': PATH would change the docker CLI's own environment"],
+    [{ 'build-args': 'DOCKER_HOST=tcp://evil:2375' }, "input 'build-args': DOCKER_HOST would change the docker CLI's own environment"],
     [{ image: 'Acme/Shop' }, "input 'image': 'Acme/Shop' is not valid"],
     [{ image: 'acme/shop;reboot' }, "input 'image': 'acme/shop;reboot' is not valid"],
     [{ tags: '{{branch}}' }, "input 'tags': '{{branch}}': unknown template"],

@@ -131,6 +131,78 @@ describe('deploy with docker compose', () => {
     expect(unknown.errors[0]).toMatch(/no release with id or version '9\.9\.9'; releases on the host: .*\(1\.0\.0\)/);
   });
 
+});
+
+describe('compose: the gate, migrations next to a running service, and what history keeps', () => {
+  const onFirst = (script: string, ...args: string[]) => onHost(pool, sb.hosts[0]!, script, ...args);
+
+  it("the gate fails when the release's containers are not running, even if something else answers on the port", async () => {
+    // shop's container holds 127.0.0.1:8080 and answers healthy; intruder's cannot bind it.
+    expect(await servedVersion(pool, sb.hosts[0]!)).not.toBe('');
+    const r = await runAction('deploy', {
+      workspace: ROOT,
+      inputs: {
+        app: 'intruder',
+        ...sb.sshInputs([sb.hosts[0]!]),
+        'compose-file': path.join('test', 'fixtures', 'compose', 'docker-compose.yml'),
+        image: `${sb.images!.repo}:1.0.0`,
+        'health-url': 'http://127.0.0.1:8080/health',
+        'health-expect-json': 'status=healthy',
+        'health-interval': '250ms',
+        'health-timeout': '3s',
+        'github-deployment': 'false',
+      },
+    }).then((x) => x.main);
+    await onFirst('docker ps -aq --filter label=com.docker.compose.project=intruder-production | xargs -r docker rm -f >/dev/null');
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/failed its health gate: .*the release's containers are not healthy: intruder-production_web_1 \(web\) (is restarting|is exited|restarted)/);
+  });
+
+  it('compose-run migrates in a one-off container of a service that is running with host networking (v1 and v2), sharing its volumes', async () => {
+    const h = sb.hosts[0]!;
+    const vol = (version: string, extra: Record<string, string> = {}) =>
+      runAction('deploy', {
+        workspace: ROOT,
+        inputs: {
+          app: 'vol',
+          ...sb.sshInputs([h]),
+          'compose-file': path.join('test', 'fixtures', 'compose-volume', 'docker-compose.yml'),
+          image: `${sb.images!.repo}:${version}`,
+          version,
+          'env-file': 'APP_PORT=8081\n',
+          'health-url': 'http://127.0.0.1:8081/health',
+          'health-interval': '250ms',
+          'github-deployment': 'false',
+          ...extra,
+        },
+      }).then((x) => x.main);
+    expect((await vol('1.0.0')).errors).toEqual([]);
+    // The web service runs (network_mode: host) while its own image migrates.
+    const r = await vol('2.0.0', { 'migrate-command': 'echo "$OPS_RELEASE" > /data/migrated; echo migrated', 'migrate-service': 'web' });
+    expect(r.errors).toEqual([]);
+    expect(r.log).toContain('migrated');
+    const running = (await onFirst("docker ps -q --filter label=com.docker.compose.project=vol-production --filter label=com.docker.compose.service=web --filter status=running | head -n 1")).trim();
+    expect((await onFirst('docker exec "$1" /bin/busybox cat /data/migrated', running)).trim()).toBe(r.outputs['release-id']);
+    const m = await runAction('migrate', { inputs: { app: 'vol', ...sb.sshInputs([h]), command: '/bin/busybox cat /data/migrated', service: 'web' } }).then((x) => x.main);
+    expect(m.errors).toEqual([]);
+    expect(m.outputs.output).toContain(r.outputs['release-id']);
+    // No one-off container or resolved config (it holds the env values) is left behind.
+    expect((await onFirst('docker ps -aq --filter label=com.docker.compose.oneoff=True | wc -l')).trim()).toBe('0');
+    expect((await onFirst('ls -a "$HOME/apps/vol-production/releases/$1" | grep -c ops-oneoff || true', r.outputs['release-id']!)).trim()).toBe('0');
+  });
+
+  it("history keeps no secret: a failing hook's stderr is redacted and the file is 0600", async () => {
+    const r = await deploy('2.0.0', '2.9.0', { 'pre-deploy': 'cat .env >&2; exit 3' });
+    expect(r.main.exitCode).toBe(1);
+    const text = await onFirst('grep 2.9.0 "$HOME/$1/history.jsonl"; stat -c %a "$HOME/$1/history.jsonl"', APP_DIR);
+    expect(text).not.toContain('pg-s3cret-9f8e7d');
+    expect(text).toContain("step 'pre-deploy' exited with code 3; last output:\\n***\\nIMAGE=");
+    expect(text.trim().split('\n').pop()).toBe('600');
+    expect(secretLeaks(r.main, ['pg-s3cret-9f8e7d'])).toEqual([]);
+  });
+});
+
+describe('pruning (last: it stops the registry)', () => {
   it('pruning keeps what rollbacks need: images of kept releases stay, and a rollback works with the registry down', async () => {
     const r = (await deploy('2.0.0', '5.0.0', { 'keep-releases': '2' })).main;
     expect(r.errors).toEqual([]);

@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +9,17 @@ import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/inde
 import { runAction, secretLeaks } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost } from './helpers.js';
 import { startGitHubApi } from '../fixtures/github-api.js';
+import { startDeployment } from '../../src/report/github.js';
+import { LineLogger } from '../../src/log.js';
 import type { SshPool } from '../../src/ssh/pool.js';
+import { startProxy } from '../fixtures/tcp-proxy.js';
+import { knownHostsFor } from '../../sandbox/hosts.js';
+import { sleep } from '../../sandbox/procs.js';
+
+const execFileP = promisify(execFile);
+const waitFor = async (cond: () => Promise<boolean>) => {
+  for (let i = 0; i < 300 && !(await cond()); i++) await sleep(100);
+};
 
 let sb: Sandbox;
 let pool: SshPool;
@@ -127,6 +139,125 @@ describe('deploy with the release strategy', () => {
   });
 });
 
+describe('release sources and failures that must fail cleanly', () => {
+  it('refuses symlinks that point outside the release (directory and tarball), changing nothing', async () => {
+    const before = await onHost(pool, h, 'cat "$HOME/$1/history.jsonl" | wc -l; ls "$HOME/$1/releases"', APP_DIR);
+    await onHost(pool, h, 'echo precious > "$HOME/outside.txt" && chmod 600 "$HOME/outside.txt"');
+    const ws = workspace('4.1.0');
+    symlinkSync(`${h.home}/outside.txt`, path.join(ws, 'app', 'release.json'));
+    const r = await deploy('4.1.0', {}, ws);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain(`release.json points to the absolute path ${h.home}/outside.txt`);
+    expect(r.errors[0]).toContain('Nothing was changed.');
+    // Climbing out with .., inside a tarball, next to a shared path.
+    const ws2 = workspace('4.2.0');
+    symlinkSync('../../../../outside-dir', path.join(ws2, 'app', 'storage'));
+    execFileSync('tar', ['-C', path.join(ws2, 'app'), '-czf', path.join(ws2, 'app.tar.gz'), '.']);
+    const t = await deploy('4.2.0', { source: 'app.tar.gz' }, ws2);
+    expect(t.exitCode).toBe(1);
+    expect(t.errors[0]).toContain('storage points outside the release (../../../../outside-dir)');
+    expect(await onHost(pool, h, 'cat "$HOME/$1/history.jsonl" | wc -l; ls "$HOME/$1/releases"', APP_DIR)).toBe(before);
+    expect((await onHost(pool, h, 'cat "$HOME/outside.txt"; stat -c %a "$HOME/outside.txt"')).trim()).toBe('precious\n600');
+    // A link inside the release is fine, and a release.json in the source is replaced, not written through.
+    const ws3 = workspace('4.3.0');
+    writeFileSync(path.join(ws3, 'app', 'real.json'), '{}');
+    symlinkSync('real.json', path.join(ws3, 'app', 'release.json'));
+    const ok = await deploy('4.3.0', {}, ws3);
+    expect(ok.errors).toEqual([]);
+    expect((await onHost(pool, h, 'cd "$HOME/$1/current" && cat real.json && test ! -L release.json && grep -c \'"version": "4.3.0"\' release.json', APP_DIR)).trim()).toBe('{}1');
+  });
+
+  it('a failed upload (the host\'s disk is full) fails the step and exits; the previous release keeps serving', async () => {
+    const dir = `${h.home}/small-disk`;
+    await execFileP('mkdir', ['-p', dir]);
+    await execFileP('mount', ['-t', 'tmpfs', '-o', `size=512k,uid=${h.uid},gid=${h.gid}`, 'tmpfs', dir]);
+    try {
+      const first = await deploy('1.0.0', { 'app-dir': dir, 'shared-paths': '', 'build-command': 'true' });
+      expect(first.errors).toEqual([]);
+      const ws = workspace('1.1.0');
+      // Incompressible bytes, bigger than the disk and than any pipe buffer.
+      writeFileSync(path.join(ws, 'app', 'blob.bin'), randomBytes(8 * 1024 * 1024));
+      const started = Date.now();
+      const r = await runAction('deploy', {
+        workspace: ws,
+        timeoutMs: 60_000,
+        inputs: { app: 'blog', strategy: 'release', source: 'app', version: '1.1.0', 'app-dir': dir, 'github-deployment': 'false', ...sb.sshInputs([h]) },
+      }).then((x) => x.main);
+      expect(r.signal).toBeNull();
+      expect(r.exitCode).toBe(1);
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(r.errors[0]).toMatch(/step 'upload' exited with code 2; last output:[\s\S]*No space left on device/);
+      expect(r.errors[0]).toContain('no host was switched, the previous release keeps serving');
+      expect((await onHost(pool, h, 'cat "$1/current/VERSION"', dir)).trim()).toBe('1.0.0');
+    } finally {
+      await execFileP('umount', [dir]).catch(() => {});
+    }
+  });
+
+  it('a failing post-deploy hook fails the step; the release stays live and the summary says so', async () => {
+    const r = await deploy('4.4.0', { 'post-deploy': 'echo warming caches; false' });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/release \S+-4\.4\.0 is live on every host, but after the switch:\nhost .*: step 'post-deploy' exited with code 1/);
+    expect(r.outputs['hosts-succeeded']).toBe(h.spec);
+    expect(r.outputs['rolled-back']).toBe('false');
+    expect(r.summary).toContain('⚠️ live, but a step after the switch failed');
+    expect(r.summary).toContain('live, but:');
+    expect((await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim()).toBe('4.4.0');
+  });
+
+  it('an unreachable host is named in the summary and in hosts-failed; nothing changes anywhere', async () => {
+    const before = await currentOf(pool, h, APP_DIR);
+    const dead = '127.0.0.1:1';
+    const r = await runAction('deploy', {
+      workspace: workspace('4.5.0'),
+      inputs: {
+        app: 'blog', strategy: 'release', source: 'app', version: '4.5.0', 'github-deployment': 'false', 'connect-retries': '0',
+        ...sb.sshInputs([h]),
+        hosts: `${h.spec}\n${h.user}@${dead}`,
+      },
+    }).then((x) => x.main);
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain('cannot reach every host; nothing was changed');
+    expect(r.outputs['hosts-failed']).toBe(`${h.user}@${dead}`);
+    expect(r.outputs['hosts-succeeded']).toBe('');
+    expect(r.summary).toContain(`\`${h.user}@${dead}\` | ❌ failed`);
+    expect(r.summary).toContain(`\`${h.spec}\` | ⏭️ untouched`);
+    expect(await currentOf(pool, h, APP_DIR)).toBe(before);
+  });
+
+  it('a connection that drops during a hook fails that host cleanly: error, rollback path, history, summary and outputs', async () => {
+    const proxy = await startProxy(h.address, h.port);
+    try {
+      const spec = `${h.user}@${proxy.address}:${proxy.port}`;
+      const known = knownHostsFor(proxy.address, proxy.port, h.hostKeys);
+      const api = await startGitHubApi();
+      const running = runAction('deploy', {
+        workspace: workspace('4.6.0'),
+        env: { GITHUB_API_URL: api.url },
+        githubToken: 'ghs_jobToken0123456789',
+        inputs: { app: 'blog', strategy: 'release', source: 'app', version: '4.6.0', 'shared-paths': '.env', 'pre-deploy': 'sleep 3', 'ssh-key': sb.keys.ed25519.privateKey, hosts: spec, 'known-hosts': known },
+      }).then((x) => x.main);
+      await waitFor(async () => (await historyOf(pool, h, APP_DIR)).some((e) => e.version === '4.6.0' && e.type === 'staged'));
+      await sleep(500);
+      proxy.reset();
+      const r = await running;
+      await api.close();
+      expect(r.rawLog).not.toMatch(/ECONNRESET\n\s+at |Unhandled|node:internal/);
+      expect(r.exitCode).toBe(1);
+      expect(r.errors[0]).toContain(`host ${spec}: the SSH connection was lost while step 'pre-deploy' was running`);
+      expect(r.outputs['hosts-failed']).toBe(spec);
+      expect(r.summary).toContain('❌ failed');
+      // The run reconnected to record the failure; the deployment is not left in progress.
+      const events = await historyOf(pool, h, APP_DIR);
+      expect(events.filter((e) => e.version === '4.6.0').map((e) => e.type)).toContain('deploy-failed');
+      expect(api.calls.slice(1).map((c) => c.body.state)).toEqual(['in_progress', 'failure']);
+      expect((await onHost(pool, h, 'cat "$HOME/$1/current/VERSION"', APP_DIR)).trim()).not.toBe('4.6.0');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('hooks and GitHub deployments', () => {
   it('hooks get the OPS_* variables and nothing else from the runner', async () => {
     const r = await deploy('5.0.0', { 'post-deploy': 'env | sort > "$HOME/hook-env"', 'pre-deploy': 'test "$OPS_RELEASE" = "$(basename "$PWD")"' });
@@ -168,6 +299,38 @@ describe('hooks and GitHub deployments', () => {
       expect(secretLeaks(r.main, [token])).toEqual([]);
     } finally {
       await api.close();
+    }
+  });
+
+  it('without a github-token input the job token is used (the default), and deployment texts are redacted', async () => {
+    const api = await startGitHubApi();
+    try {
+      const job = 'ghs_jobToken9876543210abcdef';
+      const r = await runAction('deploy', {
+        workspace: workspace('6.1.0'),
+        env: { GITHUB_API_URL: api.url },
+        githubToken: job,
+        inputs: { app: 'blog', strategy: 'release', source: 'app', version: '6.1.0', 'shared-paths': '.env', ...sb.sshInputs([h]) },
+      });
+      expect(r.main.errors).toEqual([]);
+      expect(api.calls[0]).toMatchObject({ method: 'POST', path: '/repos/acme/shop/deployments', auth: `token ${job}` });
+      expect(secretLeaks(r.main, [job])).toEqual([]);
+    } finally {
+      await api.close();
+    }
+    // The status text goes to GitHub, outside the log's masking: it is redacted first.
+    const api2 = await startGitHubApi();
+    try {
+      const logger = new LineLogger(() => {});
+      logger.secrets.add('hunter2-db-pass');
+      process.env.GITHUB_API_URL = api2.url;
+      const d = await startDeployment({ token: 'ghs_x1234567', repository: 'acme/shop', ref: 'abc', environment: 'staging', logUrl: '', description: 'blog 1.0 hunter2-db-pass', payload: { v: 'hunter2-db-pass' }, logger });
+      await d!.setStatus('failure', 'hook printed hunter2-db-pass');
+      expect(JSON.stringify(api2.calls)).not.toContain('hunter2-db-pass');
+      expect(api2.calls.map((c) => c.body.description)).toEqual(['blog 1.0 ***', 'blog 1.0 ***', 'hook printed ***']);
+    } finally {
+      delete process.env.GITHUB_API_URL;
+      await api2.close();
     }
   });
 

@@ -91,6 +91,22 @@ describe('migrate', () => {
     expect(migration.time <= switched.time).toBe(true);
   });
 
+  it('a migration fails on its first failing line or pipe, in a one-off container and inside the running service', async () => {
+    const before = await Promise.all(sb.hosts.map((h) => currentOf(pool, h, APP_DIR)));
+    const d = await deploy('2.0.0', { 'migrate-command': 'false\necho ok', 'migrate-service': 'migrator' });
+    expect(d.exitCode).toBe(1);
+    expect(d.errors[0]).toContain('the migration exited with code 1');
+    expect(d.errors[0]).toContain('No host was switched; the previous release keeps serving.');
+    expect(await Promise.all(sb.hosts.map((h) => currentOf(pool, h, APP_DIR)))).toEqual(before);
+    const piped = await migrate('false | cat\necho ok');
+    expect(piped.exitCode).toBe(1);
+    expect(piped.outputs.output).not.toContain('ok');
+    const inService = await migrate('false\necho ok', { mode: 'exec', service: 'web' });
+    expect(inService.exitCode).toBe(1);
+    expect(inService.errors[0]).toContain('the migration exited with code 1');
+    expect((await migrate('echo "in $OPS_RELEASE"', { mode: 'exec', service: 'web' })).outputs.output).toMatch(/^in \d{8}T/m);
+  });
+
   it('timeout kills a hanging migration and says so', async () => {
     const r = await migrate('sleep 120', { timeout: '2s' });
     expect(r.exitCode).toBe(1);

@@ -1,4 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { and, envRef, group, home, mergeErr, or, pipe, quote, remotePath, render, script, seq, silent, subshell, toFile, userScript, withEnv } from '../../src/shell/index.js';
 
@@ -102,5 +105,19 @@ describe('scripts', () => {
     expect(run('false | cat').status).not.toBe(0);
     expect(run('echo ok').stdout).toBe('ok\n');
     expect(run("echo 'quotes' \"and\" $((1+2))").stdout).toBe('quotes and 3\n');
+  });
+
+  it.each([
+    ['busybox sh (has pipefail)', '/bin/busybox', true],
+    ['dash (has no pipefail)', '/bin/dash', false],
+  ])('userScript() without bash: %s', (_label, shell, pipefail) => {
+    // A PATH whose only shell is this one, as in a container or a minimal host.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sh-'));
+    symlinkSync(shell, path.join(dir, 'sh'));
+    for (const tool of ['false', 'cat', 'echo']) symlinkSync(`/bin/${tool}`, path.join(dir, tool));
+    const run = (text: string) => spawnSync(path.join(dir, 'sh'), ['-c', render(userScript(text))], { encoding: 'utf8', env: { PATH: dir } });
+    expect(run('echo start\nfalse\necho after').stdout).toBe('start\n');
+    expect(run('false\necho after').status).toBe(1);
+    expect(run('false | cat\necho after').status === 0).toBe(!pipefail);
   });
 });

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { containerProblems, parseContainers } from '../../src/deploy/compose.js';
+import type { ReleaseManifest } from '../../src/state/releases.js';
+
+const m = { project: 'shop-production' } as ReleaseManifest;
+const c = (over: string) => parseContainers(over)[0]!;
+
+describe('release containers after a switch', () => {
+  it('parses docker inspect lines', () => {
+    expect(parseContainers('web|False|/shop_web_1|running|0|0|unless-stopped|healthy\n\n')).toEqual([
+      { service: 'web', oneoff: false, name: 'shop_web_1', status: 'running', restarts: 0, exitCode: 0, restartPolicy: 'unless-stopped', health: 'healthy' },
+    ]);
+  });
+  it('running and stable is fine; a one-shot that exited 0 without a restart policy is fine', () => {
+    const web = c('web|False|/w|running|0|0|unless-stopped|');
+    const init = c('init|False|/i|exited|0|0|no|');
+    expect(containerProblems(m, [web, init], [web, init])).toEqual([]);
+  });
+  it.each([
+    ['web|False|/w|restarting|3|1|always|', 'w (web) is restarting (last exit code 1)'],
+    ['web|False|/w|exited|0|1|no|', 'w (web) is exited with code 1'],
+    ['web|False|/w|running|0|0|no|unhealthy', 'w (web) reports its Docker healthcheck unhealthy'],
+    ['web|False|/w|running|2|0|always|', 'w (web) restarted 2 time(s) during the gate'],
+  ])('%s', (after, problem) => {
+    expect(containerProblems(m, [c('web|False|/w|running|0|0|always|')], [c(after)])).toEqual([problem]);
+  });
+  it('no container at all is a problem', () => {
+    expect(containerProblems(m, [], [])).toEqual(["no container of project shop-production exists after 'up'"]);
+  });
+});
