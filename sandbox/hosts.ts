@@ -126,6 +126,13 @@ export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'h
  * sshd's SetEnv. Restarts sshd.
  */
 export async function hideCommands(h: SandboxHost, hidden: string[]): Promise<void> {
+  pathWithout(h, hidden);
+  await stopSshd(h);
+  await startSshd(h);
+}
+
+/** Set up the restricted PATH of hideCommands, for an sshd not started yet. */
+export function pathWithout(h: SandboxHost, hidden: string[]): void {
   const bin = path.join(h.dir, 'bin');
   rmSync(bin, { recursive: true, force: true });
   mkdirSync(bin, { recursive: true });
@@ -143,8 +150,6 @@ export async function hideCommands(h: SandboxHost, hidden: string[]): Promise<vo
   }
   h.sshdExtra = h.sshdExtra.filter((l) => !l.startsWith('SetEnv PATH='));
   h.sshdExtra.push(`SetEnv PATH=${bin}`);
-  await stopSshd(h);
-  await startSshd(h);
 }
 
 export async function stopSshd(h: SandboxHost): Promise<void> {

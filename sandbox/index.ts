@@ -2,10 +2,11 @@
  * The sandbox: real servers on this machine, on loopback, for tests, the demo and the
  * benchmarks. `startSandbox` starts what is asked; `stop` stops exactly what it started.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeClientKeys, startHosts, stopHosts, type ClientKeys, type SandboxHost } from './hosts.js';
+import { makeClientKeys, pathWithout, startHosts, stopHosts, type ClientKeys, type SandboxHost } from './hosts.js';
+import { dockerPlugins } from './plugins.js';
 import { randomBytes } from 'node:crypto';
 import { isRoot, run, unmountUnder } from './procs.js';
 import { createNet, deleteNet, type Net } from './netns.js';
@@ -35,7 +36,17 @@ export interface SandboxOptions {
    * address on a bridge this sandbox creates), as separate machines would be.
    */
   isolated?: boolean;
+  /**
+   * Which Compose each host has (one value for all, or one per host): `v1` (the
+   * `docker-compose` 1.29 of Debian 12; the default), `v2` (the `docker compose` plugin
+   * only: docker-compose is not on its PATH) or `both`.
+   */
+  compose?: ComposeFlavor | ComposeFlavor[];
+  /** Give the runner side a docker config with the buildx plugin (`sb.dockerConfig`). */
+  buildx?: boolean;
 }
+
+export type ComposeFlavor = 'v1' | 'v2' | 'both';
 
 export interface Sandbox {
   root: string;
@@ -51,6 +62,10 @@ export interface Sandbox {
   migrator?: string;
   postgres?: Postgres;
   mariadb?: MariaDB;
+  /** With `buildx`: a DOCKER_CONFIG directory whose cli-plugins has docker-buildx. */
+  dockerConfig?: string;
+  /** Which Compose each host has, by host name. */
+  composeOf: Map<string, ComposeFlavor>;
   /** known_hosts lines for every host. */
   knownHosts(hosts?: SandboxHost[]): string;
   /** The `hosts` input for these hosts. */
@@ -135,6 +150,10 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     if (docker) cleanups.push(async () => {
       await Promise.all([...engines.values()].map((e) => stopEngine(e)));
     });
+    const flavors = (i: number): ComposeFlavor => (Array.isArray(o.compose) ? (o.compose[i] ?? 'v1') : (o.compose ?? 'v1'));
+    const composeOf = new Map<string, ComposeFlavor>();
+    const needPlugins = (o.compose !== undefined && [o.compose].flat().some((f) => f !== 'v1')) || o.buildx;
+    const plugins = needPlugins ? await dockerPlugins() : undefined;
     hosts = await startHosts(o.hosts ?? 1, keys, {
       root,
       net,
@@ -145,9 +164,26 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
             engines.set(h.name, e);
             h.dockerHost = e.host;
             h.sshdExtra.push(`SetEnv DOCKER_HOST=${e.host}`);
+            const flavor = flavors(h.index);
+            composeOf.set(h.name, flavor);
+            if (flavor !== 'v1') {
+              const dir = path.join(h.home, '.docker', 'cli-plugins');
+              mkdirSync(dir, { recursive: true });
+              copyFileSync(plugins!.compose, path.join(dir, 'docker-compose'));
+              chmodSync(path.join(dir, 'docker-compose'), 0o755);
+              for (const p of [path.join(h.home, '.docker'), dir, path.join(dir, 'docker-compose')]) chownSync(p, h.uid, h.gid);
+            }
+            if (flavor === 'v2') pathWithout(h, ['docker-compose']);
           }
         : undefined,
     });
+    let dockerConfig: string | undefined;
+    if (o.buildx) {
+      dockerConfig = path.join(root, 'docker-config');
+      mkdirSync(path.join(dockerConfig, 'cli-plugins'), { recursive: true });
+      copyFileSync(plugins!.buildx, path.join(dockerConfig, 'cli-plugins', 'docker-buildx'));
+      chmodSync(path.join(dockerConfig, 'cli-plugins', 'docker-buildx'), 0o755);
+    }
     let registry: Registry | undefined;
     let images: TestImages | undefined;
     let migrator: string | undefined;
@@ -178,6 +214,8 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       migrator,
       postgres,
       mariadb,
+      dockerConfig,
+      composeOf,
       knownHosts: (hs = hosts) => hs.map((h) => h.knownHosts).join(''),
       hostsInput: (hs = hosts) => hs.map((h) => h.spec).join('\n'),
       sshInputs: (hs = hosts) => ({

@@ -33,4 +33,8 @@ export const schema = {
   'github-token': f.optionalString({ secret: true }),
   platforms: f.list(),
   cache: f.bool({ default: true }),
+  secrets: f.custom(keyValues('id'), { default: {} as Record<string, string>, secret: true }),
+  'secret-files': f.custom(keyValues('id'), { default: {} as Record<string, string> }),
+  builder: f.enumOf(['auto', 'buildx', 'docker'] as const, { default: 'auto' }),
+  network: f.enumOf(['default', 'none', 'host'] as const, { default: 'default' }),
 };

@@ -31993,6 +31993,181 @@ function resolveTags(specs, git) {
     return { tags, version };
 }
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/build/docker.ts
+/** The docker CLI on the runner, as argument lists; secrets reach it only through stdin, files or the environment. */
+
+
+
+
+/** Run the docker CLI; output is streamed to the log (redacted by the logger) and captured. */
+function docker(args, o) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('docker', args, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        const emit = (chunk) => {
+            if (!o.quiet)
+                for (const l of chunk.replace(/\n$/, '').split('\n'))
+                    o.logger.info(l);
+        };
+        child.stdout.on('data', (d) => {
+            stdout += d;
+            emit(d.toString());
+        });
+        child.stderr.on('data', (d) => {
+            stderr += d;
+            emit(d.toString());
+        });
+        child.on('error', (e) => reject(new Error(`cannot run docker: ${e.message}; is the Docker CLI installed on the runner?`)));
+        child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+        child.stdin.end(o.input ?? '');
+    });
+}
+/** `docker build` (the classic builder, or BuildKit behind it): no secrets, inline cache only. */
+function buildArgs(b) {
+    return [
+        'build',
+        '--file', b.file,
+        '--iidfile', b.iidFile,
+        ...b.tags.flatMap((t) => ['--tag', t]),
+        ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
+        ...(b.cacheFrom.length ? ['--build-arg', 'BUILDKIT_INLINE_CACHE=1', ...b.cacheFrom.flatMap((c) => ['--cache-from', c])] : []),
+        ...(b.target ? ['--target', b.target] : []),
+        ...(b.platforms.length ? ['--platform', b.platforms.join(',')] : []),
+        ...(b.network ? ['--network', b.network] : []),
+        b.context,
+    ];
+}
+/**
+ * `docker buildx build`. Cache: with the `docker` driver, inline cache metadata in the pushed
+ * image and `type=registry` import of the previous images (the only export that driver
+ * has); with `docker-container`/`remote` drivers, a `type=registry` cache image
+ * (`<image>:buildcache`, mode=max). Without push, the image is loaded into the engine.
+ */
+function buildxArgs(b) {
+    const docker = b.driver === 'docker';
+    const cache = !b.cache
+        ? []
+        : docker
+            ? [...b.cacheFrom.flatMap((c) => ['--cache-from', `type=registry,ref=${c}`]), ...(b.push ? ['--cache-to', 'type=inline'] : [])]
+            : b.cacheRef
+                ? ['--cache-from', `type=registry,ref=${b.cacheRef}`, ...(b.push ? ['--cache-to', `type=registry,ref=${b.cacheRef},mode=max`] : [])]
+                : [];
+    return [
+        'buildx', 'build',
+        '--progress', 'plain',
+        '--file', b.file,
+        '--iidfile', b.iidFile,
+        '--metadata-file', b.metadataFile,
+        ...b.tags.flatMap((t) => ['--tag', t]),
+        ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
+        ...Object.entries(b.secretFiles).flatMap(([id, file]) => ['--secret', `id=${id},src=${file}`]),
+        ...cache,
+        ...(b.target ? ['--target', b.target] : []),
+        ...(b.platforms.length ? ['--platform', b.platforms.join(',')] : []),
+        ...(b.network ? ['--network', b.network] : []),
+        ...(b.push ? ['--push'] : docker ? [] : ['--load']),
+        b.context,
+    ];
+}
+/** How many build steps were served from cache (legacy builder: "Using cache"; BuildKit: "CACHED"). */
+function cachedSteps(output) {
+    const cached = (output.match(/Using cache|\bCACHED\b/g) ?? []).length;
+    const steps = (output.match(/^Step \d+\/\d+ :|^#\d+ \[[^\]]*\d+\/\d+\]/gm) ?? []).length;
+    return { cached, steps };
+}
+/**
+ * Build-arg names that must not be set: their values reach docker through the CLI's own
+ * environment, so these would redirect the CLI itself (its PATH, config, daemon, TLS).
+ */
+function reservedBuildArg(name) {
+    return /^(PATH|HOME|USER|SHELL|TMPDIR|GODEBUG|GOTRACEBACK|SSL_CERT_FILE|SSL_CERT_DIR|LD_.*|DOCKER_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*)$/i.test(name);
+}
+/** The docker config directory the CLI uses now. */
+function currentDockerConfig(env = process.env) {
+    return env.DOCKER_CONFIG || external_node_path_default().join(env.HOME || external_node_os_default().homedir(), '.docker');
+}
+/**
+ * A private docker config for one build: credentials from `docker login` land here and
+ * nowhere else. The user's CLI plugins (buildx), builder instances and contexts stay
+ * available, and their config.json is kept without its credentials.
+ */
+function privateDockerConfig(parent, base = currentDockerConfig()) {
+    const dir = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(parent, 'docker-config-'));
+    for (const sub of ['cli-plugins', 'buildx', 'contexts']) {
+        const from = external_node_path_default().join(base, sub);
+        if ((0,external_node_fs_namespaceObject.existsSync)(from))
+            (0,external_node_fs_namespaceObject.symlinkSync)(from, external_node_path_default().join(dir, sub));
+    }
+    const cfg = external_node_path_default().join(base, 'config.json');
+    if ((0,external_node_fs_namespaceObject.existsSync)(cfg)) {
+        try {
+            const j = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(cfg, 'utf8'));
+            delete j.auths;
+            delete j.credsStore;
+            delete j.credHelpers;
+            (0,external_node_fs_namespaceObject.writeFileSync)(external_node_path_default().join(dir, 'config.json'), JSON.stringify(j, null, 2), { mode: 0o600 });
+        }
+        catch {
+            /* an unreadable config: start empty */
+        }
+    }
+    else if ((0,external_node_fs_namespaceObject.existsSync)(external_node_path_default().join(base, 'daemon.json')))
+        (0,external_node_fs_namespaceObject.copyFileSync)(external_node_path_default().join(base, 'daemon.json'), external_node_path_default().join(dir, 'daemon.json'));
+    return dir;
+}
+/** The builder on this runner: buildx with its driver, or the classic `docker build`. */
+async function detectBuilder(env, logger) {
+    const v = await docker(['buildx', 'version'], { env, logger, quiet: true }).catch(() => ({ code: 1, stdout: '', stderr: '' }));
+    if (v.code !== 0)
+        return { kind: 'docker' };
+    const inspect = await docker(['buildx', 'inspect'], { env, logger, quiet: true });
+    const driver = /^Driver:\s*(\S+)/m.exec(inspect.stdout)?.[1] ?? 'docker';
+    return { kind: 'buildx', driver, version: v.stdout.trim().split(/\s+/).slice(1, 2).join('') };
+}
+
+;// CONCATENATED MODULE: ./src/ssh/errors.ts
+class SshError extends Error {
+    kind;
+    host;
+    details;
+    constructor(kind, host, message, details = {}) {
+        super(message);
+        this.kind = kind;
+        this.host = host;
+        this.details = details;
+        this.name = 'SshError';
+    }
+}
+/** The last `n` non-empty lines of a text. */
+function tail(text, n = 20) {
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    return lines.slice(-n).join('\n');
+}
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
+/**
+ * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
+ * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
+ */
+function classifyConnectError(e) {
+    const err = e;
+    if (err.level === 'client-authentication')
+        return 'auth';
+    if (err.code === 'ENOTFOUND')
+        return 'dns';
+    if (err.code && RETRYABLE.has(err.code))
+        return 'connect';
+    if (err.level === 'client-socket' || err.level === 'client-timeout')
+        return 'connect';
+    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
+        return 'connect';
+    return 'protocol';
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:dns/promises"
@@ -32239,99 +32414,154 @@ function pushedDigest(output) {
     return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/build/docker.ts
-/** The docker CLI on the runner, as argument lists; secrets reach it only through stdin or the environment. */
-
-/** Run the docker CLI; output is streamed to the log (redacted by the logger) and captured. */
-function docker(args, o) {
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('docker', args, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        const emit = (chunk) => {
-            if (!o.quiet)
-                for (const l of chunk.replace(/\n$/, '').split('\n'))
-                    o.logger.info(l);
-        };
-        child.stdout.on('data', (d) => {
-            stdout += d;
-            emit(d.toString());
-        });
-        child.stderr.on('data', (d) => {
-            stderr += d;
-            emit(d.toString());
-        });
-        child.on('error', (e) => reject(new Error(`cannot run docker: ${e.message}; is the Docker CLI installed on the runner?`)));
-        child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-        child.stdin.end(o.input ?? '');
-    });
-}
-function buildArgs(b) {
-    return [
-        'build',
-        '--file', b.file,
-        '--iidfile', b.iidFile,
-        ...b.tags.flatMap((t) => ['--tag', t]),
-        ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-        ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
-        ...(b.cacheFrom.length ? ['--build-arg', 'BUILDKIT_INLINE_CACHE=1', ...b.cacheFrom.flatMap((c) => ['--cache-from', c])] : []),
-        ...(b.target ? ['--target', b.target] : []),
-        ...(b.platforms.length ? ['--platform', b.platforms.join(',')] : []),
-        b.context,
-    ];
-}
-/** How many build steps were served from cache (legacy builder: "Using cache"; BuildKit: "CACHED"). */
-function cachedSteps(output) {
-    const cached = (output.match(/Using cache|\bCACHED\b/g) ?? []).length;
-    const steps = (output.match(/^Step \d+\/\d+ :|^#\d+ \[[^\]]*\d+\/\d+\]/gm) ?? []).length;
-    return { cached, steps };
-}
+;// CONCATENATED MODULE: ./src/build/flow.ts
 /**
- * Build-arg names that must not be set: their values reach docker through the CLI's own
- * environment, so these would redirect the CLI itself (its PATH, config, daemon, TLS).
+ * build-push as a flow: log in (to a private docker config) → build (buildx when the
+ * runner has it, else `docker build`) → push → the digest the registry reports → size.
  */
-function reservedBuildArg(name) {
-    return /^(PATH|HOME|USER|SHELL|TMPDIR|GODEBUG|GOTRACEBACK|SSL_CERT_FILE|SSL_CERT_DIR|LD_.*|DOCKER_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*)$/i.test(name);
-}
 
-;// CONCATENATED MODULE: ./src/ssh/errors.ts
-class SshError extends Error {
-    kind;
-    host;
-    details;
-    constructor(kind, host, message, details = {}) {
+
+
+
+
+
+class BuildInputError extends Error {
+    input;
+    constructor(input, message) {
         super(message);
-        this.kind = kind;
-        this.host = host;
-        this.details = details;
-        this.name = 'SshError';
+        this.input = input;
     }
 }
-/** The last `n` non-empty lines of a text. */
-function tail(text, n = 20) {
-    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-    return lines.slice(-n).join('\n');
-}
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
-/**
- * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
- * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
- */
-function classifyConnectError(e) {
-    const err = e;
-    if (err.level === 'client-authentication')
-        return 'auth';
-    if (err.code === 'ENOTFOUND')
-        return 'dns';
-    if (err.code && RETRYABLE.has(err.code))
-        return 'connect';
-    if (err.level === 'client-socket' || err.level === 'client-timeout')
-        return 'connect';
-    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
-        return 'connect';
-    return 'protocol';
+async function buildPush(cfg, logger) {
+    const quiet = { logger, quiet: true };
+    const reg = cfg.registry || parseImageName(cfg.image).registry;
+    // Credentials go to a private, temporary docker config, through stdin only.
+    const cfgDir = cfg.password ? privateDockerConfig(cfg.tempDir) : undefined;
+    const work = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(cfg.tempDir, 'build-'));
+    const env = { ...(cfgDir ? { DOCKER_CONFIG: cfgDir } : {}), ...cfg.buildArgs };
+    try {
+        const found = await detectBuilder(env, logger);
+        const useBuildx = cfg.builder === 'buildx' || (cfg.builder === 'auto' && found.kind === 'buildx');
+        if (useBuildx && found.kind !== 'buildx')
+            throw new BuildInputError('builder', "is 'buildx' but docker buildx is not installed on this runner (docker/setup-buildx-action installs it)");
+        const native = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
+        if (!useBuildx) {
+            if (cfg.platforms.length && (cfg.platforms.length > 1 || cfg.platforms[0] !== native)) {
+                throw new BuildInputError('platforms', `${cfg.platforms.join(', ')} needs docker buildx, which this runner does not have${cfg.builder === 'docker' ? " (or 'builder: docker' was asked for)" : ''}; without it only the native ${native} can be built`);
+            }
+            const ids = [...Object.keys(cfg.secrets), ...Object.keys(cfg.secretFiles)];
+            if (ids.length)
+                throw new BuildInputError(Object.keys(cfg.secrets).length ? 'secrets' : 'secret-files', 'BuildKit secrets need docker buildx on the runner (GitHub-hosted runners have it; docker/setup-buildx-action installs it)');
+        }
+        const driver = found.kind === 'buildx' ? found.driver : '';
+        const builderName = useBuildx && found.kind === 'buildx' ? `buildx ${found.version} (${driver} driver)` : 'docker build';
+        if (cfg.password) {
+            if (!cfg.username)
+                throw new BuildInputError('username', `is required to log in to ${reg} with 'password'`);
+            const login = await docker(['login', reg, '--username', cfg.username, '--password-stdin'], { env, input: cfg.password, ...quiet });
+            if (login.code !== 0)
+                throw new Error(`login to ${reg} as ${cfg.username} failed: ${tail(login.stderr || login.stdout, 3)}; check 'username' and 'password' (for ghcr.io the token needs packages: write)`);
+            logger.info(`logged in to ${reg} as ${cfg.username}`);
+        }
+        // Cache: the previous image of this ref (or latest), whose inline cache metadata seeds the build.
+        const cacheFrom = [];
+        const candidates = [...new Set([cfg.refs.find((r) => !r.endsWith(':latest') && !/:sha-/.test(r)), `${cfg.image}:latest`].filter((r) => !!r))];
+        if (cfg.cache && cfg.push) {
+            if (useBuildx)
+                cacheFrom.push(...(driver === 'docker' ? candidates : []));
+            else {
+                for (const candidate of candidates) {
+                    const pulled = await docker(['pull', '--quiet', candidate], { env, ...quiet });
+                    if (pulled.code === 0)
+                        cacheFrom.push(candidate);
+                }
+            }
+            logger.info(driver && driver !== 'docker' && useBuildx
+                ? `cache: registry cache ${cfg.image}:buildcache`
+                : cacheFrom.length
+                    ? `cache: layers from ${cacheFrom.join(', ')}`
+                    : 'cache: no previous image to reuse layers from');
+        }
+        const iidFile = external_node_path_default().join(work, 'iid');
+        const metadataFile = external_node_path_default().join(work, 'metadata.json');
+        const secretFiles = { ...cfg.secretFiles };
+        for (const [id, value] of Object.entries(cfg.secrets)) {
+            const f = external_node_path_default().join(work, `secret-${Object.keys(secretFiles).length}`);
+            (0,external_node_fs_namespaceObject.writeFileSync)(f, value, { mode: 0o600 });
+            secretFiles[id] = f;
+        }
+        const started = Date.now();
+        const spec = { context: cfg.context, file: cfg.file, tags: cfg.refs, labels: cfg.labels, buildArgNames: Object.keys(cfg.buildArgs), target: cfg.target, cacheFrom, iidFile, platforms: cfg.platforms, network: cfg.network };
+        const args = useBuildx ? buildxArgs({ ...spec, metadataFile, secretFiles, push: cfg.push, driver, cache: cfg.cache, cacheRef: `${cfg.image}:buildcache` }) : buildArgs(spec);
+        const built = await logger.group(`${useBuildx ? 'docker buildx build' : 'docker build'} ${cfg.refs[0]}`, () => docker(args, { env, logger }));
+        const buildMs = Date.now() - started;
+        if (built.code !== 0) {
+            throw new Error(`${useBuildx ? 'docker buildx build' : 'docker build'} failed (exit ${built.code}); the failing step's output:\n${tail(built.stderr + '\n' + built.stdout, 25)}`);
+        }
+        const imageId = (0,external_node_fs_namespaceObject.existsSync)(iidFile) ? (0,external_node_fs_namespaceObject.readFileSync)(iidFile, 'utf8').trim() : '';
+        const cache = cachedSteps(built.stdout + built.stderr);
+        logger.info(`built with ${builderName} in ${formatDuration(buildMs)}`);
+        let digest = '';
+        let size = 0;
+        if (cfg.push) {
+            const digests = new Map();
+            if (useBuildx) {
+                // buildx pushed every tag; its metadata names the digest the registry accepted.
+                const meta = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(metadataFile, 'utf8'));
+                const d = String(meta['containerimage.digest'] ?? '');
+                if (!/^sha256:[0-9a-f]{64}$/.test(d))
+                    throw new Error(`docker buildx did not report the pushed digest in its metadata file (${JSON.stringify(meta).slice(0, 200)})`);
+                for (const r of cfg.refs)
+                    digests.set(r, d);
+            }
+            else {
+                // The digest each push reports is the registry's own; every tag must point at the same one.
+                for (const r of cfg.refs) {
+                    const pushed = await docker(['push', r], { env, ...quiet });
+                    if (pushed.code !== 0)
+                        throw new Error(`docker push ${r} failed: ${tail(pushed.stderr || pushed.stdout, 5)}`);
+                    const d = pushedDigest(pushed.stdout + pushed.stderr);
+                    if (d)
+                        digests.set(r, d);
+                    logger.info(`pushed ${r}${d ? ` (${d})` : ''}`);
+                }
+            }
+            // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
+            const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], { env, ...quiet });
+            const insecure = info.code === 0 ? await isInsecureRegistry(parseImageName(cfg.image).registry, parseRegistryConfig(info.stdout.trim())) : false;
+            const creds = { username: cfg.username, password: cfg.password };
+            let manifest;
+            try {
+                manifest = await readManifest(cfg.image, cfg.tags[0], creds, { insecure });
+            }
+            catch (e) {
+                if (!digests.size)
+                    throw e;
+                logger.warning(`could not read the manifest of ${cfg.refs[0]} from the registry (size-bytes is unknown): ${e.message}`);
+            }
+            digest = digests.get(cfg.refs[0]) ?? manifest.digest;
+            size = manifest?.size ?? 0;
+            if (manifest && manifest.digest !== digest)
+                throw new Error(`the registry has ${cfg.refs[0]} at ${manifest.digest}, but the build reported ${digest}; another push raced this one`);
+            for (const [i, t] of cfg.tags.entries()) {
+                if (i === 0)
+                    continue;
+                const other = useBuildx ? (await readManifest(cfg.image, t, creds, { insecure })).digest : (digests.get(cfg.refs[i]) ?? (await readManifest(cfg.image, t, creds, { insecure })).digest);
+                if (other !== digest)
+                    throw new Error(`the registry has ${cfg.image}:${t} at ${other}, not ${digest}; another push raced this one`);
+            }
+        }
+        else if (imageId) {
+            const inspected = await docker(['image', 'inspect', '--format', '{{.Size}}', imageId], { env, ...quiet });
+            size = Number(inspected.stdout.trim()) || 0;
+        }
+        return { imageId, digest, size, cachedSteps: cache.cached, cacheFrom, buildMs, builder: builderName };
+    }
+    finally {
+        if (cfgDir)
+            (0,external_node_fs_namespaceObject.rmSync)(cfgDir, { recursive: true, force: true });
+        (0,external_node_fs_namespaceObject.rmSync)(work, { recursive: true, force: true });
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
@@ -32397,10 +32627,13 @@ const schema = {
     'github-token': f.optionalString({ secret: true }),
     platforms: f.list(),
     cache: f.bool({ default: true }),
+    secrets: f.custom(keyValues('id'), { default: {}, secret: true }),
+    'secret-files': f.custom(keyValues('id'), { default: {} }),
+    builder: f.enumOf(['auto', 'buildx', 'docker'], { default: 'auto' }),
+    network: f.enumOf(['default', 'none', 'host'], { default: 'default' }),
 };
 
 ;// CONCATENATED MODULE: ./actions/build-push/index.ts
-
 
 
 
@@ -32423,7 +32656,7 @@ function defaultBranch() {
 }
 async function main(ctx) {
     const { values: v, problems } = collectInputs(schema, ctx.inputs);
-    for (const val of Object.values(v['build-args'] ?? {}))
+    for (const val of [...Object.values(v['build-args'] ?? {}), ...Object.values(v.secrets ?? {})])
         ctx.inputs.mask(val);
     for (const name of Object.keys(v['build-args'] ?? {}).filter(reservedBuildArg)) {
         problems.push({ input: 'build-args', message: `${name} would change the docker CLI's own environment (build-arg values reach docker through it); rename the build argument` });
@@ -32435,25 +32668,22 @@ async function main(ctx) {
         problems.push({ input: 'context', message: `'${v.context}' does not exist in the workspace` });
     else if (!(0,external_node_fs_namespaceObject.existsSync)(file))
         problems.push({ input: 'file', message: `${external_node_path_default().relative(ws, file) || file} does not exist; set 'file' or add a Dockerfile to the context` });
-    const logger = ctx.logger;
-    const quiet = { logger, quiet: true };
-    const native = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
-    if (v.platforms.length && (v.platforms.length > 1 || v.platforms[0] !== native)) {
-        const buildx = await docker(['buildx', 'version'], quiet).catch(() => ({ code: 1 }));
-        if (buildx.code !== 0)
-            problems.push({ input: 'platforms', message: `${v.platforms.join(', ')} needs docker buildx, which this runner does not have (without it only the native ${native} can be built)` });
-        else
-            problems.push({ input: 'platforms', message: 'multi-platform builds (buildx with a docker-container builder) are not supported by this version; build the native platform or use docker/build-push-action for multi-platform images' });
+    const secretFiles = {};
+    for (const [id, f] of Object.entries(v['secret-files'] ?? {})) {
+        const p = external_node_path_default().resolve(ws, f.trim());
+        if (!(0,external_node_fs_namespaceObject.existsSync)(p))
+            problems.push({ input: 'secret-files', message: `${id}: '${f.trim()}' does not exist` });
+        secretFiles[id] = p;
     }
+    const dupes = Object.keys(secretFiles).filter((id) => id in (v.secrets ?? {}));
+    if (dupes.length)
+        problems.push({ input: 'secret-files', message: `secret id ${dupes.join(', ')} is also in 'secrets'` });
     if (problems.length)
         throw new InputError(problems);
-    const { registry } = parseImageName(v.image);
-    const reg = v.registry || registry;
-    const isGhcr = reg === 'ghcr.io';
+    const isGhcr = (v.registry || v.image.split('/')[0]) === 'ghcr.io';
     const username = v.username || (isGhcr ? ctx.run.actor : undefined);
     const password = v.password || (isGhcr ? v['github-token'] : undefined);
-    const git = { sha: ctx.run.sha, ref: ctx.run.ref, defaultBranch: defaultBranch() };
-    const { tags, version } = resolveTags(v.tags, git);
+    const { tags, version } = resolveTags(v.tags, { sha: ctx.run.sha, ref: ctx.run.ref, defaultBranch: defaultBranch() });
     if (!tags.length)
         throw new InputError([{ input: 'tags', message: `gives no tag for ${ctx.run.ref || 'this ref'} (e.g. semver only applies to v1.2.3 tags); add sha or a literal tag` }]);
     const refs = tags.map((t) => `${v.image}:${t}`);
@@ -32465,103 +32695,55 @@ async function main(ctx) {
         'org.opencontainers.image.version': version,
         ...v.labels,
     };
-    // Credentials go to a private, temporary docker config, through stdin only.
-    const cfgDir = password ? (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(process.env.RUNNER_TEMP || external_node_os_default().tmpdir(), 'docker-config-')) : undefined;
-    const env = { ...(cfgDir ? { DOCKER_CONFIG: cfgDir } : {}), ...v['build-args'] };
-    const work = (0,external_node_fs_namespaceObject.mkdtempSync)(external_node_path_default().join(process.env.RUNNER_TEMP || external_node_os_default().tmpdir(), 'build-'));
+    let r;
     try {
-        if (password) {
-            if (!username)
-                throw new InputError([{ input: 'username', message: `is required to log in to ${reg} with 'password'` }]);
-            const login = await docker(['login', reg, '--username', username, '--password-stdin'], { env, input: password, ...quiet });
-            if (login.code !== 0)
-                throw new Error(`login to ${reg} as ${username} failed: ${tail(login.stderr || login.stdout, 3)}; check 'username' and 'password' (for ghcr.io the token needs packages: write)`);
-            logger.info(`logged in to ${reg} as ${username}`);
-        }
-        const cacheFrom = [];
-        if (v.cache && v.push) {
-            for (const candidate of [...new Set([refs.find((r) => !r.endsWith(':latest') && !/:sha-/.test(r)), `${v.image}:latest`].filter((r) => !!r))]) {
-                const pulled = await docker(['pull', '--quiet', candidate], { env, ...quiet });
-                if (pulled.code === 0)
-                    cacheFrom.push(candidate);
-            }
-            logger.info(cacheFrom.length ? `cache: layers from ${cacheFrom.join(', ')}` : 'cache: no previous image to reuse layers from');
-        }
-        const started = Date.now();
-        const iidFile = external_node_path_default().join(work, 'iid');
-        const built = await logger.group(`docker build ${refs[0]}`, () => docker(buildArgs({ context, file, tags: refs, labels, buildArgNames: Object.keys(v['build-args']), target: v.target, cacheFrom, iidFile, platforms: v.platforms }), { env, logger }));
-        const buildMs = Date.now() - started;
-        if (built.code !== 0)
-            throw new Error(`docker build failed (exit ${built.code}); the failing step's output:\n${tail(built.stderr + '\n' + built.stdout, 25)}`);
-        const imageId = (0,external_node_fs_namespaceObject.readFileSync)(iidFile, 'utf8').trim();
-        const cache = cachedSteps(built.stdout + built.stderr);
-        ctx.setOutput('image-id', imageId);
-        ctx.setOutput('tags', refs.join('\n'));
-        let digest = '';
-        let size = 0;
-        if (v.push) {
-            // The digest each push reports is the registry's own; every tag must point at the same one.
-            const digests = new Map();
-            for (const r of refs) {
-                const pushed = await docker(['push', r], { env, ...quiet });
-                if (pushed.code !== 0)
-                    throw new Error(`docker push ${r} failed: ${tail(pushed.stderr || pushed.stdout, 5)}`);
-                const d = pushedDigest(pushed.stdout + pushed.stderr);
-                if (d)
-                    digests.set(r, d);
-                logger.info(`pushed ${r}${d ? ` (${d})` : ''}`);
-            }
-            // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
-            const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], quiet);
-            const insecure = info.code === 0 ? await isInsecureRegistry(registry, parseRegistryConfig(info.stdout.trim())) : false;
-            const access = { insecure };
-            let manifest;
-            try {
-                manifest = await readManifest(v.image, tags[0], { username, password }, access);
-            }
-            catch (e) {
-                if (!digests.size)
-                    throw e;
-                logger.warning(`could not read the manifest of ${refs[0]} from the registry (size-bytes is unknown): ${e.message}`);
-            }
-            digest = digests.get(refs[0]) ?? manifest.digest;
-            size = manifest?.size ?? 0;
-            if (manifest && manifest.digest !== digest)
-                throw new Error(`the registry has ${refs[0]} at ${manifest.digest}, but the push reported ${digest}; another push raced this one`);
-            for (const [i, t] of tags.entries()) {
-                if (i === 0)
-                    continue;
-                const other = digests.get(refs[i]) ?? (await readManifest(v.image, t, { username, password }, access)).digest;
-                if (other !== digest)
-                    throw new Error(`the registry has ${v.image}:${t} at ${other}, not ${digest}; another push raced this one`);
-            }
-        }
-        else {
-            const inspected = await docker(['image', 'inspect', '--format', '{{.Size}}', imageId], quiet);
-            size = Number(inspected.stdout.trim()) || 0;
-        }
-        ctx.setOutput('digest', digest);
-        ctx.setOutput('image-ref', digest ? `${v.image}@${digest}` : '');
-        ctx.setOutput('size-bytes', size);
-        ctx.setOutput('cached-steps', cache.cached);
-        await ctx.summary([
-            `## Image ${code(v.image)}: ${v.push ? 'built and pushed' : 'built (not pushed)'}`,
-            '',
-            table(['', ''], [
-                ['digest', digest ? code(digest) : '(not pushed)'],
-                ['tags', refs.map(code).join('<br>')],
-                ['size', `${(size / 1024 / 1024).toFixed(1)} MiB`],
-                ['build time', formatDuration(buildMs)],
-                ['cache', cacheFrom.length ? `${cache.cached} step(s) reused from ${cacheFrom.map(code).join(', ')}` : `${cache.cached} step(s) reused (local layers)`],
-            ]),
-        ].join('\n'));
-        logger.info(digest ? `${v.image}@${digest}` : `built ${imageId}`);
+        r = await buildPush({
+            image: v.image,
+            registry: v.registry,
+            username,
+            password,
+            context,
+            file,
+            refs,
+            tags,
+            labels,
+            buildArgs: v['build-args'],
+            secrets: v.secrets,
+            secretFiles,
+            target: v.target,
+            platforms: v.platforms,
+            network: v.network === 'default' ? undefined : v.network,
+            push: v.push,
+            cache: v.cache,
+            builder: v.builder,
+            tempDir: process.env.RUNNER_TEMP || external_node_os_default().tmpdir(),
+        }, ctx.logger);
     }
-    finally {
-        if (cfgDir)
-            (0,external_node_fs_namespaceObject.rmSync)(cfgDir, { recursive: true, force: true });
-        (0,external_node_fs_namespaceObject.rmSync)(work, { recursive: true, force: true });
+    catch (e) {
+        if (e instanceof BuildInputError)
+            throw new InputError([{ input: e.input, message: e.message }]);
+        throw e;
     }
+    ctx.setOutput('image-id', r.imageId);
+    ctx.setOutput('tags', refs.join('\n'));
+    ctx.setOutput('digest', r.digest);
+    ctx.setOutput('image-ref', r.digest ? `${v.image}@${r.digest}` : '');
+    ctx.setOutput('size-bytes', r.size);
+    ctx.setOutput('cached-steps', r.cachedSteps);
+    ctx.setOutput('builder', r.builder);
+    await ctx.summary([
+        `## Image ${code(v.image)}: ${v.push ? 'built and pushed' : 'built (not pushed)'}`,
+        '',
+        table(['', ''], [
+            ['digest', r.digest ? code(r.digest) : '(not pushed)'],
+            ['tags', refs.map(code).join('<br>')],
+            ['size', `${(r.size / 1024 / 1024).toFixed(1)} MiB`],
+            ['built with', code(r.builder)],
+            ['build time', formatDuration(r.buildMs)],
+            ['cache', r.cacheFrom.length ? `${r.cachedSteps} step(s) reused from ${r.cacheFrom.map(code).join(', ')}` : `${r.cachedSteps} step(s) reused`],
+        ]),
+    ].join('\n'));
+    ctx.logger.info(r.digest ? `${v.image}@${r.digest}` : `built ${r.imageId}`);
 }
 runAction(main);
 

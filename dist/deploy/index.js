@@ -67199,7 +67199,7 @@ function parseHistory(text) {
     return out;
 }
 /** What the history says about each release. */
-function releaseStates(events) {
+function history_releaseStates(events) {
     const m = new Map();
     const get = (e) => {
         let s = m.get(e.release);
@@ -68126,7 +68126,7 @@ async function cleanupStaged(hosts, id, error, ident, stepName = 'stage') {
 /** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
 async function prune(h, keep, live, logger) {
     const current = live.id;
-    const states = releaseStates(h.state.history);
+    const states = history_releaseStates(h.state.history);
     const ids = [...new Set([...h.state.releases, current])].sort();
     const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
     const remove = releasesToPrune(ids, keep, [current, lastGood]);
@@ -73334,6 +73334,7 @@ async function startDeployment(o) {
 
 
 
+
 /** The one-off service a compose v1 migration runs as (see `oneOffFiles`). */
 const oneOffService = (service) => `${service}-ops-oneoff`;
 /**
@@ -73410,7 +73411,11 @@ async function runMigration(h, m, spec, run, logger) {
     }
     return result;
 }
-/** The newest release with a manifest: the one a pipeline just staged or deployed. */
+/**
+ * The newest release with a manifest that is not marked bad: the one a pipeline just
+ * staged or deployed (after a rollback, not the release rolled back from). A release named
+ * by id or version is taken as it is.
+ */
 function newestRelease(h, wanted) {
     const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
     if (wanted) {
@@ -73419,9 +73424,10 @@ function newestRelease(h, wanted) {
             throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
         return byId;
     }
-    const id = ids[ids.length - 1];
+    const states = releaseStates(h.state.history);
+    const id = ids.filter((r) => !states.get(r)?.bad).pop();
     if (!id)
-        throw new Error(`host ${h.target.name}: no release is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first`);
+        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
     return h.state.manifests.get(id);
 }
 /**

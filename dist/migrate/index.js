@@ -65798,36 +65798,6 @@ function summarizeResults(rs) {
     return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
 }
 
-;// CONCATENATED MODULE: ./src/report/timeline.ts
-class timeline_Timeline {
-    entries = [];
-    add(host, step, start, end, ok) {
-        this.entries.push({ host, step, start, end, ok });
-    }
-    forHost(host) {
-        return this.entries.filter((e) => e.host === host);
-    }
-    duration(host, step) {
-        const es = this.entries.filter((e) => e.host === host && e.step === step);
-        return es.length ? es.reduce((n, e) => n + (e.end - e.start), 0) : undefined;
-    }
-}
-/** Mermaid text allows no colons, semicolons or hashes in task names. */
-const label = (s) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
-function mermaidGantt(t, title) {
-    if (!t.entries.length)
-        return '';
-    const hosts = [...new Set(t.entries.map((e) => e.host))];
-    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
-    for (const h of hosts) {
-        lines.push(`  section ${label(h)}`);
-        for (const e of t.forHost(h))
-            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
-    }
-    lines.push('```', '');
-    return lines.join('\n');
-}
-
 ;// CONCATENATED MODULE: ./src/state/history.ts
 /**
  * history.jsonl: one JSON event per line, append-only. Appends are single writes of one
@@ -65886,6 +65856,36 @@ function history_releaseStates(events) {
             s.bad = true;
     }
     return m;
+}
+
+;// CONCATENATED MODULE: ./src/report/timeline.ts
+class timeline_Timeline {
+    entries = [];
+    add(host, step, start, end, ok) {
+        this.entries.push({ host, step, start, end, ok });
+    }
+    forHost(host) {
+        return this.entries.filter((e) => e.host === host);
+    }
+    duration(host, step) {
+        const es = this.entries.filter((e) => e.host === host && e.step === step);
+        return es.length ? es.reduce((n, e) => n + (e.end - e.start), 0) : undefined;
+    }
+}
+/** Mermaid text allows no colons, semicolons or hashes in task names. */
+const label = (s) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
+function mermaidGantt(t, title) {
+    if (!t.entries.length)
+        return '';
+    const hosts = [...new Set(t.entries.map((e) => e.host))];
+    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
+    for (const h of hosts) {
+        lines.push(`  section ${label(h)}`);
+        for (const e of t.forHost(h))
+            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
+    }
+    lines.push('```', '');
+    return lines.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/state/layout.ts
@@ -67338,6 +67338,7 @@ async function prune(h, keep, live, logger) {
 
 
 
+
 /** The one-off service a compose v1 migration runs as (see `oneOffFiles`). */
 const oneOffService = (service) => `${service}-ops-oneoff`;
 /**
@@ -67414,7 +67415,11 @@ async function runMigration(h, m, spec, run, logger) {
     }
     return result;
 }
-/** The newest release with a manifest: the one a pipeline just staged or deployed. */
+/**
+ * The newest release with a manifest that is not marked bad: the one a pipeline just
+ * staged or deployed (after a rollback, not the release rolled back from). A release named
+ * by id or version is taken as it is.
+ */
 function newestRelease(h, wanted) {
     const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
     if (wanted) {
@@ -67423,9 +67428,10 @@ function newestRelease(h, wanted) {
             throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
         return byId;
     }
-    const id = ids[ids.length - 1];
+    const states = history_releaseStates(h.state.history);
+    const id = ids.filter((r) => !states.get(r)?.bad).pop();
     if (!id)
-        throw new Error(`host ${h.target.name}: no release is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first`);
+        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
     return h.state.manifests.get(id);
 }
 /**

@@ -1,5 +1,8 @@
-/** The docker CLI on the runner, as argument lists; secrets reach it only through stdin or the environment. */
+/** The docker CLI on the runner, as argument lists; secrets reach it only through stdin, files or the environment. */
 import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Logger } from '../log.js';
 
 export interface CliResult {
@@ -39,11 +42,15 @@ export interface BuildSpec {
   /** Names only: values are passed in the environment, never on the command line. */
   buildArgNames: string[];
   target?: string;
+  /** Images whose inline cache metadata seeds the build. */
   cacheFrom: string[];
   iidFile: string;
   platforms: string[];
+  /** Network for RUN steps (`none`, `host`); the builder's default when unset. */
+  network?: string;
 }
 
+/** `docker build` (the classic builder, or BuildKit behind it): no secrets, inline cache only. */
 export function buildArgs(b: BuildSpec): string[] {
   return [
     'build',
@@ -55,6 +62,54 @@ export function buildArgs(b: BuildSpec): string[] {
     ...(b.cacheFrom.length ? ['--build-arg', 'BUILDKIT_INLINE_CACHE=1', ...b.cacheFrom.flatMap((c) => ['--cache-from', c])] : []),
     ...(b.target ? ['--target', b.target] : []),
     ...(b.platforms.length ? ['--platform', b.platforms.join(',')] : []),
+    ...(b.network ? ['--network', b.network] : []),
+    b.context,
+  ];
+}
+
+export interface BuildxSpec extends BuildSpec {
+  metadataFile: string;
+  /** BuildKit secrets: id → a file holding the value (0600, in a private directory). */
+  secretFiles: Record<string, string>;
+  push: boolean;
+  /** The builder's driver: `docker` keeps images in the engine and caches inline only. */
+  driver: string;
+  /** Reuse and write build cache. */
+  cache: boolean;
+  /** Where registry cache goes on drivers that can export it (`<image>:buildcache`). */
+  cacheRef?: string;
+}
+
+/**
+ * `docker buildx build`. Cache: with the `docker` driver, inline cache metadata in the pushed
+ * image and `type=registry` import of the previous images (the only export that driver
+ * has); with `docker-container`/`remote` drivers, a `type=registry` cache image
+ * (`<image>:buildcache`, mode=max). Without push, the image is loaded into the engine.
+ */
+export function buildxArgs(b: BuildxSpec): string[] {
+  const docker = b.driver === 'docker';
+  const cache = !b.cache
+    ? []
+    : docker
+      ? [...b.cacheFrom.flatMap((c) => ['--cache-from', `type=registry,ref=${c}`]), ...(b.push ? ['--cache-to', 'type=inline'] : [])]
+      : b.cacheRef
+        ? ['--cache-from', `type=registry,ref=${b.cacheRef}`, ...(b.push ? ['--cache-to', `type=registry,ref=${b.cacheRef},mode=max`] : [])]
+        : [];
+  return [
+    'buildx', 'build',
+    '--progress', 'plain',
+    '--file', b.file,
+    '--iidfile', b.iidFile,
+    '--metadata-file', b.metadataFile,
+    ...b.tags.flatMap((t) => ['--tag', t]),
+    ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
+    ...Object.entries(b.secretFiles).flatMap(([id, file]) => ['--secret', `id=${id},src=${file}`]),
+    ...cache,
+    ...(b.target ? ['--target', b.target] : []),
+    ...(b.platforms.length ? ['--platform', b.platforms.join(',')] : []),
+    ...(b.network ? ['--network', b.network] : []),
+    ...(b.push ? ['--push'] : docker ? [] : ['--load']),
     b.context,
   ];
 }
@@ -72,4 +127,44 @@ export function cachedSteps(output: string): { cached: number; steps: number } {
  */
 export function reservedBuildArg(name: string): boolean {
   return /^(PATH|HOME|USER|SHELL|TMPDIR|GODEBUG|GOTRACEBACK|SSL_CERT_FILE|SSL_CERT_DIR|LD_.*|DOCKER_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*)$/i.test(name);
+}
+
+/** The docker config directory the CLI uses now. */
+export function currentDockerConfig(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker');
+}
+
+/**
+ * A private docker config for one build: credentials from `docker login` land here and
+ * nowhere else. The user's CLI plugins (buildx), builder instances and contexts stay
+ * available, and their config.json is kept without its credentials.
+ */
+export function privateDockerConfig(parent: string, base = currentDockerConfig()): string {
+  const dir = mkdtempSync(path.join(parent, 'docker-config-'));
+  for (const sub of ['cli-plugins', 'buildx', 'contexts']) {
+    const from = path.join(base, sub);
+    if (existsSync(from)) symlinkSync(from, path.join(dir, sub));
+  }
+  const cfg = path.join(base, 'config.json');
+  if (existsSync(cfg)) {
+    try {
+      const j = JSON.parse(readFileSync(cfg, 'utf8')) as Record<string, unknown>;
+      delete j.auths;
+      delete j.credsStore;
+      delete j.credHelpers;
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify(j, null, 2), { mode: 0o600 });
+    } catch {
+      /* an unreadable config: start empty */
+    }
+  } else if (existsSync(path.join(base, 'daemon.json'))) copyFileSync(path.join(base, 'daemon.json'), path.join(dir, 'daemon.json'));
+  return dir;
+}
+
+/** The builder on this runner: buildx with its driver, or the classic `docker build`. */
+export async function detectBuilder(env: NodeJS.ProcessEnv, logger: Logger): Promise<{ kind: 'buildx'; driver: string; version: string } | { kind: 'docker' }> {
+  const v = await docker(['buildx', 'version'], { env, logger, quiet: true }).catch(() => ({ code: 1, stdout: '', stderr: '' }));
+  if (v.code !== 0) return { kind: 'docker' };
+  const inspect = await docker(['buildx', 'inspect'], { env, logger, quiet: true });
+  const driver = /^Driver:\s*(\S+)/m.exec(inspect.stdout)?.[1] ?? 'docker';
+  return { kind: 'buildx', driver, version: v.stdout.trim().split(/\s+/).slice(1, 2).join('') };
 }

@@ -15,7 +15,7 @@ import type { SshPool } from '../ssh/pool.js';
 import type { ReleaseManifest } from '../state/releases.js';
 import type { HeldLocks, LockSite } from '../state/lock.js';
 import { shScript, userScript, type Command } from '../shell/index.js';
-import type { HistoryEvent } from '../state/history.js';
+import { releaseStates, type HistoryEvent } from '../state/history.js';
 import { Timeline } from '../report/timeline.js';
 import { composeArgs } from './compose.js';
 import { connectHosts, hookCommand, lockAndRefresh, record, step, type HostCtx } from './host.js';
@@ -122,7 +122,11 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
   return result;
 }
 
-/** The newest release with a manifest: the one a pipeline just staged or deployed. */
+/**
+ * The newest release with a manifest that is not marked bad: the one a pipeline just
+ * staged or deployed (after a rollback, not the release rolled back from). A release named
+ * by id or version is taken as it is.
+ */
 export function newestRelease(h: HostCtx, wanted?: string): ReleaseManifest {
   const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
   if (wanted) {
@@ -130,8 +134,9 @@ export function newestRelease(h: HostCtx, wanted?: string): ReleaseManifest {
     if (!byId) throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
     return byId;
   }
-  const id = ids[ids.length - 1];
-  if (!id) throw new Error(`host ${h.target.name}: no release is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first`);
+  const states = releaseStates(h.state.history);
+  const id = ids.filter((r) => !states.get(r)?.bad).pop();
+  if (!id) throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
   return h.state.manifests.get(id)!;
 }
 

@@ -1,4 +1,5 @@
-import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { dockerPlugins } from '../../sandbox/plugins.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +24,15 @@ function workspace(extraDockerfile = ''): string {
   return ws;
 }
 
-function build(inputs: Record<string, string>, o: { ref?: string; ws?: string } = {}) {
+/** The runner's docker config: empty (no buildx), or with the buildx plugin, as on GitHub's runners. */
+let plainConfig: string;
+let buildxConfig: string;
+let runnerConfig: string;
+
+function build(inputs: Record<string, string>, o: { ref?: string; ws?: string; config?: string } = {}) {
   return runAction('build-push', {
     workspace: o.ws ?? workspace(),
-    env: { DOCKER_HOST: engine.host, GITHUB_REF: o.ref ?? 'refs/heads/main' },
+    env: { DOCKER_HOST: engine.host, GITHUB_REF: o.ref ?? 'refs/heads/main', DOCKER_CONFIG: o.config ?? runnerConfig },
     inputs: { image: `${registry.address}/acme/shop`, context: 'app', username: auth.user, password: auth.password, ...inputs },
   }).then((r) => r.main);
 }
@@ -35,13 +41,27 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'ops-build-'));
   engine = await startEngine(path.join(dir, 'engine'));
   registry = await startRegistry(path.join(dir, 'registry'), '127.0.0.1', auth);
+  plainConfig = path.join(dir, 'config-plain');
+  buildxConfig = path.join(dir, 'config-buildx');
+  mkdirSync(plainConfig, { recursive: true });
+  mkdirSync(path.join(buildxConfig, 'cli-plugins'), { recursive: true });
+  copyFileSync((await dockerPlugins()).buildx, path.join(buildxConfig, 'cli-plugins', 'docker-buildx'));
+  chmodSync(path.join(buildxConfig, 'cli-plugins', 'docker-buildx'), 0o755);
+  runnerConfig = plainConfig;
 });
 afterAll(async () => {
   await stopEngine(engine);
   await stopRegistry(registry);
 });
 
-describe('build-push against a real engine and registry', () => {
+describe.each([
+  ['docker build (no buildx on the runner)', 'plain', 'docker build'],
+  ['docker buildx (docker driver)', 'buildx', 'buildx 0.13.1+ds1 (docker driver)'],
+] as const)('build-push with %s, against a real engine and registry', (_name, which, builderName) => {
+  beforeAll(() => {
+    runnerConfig = which === 'buildx' ? buildxConfig : plainConfig;
+  });
+
   it('from a v1.2.3 tag: pushes semver tags; the digest is the registry\'s; image@digest pulls and runs', async () => {
     const r = await build({ 'build-args': 'GREETING=hi there' }, { ref: 'refs/tags/v1.2.3' });
     expect(r.errors).toEqual([]);
@@ -69,6 +89,7 @@ describe('build-push against a real engine and registry', () => {
     expect(env).toBeDefined();
     expect(secretLeaks(r, [auth.password, 'hi there'])).toEqual([]);
     expect(r.summary).toContain(m.digest);
+    expect(r.outputs.builder).toBe(builderName);
   });
 
   it('from a branch: sha and ref tags, latest on the default branch only', async () => {
@@ -102,7 +123,7 @@ describe('build-push against a real engine and registry', () => {
   it('a failing build fails with the failing step\'s output', async () => {
     const r = await build({}, { ws: workspace('FROM scratch\nCOPY does-not-exist /x\n') });
     expect(r.exitCode).toBe(1);
-    expect(r.errors[0]).toMatch(/docker build failed \(exit \d+\); the failing step's output:[\s\S]*does-not-exist/);
+    expect(r.errors[0]).toMatch(/docker (buildx )?build failed \(exit \d+\); the failing step's output:[\s\S]*does-not-exist/);
   });
 
   it('a wrong password fails with an auth message, and the password shows nowhere', async () => {
@@ -110,6 +131,41 @@ describe('build-push against a real engine and registry', () => {
     expect(r.exitCode).toBe(1);
     expect(r.errors[0]).toMatch(/login to 127\.0\.0\.1:\d+ as ci failed: .*(unauthorized|401)/i);
     expect(secretLeaks(r, ['wrong-Pa55word-123'])).toEqual([]);
+  });
+
+  it('BuildKit secrets reach the build and never the image, the log or the history (buildx only)', async () => {
+    const ws = workspace('FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nRUN --mount=type=secret,id=npm --mount=type=secret,id=cert sh -c \'busybox wc -c < /run/secrets/npm > /npm-length; busybox wc -c < /run/secrets/cert > /cert-length\'\nENTRYPOINT ["/bin/busybox"]\n');
+    writeFileSync(path.join(ws, 'cert.pem'), 'not-a-real-cert-0123456789');
+    const token = 'npm_s3cretTokenValue42';
+    const r = await build({ secrets: `npm=${token}`, 'secret-files': 'cert=cert.pem', tags: 'secrets', network: 'none' }, { ws });
+    if (which === 'plain') {
+      expect(r.exitCode).toBe(1);
+      expect(r.errors[0]).toContain("input 'secrets': BuildKit secrets need docker buildx on the runner");
+      return;
+    }
+    expect(r.errors).toEqual([]);
+    const ref = r.outputs['image-ref']!;
+    expect((await mustDocker(engine, ['run', '--rm', ref, 'cat', '/npm-length', '/cert-length'])).split('\n').map((l) => l.trim())).toEqual([String(token.length), '26', '']);
+    const history = await mustDocker(engine, ['history', '--no-trunc', ref]);
+    const inspect = await mustDocker(engine, ['image', 'inspect', ref]);
+    for (const t of [history, inspect]) expect(t).not.toContain(token);
+    expect(secretLeaks(r, [token])).toEqual([]);
+  });
+});
+
+describe('build-push: builders, registries and inputs', () => {
+  it('builder: docker uses docker build even with buildx installed; builder: buildx without it fails clearly', async () => {
+    const forced = await build({ builder: 'docker', push: 'false', tags: 'forced' }, { config: buildxConfig });
+    expect(forced.errors).toEqual([]);
+    expect(forced.outputs.builder).toBe('docker build');
+    const missing = await build({ builder: 'buildx', push: 'false', tags: 'forced' }, { config: plainConfig });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.errors[0]).toContain("input 'builder': is 'buildx' but docker buildx is not installed on this runner");
+    // With buildx, --platform is passed through: an image of COPY steps builds for arm64 even
+    // here (RUN steps would need QEMU, and several platforms a docker-container builder).
+    const arm = await build({ platforms: 'linux/arm64', push: 'false', tags: 'arm' }, { config: buildxConfig });
+    expect(arm.errors).toEqual([]);
+    expect((await mustDocker(engine, ['image', 'inspect', '--format', '{{.Architecture}}', arm.outputs['image-id']!])).trim()).toBe('arm64');
   });
 
   it('a registry on any address the engine trusts as insecure: plain HTTP because the engine says so, proxies honoured', async () => {
@@ -166,7 +222,7 @@ describe('build-push against a real engine and registry', () => {
     [{ tags: '{{branch}}' }, "input 'tags': '{{branch}}': unknown template"],
     [{ platforms: 'linux/arm64' }, "input 'platforms': linux/arm64 needs docker buildx"],
   ])('bad input %j', async (inputs, message) => {
-    const r = await build(inputs as Record<string, string>);
+    const r = await build(inputs as Record<string, string>, { config: plainConfig });
     expect(r.exitCode).toBe(1);
     expect(r.errors[0]).toContain(message);
   });
