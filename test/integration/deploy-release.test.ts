@@ -13,7 +13,7 @@ import { startDeployment } from '../../src/report/github.js';
 import { LineLogger } from '../../src/log.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 import { startProxy } from '../fixtures/tcp-proxy.js';
-import { knownHostsFor } from '../../sandbox/hosts.js';
+import { hideCommands, knownHostsFor } from '../../sandbox/hosts.js';
 import { sleep } from '../../sandbox/procs.js';
 
 const execFileP = promisify(execFile);
@@ -56,7 +56,7 @@ function deploy(version: string, extra: Record<string, string> = {}, ws = worksp
 }
 
 beforeAll(async () => {
-  sb = await startSandbox({ hosts: 1 });
+  sb = await startSandbox({ hosts: 2 });
   h = sb.hosts[0]!;
   pool = inspector(sb);
 });
@@ -192,6 +192,23 @@ describe('release sources and failures that must fail cleanly', () => {
     } finally {
       await execFileP('umount', [dir]).catch(() => {});
     }
+  });
+
+  it('an upload the host stops reading at once (it has no tar) fails the step and exits, instead of hanging', async () => {
+    const bare = sb.hosts[1]!;
+    await hideCommands(bare, ['tar']);
+    const ws = workspace('1.2.0');
+    // More than any pipe holds: the local tar blocks unless it is stopped.
+    writeFileSync(path.join(ws, 'app', 'blob.bin'), randomBytes(8 * 1024 * 1024));
+    const r = await runAction('deploy', {
+      workspace: ws,
+      timeoutMs: 60_000,
+      inputs: { app: 'blog', strategy: 'release', source: 'app', version: '1.2.0', 'github-deployment': 'false', ...sb.sshInputs([bare]) },
+    }).then((x) => x.main);
+    expect(r.signal).toBeNull();
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toMatch(/step 'upload' exited with code 127; last output:\n.*tar: not found/);
+    expect(r.errors[0]).toContain('a command was not found');
   });
 
   it('a failing post-deploy hook fails the step; the release stays live and the summary says so', async () => {
