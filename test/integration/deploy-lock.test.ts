@@ -103,7 +103,9 @@ describe('the deploy lock', () => {
       deploy('3.4.0', { 'pre-deploy': 'sleep 1', 'lock-timeout': '60s' }, { hosts: [h2, h], env: { GITHUB_RUN_ID: '3004' } }),
     ]);
     expect([c.main.errors, d.main.errors]).toEqual([[], []]);
-    const last = c.main.outputs['release-id']! > d.main.outputs['release-id']! ? c : d;
+    // The run that waited went second, and got the later release id.
+    const last = d.main.log.includes('waiting for the deploy lock') ? d : c;
+    expect(last.main.outputs['release-id']! > (last === c ? d : c).main.outputs['release-id']!).toBe(true);
     const firstRun = last === c ? d : c;
     for (const x of [h, h2]) {
       expect(await currentOf(pool, x, APP_DIR)).toBe(last.main.outputs['release-id']);
