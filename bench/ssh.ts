@@ -9,9 +9,9 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startSandbox, type SandboxHost } from '../sandbox/index.js';
-import { SshPool } from '../src/ssh/pool.js';
-import { KnownHosts } from '../src/ssh/hostkeys.js';
-import { parsePrivateKey } from '../src/ssh/keys.js';
+import { SshPool } from '../src/host/pool.js';
+import { KnownHosts } from '../src/host/hostkeys.js';
+import { parsePrivateKey } from '../src/host/keys.js';
 import { silentLogger } from '../src/log.js';
 import { forEachHost } from '../src/fleet/run.js';
 

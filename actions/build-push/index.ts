@@ -6,7 +6,7 @@ import { runAction, type ActionContext } from '../../src/action/runtime.js';
 import { InputError, collectInputs, formatDuration } from '../../src/inputs/schema.js';
 import { resolveTags } from '../../src/build/tags.js';
 import { reservedBuildArg } from '../../src/build/docker.js';
-import { BuildInputError, buildPush } from '../../src/build/flow.js';
+import { BuildInputError, buildPush } from '../../src/flows/build-push.js';
 import { code, table } from '../../src/report/markdown.js';
 import { schema } from './schema.js';
 

@@ -6,13 +6,13 @@ import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { IMAGE_REF } from '../../src/inputs/common.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { deploy, type DeployConfig } from '../../src/deploy/run.js';
+import { SshPool } from '../../src/host/pool.js';
+import { deploy, type DeployConfig } from '../../src/flows/deploy.js';
 import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks.js';
 import { envFileSecrets } from '../../src/inputs/common.js';
 import { deploySummary } from '../../src/report/deploy.js';
 import { startDeployment } from '../../src/report/github.js';
-import { runMigration } from '../../src/deploy/migrate.js';
+import { runMigration } from '../../src/flows/migrate.js';
 import { schema } from './schema.js';
 
 async function main(ctx: ActionContext) {

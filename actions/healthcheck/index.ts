@@ -4,7 +4,7 @@ import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
 import { checkHealth } from '../../src/health/check.js';
-import { SshPool } from '../../src/ssh/pool.js';
+import { SshPool } from '../../src/host/pool.js';
 import { healthSummary } from '../../src/report/health.js';
 import { schema } from './schema.js';
 

@@ -3,8 +3,8 @@ import { runAction, type ActionContext } from '../../src/action/runtime.js';
 import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks.js';
 import { InputError, collectInputs, formatDuration } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { migrate } from '../../src/deploy/migrate.js';
+import { SshPool } from '../../src/host/pool.js';
+import { migrate } from '../../src/flows/migrate.js';
 import { code, esc, fenced, table } from '../../src/report/markdown.js';
 import { schema } from './schema.js';
 

@@ -4,8 +4,8 @@ import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { rollback } from '../../src/deploy/rollback.js';
+import { SshPool } from '../../src/host/pool.js';
+import { rollback } from '../../src/flows/rollback.js';
 import { deploySummary } from '../../src/report/deploy.js';
 import { schema } from './schema.js';
 

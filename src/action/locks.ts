@@ -5,8 +5,8 @@
 import { collectInputs, InputError, type Schema } from '../inputs/schema.js';
 import { resolveSshInto } from '../inputs/ssh.js';
 import { errorMessage } from '../log.js';
-import { SshPool } from '../ssh/pool.js';
-import { releaseCommand, type LockSite } from '../state/lock.js';
+import { SshPool } from '../host/pool.js';
+import { releaseCommand, type LockSite } from '../host/lock.js';
 import type { ActionContext } from './runtime.js';
 
 const KEY = 'locks';

@@ -1,7 +1,7 @@
 import { parseInputs, type Schema } from '../inputs/schema.js';
 import { parseSshAction } from '../inputs/ssh.js';
 import { preflight } from '../fleet/preflight.js';
-import { SshPool } from '../ssh/pool.js';
+import { SshPool } from '../host/pool.js';
 import { hostResultsJson, hostTable } from '../report/hosts.js';
 import type { ActionContext } from './runtime.js';
 

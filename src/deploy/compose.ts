@@ -1,8 +1,10 @@
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
 import path from 'node:path';
-import { shScript, type Command } from '../shell/index.js';
-import { switchCommand, type ReleaseManifest } from '../state/releases.js';
-import type { HostCtx } from './host.js';
+import { composeArgs, containersCommand, mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
+
+export { composeArgs };
+import { switchCommand, type ReleaseManifest } from '../host/state.js';
+import type { HostCtx } from './context.js';
 
 export interface ComposeSource {
   files: { name: string; content: Buffer }[];
@@ -11,11 +13,9 @@ export interface ComposeSource {
   services: string[];
 }
 
-/** `docker compose` (v2) or `docker-compose` (v1), whichever the host has, with the release's files. */
-export function composeArgs(h: HostCtx, m: ReleaseManifest): string[] {
-  const dir = h.layout.release(m.id);
-  const bin = h.state.compose === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-  return [...bin, '--project-name', m.project!, '--project-directory', dir, ...(m.compose_files ?? []).flatMap((f) => ['-f', path.posix.join(dir, f)]), '--env-file', path.posix.join(dir, '.env')];
+/** How to call Compose for a release on this host (v2 when the host has it, else v1). */
+export function composeCall(h: HostCtx, m: ReleaseManifest): ComposeCall {
+  return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project!, files: m.compose_files ?? [] };
 }
 
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
@@ -35,21 +35,16 @@ export function releaseEnv(userEnv: string, m: ReleaseManifest): string {
   return lines.join('\n') + '\n';
 }
 
-export function mkdirCommand(dir: string): Command {
-  return shScript('mkdir -p "$1" && chmod 0750 "$1"', dir);
-}
-
 /** Stage a compose release: files, .env (0600), pull, digest, release.json last. */
 export async function stageCompose(h: HostCtx, m: ReleaseManifest, src: ComposeSource): Promise<ReleaseManifest> {
   const dir = h.layout.release(m.id);
   await h.session.run(mkdirCommand(dir), { step: 'stage' });
   for (const f of src.files) await h.session.writeFile(path.posix.join(dir, f.name), f.content, 0o644);
   await h.session.writeFile(path.posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
-  const args = composeArgs(h, m);
-  await h.session.run([...args, 'pull', '--quiet', ...(m.services ?? [])], { step: 'pull', stream: true });
+  await h.session.run(pullCommand(composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
   let digest: string | undefined;
   if (m.image) {
-    const r = await h.session.exec(['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', m.image]);
+    const r = await h.session.exec(repoDigestsCommand(m.image));
     const lines = r.stdout.trim().split('\n').filter(Boolean);
     digest = (lines.find((l) => m.image!.startsWith(l.split('@')[0]!)) ?? lines[0])?.split('@')[1];
   }
@@ -61,7 +56,7 @@ export async function stageCompose(h: HostCtx, m: ReleaseManifest, src: ComposeS
 
 /** Make a compose release serve: `up -d` with its files, then point `current` at it. */
 export async function activateCompose(h: HostCtx, m: ReleaseManifest): Promise<void> {
-  await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
+  await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
   await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
 }
 
@@ -75,16 +70,6 @@ export interface ContainerState {
   exitCode: number;
   restartPolicy: string;
   health: string;
-}
-
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-export function containersCommand(project: string): Command {
-  return shScript(
-    `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`,
-    project,
-  );
 }
 
 export function parseContainers(stdout: string): ContainerState[] {

@@ -3,10 +3,9 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import { shScript } from '../shell/index.js';
-import { switchCommand, type ReleaseManifest } from '../state/releases.js';
-import { mkdirCommand } from './compose.js';
-import { hookCommand, type HostCtx } from './host.js';
+import { extractCommand, hookCommand, mkdirCommand, sharedPathsCommand } from '../commands/index.js';
+import { switchCommand, type ReleaseManifest } from '../host/state.js';
+import type { HostCtx } from './context.js';
 
 export interface FilesSource {
   /** A directory or a .tar / .tar.gz / .tgz in the workspace. */
@@ -55,7 +54,7 @@ function archiveStream(source: string): Archive {
 /** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
 async function upload(h: HostCtx, dir: string, source: string): Promise<void> {
   const a = archiveStream(source);
-  const remote = h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream as never }).catch((e) => {
+  const remote = h.session.run(extractCommand(dir, a.gzip), { step: 'upload', stdinStream: a.stream as never }).catch((e) => {
     a.stop();
     throw e;
   });
@@ -68,32 +67,7 @@ export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSourc
   const dir = h.layout.release(m.id);
   await h.session.run(mkdirCommand(dir), { step: 'stage' });
   await upload(h, dir, src.source);
-  if (src.sharedPaths.length) {
-    await h.session.run(
-      shScript(
-        `d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`,
-        h.layout.appDir,
-        dir,
-        ...src.sharedPaths,
-      ),
-      { step: 'shared paths' },
-    );
-  }
+  if (src.sharedPaths.length) await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
   if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
   // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
   await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);

@@ -1,5 +1,5 @@
 import { and } from '../shell/index.js';
-import type { SshPool } from '../ssh/pool.js';
+import type { SshPool } from '../host/pool.js';
 import type { Logger } from '../log.js';
 import { forEachHost, type HostResult } from './run.js';
 import type { Target } from './targets.js';

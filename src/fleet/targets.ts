@@ -1,13 +1,9 @@
 import { parse as parseYaml } from 'yaml';
-import { ParseError } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 
-/** One SSH target. `name` is how the user named it (inventory alias or host string). */
-export interface Target {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-}
+import type { Target } from '../host/target.js';
+
+export type { Target };
 
 export interface TargetDefaults {
   user: string;
@@ -278,13 +274,4 @@ export function inventoryTargets(text: string, group: string, d: TargetDefaults,
       return { name, host, user, port: port === undefined ? d.port : parsePort(String(port), name) };
     }),
   );
-}
-
-export function targetLabel(t: Target): string {
-  return t.name;
-}
-
-export function targetAddress(t: Target): string {
-  const h = t.host.includes(':') ? `[${t.host}]` : t.host;
-  return `${t.user}@${h}:${t.port}`;
 }

@@ -5,7 +5,7 @@
 import { forEachHost } from '../fleet/run.js';
 import type { Target } from '../fleet/targets.js';
 import type { Logger } from '../log.js';
-import type { SshPool } from '../ssh/pool.js';
+import type { SshPool } from '../host/pool.js';
 import { errorMessage } from '../log.js';
 import { percentile, runGate, type GateResult } from './gate.js';
 import { redactUrl, type HealthSpec } from './spec.js';

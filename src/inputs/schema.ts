@@ -11,8 +11,9 @@ export class InputError extends Error {
   }
 }
 
-/** Thrown by parsers; the schema adds the input's name. */
-export class ParseError extends Error {}
+import { ParseError, formatDuration } from '../text.js';
+
+export { ParseError, formatDuration };
 
 export interface Field<T> {
   parse(raw: string): T;
@@ -44,19 +45,6 @@ export function parseDuration(raw: string): number {
   if (!m) throw new ParseError(`'${raw}' is not a duration; use a number with a unit, e.g. 500ms, 30s, 5m, 2h`);
   const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
   return ms;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  if (ms < 3_600_000) {
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
-  }
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.round((ms % 3_600_000) / 60_000);
-  return m ? `${h}h${m}m` : `${h}h`;
 }
 
 export function parseBool(raw: string): boolean {

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, ParseError, collectInputs, f, type InputSource, type Parsed, type Problem, type Schema } from './schema.js';
 import { inventoryTargets, parseHost, parseHostList, type Target } from '../fleet/targets.js';
-import { Fingerprints, KnownHosts, type HostKeyPolicy } from '../ssh/hostkeys.js';
-import { parsePrivateKey } from '../ssh/keys.js';
-import type { SshOptions } from '../ssh/session.js';
+import { Fingerprints, KnownHosts, type HostKeyPolicy } from '../host/hostkeys.js';
+import { parsePrivateKey } from '../host/keys.js';
+import type { SshOptions } from '../host/session.js';
 import type { Logger } from '../log.js';
 
 /** The SSH inputs every action that reaches a server shares, with the same names. */

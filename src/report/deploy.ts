@@ -1,12 +1,13 @@
-import type { DeployResult } from '../deploy/run.js';
-import type { ReleaseManifest } from '../state/releases.js';
-import { formatDuration } from '../inputs/schema.js';
+import type { HostOutcome } from '../deploy/context.js';
+import type { Timeline } from '../host/timeline.js';
+import type { ReleaseManifest } from '../host/state.js';
+import { formatDuration } from '../text.js';
 import { code, esc, table } from './markdown.js';
 import { mermaidGantt } from './timeline.js';
 
 const ICON: Record<string, string> = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': '↩️ rolled back', skipped: '⏭️ untouched' };
 
-type SummaryInput = Pick<DeployResult, 'ok' | 'rolledBack' | 'hosts' | 'timeline'> & { release: Pick<ReleaseManifest, 'id' | 'version' | 'image' | 'image_digest'> };
+type SummaryInput = { ok: boolean; rolledBack: boolean; hosts: HostOutcome[]; timeline: Timeline } & { release: Pick<ReleaseManifest, 'id' | 'version' | 'image' | 'image_digest'> };
 
 export function deploySummary(r: SummaryInput, title: string): string {
   const d = (host: string, s: string) => {

@@ -157,11 +157,26 @@ export function userScript(text: string): Command {
   return ['sh', '-c', launcher, 'ops-script', text];
 }
 
+const SCRIPT = Symbol('const-script');
+
+/** The text of a script written in this code base: made only by the `sh` tag, from constant text. */
+export interface ConstScript {
+  readonly [SCRIPT]: string;
+}
+
 /**
- * A fixed script from this code base, with data passed only as positional parameters
- * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
- * only into `args`. Runs under `set -eu`.
+ * sh`...`: a constant script. The tag takes no substitutions (their type is `never`), so
+ * data can never be spliced into script text; it goes in as positional parameters.
  */
-export function shScript(script: string, ...args: string[]): Command {
-  return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+export function sh(strings: TemplateStringsArray, ...none: never[]): ConstScript {
+  if (none.length || strings.length !== 1) throw new Error('sh`...` scripts are constant text: pass data as positional parameters');
+  return Object.freeze({ [SCRIPT]: strings[0]! });
+}
+
+/**
+ * A fixed script from this code base (an sh`...` constant), with data passed only as
+ * positional parameters ("$1", "$2", ...). Runs under `set -eu`.
+ */
+export function shScript(script: ConstScript, ...args: string[]): Command {
+  return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type ComposeFlavor, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
 import { ROOT, runAction } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost, servedVersion } from './helpers.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 
 let sb: Sandbox;
 let pool: SshPool;

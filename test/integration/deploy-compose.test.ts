@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { runAction, secretLeaks, ROOT } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost, servedVersion } from './helpers.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 import { stopRegistry } from '../../sandbox/docker.js';
 
 let sb: Sandbox;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { runAction } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost } from './helpers.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 
 let sb: Sandbox;
 let pool: SshPool;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
 import { ROOT, runAction, type RunOptions } from '../harness.js';
 import { currentOf, historyOf, inspector, onHost } from './helpers.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 import { sleep } from '../../sandbox/procs.js';
 
 let sb: Sandbox;

@@ -11,7 +11,7 @@ import { currentOf, historyOf, inspector, onHost } from './helpers.js';
 import { startGitHubApi } from '../fixtures/github-api.js';
 import { startDeployment } from '../../src/report/github.js';
 import { LineLogger } from '../../src/log.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 import { startProxy } from '../fixtures/tcp-proxy.js';
 import { hideCommands, knownHostsFor } from '../../sandbox/hosts.js';
 import { sleep } from '../../sandbox/procs.js';

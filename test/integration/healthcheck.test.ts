@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, secretLeaks, type StepResult } from '../harness.js';
 import { AUTH_TOKEN, makeCa, startTestApp, type TestApp, type TestCa } from '../fixtures/http-app.js';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 import { inspector, targetOf } from './helpers.js';
 
 let app: TestApp;

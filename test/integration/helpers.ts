@@ -1,9 +1,9 @@
 import type { Sandbox, SandboxHost } from '../../sandbox/index.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { KnownHosts } from '../../src/ssh/hostkeys.js';
-import { parsePrivateKey } from '../../src/ssh/keys.js';
+import { SshPool } from '../../src/host/pool.js';
+import { KnownHosts } from '../../src/host/hostkeys.js';
+import { parsePrivateKey } from '../../src/host/keys.js';
 import { silentLogger } from '../../src/log.js';
-import { parseHistory, type HistoryEvent } from '../../src/state/history.js';
+import { parseHistory, type HistoryEvent } from '../../src/host/history.js';
 import type { Target } from '../../src/fleet/targets.js';
 
 export const targetOf = (h: SandboxHost): Target => ({ name: h.spec, host: h.address, port: h.port, user: h.user });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import type { SshPool } from '../../src/ssh/pool.js';
+import type { SshPool } from '../../src/host/pool.js';
 import { inspector, targetOf } from './helpers.js';
 import { sleep } from '../../sandbox/procs.js';
 

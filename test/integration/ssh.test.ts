@@ -5,11 +5,11 @@ import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/inde
 import { hideCommands, knownHostsFor, makeHostKeys, startSshd, stopSshd } from '../../sandbox/hosts.js';
 import { must, sleep } from '../../sandbox/procs.js';
 import { startProxy } from '../fixtures/tcp-proxy.js';
-import { SshSession, type SshOptions } from '../../src/ssh/session.js';
-import { SshPool } from '../../src/ssh/pool.js';
-import { SshError } from '../../src/ssh/errors.js';
-import { Fingerprints, KnownHosts } from '../../src/ssh/hostkeys.js';
-import { parsePrivateKey } from '../../src/ssh/keys.js';
+import { SshSession, type SshOptions } from '../../src/host/session.js';
+import { SshPool } from '../../src/host/pool.js';
+import { SshError } from '../../src/host/errors.js';
+import { Fingerprints, KnownHosts } from '../../src/host/hostkeys.js';
+import { parsePrivateKey } from '../../src/host/keys.js';
 import { LineLogger } from '../../src/log.js';
 import { forEachHost } from '../../src/fleet/run.js';
 import { userScript } from '../../src/shell/index.js';

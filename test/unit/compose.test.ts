@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { containerProblems, parseContainers } from '../../src/deploy/compose.js';
-import type { ReleaseManifest } from '../../src/state/releases.js';
+import type { ReleaseManifest } from '../../src/host/state.js';
 
 const m = { project: 'shop-production' } as ReleaseManifest;
 const c = (over: string) => parseContainers(over)[0]!;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Fingerprints, KnownHosts, fingerprint, hostKeyAlgorithms, keyType, knownHostsLine, verify } from '../../src/ssh/hostkeys.js';
+import { Fingerprints, KnownHosts, fingerprint, hostKeyAlgorithms, keyType, knownHostsLine, verify } from '../../src/host/hostkeys.js';
 
 // Real keys from ssh-keygen; fingerprints checked against ssh-keygen's own output.
 let dir: string;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { normalizeKeyText, parsePrivateKey } from '../../src/ssh/keys.js';
+import { normalizeKeyText, parsePrivateKey } from '../../src/host/keys.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'keys-'));
 function gen(name: string, args: string[]): { priv: string; pub: string; fp: string } {

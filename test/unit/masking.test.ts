@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Secrets } from '../../src/log.js';
 import { envFileSecrets } from '../../src/inputs/common.js';
-import { redactEvent } from '../../src/deploy/host.js';
+import { redactEvent } from '../../src/deploy/context.js';
 import { reservedBuildArg } from '../../src/build/docker.js';
 
 describe('masking', () => {

@@ -6,21 +6,14 @@
  * has it). Recorded in history with the release.
  */
 import path from 'node:path';
-import type { Target } from '../fleet/targets.js';
-import { forEachHost } from '../fleet/run.js';
-import { errorMessage, type Logger } from '../log.js';
-import { formatDuration } from '../inputs/schema.js';
-import { tail } from '../ssh/errors.js';
-import type { SshPool } from '../ssh/pool.js';
-import type { ReleaseManifest } from '../state/releases.js';
-import type { HeldLocks, LockSite } from '../state/lock.js';
-import { shScript, userScript, type Command } from '../shell/index.js';
-import { releaseStates, type HistoryEvent } from '../state/history.js';
-import { Timeline } from '../report/timeline.js';
-import { composeArgs } from './compose.js';
-import { connectHosts, hookCommand, lockAndRefresh, record, step, type HostCtx } from './host.js';
-import type { RunInfo } from './run.js';
-import { hookEnv } from './run.js';
+import type { Logger } from '../log.js';
+import { formatDuration, tail } from '../text.js';
+import type { ReleaseManifest } from '../host/state.js';
+import { releaseStates, type HistoryEvent } from '../host/history.js';
+import { execInServiceCommand, hookCommand, oneOffOverride, resolvedConfigCommand, runOneOffCommand, runOneOffCopyCommand } from '../commands/index.js';
+import type { Command } from '../shell/index.js';
+import { composeCall } from './compose.js';
+import { hookEnv, record, step, type HostCtx, type RunInfo } from './context.js';
 
 export type MigrateMode = 'compose-run' | 'exec' | 'host';
 
@@ -40,9 +33,6 @@ export interface MigrationResult {
   timedOut: boolean;
 }
 
-/** The one-off service a compose v1 migration runs as (see `oneOffFiles`). */
-export const oneOffService = (service: string) => `${service}-ops-oneoff`;
-
 /**
  * compose v1 cannot `run` a one-off container of a service that is running with
  * `network_mode: host` ("host type networking can't be used with links": v1 links a
@@ -56,27 +46,12 @@ export function oneOffFiles(h: HostCtx, m: ReleaseManifest): { config: string; o
   return { config: path.posix.join(dir, `.ops-oneoff-config.${tag}.yml`), override: path.posix.join(dir, `.ops-oneoff.${tag}.yml`) };
 }
 
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-export function oneOffOverride(configFile: string, service: string): string {
-  return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-export function resolvedConfigCommand(h: HostCtx, m: ReleaseManifest, file: string): Command {
-  return shScript('f=$1; shift; umask 077; "$@" config > "$f"', file, ...composeArgs(h, m));
-}
-
 export function migrationCommand(h: HostCtx, m: ReleaseManifest, spec: MigrateSpec, env: Record<string, string>, oneOff?: { config: string; override: string }): Command {
   if (spec.mode === 'host') return hookCommand(h.layout.release(m.id), spec.command, env);
   if (m.strategy !== 'compose') throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
-  const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const script = userScript(spec.command);
-  if (spec.mode === 'exec') return [...composeArgs(h, m), 'exec', '-T', ...envArgs, spec.service, ...script];
-  if (oneOff) {
-    const dir = h.layout.release(m.id);
-    return ['docker-compose', '--project-name', m.project!, '--project-directory', dir, '-f', oneOff.config, '-f', oneOff.override, 'run', '--rm', '-T', ...envArgs, oneOffService(spec.service), ...script];
-  }
-  return [...composeArgs(h, m), 'run', '--rm', '-T', ...envArgs, spec.service, ...script];
+  const c = composeCall(h, m);
+  if (spec.mode === 'exec') return execInServiceCommand(c, spec.service, spec.command, env);
+  return oneOff ? runOneOffCopyCommand(c, oneOff, spec.service, spec.command, env) : runOneOffCommand(c, spec.service, spec.command, env);
 }
 
 /** Run the migration on one host; throws (after recording) unless it exits 0. */
@@ -87,7 +62,7 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
   let r;
   try {
     if (oneOff) {
-      await h.session.run(resolvedConfigCommand(h, m, oneOff.config), { step: 'migrate (compose config)' });
+      await h.session.run(resolvedConfigCommand(composeCall(h, m), oneOff.config), { step: 'migrate (compose config)' });
       await h.session.writeFile(oneOff.override, oneOffOverride(oneOff.config, spec.service), 0o600, { exclusive: true });
     }
     r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
@@ -163,97 +138,3 @@ export function migrationErrorResult(e: unknown): MigrationResult | undefined {
   return (e as { result?: MigrationResult }).result;
 }
 
-export interface MigrateConfig {
-  run: RunInfo;
-  appDir: string;
-  spec: MigrateSpec;
-  /** A release id or version; default: the newest staged or deployed. */
-  release?: string;
-  runOn: 'first' | 'all';
-  requireBackupWithinMs?: number;
-  maxParallel: number;
-  lock: { timeoutMs: number; ttlMs: number };
-  commandTimeoutMs: number;
-  onLocked?: (held: LockSite[], ownerId: string) => void;
-}
-
-export interface MigrateHost {
-  host: string;
-  status: 'succeeded' | 'failed' | 'skipped';
-  error?: string;
-}
-
-export interface MigrateOutcome {
-  ok: boolean;
-  results: MigrationResult[];
-  hosts: MigrateHost[];
-  error?: string;
-  durationMs: number;
-}
-
-/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
-export async function migrate(cfg: MigrateConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<MigrateOutcome> {
-  const started = Date.now();
-  const untouched = (error: string, failed: Map<string, string> = new Map()): MigrateOutcome => ({
-    ok: false,
-    results: [],
-    hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
-    error,
-    durationMs: Date.now() - started,
-  });
-  const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline: new Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
-  const unreachable = reached.filter((r) => r.status === 'failed');
-  if (unreachable.length) {
-    return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error!])));
-  }
-  const hosts = reached.map((r) => r.value!);
-  if (cfg.requireBackupWithinMs !== undefined) {
-    try {
-      logger.info(`newest complete backup: ${checkRecentBackup(hosts[0]!, cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
-    } catch (e) {
-      return untouched(errorMessage(e));
-    }
-  }
-  let lock: HeldLocks;
-  try {
-    lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
-  } catch (e) {
-    return untouched(`${errorMessage(e)}\nNothing was run.`);
-  }
-  try {
-    const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]!];
-    // Chosen under the lock: a deploy that held it may just have staged a newer release.
-    let releases: ReleaseManifest[];
-    try {
-      releases = chosen.map((h) => newestRelease(h, cfg.release));
-    } catch (e) {
-      return untouched(errorMessage(e));
-    }
-    const rs = await forEachHost(
-      chosen.map((h) => h.target),
-      async (_t, i) => {
-        await lock.verify([chosen[i]!.target.name]);
-        return runMigration(chosen[i]!, releases[i]!, cfg.spec, cfg.run, logger);
-      },
-      { maxParallel: cfg.maxParallel, onFailure: 'halt', logger },
-    );
-    const results: MigrationResult[] = [];
-    for (const r of rs) {
-      const res = r.value ?? migrationErrorResult(r.cause);
-      if (res) results.push(res);
-    }
-    const failed = rs.filter((r) => r.status !== 'succeeded');
-    return {
-      ok: failed.length === 0,
-      results,
-      hosts: targets.map((t) => {
-        const r = rs.find((x) => x.target.name === t.name);
-        return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
-      }),
-      error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
-      durationMs: Date.now() - started,
-    };
-  } finally {
-    await lock.release();
-  }
-}

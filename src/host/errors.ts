@@ -16,11 +16,7 @@ export class SshError extends Error {
   }
 }
 
-/** The last `n` non-empty lines of a text. */
-export function tail(text: string, n = 20): string {
-  const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-  return lines.slice(-n).join('\n');
-}
+export { tail } from '../text.js';
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 

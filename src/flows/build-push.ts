@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { formatDuration } from '../inputs/schema.js';
 import type { Logger } from '../log.js';
-import { tail } from '../ssh/errors.js';
-import { buildArgs, buildxArgs, cachedSteps, detectBuilder, docker, privateDockerConfig } from './docker.js';
-import { isInsecureRegistry, parseImageName, parseRegistryConfig, pushedDigest, readManifest, type ManifestInfo } from './registry.js';
+import { tail } from '../host/errors.js';
+import { buildArgs, buildxArgs, cachedSteps, detectBuilder, docker, privateDockerConfig } from '../build/docker.js';
+import { isInsecureRegistry, parseImageName, parseRegistryConfig, pushedDigest, readManifest, type ManifestInfo } from '../build/registry.js';
 
 export interface BuildPushConfig {
   image: string;

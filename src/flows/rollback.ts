@@ -9,13 +9,13 @@ import type { Target } from '../fleet/targets.js';
 import { forEachHost } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
-import type { SshPool } from '../ssh/pool.js';
-import { releaseStates } from '../state/history.js';
-import type { HostState } from '../state/releases.js';
-import { Timeline } from '../report/timeline.js';
-import type { HeldLocks, LockSite } from '../state/lock.js';
-import { activate, gateHost, type Gate, type HostOutcome, type RunInfo } from './run.js';
-import { connectHosts, lockAndRefresh, record, step } from './host.js';
+import type { SshPool } from '../host/pool.js';
+import { releaseStates } from '../host/history.js';
+import type { HostState } from '../host/state.js';
+import { Timeline } from '../host/timeline.js';
+import type { HeldLocks, LockSite } from '../host/lock.js';
+import { activate, gateHost, type Gate, type HostOutcome, type RunInfo } from './deploy.js';
+import { connectHosts, lockAndRefresh, record, step } from '../deploy/context.js';
 
 export interface RollbackConfig {
   run: Omit<RunInfo, 'version'>;

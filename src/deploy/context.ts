@@ -2,14 +2,17 @@
 import type { Target } from '../fleet/targets.js';
 import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
-import type { SshPool } from '../ssh/pool.js';
-import type { SshSession } from '../ssh/session.js';
-import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../state/lock.js';
-import { layout, type Layout } from '../state/layout.js';
-import { appendEvent, type HistoryEvent } from '../state/history.js';
-import { readStateCommand, parseState, type HostState } from '../state/releases.js';
-import { shScript, userScript, withEnv, type Command } from '../shell/index.js';
-import type { Timeline } from '../report/timeline.js';
+import type { SshPool } from '../host/pool.js';
+import type { SshSession } from '../host/session.js';
+import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
+import { layout, type Layout } from '../host/layout.js';
+import type { HealthResult } from '../health/check.js';
+import { appendEvent, type HistoryEvent } from '../host/history.js';
+import { readStateCommand, parseState, type HostState } from '../host/state.js';
+import { hookCommand } from '../commands/index.js';
+
+export { hookCommand };
+import type { Timeline } from '../host/timeline.js';
 
 export interface HostCtx {
   target: Target;
@@ -112,7 +115,41 @@ export async function step<T>(h: HostCtx, name: string, fn: () => Promise<T>): P
   }
 }
 
-/** A user script (hook, build or restart command), run fail-fast in `dir` with only these variables added. */
-export function hookCommand(dir: string, script: string, env: Record<string, string>): Command {
-  return withEnv(env, shScript('cd "$1"; shift; exec "$@"', dir, ...(userScript(script) as string[])));
+
+/** How one host ended a deploy or rollback. */
+export interface HostOutcome {
+  host: string;
+  /** succeeded: serves the new release; rolled-back: back on the previous; failed: see error; skipped: untouched. */
+  result: 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
+  /** The release the host serves at the end. */
+  serving?: string;
+  previous?: string;
+  error?: string;
+  /** Something that went wrong after the host succeeded (a failing post-deploy hook). */
+  after?: string;
+  health?: HealthResult;
+  durationMs: number;
+}
+
+/** Who and what a run is: the identity every host step records. */
+export interface RunInfo {
+  app: string;
+  environment: string;
+  version: string;
+  sha: string;
+  actor: string;
+  runUrl: string;
+  runId: string;
+}
+
+/** The only variables hooks and migrations get from a run (no secrets). */
+export function hookEnv(run: RunInfo, release: string, host: string): Record<string, string> {
+  return {
+    OPS_APP: run.app,
+    OPS_ENVIRONMENT: run.environment,
+    OPS_VERSION: run.version,
+    OPS_RELEASE: release,
+    OPS_HOST: host,
+    OPS_RUN_URL: run.runUrl,
+  };
 }

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { ParseError } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 
 /** The type name inside an SSH public key blob (`ssh-ed25519`, `ssh-rsa`, ...). */
 export function keyType(blob: Buffer): string {

@@ -1,4 +1,4 @@
-import type { Target } from '../fleet/targets.js';
+import type { Target } from './target.js';
 import { SshSession, type SshOptions } from './session.js';
 
 /**

@@ -9,10 +9,12 @@
  * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
  * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
  */
-import { shScript, type Command } from '../shell/index.js';
-import { formatDuration } from '../inputs/schema.js';
+import { acquireCommand, breakCommand, releaseCommand, renewCommand } from '../commands/lock.js';
+
+export { acquireCommand, breakCommand, releaseCommand, renewCommand };
+import { formatDuration } from '../text.js';
 import { errorMessage, type Logger } from '../log.js';
-import type { SshSession } from '../ssh/session.js';
+import type { SshSession } from './session.js';
 
 export type LockKind = 'deploy' | 'maintenance';
 
@@ -34,69 +36,10 @@ const LEGACY_TTL_S = 300;
 /** A lock directory with no owner file this old is a holder that died between mkdir and write. */
 const ORPHAN_AGE_S = 60;
 
-const idMark = (id: string) => `"id":${JSON.stringify(id)}`;
 
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-export function acquireCommand(appDir: string, owner: LockOwner): Command {
-  return shScript(
-    `mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
-  now=$(date +%s)
-  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
-  echo "$((now - m))"
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`,
-    appDir,
-    JSON.stringify(owner),
-  );
-}
 
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-export function renewCommand(appDir: string, id: string): Command {
-  return shScript(
-    `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
-else
-  echo lost
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`,
-    appDir,
-    idMark(id),
-  );
-}
 
-export function releaseCommand(appDir: string, id: string): Command {
-  return shScript(
-    `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`,
-    appDir,
-    idMark(id),
-  );
-}
 
-/**
- * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
- */
-export function breakCommand(appDir: string, id: string, maxAgeS: number): Command {
-  return shScript(
-    `now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
-fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`,
-    appDir,
-    id ? idMark(id) : '',
-    String(maxAgeS),
-  );
-}
 
 export function describeOwner(o: Partial<LockOwner>, ageS?: number): string {
   const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;

@@ -3,7 +3,9 @@
  * line (preceded by a newline if a previous writer was killed mid-line), and readers skip
  * lines that do not parse, so a torn write never breaks the history.
  */
-import { shScript, type Command } from '../shell/index.js';
+import { appendEvent } from '../commands/history.js';
+
+export { appendEvent };
 
 export type EventType =
   | 'deploy-started'
@@ -39,19 +41,6 @@ export interface HistoryEvent {
   [k: string]: unknown;
 }
 
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-export function appendEvent(file: string, event: HistoryEvent): Command {
-  const line = JSON.stringify(event).replace(/\n/g, '\\n');
-  return shScript(
-    `mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`,
-    file,
-    line,
-  );
-}
 
 /** Read the history (skipping lines that do not parse). */
 export function parseHistory(text: string): HistoryEvent[] {

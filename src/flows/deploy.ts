@@ -12,28 +12,23 @@ import type { Target } from '../fleet/targets.js';
 import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
-import type { SshPool } from '../ssh/pool.js';
+import type { SshPool } from '../host/pool.js';
 import { checkHealth, type HealthResult } from '../health/check.js';
 import type { HealthSpec } from '../health/spec.js';
-import { LockLostError, type HeldLocks, type LockSite } from '../state/lock.js';
-import { newReleaseId } from '../state/layout.js';
-import { releaseStates } from '../state/history.js';
-import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '../state/releases.js';
-import { Timeline } from '../report/timeline.js';
-import { activateCompose, containerProblems, readContainers, stageCompose, type ComposeSource } from './compose.js';
-import { activateFiles, stageFiles, type FilesSource } from './files.js';
-import { checkSource } from './source.js';
-import { connectHosts, hookCommand, lockAndRefresh, record, step, type HostCtx } from './host.js';
+import { LockLostError, type HeldLocks, type LockSite } from '../host/lock.js';
+import { newReleaseId } from '../host/layout.js';
+import { releaseStates } from '../host/history.js';
+import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '../host/state.js';
+import { Timeline } from '../host/timeline.js';
+import { activateCompose, containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
+import { activateFiles, stageFiles, type FilesSource } from '../deploy/files.js';
+import { checkSource } from '../deploy/source.js';
+import { connectHosts, hookCommand, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
 
-export interface RunInfo {
-  app: string;
-  environment: string;
-  version: string;
-  sha: string;
-  actor: string;
-  runUrl: string;
-  runId: string;
-}
+export { hookEnv, type RunInfo };
+
+export type { HostOutcome };
+
 
 export interface Gate {
   spec: HealthSpec;
@@ -59,20 +54,6 @@ export interface DeployConfig {
   onLocked?: (held: LockSite[], ownerId: string) => void;
 }
 
-export interface HostOutcome {
-  host: string;
-  /** succeeded: serves the new release; rolled-back: back on the previous; failed: see error; skipped: untouched. */
-  result: 'succeeded' | 'failed' | 'rolled-back' | 'skipped';
-  /** The release the host serves at the end. */
-  serving?: string;
-  previous?: string;
-  error?: string;
-  /** Something that went wrong after the host succeeded (a failing post-deploy hook). */
-  after?: string;
-  health?: HealthResult;
-  durationMs: number;
-}
-
 export interface DeployResult {
   ok: boolean;
   release: ReleaseManifest;
@@ -83,16 +64,6 @@ export interface DeployResult {
   timeline: Timeline;
 }
 
-export function hookEnv(run: RunInfo, release: string, host: string): Record<string, string> {
-  return {
-    OPS_APP: run.app,
-    OPS_ENVIRONMENT: run.environment,
-    OPS_VERSION: run.version,
-    OPS_RELEASE: release,
-    OPS_HOST: host,
-    OPS_RUN_URL: run.runUrl,
-  };
-}
 
 /** Make a release serve on a host, by its own strategy. */
 export async function activate(h: HostCtx, m: ReleaseManifest, run: RunInfo): Promise<void> {

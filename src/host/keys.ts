@@ -1,7 +1,7 @@
 import ssh2 from 'ssh2';
 
 const { utils } = ssh2;
-import { ParseError } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 import { fingerprint } from './hostkeys.js';
 
 export interface PrivateKey {

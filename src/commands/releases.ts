@@ -1,0 +1,38 @@
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+import { sh, shScript, type Command } from '../shell/index.js';
+
+/**
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+export function readStateCommand(appDir: string): Command {
+  return shScript(
+    sh`d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+cat "$d/history.jsonl" 2>/dev/null || true`,
+    appDir,
+  );
+}
+
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+export function switchCommand(appDir: string, id: string): Command {
+  return shScript(sh`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+
+/** Remove releases (never the ones given as `protect`). */
+export function removeReleasesCommand(appDir: string, ids: string[]): Command {
+  return shScript(sh`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
