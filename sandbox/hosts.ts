@@ -44,6 +44,8 @@ export interface SandboxHost {
   sshdExtra: string[];
   /** Set for isolated hosts: the host's own network namespace (own loopback). */
   netns?: Namespace;
+  /** sshd runs as PID 1 of a PID namespace of its own, which `~/.sandbox-reboot` restarts (see makeRebootable). */
+  rebootable?: boolean;
 }
 
 export const SANDBOX_PACKAGES = ['openssh-server', 'openssh-client', 'procps', 'wget', 'openssl'];
@@ -105,6 +107,40 @@ function sshdConfig(h: SandboxHost, hostKeyFiles: string[]): string {
   ].join('\n') + '\n';
 }
 
+/**
+ * A host that can be rebooted: sshd runs as PID 1 of a PID namespace of its own (so it has
+ * its own /proc/1 and a new PID 1 start time, the boot marker a restarted container shows).
+ * When the host's user creates ~/.sandbox-reboot, the supervisor kills the namespace (every
+ * session drops), waits a moment and starts it again. While the file `halt` in the host's
+ * directory exists, it stays down (a host that does not come back).
+ */
+const REBOOT_SUPERVISOR = `req=$1; halt=$2; shift 2
+while :; do
+  while [ -e "$halt" ]; do sleep 0.2; done
+  unshare --pid --fork --kill-child --mount-proc "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    # unshare ignores TERM while it waits: kill the namespace's PID 1 (its child) instead.
+    if [ -e "$req" ]; then rm -f "$req"; pkill -KILL -P "$pid"; wait "$pid" 2>/dev/null; sleep 1; break; fi
+    sleep 0.2
+  done
+done`;
+
+/** Make a host rebootable (restarts its sshd under the reboot supervisor). */
+export async function makeRebootable(h: SandboxHost): Promise<void> {
+  await stopSshd(h);
+  h.rebootable = true;
+  await startSshd(h);
+}
+
+/** Let the host's user run anything as root through sudo, with or without a password. */
+export function grantSudo(h: SandboxHost, o: { nopasswd: boolean }): void {
+  ensurePackages(['sudo']);
+  writeFileSync(sudoersFile(h), `${h.user} ALL=(ALL) ${o.nopasswd ? 'NOPASSWD: ' : ''}ALL\n`, { mode: 0o440 });
+}
+
+const sudoersFile = (h: SandboxHost) => `/etc/sudoers.d/${h.user}`;
+
 /** Start (or restart) a host's sshd with the given host keys (its own by default). */
 export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'hostkeys')): Promise<number> {
   const files = ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(hostKeyDir, `ssh_host_${t}_key`));
@@ -112,8 +148,10 @@ export async function startSshd(h: SandboxHost, hostKeyDir = path.join(h.dir, 'h
   writeFileSync(conf, sshdConfig(h, files));
   mkdirSync('/run/sshd', { recursive: true });
   const log = path.join(h.dir, 'sshd.log');
-  // -D: stay in the foreground so the pid we track is sshd itself.
-  const [cmd, args] = inNamespace(h.netns, ['/usr/sbin/sshd', '-D', '-f', conf, '-E', log]);
+  // -D: stay in the foreground so the pid we track is sshd itself (or its supervisor).
+  const sshd = ['/usr/sbin/sshd', '-D', '-f', conf, '-E', log];
+  const argv = h.rebootable ? ['sh', '-c', REBOOT_SUPERVISOR, 'supervisor', path.join(h.home, '.sandbox-reboot'), path.join(h.dir, 'halt'), ...sshd] : sshd;
+  const [cmd, args] = inNamespace(h.netns, argv);
   const pid = daemon(cmd, args, { log: path.join(h.dir, 'sshd.out') });
   await waitForPort(h.address, h.port, { banner: 'SSH-2.0', pid, log });
   h.sshdPid = pid;
@@ -153,6 +191,14 @@ export function pathWithout(h: SandboxHost, hidden: string[]): void {
 }
 
 export async function stopSshd(h: SandboxHost): Promise<void> {
+  if (h.rebootable && h.sshdPid) {
+    // The supervisor, its unshare and the namespace's sshd are one process group.
+    try {
+      process.kill(-h.sshdPid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   await stopPid(h.sshdPid ?? readPid(path.join(h.dir, 'sshd.pid')));
   h.sshdPid = undefined;
 }
@@ -270,7 +316,9 @@ export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): 
 }
 
 export async function stopHosts(hosts: SandboxHost[]): Promise<void> {
+  for (const h of hosts.filter(Boolean)) rmSync(path.join(h.dir, 'halt'), { force: true });
   await Promise.all(hosts.filter(Boolean).map((h) => stopSshd(h)));
+  for (const h of hosts.filter(Boolean)) rmSync(sudoersFile(h), { force: true });
   // Daemons a test left behind (they would outlive the namespace and block userdel).
   for (const h of hosts.filter(Boolean)) await run('pkill', ['-KILL', '-u', h.user]);
   for (const h of hosts.filter(Boolean)) await delUser(h.user);

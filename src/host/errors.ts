@@ -2,7 +2,7 @@
  * Why an SSH operation failed. Only `connect` failures are retried when connecting;
  * `connection` means an established connection dropped while a command ran.
  */
-export type SshErrorKind = 'connect' | 'dns' | 'hostkey' | 'auth' | 'protocol' | 'timeout' | 'command' | 'channel' | 'connection';
+export type SshErrorKind = 'connect' | 'dns' | 'hostkey' | 'auth' | 'protocol' | 'timeout' | 'command' | 'channel' | 'connection' | 'sudo';
 
 export class SshError extends Error {
   constructor(

@@ -12,6 +12,14 @@ import type { Target } from './target.js';
 
 export type { ExecOptions, ExecResult, HostFacts, RemoteStream, SshOptions };
 
+/** What `sudo -n` said when it would not run a command, in words for the error. */
+export function sudoProblem(stderr: string): string | undefined {
+  if (/^sudo: (a password is required|a terminal is required)/m.test(stderr)) return 'sudo asks for a password';
+  if (/^sudo: .*(command not found|not found)|sh: \d+: sudo: not found|sudo: not found/m.test(stderr)) return 'sudo is not installed';
+  if (/is not in the sudoers file|is not allowed to run sudo/m.test(stderr)) return 'sudo does not allow it';
+  return undefined;
+}
+
 /**
  * One SSH connection to one target, reused for all of that target's commands. When the
  * connection drops, the command running on it fails with a `connection` error, and the
@@ -73,6 +81,16 @@ export class SshSession {
       return c;
     })().finally(() => (this.reconnecting = undefined));
     return this.reconnecting;
+  }
+
+  /**
+   * Connect again now (dropping the current connection, if any), with `retries` connect
+   * retries instead of the configured ones: for waiting on a host that reboots.
+   */
+  async reconnect(o: { retries?: number; timeoutMs?: number } = {}): Promise<void> {
+    this.disconnect();
+    const c = await connectWithRetries(this.target, { ...this.opts, connectRetries: o.retries ?? this.opts.connectRetries, connectTimeoutMs: o.timeoutMs ?? this.opts.connectTimeoutMs }, this.via);
+    this.adopt(c);
   }
 
   /** Drop the connection on purpose (the next command reconnects). */
@@ -244,6 +262,14 @@ export class SshSession {
       );
     }
     if (r.code !== 0) {
+      const sudo = sudoProblem(r.stderr);
+      if (sudo) {
+        throw new SshError('sudo', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`, {
+          exitCode: r.code,
+          stderrTail: tail(r.stderr),
+          step: o.step,
+        });
+      }
       const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
       const t = tail(r.stderr) || tail(r.stdout);
       const hint =
