@@ -13,6 +13,23 @@ s=$(sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20)
 printf '%s:%s\n' "$b" "$s"`);
 }
 
+/** What the executor adapts to on a host, one line each: `timeout`, `bash`, `uid=N`. */
+export function factsCommand(): Command {
+  return shScript(sh`command -v timeout >/dev/null 2>&1 && echo timeout
+command -v bash >/dev/null 2>&1 && echo bash
+echo "uid=$(id -u)"`);
+}
+
+/** Who and what the host is (for preflight reports). */
+export function identityCommand(): Command {
+  return shScript(sh`id -un; uname -srm`);
+}
+
+/** Remove files (for temporary ones a step made). */
+export function removeFilesCommand(files: string[]): Command {
+  return ['rm', '-f', '--', ...files];
+}
+
 /**
  * `c` as root through `sudo -n` (never prompting: a password prompt fails at once, and the
  * executor says so). A compound command goes through `sh -c`.

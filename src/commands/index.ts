@@ -9,3 +9,4 @@ export * from './history.js';
 export * from './hooks.js';
 export * from './lock.js';
 export * from './releases.js';
+export * from './host.js';

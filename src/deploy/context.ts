@@ -7,7 +7,7 @@ import type { SshSession } from '../host/session.js';
 import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
 import { layout, type Layout } from '../host/layout.js';
 import type { HealthResult } from '../health/check.js';
-import { appendEvent, type HistoryEvent } from '../host/history.js';
+import { appendEvent, type HistoryEvent, type NewEvent } from '../host/history.js';
 import { readStateCommand, parseState, type HostState } from '../host/state.js';
 import { hookCommand } from '../commands/index.js';
 
@@ -36,7 +36,7 @@ export async function reloadHost(h: HostCtx, appDir: string): Promise<void> {
   h.state = parseState(r.stdout);
 }
 
-export async function record(h: HostCtx, e: Omit<HistoryEvent, 'time' | 'host'>): Promise<void> {
+export async function record(h: HostCtx, e: NewEvent): Promise<void> {
   const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e } as HistoryEvent, (t) => h.logger.secrets.redact(t));
   await h.session.run(appendEvent(h.layout.history, event), { step: 'history' });
 }

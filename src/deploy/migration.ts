@@ -9,8 +9,8 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { formatDuration, tail } from '../text.js';
 import type { ReleaseManifest } from '../host/state.js';
-import { releaseStates, type HistoryEvent } from '../host/history.js';
-import { execInServiceCommand, hookCommand, oneOffOverride, resolvedConfigCommand, runOneOffCommand, runOneOffCopyCommand } from '../commands/index.js';
+import { eventsOf, releaseStates } from '../host/history.js';
+import { execInServiceCommand, hookCommand, removeFilesCommand, oneOffOverride, resolvedConfigCommand, runOneOffCommand, runOneOffCopyCommand } from '../commands/index.js';
 import type { Command } from '../shell/index.js';
 import { composeCall } from './compose.js';
 import { hookEnv, record, step, type HostCtx, type RunInfo } from './context.js';
@@ -67,7 +67,7 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
     }
     r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
   } finally {
-    if (oneOff) await h.session.exec(['rm', '-f', '--', oneOff.config, oneOff.override]).catch(() => {});
+    if (oneOff) await h.session.exec(removeFilesCommand([oneOff.config, oneOff.override])).catch(() => {});
   }
   const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
   const result: MigrationResult = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
@@ -82,7 +82,7 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
     timed_out: r.timedOut,
     actor: run.actor,
     run_url: run.runUrl,
-  } as Omit<HistoryEvent, 'time' | 'host'>);
+  });
   if (r.timedOut) {
     throw Object.assign(
       new Error(
@@ -120,7 +120,7 @@ export function newestRelease(h: HostCtx, wanted?: string): ReleaseManifest {
  * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
  */
 export function checkRecentBackup(h: HostCtx, withinMs: number, app: string, environment: string): string {
-  const done = h.state.history.filter((e) => e.type === 'backup-completed' && e.complete !== false);
+  const done = eventsOf(h.state.history, 'backup-completed').filter((e) => e.complete !== false);
   const newest = done[done.length - 1];
   if (!newest) {
     throw new Error(

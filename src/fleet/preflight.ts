@@ -1,4 +1,4 @@
-import { and } from '../shell/index.js';
+import { identityCommand } from '../commands/index.js';
 import type { SshPool } from '../host/pool.js';
 import type { Logger } from '../log.js';
 import { forEachHost, type HostResult } from './run.js';
@@ -18,7 +18,7 @@ export function preflight(pool: SshPool, targets: Target[], o: { maxParallel: nu
     targets,
     async (t) => {
       const s = await pool.get(t);
-      const r = await s.run(and(['id', '-un'], ['uname', '-srm']), { step: 'preflight' });
+      const r = await s.run(identityCommand(), { step: 'preflight' });
       const [user = '', system = ''] = r.stdout.trim().split('\n');
       o.logger.info(`host ${t.name}: connected as ${user} (${system})`);
       return { user, system };

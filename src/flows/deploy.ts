@@ -17,12 +17,12 @@ import { checkHealth, type HealthResult } from '../health/check.js';
 import type { HealthSpec } from '../health/spec.js';
 import { LockLostError, type HeldLocks, type LockSite } from '../host/lock.js';
 import { newReleaseId } from '../host/layout.js';
-import { releaseStates } from '../host/history.js';
-import { releasesToPrune, removeReleasesCommand, type ReleaseManifest } from '../host/state.js';
+import { planPrune, type ReleaseManifest } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import { activateCompose, containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
 import { activateFiles, stageFiles, type FilesSource } from '../deploy/files.js';
 import { checkSource } from '../deploy/source.js';
+import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
 import { connectHosts, hookCommand, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
 
 export { hookEnv, type RunInfo };
@@ -419,18 +419,10 @@ async function cleanupStaged(hosts: HostCtx[], id: string, error: string, ident:
 
 /** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
 async function prune(h: HostCtx, keep: number, live: ReleaseManifest, logger: Logger): Promise<void> {
-  const current = live.id;
-  const states = releaseStates(h.state.history);
-  const ids = [...new Set([...h.state.releases, current])].sort();
-  const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
-  const remove = releasesToPrune(ids, keep, [current, lastGood]);
+  const { remove, images } = planPrune(h.state, live, keep);
   if (!remove.length) return;
   await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
-  // Images only the removed releases used (never one a kept release needs).
-  const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
-  keptImages.add(live.image);
-  const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i): i is string => !!i && !keptImages.has(i)))];
-  if (images.length) await h.session.exec(['docker', 'image', 'rm', ...images]);
-  await record(h, { type: 'pruned', release: current, removed: remove });
+  if (images.length) await h.session.exec(removeImagesCommand(images));
+  await record(h, { type: 'pruned', release: live.id, removed: remove });
   logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
 }

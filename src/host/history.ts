@@ -1,60 +1,212 @@
 /**
- * history.jsonl: one JSON event per line, append-only. Appends are single writes of one
- * line (preceded by a newline if a previous writer was killed mid-line), and readers skip
- * lines that do not parse, so a torn write never breaks the history.
+ * history.jsonl: one JSON event per line, append-only, 0600. Every event type has its own
+ * schema below; they are written and read only through this module. Appends are single
+ * writes of one line (preceded by a newline if a previous writer was killed mid-line), and
+ * readers skip lines that do not parse or do not match their type's schema, so a torn
+ * write never breaks the history.
  */
-import { appendEvent } from '../commands/history.js';
+import { appendEvent as appendCommand } from '../commands/history.js';
+import type { Command } from '../shell/index.js';
 
-export { appendEvent };
-
-export type EventType =
-  | 'deploy-started'
-  | 'staged'
-  | 'switched'
-  | 'health-passed'
-  | 'health-failed'
-  | 'deploy-succeeded'
-  | 'deploy-failed'
-  | 'rollback'
-  | 'marked-bad'
-  | 'migration'
-  | 'backup-completed'
-  | 'pruned';
-
-export interface HistoryEvent {
-  type: EventType;
+interface Base {
   time: string;
+  /** The host as the run named it. */
+  host: string;
   release: string;
   version?: string;
-  image?: string;
-  image_digest?: string;
-  sha?: string;
   actor?: string;
   run_url?: string;
-  host?: string;
-  /** For switched/rollback: the release left. */
-  from?: string;
-  reason?: string;
-  error?: string;
-  step?: string;
-  health?: { attempts: number; p50?: number; p95?: number };
-  [k: string]: unknown;
 }
 
+export interface HealthStats {
+  attempts: number;
+  p50?: number;
+  p95?: number;
+}
 
-/** Read the history (skipping lines that do not parse). */
+interface Deployed extends Base {
+  image?: string;
+  sha?: string;
+}
+
+export interface DeployStarted extends Deployed {
+  type: 'deploy-started';
+}
+export interface Staged extends Deployed {
+  type: 'staged';
+  image_digest?: string;
+}
+export interface Switched extends Deployed {
+  type: 'switched';
+  /** The release left. */
+  from?: string;
+}
+export interface HealthPassed extends Deployed {
+  type: 'health-passed';
+  health: HealthStats;
+}
+export interface HealthFailed extends Deployed {
+  type: 'health-failed';
+  health: HealthStats;
+  error?: string;
+}
+export interface DeploySucceeded extends Deployed {
+  type: 'deploy-succeeded';
+  image_digest?: string;
+  from?: string;
+}
+export interface DeployFailed extends Deployed {
+  type: 'deploy-failed';
+  error?: string;
+  step?: string;
+}
+/** A host returned to `release` (from `from`), by a failed gate or by hand. */
+export interface RolledBack extends Base {
+  type: 'rollback';
+  from?: string;
+  reason: string;
+}
+/** Rollbacks skip a release marked bad. */
+export interface MarkedBad extends Base {
+  type: 'marked-bad';
+  reason: string;
+}
+export interface Migration extends Base {
+  type: 'migration';
+  command: string;
+  mode: string;
+  exit_code: number | null;
+  duration_ms: number;
+  timed_out: boolean;
+}
+export interface Pruned extends Base {
+  type: 'pruned';
+  removed: string[];
+}
+/** Written on the database host when a backup's manifest is complete (what require-backup-within reads). */
+export interface BackupCompleted extends Base {
+  type: 'backup-completed';
+  backup_id: string;
+  location: string;
+  size_bytes: number;
+  source: string;
+  complete?: boolean;
+}
+export interface RestoreCompleted extends Base {
+  type: 'restore-completed';
+  backup_id: string;
+  mode: string;
+  duration_ms: number;
+}
+export interface MaintenanceStarted extends Base {
+  type: 'maintenance-started';
+  mode: string;
+}
+export interface MaintenanceCompleted extends Base {
+  type: 'maintenance-completed';
+  packages: number;
+  rebooted: boolean;
+}
+export interface MaintenanceFailed extends Base {
+  type: 'maintenance-failed';
+  error: string;
+  step?: string;
+}
+/** A host's watchdog returned it to the last good release because the switch was never confirmed. */
+export interface SwitchRevertedUnconfirmed extends Base {
+  type: 'switch-reverted-unconfirmed';
+  from: string;
+  reason: string;
+}
+
+export type HistoryEvent =
+  | DeployStarted
+  | Staged
+  | Switched
+  | HealthPassed
+  | HealthFailed
+  | DeploySucceeded
+  | DeployFailed
+  | RolledBack
+  | MarkedBad
+  | Migration
+  | Pruned
+  | BackupCompleted
+  | RestoreCompleted
+  | MaintenanceStarted
+  | MaintenanceCompleted
+  | MaintenanceFailed
+  | SwitchRevertedUnconfirmed;
+
+export type EventType = HistoryEvent['type'];
+
+type DistributiveOmit<T, K extends keyof HistoryEvent> = T extends unknown ? Omit<T, K> : never;
+/** An event as a step records it: time and host are added by `record`. */
+export type NewEvent = DistributiveOmit<HistoryEvent, 'time' | 'host'>;
+
+type Kind = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'number|null';
+/** Each type's required fields beyond the base ones (time, host, release: strings). */
+const SCHEMA: Record<EventType, Record<string, Kind>> = {
+  'deploy-started': {},
+  staged: {},
+  switched: {},
+  'health-passed': { health: 'object' },
+  'health-failed': { health: 'object' },
+  'deploy-succeeded': {},
+  'deploy-failed': {},
+  rollback: { reason: 'string' },
+  'marked-bad': { reason: 'string' },
+  migration: { command: 'string', mode: 'string', exit_code: 'number|null', duration_ms: 'number', timed_out: 'boolean' },
+  pruned: { removed: 'string[]' },
+  'backup-completed': { backup_id: 'string', location: 'string', size_bytes: 'number', source: 'string' },
+  'restore-completed': { backup_id: 'string', mode: 'string', duration_ms: 'number' },
+  'maintenance-started': { mode: 'string' },
+  'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
+  'maintenance-failed': { error: 'string' },
+  'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+};
+
+function hasKind(v: unknown, k: Kind): boolean {
+  if (k === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (k === 'number|null') return v === null || typeof v === 'number';
+  if (k === 'object') return !!v && typeof v === 'object';
+  return typeof v === k;
+}
+
+/** The event, if it is one of the known types with every field its schema requires. */
+export function validEvent(x: unknown): HistoryEvent | undefined {
+  if (!x || typeof x !== 'object') return undefined;
+  const e = x as Record<string, unknown>;
+  const schema = SCHEMA[e.type as EventType];
+  if (!schema) return undefined;
+  if (typeof e.release !== 'string' || typeof e.time !== 'string') return undefined;
+  for (const [field, kind] of Object.entries(schema)) if (!hasKind(e[field], kind)) return undefined;
+  return e as unknown as HistoryEvent;
+}
+
+/** The command that appends one event (one line; repairs a torn last line first; the file stays 0600). */
+export function appendEvent(file: string, event: HistoryEvent): Command {
+  return appendCommand(file, event);
+}
+
+/** Read the history: every line that parses and matches its type's schema, in order. */
 export function parseHistory(text: string): HistoryEvent[] {
   const out: HistoryEvent[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
-      const e = JSON.parse(line) as HistoryEvent;
-      if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.release === 'string') out.push(e);
+      const e = validEvent(JSON.parse(line));
+      if (e) out.push(e);
     } catch {
       /* a torn line from a killed writer */
     }
   }
   return out;
+}
+
+/** Events of one type, typed. */
+export function eventsOf<T extends EventType>(events: HistoryEvent[], type: T): Extract<HistoryEvent, { type: T }>[] {
+  return events.filter((e): e is Extract<HistoryEvent, { type: T }> => e.type === type);
 }
 
 export interface ReleaseState {
@@ -70,22 +222,18 @@ export interface ReleaseState {
 /** What the history says about each release. */
 export function releaseStates(events: HistoryEvent[]): Map<string, ReleaseState> {
   const m = new Map<string, ReleaseState>();
-  const get = (e: HistoryEvent) => {
+  for (const e of events) {
     let s = m.get(e.release);
     if (!s) {
       s = { id: e.release, good: false, bad: false };
       m.set(e.release, s);
     }
     if (e.version) s.version = e.version;
-    if (e.image) s.image = e.image;
-    return s;
-  };
-  for (const e of events) {
-    const s = get(e);
+    if ('image' in e && e.image) s.image = e.image;
     if (e.type === 'deploy-succeeded') {
       s.good = true;
       s.bad = false;
-    } else if (e.type === 'marked-bad') s.bad = true;
+    } else if (e.type === 'marked-bad' || e.type === 'switch-reverted-unconfirmed') s.bad = true;
   }
   return m;
 }

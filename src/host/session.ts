@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Client as ClientT, ClientChannel, SFTPWrapper } from 'ssh2';
 import { render, type Command } from '../shell/index.js';
+import { factsCommand } from '../commands/host.js';
 import { errorMessage } from '../log.js';
 import { formatDuration, tail } from '../text.js';
 import { SshError } from './errors.js';
@@ -106,10 +107,7 @@ export class SshSession {
 
   /** What the host offers (read once per connection, in one round trip). */
   facts(): Promise<HostFacts> {
-    this.factsP ??= this.rawExec(
-      'command -v timeout >/dev/null 2>&1 && echo timeout; command -v bash >/dev/null 2>&1 && echo bash; echo "uid=$(id -u)"',
-      15_000,
-    ).then(
+    this.factsP ??= this.rawExec(render(factsCommand()), 15_000).then(
       (r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }),
       (e) => {
         this.factsP = undefined;

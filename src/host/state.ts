@@ -2,7 +2,7 @@
 import { readStateCommand, removeReleasesCommand, switchCommand } from '../commands/releases.js';
 
 export { readStateCommand, removeReleasesCommand, switchCommand };
-import { parseHistory, type HistoryEvent } from './history.js';
+import { parseHistory, releaseStates, type HistoryEvent } from './history.js';
 import { isReleaseId } from './layout.js';
 
 /** What is written to releases/<id>/release.json: everything a rollback needs. */
@@ -68,8 +68,6 @@ export function parseState(stdout: string): HostState {
   };
 }
 
-
-
 /**
  * Which releases to prune: keep the newest `keep`, and always the current release and the
  * last good one before it (what a rollback needs), whatever their age.
@@ -78,4 +76,21 @@ export function releasesToPrune(releases: string[], keep: number, protect: (stri
   const sorted = [...releases].sort();
   const kept = new Set([...sorted.slice(-keep), ...protect.filter((p): p is string => !!p)]);
   return sorted.filter((r) => !kept.has(r));
+}
+
+/**
+ * What a successful deploy of `live` prunes on a host: releases beyond the newest `keep`
+ * (never the live one, nor the last good one before it), and the images only those
+ * releases used (never one a kept release needs).
+ */
+export function planPrune(state: Pick<HostState, 'releases' | 'manifests' | 'history'>, live: Pick<ReleaseManifest, 'id' | 'image'>, keep: number): { remove: string[]; images: string[] } {
+  const current = live.id;
+  const states = releaseStates(state.history);
+  const ids = [...new Set([...state.releases, current])].sort();
+  const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+  const remove = releasesToPrune(ids, keep, [current, lastGood]);
+  const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => state.manifests.get(r)?.image).filter(Boolean));
+  keptImages.add(live.image);
+  const images = [...new Set(remove.map((r) => state.manifests.get(r)?.image).filter((i): i is string => !!i && !keptImages.has(i)))];
+  return { remove, images };
 }

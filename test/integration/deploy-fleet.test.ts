@@ -1,3 +1,4 @@
+import { eventsOf } from '../../src/host/history.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +95,6 @@ describe('deploy to a fleet of 10 hosts', () => {
     const after = await Promise.all(sb.hosts.map((h) => currentOf(pool, h, APP_DIR)));
     expect(after).toEqual(before);
     const h1 = await historyOf(pool, sb.hosts[0]!, APP_DIR);
-    expect(h1.find((e) => e.type === 'rollback' && e.from === r.outputs['release-id'])?.reason).toMatch(/rollback-all/);
+    expect(eventsOf(h1, 'rollback').find((e) => e.from === r.outputs['release-id'])?.reason).toMatch(/rollback-all/);
   });
 });
