@@ -24,7 +24,11 @@ export interface Postgres {
 
 function pgBin(): string {
   const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => existsSync(path.join(base, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (!versions.length) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
   return path.join(base, versions[0]!, 'bin');
 }
@@ -42,7 +46,11 @@ export async function startPostgres(dir: string, extra?: { address: string; subn
   const pwfile = path.join(dir, 'pwfile');
   writeFileSync(pwfile, password + '\n', { mode: 0o600 });
   chownSync(pwfile, uid, gid);
-  await must('runuser', ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { cwd: dir });
+  await must(
+    'runuser',
+    ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
+    { cwd: dir },
+  );
   const port = await freePort();
   const log = path.join(dir, 'postgres.log');
   if (extra) appendFileSync(path.join(data, 'pg_hba.conf'), `host all all ${extra.subnet} scram-sha-256\n`);
@@ -59,7 +67,8 @@ export async function startPostgres(dir: string, extra?: { address: string; subn
     dir,
     bin,
     url: (db = 'postgres') => `postgresql://postgres:${password}@127.0.0.1:${port}/${db}`,
-    psql: (args, input) => must(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-X', '-q', ...args], { input, env: { ...process.env, PGPASSWORD: password } }),
+    psql: (args, input) =>
+      must(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-X', '-q', ...args], { input, env: { ...process.env, PGPASSWORD: password } }),
   };
   return pg;
 }
@@ -94,7 +103,17 @@ export async function startMariaDB(dir: string): Promise<MariaDB> {
   const log = path.join(dir, 'mariadb.log');
   const pid = daemon(
     'mariadbd',
-    [`--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${path.join(dir, 'mariadbd.pid')}`, '--skip-log-bin', '--innodb-flush-log-at-trx-commit=0', `--log-error=${log}`, '--user=mysql'],
+    [
+      `--datadir=${data}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--socket=${socket}`,
+      `--pid-file=${path.join(dir, 'mariadbd.pid')}`,
+      '--skip-log-bin',
+      '--innodb-flush-log-at-trx-commit=0',
+      `--log-error=${log}`,
+      '--user=mysql',
+    ],
     { log: path.join(dir, 'mariadbd.out'), cwd: dir },
   );
   await waitForPort('127.0.0.1', port, { pid, log, timeoutMs: 60_000 });

@@ -37,13 +37,21 @@ export async function startEngine(dir: string, o: { gid?: number; netns?: Namesp
   mkdirSync(dir, { recursive: true });
   const socket = path.join(dir, 'docker.sock');
   const args = [
-    '--storage-driver', 'vfs',
-    '--iptables=false', '--ip6tables=false', '--bridge=none',
-    '--data-root', path.join(dir, 'data'),
-    '--exec-root', path.join(dir, 'exec'),
-    '-H', `unix://${socket}`,
-    '--pidfile', path.join(dir, 'docker.pid'),
-    '--log-level', 'warn',
+    '--storage-driver',
+    'vfs',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--data-root',
+    path.join(dir, 'data'),
+    '--exec-root',
+    path.join(dir, 'exec'),
+    '-H',
+    `unix://${socket}`,
+    '--pidfile',
+    path.join(dir, 'docker.pid'),
+    '--log-level',
+    'warn',
     ...(o.gid !== undefined ? ['--group', String(o.gid)] : []),
     ...(o.insecureRegistry ? ['--insecure-registry', o.insecureRegistry] : []),
   ];

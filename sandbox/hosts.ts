@@ -84,27 +84,29 @@ export function knownHostsFor(address: string, port: number, keys: HostKey[]): s
 
 function sshdConfig(h: SandboxHost, hostKeyFiles: string[]): string {
   const setenv = h.sshdExtra.filter((l) => l.startsWith('SetEnv ')).flatMap((l) => l.slice(7).trim().split(/\s+/));
-  return [
-    `Port ${h.port}`,
-    `ListenAddress ${h.address}`,
-    ...hostKeyFiles.map((f) => `HostKey ${f}`),
-    `PidFile ${path.join(h.dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${path.join(h.home, '.ssh', 'authorized_keys')}`,
-    'UsePAM no',
-    'StrictModes no',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PermitRootLogin no',
-    `AllowUsers ${h.user}`,
-    'AllowTcpForwarding yes',
-    'Subsystem sftp internal-sftp',
-    'LogLevel DEBUG1',
-    'MaxStartups 100:30:200',
-    'MaxSessions 50',
-    // sshd takes only the first SetEnv line: every variable goes on one.
-    ...(setenv.length ? [`SetEnv ${setenv.join(' ')}`] : []),
-    ...h.sshdExtra.filter((l) => !l.startsWith('SetEnv ')),
-  ].join('\n') + '\n';
+  return (
+    [
+      `Port ${h.port}`,
+      `ListenAddress ${h.address}`,
+      ...hostKeyFiles.map((f) => `HostKey ${f}`),
+      `PidFile ${path.join(h.dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(h.home, '.ssh', 'authorized_keys')}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin no',
+      `AllowUsers ${h.user}`,
+      'AllowTcpForwarding yes',
+      'Subsystem sftp internal-sftp',
+      'LogLevel DEBUG1',
+      'MaxStartups 100:30:200',
+      'MaxSessions 50',
+      // sshd takes only the first SetEnv line: every variable goes on one.
+      ...(setenv.length ? [`SetEnv ${setenv.join(' ')}`] : []),
+      ...h.sshdExtra.filter((l) => !l.startsWith('SetEnv ')),
+    ].join('\n') + '\n'
+  );
 }
 
 /**

@@ -107,10 +107,17 @@ async function reclaimStale(base: string): Promise<void> {
     if (!existsSync(ownerFile)) continue;
     const [pidText = '', tag = ''] = readFileSync(ownerFile, 'utf8').trim().split(' ');
     if (alive(Number(pidText)) || !/^[0-9a-f]{4}$/.test(tag)) continue;
-    const users = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[0]!).filter((u) => u.startsWith(`ops${tag}h`));
+    const users = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':')[0]!)
+      .filter((u) => u.startsWith(`ops${tag}h`));
     for (const u of users) await run('pkill', ['-KILL', '-u', u]);
     await run('pkill', ['-KILL', '-f', dir]);
-    for (const ns of (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`ops${tag}h`))) await run('ip', ['netns', 'del', ns]);
+    for (const ns of (await run('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith(`ops${tag}h`)))
+      await run('ip', ['netns', 'del', ns]);
     await run('ip', ['link', 'del', `obr${tag}`]);
     for (const u of users) await run('userdel', [u]);
     await unmountUnder(dir);
@@ -147,9 +154,10 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       cleanups.push(() => deleteNet(n));
     }
     const docker = o.docker || (o.images?.length ?? 0) > 0;
-    if (docker) cleanups.push(async () => {
-      await Promise.all([...engines.values()].map((e) => stopEngine(e)));
-    });
+    if (docker)
+      cleanups.push(async () => {
+        await Promise.all([...engines.values()].map((e) => stopEngine(e)));
+      });
     const flavors = (i: number): ComposeFlavor => (Array.isArray(o.compose) ? (o.compose[i] ?? 'v1') : (o.compose ?? 'v1'));
     const composeOf = new Map<string, ComposeFlavor>();
     const needPlugins = (o.compose !== undefined && [o.compose].flat().some((f) => f !== 'v1')) || o.buildx;

@@ -83,15 +83,10 @@ export interface RunResult {
 /** Run a program (argv, no shell); resolves with its result, rejects only if it cannot start. */
 export function run(cmd: string, args: string[], o: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { env: o.env ?? process.env, cwd: o.cwd, maxBuffer: 256 * 1024 * 1024, timeout: o.timeoutMs ?? 600_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
+    const child = execFile(cmd, args, { env: o.env ?? process.env, cwd: o.cwd, maxBuffer: 256 * 1024 * 1024, timeout: o.timeoutMs ?? 600_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
     if (o.input !== undefined) child.stdin!.end(o.input);
   });
 }
@@ -178,6 +173,7 @@ export const isRoot = () => process.getuid?.() === 0;
 
 /** Install Debian packages that are missing (only as root; otherwise say what to install). */
 export function ensurePackages(pkgs: string[]): void {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const missing = pkgs.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout !== 'install ok installed');
   if (missing.length === 0) return;
   if (!isRoot()) throw new Error(`the sandbox needs these Debian packages: ${missing.join(' ')} (run as root to install them automatically)`);

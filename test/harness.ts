@@ -219,12 +219,11 @@ export async function runAction(name: string, o: RunOptions = {}): Promise<Actio
  */
 export function secretLeaks(r: StepResult, secrets: string[]): string[] {
   const leaks: string[] = [];
-  const parts = secrets.flatMap((s) => [s, ...s.split('\n')]).map((s) => s.trim()).filter((s) => s.length >= 6);
-  const places: [string, string][] = [
-    ['log', r.log],
-    ['summary', r.summary],
-    ...Object.entries(r.outputs).map(([k, v]) => [`output ${k}`, v] as [string, string]),
-  ];
+  const parts = secrets
+    .flatMap((s) => [s, ...s.split('\n')])
+    .map((s) => s.trim())
+    .filter((s) => s.length >= 6);
+  const places: [string, string][] = [['log', r.log], ['summary', r.summary], ...Object.entries(r.outputs).map(([k, v]) => [`output ${k}`, v] as [string, string])];
   for (const p of parts) for (const [where, text] of places) if (text.includes(p)) leaks.push(`${where} shows ${JSON.stringify(p.slice(0, 12))}…`);
   return leaks;
 }

@@ -3,10 +3,10 @@ import { runAction } from '../../src/action/runtime.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
-import { checkHealth } from '../../src/health/check.js';
+import { checkHealth, type HealthResult } from '../../src/health/check.js';
 import { SshPool } from '../../src/host/pool.js';
 import { healthSummary } from '../../src/report/health.js';
-import { schema } from './schema.js';
+import { schema } from '../../src/schemas/healthcheck.js';
 
 runAction(async (ctx) => {
   const { values, problems } = collectInputs(schema, ctx.inputs);
@@ -21,7 +21,7 @@ runAction(async (ctx) => {
   }
 
   const pool = ssh ? new SshPool(ssh.options) : undefined;
-  let result;
+  let result: HealthResult;
   try {
     result = await checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel });
   } finally {

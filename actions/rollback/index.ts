@@ -1,13 +1,13 @@
 import '../../src/action/esm-shim.js';
 import { runAction, type ActionContext } from '../../src/action/runtime.js';
-import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/locks.js';
+import { clearLocks, releaseSavedLocks, saveLocks } from '../../src/action/post-state.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
 import { SshPool } from '../../src/host/pool.js';
-import { rollback } from '../../src/flows/rollback.js';
+import { rollback, type RollbackResult } from '../../src/flows/rollback.js';
 import { deploySummary } from '../../src/report/deploy.js';
-import { schema } from './schema.js';
+import { schema } from '../../src/schemas/rollback.js';
 
 async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
@@ -18,7 +18,7 @@ async function main(ctx: ActionContext) {
   const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
   if (problems.length) throw new InputError(problems);
   const pool = new SshPool(ssh!.options);
-  let r;
+  let r: RollbackResult;
   try {
     r = await rollback(
       {
@@ -41,8 +41,20 @@ async function main(ctx: ActionContext) {
   }
   ctx.setOutput('release-id', r.to);
   ctx.setOutput('from-release-id', r.from ?? '');
-  ctx.setOutput('hosts-succeeded', r.hosts.filter((h) => h.result === 'succeeded').map((h) => h.host).join(','));
-  ctx.setOutput('hosts-failed', r.hosts.filter((h) => h.result === 'failed').map((h) => h.host).join(','));
+  ctx.setOutput(
+    'hosts-succeeded',
+    r.hosts
+      .filter((h) => h.result === 'succeeded')
+      .map((h) => h.host)
+      .join(','),
+  );
+  ctx.setOutput(
+    'hosts-failed',
+    r.hosts
+      .filter((h) => h.result === 'failed')
+      .map((h) => h.host)
+      .join(','),
+  );
   ctx.setOutput('version', r.version);
   await ctx.summary(
     deploySummary({ ok: r.ok, release: { id: r.to, version: r.version }, hosts: r.hosts, rolledBack: false, timeline: r.timeline }, `Rollback ${v.app} in ${v.environment}`) +

@@ -28649,11 +28649,6 @@ const g = globalThis;
 g.__filename ??= (0,external_node_url_.fileURLToPath)(import.meta.url);
 g.__dirname ??= external_node_path_default().dirname(g.__filename);
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -31599,6 +31594,34 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/text.ts
+/**
+ * Small text helpers every layer uses; this module imports nothing, so the lowest layers
+ * (host, commands) can use it without reaching up into inputs or fleet.
+ */
+/** Thrown by parsers of user-given values; the input schema adds the input's name. */
+class ParseError extends Error {
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
+}
+/** The last `n` non-empty lines of a text. */
+function tail(text, n = 20) {
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    return lines.slice(-n).join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
  * One schema per action: each field names its input, how to parse it, its default and
@@ -31613,9 +31636,8 @@ class InputError extends Error {
         this.name = 'InputError';
     }
 }
-/** Thrown by parsers; the schema adds the input's name. */
-class ParseError extends Error {
-}
+
+
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -31635,20 +31657,6 @@ function parseDuration(raw) {
         throw new ParseError(`'${raw}' is not a duration; use a number with a unit, e.g. 500ms, 30s, 5m, 2h`);
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    if (ms < 3_600_000) {
-        const m = Math.floor(ms / 60_000);
-        const s = Math.round((ms % 60_000) / 1000);
-        return s ? `${m}m${s}s` : `${m}m`;
-    }
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.round((ms % 3_600_000) / 60_000);
-    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -31913,88 +31921,47 @@ async function runAction(main, post) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/build/tags.ts
-/**
- * Tags from git: `sha` (short commit), `ref` (branch or tag name, made tag-safe), `semver`
- * (1.2.3, 1.2, 1 from a v1.2.3 tag), `latest` (default branch only), or literal tags that
- * may contain `{{sha}}` / `{{ref}}` placeholders.
- */
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./src/host/errors.ts
+class SshError extends Error {
+    kind;
+    host;
+    details;
+    constructor(kind, host, message, details = {}) {
+        super(message);
+        this.kind = kind;
+        this.host = host;
+        this.details = details;
+        this.name = 'SshError';
+    }
+}
 
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const TEMPLATES = ['sha', 'ref', 'semver', 'latest'];
-const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
-/** A ref name as a valid tag: invalid characters become '-', at most 128. */
-function tagSafe(name) {
-    const t = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 128);
-    return t || 'ref';
-}
-function refName(ref) {
-    if (ref.startsWith('refs/heads/'))
-        return { kind: 'branch', name: ref.slice(11) };
-    if (ref.startsWith('refs/tags/'))
-        return { kind: 'tag', name: ref.slice(10) };
-    const pr = /^refs\/pull\/(\d+)\//.exec(ref);
-    if (pr)
-        return { kind: 'pull', name: `pr-${pr[1]}` };
-    return { kind: 'other', name: ref };
-}
-/** Validate the `tags` lines (templates and literals) before anything runs. */
-function parseTagSpecs(raw) {
-    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    if (!lines.length)
-        throw new ParseError('names no tag');
-    for (const l of lines) {
-        for (const m of l.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-            if (!['sha', 'ref'].includes(m[1]))
-                throw new ParseError(`'${l}': unknown template '{{${m[1]}}}'; use {{sha}} or {{ref}} inside a tag, or a line sha, ref, semver or latest`);
-        }
-        if (TEMPLATES.includes(l))
-            continue;
-        const probe = l.replace(/\{\{\s*(sha|ref)\s*\}\}/g, 'x');
-        if (!TAG.test(probe))
-            throw new ParseError(`'${l}' is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`);
-    }
-    return lines;
-}
-/** The concrete tags for a git context (templates that do not apply are skipped). */
-function resolveTags(specs, git) {
-    const short = git.sha.slice(0, 7);
-    const r = refName(git.ref);
-    const sem = r.kind === 'tag' ? SEMVER.exec(r.name) : null;
-    const out = [];
-    for (const s of specs) {
-        if (s === 'sha') {
-            if (short)
-                out.push(`sha-${short}`);
-        }
-        else if (s === 'ref') {
-            if (r.name)
-                out.push(tagSafe(r.name));
-        }
-        else if (s === 'semver') {
-            if (sem) {
-                const [, maj, min, pat, pre] = sem;
-                out.push(pre ? `${maj}.${min}.${pat}-${pre}` : `${maj}.${min}.${pat}`);
-                // Floating tags only for releases, never for pre-releases.
-                if (!pre)
-                    out.push(`${maj}.${min}`, maj);
-            }
-        }
-        else if (s === 'latest') {
-            if (r.kind === 'branch' && r.name === git.defaultBranch)
-                out.push('latest');
-        }
-        else {
-            out.push(s.replace(/\{\{\s*sha\s*\}\}/g, short).replace(/\{\{\s*ref\s*\}\}/g, tagSafe(r.name)));
-        }
-    }
-    const tags = [...new Set(out)];
-    const version = sem ? `${sem[1]}.${sem[2]}.${sem[3]}${sem[4] ? `-${sem[4]}` : ''}` : r.kind === 'branch' || r.kind === 'pull' ? tagSafe(r.name) : short;
-    return { tags, version };
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
+/**
+ * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
+ * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
+ */
+function classifyConnectError(e) {
+    const err = e;
+    if (err.level === 'client-authentication')
+        return 'auth';
+    if (err.code === 'ENOTFOUND')
+        return 'dns';
+    if (err.code && RETRYABLE.has(err.code))
+        return 'connect';
+    if (err.level === 'client-socket' || err.level === 'client-timeout')
+        return 'connect';
+    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
+        return 'connect';
+    return 'protocol';
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./src/build/docker.ts
 /** The docker CLI on the runner, as argument lists; secrets reach it only through stdin, files or the environment. */
 
@@ -32029,8 +31996,10 @@ function docker(args, o) {
 function buildArgs(b) {
     return [
         'build',
-        '--file', b.file,
-        '--iidfile', b.iidFile,
+        '--file',
+        b.file,
+        '--iidfile',
+        b.iidFile,
         ...b.tags.flatMap((t) => ['--tag', t]),
         ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
@@ -32057,11 +32026,16 @@ function buildxArgs(b) {
                 ? ['--cache-from', `type=registry,ref=${b.cacheRef}`, ...(b.push ? ['--cache-to', `type=registry,ref=${b.cacheRef},mode=max`] : [])]
                 : [];
     return [
-        'buildx', 'build',
-        '--progress', 'plain',
-        '--file', b.file,
-        '--iidfile', b.iidFile,
-        '--metadata-file', b.metadataFile,
+        'buildx',
+        'build',
+        '--progress',
+        'plain',
+        '--file',
+        b.file,
+        '--iidfile',
+        b.iidFile,
+        '--metadata-file',
+        b.metadataFile,
         ...b.tags.flatMap((t) => ['--tag', t]),
         ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
@@ -32130,44 +32104,6 @@ async function detectBuilder(env, logger) {
     return { kind: 'buildx', driver, version: v.stdout.trim().split(/\s+/).slice(1, 2).join('') };
 }
 
-;// CONCATENATED MODULE: ./src/ssh/errors.ts
-class SshError extends Error {
-    kind;
-    host;
-    details;
-    constructor(kind, host, message, details = {}) {
-        super(message);
-        this.kind = kind;
-        this.host = host;
-        this.details = details;
-        this.name = 'SshError';
-    }
-}
-/** The last `n` non-empty lines of a text. */
-function tail(text, n = 20) {
-    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-    return lines.slice(-n).join('\n');
-}
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
-/**
- * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
- * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
- */
-function classifyConnectError(e) {
-    const err = e;
-    if (err.level === 'client-authentication')
-        return 'auth';
-    if (err.code === 'ENOTFOUND')
-        return 'dns';
-    if (err.code && RETRYABLE.has(err.code))
-        return 'connect';
-    if (err.level === 'client-socket' || err.level === 'client-timeout')
-        return 'connect';
-    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
-        return 'connect';
-    return 'protocol';
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:dns/promises"
@@ -32200,7 +32136,10 @@ const envVar = (env, name) => env[name] ?? env[name.toLowerCase()] ?? '';
 /** Whether NO_PROXY exempts `host:port` (entries: `*`, `host`, `.domain`, `domain`, `host:port`, IPs, CIDR-free). */
 function bypassesProxy(host, port, noProxy) {
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-    for (const raw of noProxy.split(/[,\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    for (const raw of noProxy
+        .split(/[,\s]+/)
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean)) {
         if (raw === '*')
             return true;
         const m = /^(.*?)(?::(\d+))?$/.exec(raw.replace(/^\[|\]$/g, ''));
@@ -32414,7 +32353,7 @@ function pushedDigest(output) {
     return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
 }
 
-;// CONCATENATED MODULE: ./src/build/flow.ts
+;// CONCATENATED MODULE: ./src/flows/build-push.ts
 /**
  * build-push as a flow: log in (to a private docker config) → build (buildx when the
  * runner has it, else `docker build`) → push → the digest the registry reports → size.
@@ -32491,7 +32430,18 @@ async function buildPush(cfg, logger) {
             secretFiles[id] = f;
         }
         const started = Date.now();
-        const spec = { context: cfg.context, file: cfg.file, tags: cfg.refs, labels: cfg.labels, buildArgNames: Object.keys(cfg.buildArgs), target: cfg.target, cacheFrom, iidFile, platforms: cfg.platforms, network: cfg.network };
+        const spec = {
+            context: cfg.context,
+            file: cfg.file,
+            tags: cfg.refs,
+            labels: cfg.labels,
+            buildArgNames: Object.keys(cfg.buildArgs),
+            target: cfg.target,
+            cacheFrom,
+            iidFile,
+            platforms: cfg.platforms,
+            network: cfg.network,
+        };
         const args = useBuildx ? buildxArgs({ ...spec, metadataFile, secretFiles, push: cfg.push, driver, cache: cfg.cache, cacheRef: `${cfg.image}:buildcache` }) : buildArgs(spec);
         const built = await logger.group(`${useBuildx ? 'docker buildx build' : 'docker build'} ${cfg.refs[0]}`, () => docker(args, { env, logger }));
         const buildMs = Date.now() - started;
@@ -32564,12 +32514,173 @@ async function buildPush(cfg, logger) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/build/tags.ts
+/**
+ * Tags from git: `sha` (short commit), `ref` (branch or tag name, made tag-safe), `semver`
+ * (1.2.3, 1.2, 1 from a v1.2.3 tag), `latest` (default branch only), or literal tags that
+ * may contain `{{sha}}` / `{{ref}}` placeholders.
+ */
+
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const TEMPLATES = ['sha', 'ref', 'semver', 'latest'];
+const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
+/** A ref name as a valid tag: invalid characters become '-', at most 128. */
+function tagSafe(name) {
+    const t = name
+        .replace(/[^A-Za-z0-9_.-]+/g, '-')
+        .replace(/^[.-]+/, '')
+        .slice(0, 128);
+    return t || 'ref';
+}
+function refName(ref) {
+    if (ref.startsWith('refs/heads/'))
+        return { kind: 'branch', name: ref.slice(11) };
+    if (ref.startsWith('refs/tags/'))
+        return { kind: 'tag', name: ref.slice(10) };
+    const pr = /^refs\/pull\/(\d+)\//.exec(ref);
+    if (pr)
+        return { kind: 'pull', name: `pr-${pr[1]}` };
+    return { kind: 'other', name: ref };
+}
+/** Validate the `tags` lines (templates and literals) before anything runs. */
+function parseTagSpecs(raw) {
+    const lines = raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+    if (!lines.length)
+        throw new ParseError('names no tag');
+    for (const l of lines) {
+        for (const m of l.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+            if (!['sha', 'ref'].includes(m[1]))
+                throw new ParseError(`'${l}': unknown template '{{${m[1]}}}'; use {{sha}} or {{ref}} inside a tag, or a line sha, ref, semver or latest`);
+        }
+        if (TEMPLATES.includes(l))
+            continue;
+        const probe = l.replace(/\{\{\s*(sha|ref)\s*\}\}/g, 'x');
+        if (!TAG.test(probe))
+            throw new ParseError(`'${l}' is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`);
+    }
+    return lines;
+}
+/** The concrete tags for a git context (templates that do not apply are skipped). */
+function resolveTags(specs, git) {
+    const short = git.sha.slice(0, 7);
+    const r = refName(git.ref);
+    const sem = r.kind === 'tag' ? SEMVER.exec(r.name) : null;
+    const out = [];
+    for (const s of specs) {
+        if (s === 'sha') {
+            if (short)
+                out.push(`sha-${short}`);
+        }
+        else if (s === 'ref') {
+            if (r.name)
+                out.push(tagSafe(r.name));
+        }
+        else if (s === 'semver') {
+            if (sem) {
+                const [, maj, min, pat, pre] = sem;
+                out.push(pre ? `${maj}.${min}.${pat}-${pre}` : `${maj}.${min}.${pat}`);
+                // Floating tags only for releases, never for pre-releases.
+                if (!pre)
+                    out.push(`${maj}.${min}`, maj);
+            }
+        }
+        else if (s === 'latest') {
+            if (r.kind === 'branch' && r.name === git.defaultBranch)
+                out.push('latest');
+        }
+        else {
+            out.push(s.replace(/\{\{\s*sha\s*\}\}/g, short).replace(/\{\{\s*ref\s*\}\}/g, tagSafe(r.name)));
+        }
+    }
+    const tags = [...new Set(out)];
+    const version = sem ? `${sem[1]}.${sem[2]}.${sem[3]}${sem[4] ? `-${sem[4]}` : ''}` : r.kind === 'branch' || r.kind === 'pull' ? tagSafe(r.name) : short;
+    return { tags, version };
+}
+
+;// CONCATENATED MODULE: ./src/flows/build-push-inputs.ts
+/** The build-push action's inputs, checked and turned into a BuildPushConfig (every problem reported at once). */
+
+
+
+
+
+function defaultBranch() {
+    try {
+        const ev = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(process.env.GITHUB_EVENT_PATH ?? '', 'utf8'));
+        return ev.repository?.default_branch ?? 'main';
+    }
+    catch {
+        return 'main';
+    }
+}
+function prepareBuildPush(v, problems, c) {
+    for (const val of [...Object.values(v['build-args'] ?? {}), ...Object.values(v.secrets ?? {})])
+        c.mask(val);
+    for (const name of Object.keys(v['build-args'] ?? {}).filter(reservedBuildArg)) {
+        problems.push({ input: 'build-args', message: `${name} would change the docker CLI's own environment (build-arg values reach docker through it); rename the build argument` });
+    }
+    const ws = c.workspace;
+    const context = external_node_path_default().resolve(ws, v.context ?? '.');
+    const file = external_node_path_default().resolve(ws, v.file || external_node_path_default().join(v.context ?? '.', 'Dockerfile'));
+    if (v.context !== undefined && !(0,external_node_fs_namespaceObject.existsSync)(context))
+        problems.push({ input: 'context', message: `'${v.context}' does not exist in the workspace` });
+    else if (!(0,external_node_fs_namespaceObject.existsSync)(file))
+        problems.push({ input: 'file', message: `${external_node_path_default().relative(ws, file) || file} does not exist; set 'file' or add a Dockerfile to the context` });
+    const secretFiles = {};
+    for (const [id, f] of Object.entries(v['secret-files'] ?? {})) {
+        const p = external_node_path_default().resolve(ws, f.trim());
+        if (!(0,external_node_fs_namespaceObject.existsSync)(p))
+            problems.push({ input: 'secret-files', message: `${id}: '${f.trim()}' does not exist` });
+        secretFiles[id] = p;
+    }
+    const dupes = Object.keys(secretFiles).filter((id) => id in (v.secrets ?? {}));
+    if (dupes.length)
+        problems.push({ input: 'secret-files', message: `secret id ${dupes.join(', ')} is also in 'secrets'` });
+    if (problems.length)
+        return undefined;
+    const isGhcr = (v.registry || v.image.split('/')[0]) === 'ghcr.io';
+    const { tags, version } = resolveTags(v.tags, { sha: c.sha, ref: c.ref, defaultBranch: defaultBranch() });
+    if (!tags.length) {
+        problems.push({ input: 'tags', message: `gives no tag for ${c.ref || 'this ref'} (e.g. semver only applies to v1.2.3 tags); add sha or a literal tag` });
+        return undefined;
+    }
+    const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return {
+        image: v.image,
+        registry: v.registry,
+        username: v.username || (isGhcr ? c.actor : undefined),
+        password: v.password || (isGhcr ? v['github-token'] : undefined),
+        context,
+        file,
+        refs: tags.map((t) => `${v.image}:${t}`),
+        tags,
+        labels: {
+            'org.opencontainers.image.source': c.repository ? `${server}/${c.repository}` : '',
+            'org.opencontainers.image.revision': c.sha,
+            'org.opencontainers.image.created': new Date().toISOString(),
+            'org.opencontainers.image.version': version,
+            ...v.labels,
+        },
+        buildArgs: v['build-args'],
+        secrets: v.secrets,
+        secretFiles,
+        target: v.target,
+        platforms: v.platforms,
+        network: v.network === 'default' ? undefined : v.network,
+        push: v.push,
+        cache: v.cache,
+        builder: v.builder,
+        tempDir: process.env.RUNNER_TEMP || external_node_os_default().tmpdir(),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text
-        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
-        .replace(/\r?\n/g, ' ');
+    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {
@@ -32593,7 +32704,37 @@ const STATUS_ICON = {
     skipped: '⏭️ skipped',
 };
 
-;// CONCATENATED MODULE: ./actions/build-push/schema.ts
+;// CONCATENATED MODULE: ./src/report/build.ts
+/** build-push's job summary and outputs. */
+
+
+function buildOutputs(cfg, r) {
+    return {
+        'image-id': r.imageId,
+        tags: cfg.refs.join('\n'),
+        digest: r.digest,
+        'image-ref': r.digest ? `${cfg.image}@${r.digest}` : '',
+        'size-bytes': r.size,
+        'cached-steps': r.cachedSteps,
+        builder: r.builder,
+    };
+}
+function buildSummary(cfg, r) {
+    return [
+        `## Image ${code(cfg.image)}: ${cfg.push ? 'built and pushed' : 'built (not pushed)'}`,
+        '',
+        table(['', ''], [
+            ['digest', r.digest ? code(r.digest) : '(not pushed)'],
+            ['tags', cfg.refs.map(code).join('<br>')],
+            ['size', `${(r.size / 1024 / 1024).toFixed(1)} MiB`],
+            ['built with', code(r.builder)],
+            ['build time', formatDuration(r.buildMs)],
+            ['cache', r.cacheFrom.length ? `${r.cachedSteps} step(s) reused from ${r.cacheFrom.map(code).join(', ')}` : `${r.cachedSteps} step(s) reused`],
+        ]),
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/schemas/build-push.ts
 
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */
@@ -32641,109 +32782,18 @@ const schema = {
 
 
 
-
-
-
-
-function defaultBranch() {
-    try {
-        const ev = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(process.env.GITHUB_EVENT_PATH ?? '', 'utf8'));
-        return ev.repository?.default_branch ?? 'main';
-    }
-    catch {
-        return 'main';
-    }
-}
 async function main(ctx) {
     const { values: v, problems } = collectInputs(schema, ctx.inputs);
-    for (const val of [...Object.values(v['build-args'] ?? {}), ...Object.values(v.secrets ?? {})])
-        ctx.inputs.mask(val);
-    for (const name of Object.keys(v['build-args'] ?? {}).filter(reservedBuildArg)) {
-        problems.push({ input: 'build-args', message: `${name} would change the docker CLI's own environment (build-arg values reach docker through it); rename the build argument` });
-    }
-    const ws = ctx.run.workspace;
-    const context = external_node_path_default().resolve(ws, v.context ?? '.');
-    const file = external_node_path_default().resolve(ws, v.file || external_node_path_default().join(v.context ?? '.', 'Dockerfile'));
-    if (v.context !== undefined && !(0,external_node_fs_namespaceObject.existsSync)(context))
-        problems.push({ input: 'context', message: `'${v.context}' does not exist in the workspace` });
-    else if (!(0,external_node_fs_namespaceObject.existsSync)(file))
-        problems.push({ input: 'file', message: `${external_node_path_default().relative(ws, file) || file} does not exist; set 'file' or add a Dockerfile to the context` });
-    const secretFiles = {};
-    for (const [id, f] of Object.entries(v['secret-files'] ?? {})) {
-        const p = external_node_path_default().resolve(ws, f.trim());
-        if (!(0,external_node_fs_namespaceObject.existsSync)(p))
-            problems.push({ input: 'secret-files', message: `${id}: '${f.trim()}' does not exist` });
-        secretFiles[id] = p;
-    }
-    const dupes = Object.keys(secretFiles).filter((id) => id in (v.secrets ?? {}));
-    if (dupes.length)
-        problems.push({ input: 'secret-files', message: `secret id ${dupes.join(', ')} is also in 'secrets'` });
-    if (problems.length)
+    const cfg = prepareBuildPush(v, problems, { ...ctx.run, logger: ctx.logger, mask: ctx.inputs.mask });
+    if (!cfg)
         throw new InputError(problems);
-    const isGhcr = (v.registry || v.image.split('/')[0]) === 'ghcr.io';
-    const username = v.username || (isGhcr ? ctx.run.actor : undefined);
-    const password = v.password || (isGhcr ? v['github-token'] : undefined);
-    const { tags, version } = resolveTags(v.tags, { sha: ctx.run.sha, ref: ctx.run.ref, defaultBranch: defaultBranch() });
-    if (!tags.length)
-        throw new InputError([{ input: 'tags', message: `gives no tag for ${ctx.run.ref || 'this ref'} (e.g. semver only applies to v1.2.3 tags); add sha or a literal tag` }]);
-    const refs = tags.map((t) => `${v.image}:${t}`);
-    const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com';
-    const labels = {
-        'org.opencontainers.image.source': ctx.run.repository ? `${server}/${ctx.run.repository}` : '',
-        'org.opencontainers.image.revision': ctx.run.sha,
-        'org.opencontainers.image.created': new Date().toISOString(),
-        'org.opencontainers.image.version': version,
-        ...v.labels,
-    };
-    let r;
-    try {
-        r = await buildPush({
-            image: v.image,
-            registry: v.registry,
-            username,
-            password,
-            context,
-            file,
-            refs,
-            tags,
-            labels,
-            buildArgs: v['build-args'],
-            secrets: v.secrets,
-            secretFiles,
-            target: v.target,
-            platforms: v.platforms,
-            network: v.network === 'default' ? undefined : v.network,
-            push: v.push,
-            cache: v.cache,
-            builder: v.builder,
-            tempDir: process.env.RUNNER_TEMP || external_node_os_default().tmpdir(),
-        }, ctx.logger);
-    }
-    catch (e) {
-        if (e instanceof BuildInputError)
-            throw new InputError([{ input: e.input, message: e.message }]);
-        throw e;
-    }
-    ctx.setOutput('image-id', r.imageId);
-    ctx.setOutput('tags', refs.join('\n'));
-    ctx.setOutput('digest', r.digest);
-    ctx.setOutput('image-ref', r.digest ? `${v.image}@${r.digest}` : '');
-    ctx.setOutput('size-bytes', r.size);
-    ctx.setOutput('cached-steps', r.cachedSteps);
-    ctx.setOutput('builder', r.builder);
-    await ctx.summary([
-        `## Image ${code(v.image)}: ${v.push ? 'built and pushed' : 'built (not pushed)'}`,
-        '',
-        table(['', ''], [
-            ['digest', r.digest ? code(r.digest) : '(not pushed)'],
-            ['tags', refs.map(code).join('<br>')],
-            ['size', `${(r.size / 1024 / 1024).toFixed(1)} MiB`],
-            ['built with', code(r.builder)],
-            ['build time', formatDuration(r.buildMs)],
-            ['cache', r.cacheFrom.length ? `${r.cachedSteps} step(s) reused from ${r.cacheFrom.map(code).join(', ')}` : `${r.cachedSteps} step(s) reused`],
-        ]),
-    ].join('\n'));
-    ctx.logger.info(r.digest ? `${v.image}@${r.digest}` : `built ${r.imageId}`);
+    const r = await buildPush(cfg, ctx.logger).catch((e) => {
+        throw e instanceof BuildInputError ? new InputError([{ input: e.input, message: e.message }]) : e;
+    });
+    for (const [k, val] of Object.entries(buildOutputs(cfg, r)))
+        ctx.setOutput(k, val);
+    await ctx.summary(buildSummary(cfg, r));
+    ctx.logger.info(r.digest ? `${cfg.image}@${r.digest}` : `built ${r.imageId}`);
 }
 runAction(main);
 

@@ -61679,8 +61679,6 @@ const g = globalThis;
 g.__filename ??= (0,external_node_url_.fileURLToPath)(import.meta.url);
 g.__dirname ??= external_node_path_default().dirname(g.__filename);
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -64626,6 +64624,34 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/text.ts
+/**
+ * Small text helpers every layer uses; this module imports nothing, so the lowest layers
+ * (host, commands) can use it without reaching up into inputs or fleet.
+ */
+/** Thrown by parsers of user-given values; the input schema adds the input's name. */
+class ParseError extends Error {
+}
+function text_formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
+}
+/** The last `n` non-empty lines of a text. */
+function tail(text, n = 20) {
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    return lines.slice(-n).join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
  * One schema per action: each field names its input, how to parse it, its default and
@@ -64640,9 +64666,8 @@ class schema_InputError extends Error {
         this.name = 'InputError';
     }
 }
-/** Thrown by parsers; the schema adds the input's name. */
-class ParseError extends Error {
-}
+
+
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -64662,20 +64687,6 @@ function parseDuration(raw) {
         throw new ParseError(`'${raw}' is not a duration; use a number with a unit, e.g. 500ms, 30s, 5m, 2h`);
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
-}
-function schema_formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    if (ms < 3_600_000) {
-        const m = Math.floor(ms / 60_000);
-        const s = Math.round((ms % 60_000) / 1000);
-        return s ? `${m}m${s}s` : `${m}m`;
-    }
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.round((ms % 3_600_000) / 60_000);
-    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -64715,7 +64726,7 @@ const f = {
     duration: (o = {}) => field((raw) => {
         const ms = parseDuration(raw);
         if (o.min !== undefined && ms < o.min)
-            throw new ParseError(`'${raw}' is too short; the minimum is ${schema_formatDuration(o.min)}`);
+            throw new ParseError(`'${raw}' is too short; the minimum is ${text_formatDuration(o.min)}`);
         return ms;
     }, o),
     list: (o = {}) => field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
@@ -64940,38 +64951,8 @@ async function runAction(main, post) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/inputs/common.ts
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
-/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
-const appSchema = {
-    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
-    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
-};
-/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
-const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-/**
- * The values in an env file that are masked: every value of 3 characters or more, except
- * the ones that cannot be secrets and would blank out every log line that has them
- * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
- */
-function envFileSecrets(text) {
-    const out = [];
-    for (const line of text.split(/\r?\n/)) {
-        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
-        if (!m)
-            continue;
-        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
-        if (value.length < 3)
-            continue;
-        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
-            continue;
-        out.push(value);
-    }
-    return out;
-}
-
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/fleet/targets.ts
@@ -65254,17 +65235,10 @@ function inventoryTargets(text, group, d, path = '') {
         return { name, host, user, port: port === undefined ? d.port : parsePort(String(port), name) };
     }));
 }
-function targetLabel(t) {
-    return t.name;
-}
-function targetAddress(t) {
-    const h = t.host.includes(':') ? `[${t.host}]` : t.host;
-    return `${t.user}@${h}:${t.port}`;
-}
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/ssh/hostkeys.ts
+;// CONCATENATED MODULE: ./src/host/hostkeys.ts
 
 
 /** The type name inside an SSH public key blob (`ssh-ed25519`, `ssh-rsa`, ...). */
@@ -65288,7 +65262,10 @@ function knownHostsLine(host, port, blob) {
 }
 function globToRegExp(p) {
     // Only `*` and `?` are special in known_hosts patterns; everything else is literal.
-    const esc = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const esc = p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${esc}$`, 'i');
 }
 function hashedMatches(pattern, name) {
@@ -65345,7 +65322,11 @@ class KnownHosts {
     }
     /** The key types known for a host, to offer those host-key algorithms first. */
     typesFor(host, port) {
-        return [...new Set(this.matching(host, port).filter((e) => e.marker === '').map((e) => e.type))];
+        return [
+            ...new Set(this.matching(host, port)
+                .filter((e) => e.marker === '')
+                .map((e) => e.type)),
+        ];
     }
     check(host, port, blob) {
         const all = this.matching(host, port);
@@ -65374,7 +65355,10 @@ class Fingerprints {
     static parse(text) {
         const all = [];
         const byHost = new Map();
-        for (const raw of text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'))) {
+        for (const raw of text
+            .split(/[\n,]/)
+            .map((s) => s.trim())
+            .filter((s) => s && !s.startsWith('#'))) {
             const hasHost = !raw.startsWith('SHA256:') && raw.includes('=');
             const host = hasHost ? raw.slice(0, raw.indexOf('=')).trim() : '';
             const fp = (hasHost ? raw.slice(raw.indexOf('=') + 1) : raw).trim();
@@ -65448,7 +65432,7 @@ const HOST_KEY_FAMILIES = [ALGOS['ssh-ed25519'], ['ecdsa-sha2-nistp256', 'ecdsa-
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./src/ssh/keys.ts
+;// CONCATENATED MODULE: ./src/host/keys.ts
 
 const { utils } = (lib_default());
 
@@ -65639,196 +65623,6 @@ function parseSshAction(schema, src, ctx) {
     return { inputs: values, ssh: ssh };
 }
 
-;// CONCATENATED MODULE: ./src/health/spec.ts
-/**
- * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
- * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
- * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
- * `health-expect-json`, ...).
- */
-
-function parseStatusSet(raw) {
-    const out = [];
-    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
-        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-        if (!m)
-            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
-        const lo = Number(m[1]);
-        const hi = m[2] ? Number(m[2]) : lo;
-        for (const c of [lo, hi])
-            if (c < 100 || c > 599)
-                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
-        if (hi < lo)
-            throw new ParseError(`'${part}': the range is backwards`);
-        out.push([lo, hi]);
-    }
-    if (out.length === 0)
-        throw new ParseError('names no status code');
-    return out;
-}
-function statusMatches(set, code) {
-    return set.some(([lo, hi]) => code >= lo && code <= hi);
-}
-function formatStatusSet(set) {
-    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
-}
-/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
-function parseJsonPath(p) {
-    const out = [];
-    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
-    let i = 0;
-    while (i < p.length) {
-        re.lastIndex = i;
-        const m = re.exec(p);
-        if (!m || m[0] === '')
-            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
-        if (m[1] !== undefined)
-            out.push(m[1].replace(/\\(.)/g, '$1'));
-        else if (m[2] !== undefined)
-            out.push(m[2].trim());
-        else
-            out.push(Number(m[3]));
-        i = re.lastIndex;
-    }
-    if (out.length === 0)
-        throw new ParseError('an empty JSON path');
-    return out;
-}
-function parseJsonExpectations(raw) {
-    const out = [];
-    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
-        const eq = line.indexOf('=');
-        if (eq <= 0)
-            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
-        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
-    }
-    return out;
-}
-/** The value at a path, or undefined. */
-function jsonAt(doc, path) {
-    let cur = doc;
-    for (const k of path) {
-        if (cur === null || typeof cur !== 'object')
-            return undefined;
-        cur = cur[k];
-    }
-    return cur;
-}
-/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
-function jsonValueMatches(actual, expected) {
-    if (actual === undefined)
-        return false;
-    if (typeof actual === 'string')
-        return actual === expected;
-    return JSON.stringify(actual) === expected;
-}
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-function parseHeaders(raw) {
-    const out = [];
-    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
-        const c = line.indexOf(':');
-        const name = c > 0 ? line.slice(0, c).trim() : '';
-        if (!name || !TOKEN.test(name))
-            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
-        out.push({ name, value: line.slice(c + 1).trim() });
-    }
-    return out;
-}
-function parseUrls(raw) {
-    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    if (lines.length === 0)
-        throw new ParseError('names no URL');
-    return lines.map((l) => {
-        let u;
-        try {
-            u = new URL(l);
-        }
-        catch {
-            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
-        }
-        if (u.protocol !== 'http:' && u.protocol !== 'https:')
-            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
-        return u;
-    });
-}
-/** A URL for display: the password part of user info replaced. */
-function redactUrl(u) {
-    const s = String(u);
-    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
-}
-/**
- * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
- * `url` is required for healthcheck and optional (no gate) elsewhere.
- */
-function healthSchema(prefix, o) {
-    const fields = {
-        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
-        'via-ssh': f.bool({ default: o.viaSshDefault }),
-        'expect-status': f.custom(parseStatusSet, { default: [[200, 299]] }),
-        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
-        'expect-body': f.custom((raw) => {
-            try {
-                return new RegExp(raw.trim());
-            }
-            catch (e) {
-                throw new ParseError(`not a valid regular expression: ${e.message}`);
-            }
-        }, {}),
-        headers: f.custom(parseHeaders, { default: [], secret: true }),
-        interval: f.duration({ default: 2000, min: 100 }),
-        'request-timeout': f.duration({ default: 5000, min: 100 }),
-        timeout: f.duration({ default: 120_000, min: 100 }),
-        'success-threshold': f.int(1, 100, { default: 1 }),
-        'stable-for': f.duration({ default: 0 }),
-        'max-latency-ms': f.optionalInt(1, 3_600_000),
-        'tls-min-days': f.optionalInt(0, 3650),
-        'insecure-tls': f.bool({ default: false }),
-    };
-    const out = {};
-    for (const [k, v] of Object.entries(fields))
-        out[`${prefix}${k}`] = v;
-    return out;
-}
-/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
-function healthSpec(values, prefix, problems = []) {
-    const v = (k) => values[`${prefix}${k}`];
-    const spec = {
-        urls: v('url'),
-        viaSsh: v('via-ssh'),
-        expectStatus: v('expect-status'),
-        expectJson: v('expect-json'),
-        expectBody: v('expect-body'),
-        headers: v('headers'),
-        intervalMs: v('interval'),
-        requestTimeoutMs: v('request-timeout'),
-        timeoutMs: v('timeout'),
-        successThreshold: v('success-threshold'),
-        stableForMs: v('stable-for'),
-        maxLatencyMs: v('max-latency-ms'),
-        tlsMinDays: v('tls-min-days'),
-        insecureTls: v('insecure-tls'),
-    };
-    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
-        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
-    }
-    return spec;
-}
-/** The warning to print when certificates are not verified. */
-function insecureTlsWarning(spec, prefix) {
-    if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:'))
-        return undefined;
-    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls.filter((u) => u.protocol === 'https:').map((u) => redactUrl(u)).join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
-}
-/** Register the secret parts of a spec: header values and passwords in URLs. */
-function maskHealthSecrets(spec, mask) {
-    for (const h of spec.headers ?? [])
-        if (h.value)
-            mask(h.value);
-    for (const u of spec.urls ?? [])
-        if (u.password)
-            mask(decodeURIComponent(u.password));
-}
-
 ;// CONCATENATED MODULE: ./src/shell/index.ts
 /**
  * Remote commands as data.
@@ -65840,12 +65634,12 @@ function maskHealthSecrets(spec, mask) {
  *
  * This module imports nothing.
  */
-const shell_TOKEN = Symbol('shell-token');
+const TOKEN = Symbol('shell-token');
 function token(text) {
-    return Object.freeze({ [shell_TOKEN]: text });
+    return Object.freeze({ [TOKEN]: text });
 }
-function isToken(w) {
-    return typeof w === 'object' && w !== null && shell_TOKEN in w;
+function shell_isToken(w) {
+    return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
 /** Quote one string as a single literal POSIX sh word. */
@@ -65857,8 +65651,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function render(c) {
-    return c.map((w) => (isToken(w) ? w[shell_TOKEN] : quote(w))).join(' ');
+function shell_render(c) {
+    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -65886,11 +65680,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [
-    ...c,
-    token(append ? '>>' : '>'),
-    path,
-];
+const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -65936,15 +65726,15 @@ function withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+    const simple = c.every((w) => !shell_isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(render)].join('\n');
+    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -65960,16 +65750,66 @@ function userScript(text) {
         'else exec sh -eu -c "$1" ops-script; fi';
     return ['sh', '-c', launcher, 'ops-script', text];
 }
+const SCRIPT = Symbol('const-script');
 /**
- * A fixed script from this code base, with data passed only as positional parameters
- * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
- * only into `args`. Runs under `set -eu`.
+ * sh`...`: a constant script. The tag takes no substitutions (their type is `never`), so
+ * data can never be spliced into script text; it goes in as positional parameters.
  */
-function shScript(script, ...args) {
-    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+function shell_sh(strings, ...none) {
+    if (none.length || strings.length !== 1)
+        throw new Error('sh`...` scripts are constant text: pass data as positional parameters');
+    return Object.freeze({ [SCRIPT]: strings[0] });
+}
+/**
+ * A fixed script from this code base (an sh`...` constant), with data passed only as
+ * positional parameters ("$1", "$2", ...). Runs under `set -eu`.
+ */
+function shell_shScript(script, ...args) {
+    return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
 }
 
-;// CONCATENATED MODULE: ./src/ssh/errors.ts
+;// CONCATENATED MODULE: ./src/commands/host.ts
+/** Commands about the host itself: its boot marker, and running something as root. */
+
+/**
+ * The host's boot marker: the kernel's boot_id and PID 1's start time (field 22 of
+ * /proc/1/stat, counted after the command name, which may hold spaces). A rebooted VM has
+ * a new boot_id; a restarted container or LXC guest keeps the kernel's boot_id but has a
+ * new PID 1.
+ */
+function bootMarkerCommand() {
+    return shScript(sh `b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+s=$(sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20)
+printf '%s:%s\n' "$b" "$s"`);
+}
+/** What the executor adapts to on a host, one line each: `timeout`, `bash`, `uid=N`. */
+function factsCommand() {
+    return shell_shScript(shell_sh `command -v timeout >/dev/null 2>&1 && echo timeout
+command -v bash >/dev/null 2>&1 && echo bash
+echo "uid=$(id -u)"`);
+}
+/** Who and what the host is (for preflight reports). */
+function identityCommand() {
+    return shScript(sh `id -un; uname -srm`);
+}
+/** Remove files (for temporary ones a step made). */
+function removeFilesCommand(files) {
+    return ['rm', '-f', '--', ...files];
+}
+/**
+ * `c` as root through `sudo -n` (never prompting: a password prompt fails at once, and the
+ * executor says so). A compound command goes through `sh -c`.
+ */
+function sudo(c) {
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['sudo', '-n', '--', ...c] : ['sudo', '-n', '--', 'sh', '-c', render(c)];
+}
+/** `c`, as root when `asRoot` says so (a user that is not root). */
+function privileged(c, viaSudo) {
+    return viaSudo ? sudo(c) : c;
+}
+
+;// CONCATENATED MODULE: ./src/host/errors.ts
 class SshError extends Error {
     kind;
     host;
@@ -65982,11 +65822,7 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-/** The last `n` non-empty lines of a text. */
-function tail(text, n = 20) {
-    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-    return lines.slice(-n).join('\n');
-}
+
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
@@ -66007,46 +65843,13 @@ function classifyConnectError(e) {
     return 'protocol';
 }
 
-;// CONCATENATED MODULE: ./src/ssh/session.ts
-
+;// CONCATENATED MODULE: ./src/host/connect.ts
 
 
 
 
 
 const { Client } = (lib_default());
-const CAPTURE_LIMIT = 8 * 1024 * 1024;
-class Capture {
-    onLine;
-    chunks = [];
-    size = 0;
-    partial = '';
-    truncated = false;
-    constructor(onLine) {
-        this.onLine = onLine;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > CAPTURE_LIMIT && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.onLine) {
-            const text = this.partial + b.toString('utf8');
-            const lines = text.split('\n');
-            this.partial = lines.pop();
-            for (const l of lines)
-                this.onLine(l);
-        }
-    }
-    finish() {
-        if (this.onLine && this.partial)
-            this.onLine(this.partial);
-        this.partial = '';
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Host-key failure messages: what happened, what was presented, what to set. */
 function hostKeyMessage(v, t, blob, policy, presentedAll) {
@@ -66069,286 +65872,6 @@ function hostKeyMessage(v, t, blob, policy, presentedAll) {
                 `reinstalled; verify the new key out of band before updating 'known-hosts'/'host-fingerprints'.`);
     }
 }
-/**
- * One SSH connection to one target, reused for all of that target's commands. When the
- * connection drops, the command running on it fails with a `connection` error, and the
- * next command reconnects (with the same host-key verification and retries).
- */
-class SshSession {
-    target;
-    opts;
-    via;
-    client;
-    reconnecting;
-    sftpP;
-    factsP;
-    lostReason;
-    closed = false;
-    constructor(target, opts, via) {
-        this.target = target;
-        this.opts = opts;
-        this.via = via;
-    }
-    /** Connect with retries (connect errors only) and exponential backoff. */
-    static async connect(target, opts, via) {
-        const s = new SshSession(target, opts, via);
-        s.adopt(await connectWithRetries(target, opts, via));
-        return s;
-    }
-    /** Why the last connection dropped, if it did. */
-    get lost() {
-        return this.lostReason;
-    }
-    adopt(c) {
-        this.client = c;
-        this.lostReason = undefined;
-        const drop = (why) => {
-            if (this.client !== c)
-                return;
-            this.client = undefined;
-            this.sftpP = undefined;
-            this.factsP = undefined;
-            this.lostReason = why;
-            if (!this.closed)
-                this.opts.logger.debug(`host ${this.target.name}: the SSH connection dropped: ${why}`);
-        };
-        // A connection can fail at any time after it was made (a reset, a keepalive timeout):
-        // the error is this session's to report, never an uncaught exception.
-        c.on('error', (e) => drop(log_errorMessage(e)));
-        c.on('end', () => drop('the server closed the connection'));
-        c.on('close', () => drop('the connection closed'));
-    }
-    /** The live connection, reconnecting once if the previous one dropped. */
-    async live() {
-        if (this.closed)
-            throw new SshError('connection', this.target.name, `host ${this.target.name}: the session was closed`);
-        if (this.client)
-            return this.client;
-        this.reconnecting ??= (async () => {
-            const why = this.lostReason;
-            const c = await connectWithRetries(this.target, this.opts, this.via);
-            this.adopt(c);
-            this.opts.logger.info(`host ${this.target.name}: reconnected${why ? ` (the previous connection was lost: ${why})` : ''}`);
-            return c;
-        })().finally(() => (this.reconnecting = undefined));
-        return this.reconnecting;
-    }
-    /** Drop the connection on purpose (the next command reconnects). */
-    disconnect() {
-        const c = this.client;
-        if (!c)
-            return;
-        this.client = undefined;
-        this.sftpP = undefined;
-        this.factsP = undefined;
-        this.lostReason = 'disconnected';
-        c.end();
-    }
-    /** What the host offers (read once per connection, in one round trip). */
-    facts() {
-        this.factsP ??= this.rawExec('command -v timeout >/dev/null 2>&1 && echo timeout; command -v bash >/dev/null 2>&1 && echo bash; echo "uid=$(id -u)"', 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
-            this.factsP = undefined;
-            throw e;
-        });
-        return this.factsP;
-    }
-    /** A bare command line with a runner-side deadline only (for the facts probe). */
-    async rawExec(line, timeoutMs) {
-        return this.channel(line, timeoutMs, {}, undefined);
-    }
-    /** Run one command; resolves with exit code and output whatever the exit code. */
-    async exec(command, o = {}) {
-        const line = render(command);
-        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
-        const facts = await this.facts();
-        this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
-        return this.channel(facts.timeout ? withRemoteTimeout(line, timeoutMs) : line, timeoutMs, o, facts);
-    }
-    async channel(line, timeoutMs, o, facts) {
-        const client = await this.live();
-        const log = this.opts.logger;
-        const name = this.target.name;
-        const emit = (stream) => (l) => {
-            const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
-            if (o.stream)
-                log.info(text);
-            else
-                log.debug(text);
-        };
-        const out = new Capture(emit('out'));
-        const err = new Capture(emit('err'));
-        const started = Date.now();
-        const what = o.step ? `step '${o.step}'` : 'a command';
-        return new Promise((resolve, reject) => {
-            let ch;
-            let code = null;
-            let signal;
-            let done = false;
-            let timer;
-            const stopInput = () => {
-                if (!o.stdinStream)
-                    return;
-                if (ch)
-                    o.stdinStream.unpipe(ch);
-                // The command is over: a producer still writing (a local tar) must not block on a full pipe.
-                o.stdinStream.destroy();
-            };
-            const finish = (timedOut) => {
-                if (done)
-                    return;
-                done = true;
-                clearTimeout(timer);
-                stopInput();
-                const durationMs = Date.now() - started;
-                if (!timedOut && code === null && signal === undefined && this.client !== client) {
-                    const why = this.lostReason ?? 'the connection dropped';
-                    reject(new SshError('connection', name, `host ${name}: the SSH connection was lost while ${what} was running (${why}); whether it finished on the host is unknown`, {
-                        step: o.step,
-                        stderrTail: tail(err.finish()),
-                    }));
-                    return;
-                }
-                // `timeout` exits 124 (137 after -k) when it had to stop the command.
-                const remoteTimeout = !!facts?.timeout && (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
-                resolve({
-                    code,
-                    signal,
-                    stdout: out.finish(),
-                    stderr: err.finish(),
-                    durationMs,
-                    timedOut: timedOut || remoteTimeout,
-                    mayStillRun: timedOut && !facts?.timeout ? true : undefined,
-                });
-            };
-            // With `timeout` on the host the deadline is enforced there (it kills the process
-            // group); this timer is the backstop for a host or network that stopped answering.
-            // Without it, the runner enforces the deadline itself: it closes the channel, which
-            // OpenSSH does not turn into a kill, so the process may go on running.
-            const backstop = facts?.timeout ? timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : timeoutMs;
-            timer = setTimeout(() => {
-                ch?.close();
-                finish(true);
-            }, backstop);
-            client.exec(line, (e, channel) => {
-                if (e) {
-                    clearTimeout(timer);
-                    done = true;
-                    stopInput();
-                    const kind = this.client === client ? 'channel' : 'connection';
-                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
-                    return;
-                }
-                ch = channel;
-                if (done) {
-                    channel.close();
-                    return;
-                }
-                channel.on('data', (d) => out.push(d));
-                channel.stderr.on('data', (d) => err.push(d));
-                channel.on('exit', (c, sig) => {
-                    code = c;
-                    if (sig)
-                        signal = sig;
-                });
-                channel.on('close', () => finish(false));
-                channel.on('error', () => {
-                    /* reported through close */
-                });
-                if (o.stdinStream) {
-                    o.stdinStream.on('error', (e2) => {
-                        err.push(Buffer.from(`local input failed: ${e2.message}\n`));
-                        channel.close();
-                    });
-                    o.stdinStream.pipe(channel);
-                }
-                else if (o.stdin !== undefined)
-                    channel.end(o.stdin);
-                else
-                    channel.end();
-            });
-        });
-    }
-    /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
-    async run(command, o = {}) {
-        const r = await this.exec(command, o);
-        if (r.timedOut) {
-            const after = schema_formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
-            throw new SshError('timeout', this.target.name, r.mayStillRun
-                ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
-                : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
-        }
-        if (r.code !== 0) {
-            const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
-            const t = tail(r.stderr) || tail(r.stdout);
-            const hint = r.code === 127
-                ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)'
-                : '';
-            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, { exitCode: r.code, signal: r.signal, stderrTail: t, step: o.step });
-        }
-        return r;
-    }
-    /** A TCP stream to host:port as seen from this host (for tunnels and jump hosts). */
-    async forwardOut(host, port) {
-        const c = await this.live();
-        return new Promise((resolve, reject) => {
-            c.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
-        });
-    }
-    async sftp() {
-        const c = await this.live();
-        this.sftpP ??= new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))).catch((e) => {
-            this.sftpP = undefined;
-            throw e;
-        });
-        return this.sftpP;
-    }
-    /**
-     * Write a file on the host, created with `mode` before any byte is written (0600 for
-     * secrets). With `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place
-     * is never followed).
-     */
-    async writeFile(remote, content, mode = 0o644, o = {}) {
-        const sftp = await this.sftp();
-        const p = sftpPath(remote);
-        const fail = (e) => new SshError('command', this.target.name, `host ${this.target.name}: cannot write ${remote}: ${e.message}`);
-        await new Promise((resolve, reject) => {
-            sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
-                if (e)
-                    return reject(fail(e));
-                sftp.fchmod(handle, mode, (e2) => {
-                    if (e2)
-                        return sftp.close(handle, () => reject(fail(e2)));
-                    const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
-                    const write = (off) => {
-                        if (off >= buf.length)
-                            return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
-                        const n = Math.min(32 * 1024, buf.length - off);
-                        sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
-                    };
-                    write(0);
-                });
-            });
-        });
-    }
-    /**
-     * Replace a file atomically: written under a new temporary name (exclusive), then renamed
-     * over `remote`. A symlink at `remote` is replaced, never followed.
-     */
-    async replaceFile(remote, content, mode = 0o644) {
-        const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
-        await this.writeFile(tmp, content, mode, { exclusive: true });
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => e ? reject(new SshError('command', this.target.name, `host ${this.target.name}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve()));
-    }
-    async close() {
-        if (this.closed)
-            return;
-        this.closed = true;
-        const c = this.client;
-        this.client = undefined;
-        c?.end();
-    }
-}
 async function connectWithRetries(target, opts, via) {
     const attempts = 1 + opts.connectRetries;
     const base = opts.retryBaseMs ?? 1000;
@@ -66356,7 +65879,7 @@ async function connectWithRetries(target, opts, via) {
     for (let i = 0; i < attempts; i++) {
         if (i > 0) {
             const wait = Math.min(base * 2 ** (i - 1), 15_000);
-            opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${schema_formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
+            opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${text_formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
             await sleep(wait);
         }
         try {
@@ -66484,6 +66007,43 @@ async function handshake(target, opts, via, algos) {
         throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
     }
 }
+
+;// CONCATENATED MODULE: ./src/host/exec.ts
+
+/** Output kept in memory for a command (the newest 8 MiB), optionally logged line by line. */
+const CAPTURE_LIMIT = 8 * 1024 * 1024;
+class Capture {
+    onLine;
+    chunks = [];
+    size = 0;
+    partial = '';
+    truncated = false;
+    constructor(onLine) {
+        this.onLine = onLine;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > CAPTURE_LIMIT && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.onLine) {
+            const text = this.partial + b.toString('utf8');
+            const lines = text.split('\n');
+            this.partial = lines.pop();
+            for (const l of lines)
+                this.onLine(l);
+        }
+    }
+    finish() {
+        if (this.onLine && this.partial)
+            this.onLine(this.partial);
+        this.partial = '';
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** coreutils `timeout`'s grace between TERM and KILL. */
 const REMOTE_KILL_GRACE_MS = 10_000;
 /**
  * Run a command line under `timeout` on the host: OpenSSH ignores signal requests and a
@@ -66493,16 +66053,471 @@ const REMOTE_KILL_GRACE_MS = 10_000;
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
+
+;// CONCATENATED MODULE: ./src/host/sftp.ts
+
 /** SFTP paths are relative to the login directory; `~/x` is `x` there. */
 function sftpPath(p) {
     if (p === '~')
         return '.';
     return p.startsWith('~/') ? p.slice(2) : p;
 }
+/**
+ * Write a file, created with `mode` before any byte is written (0600 for secrets). With
+ * `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place is never followed).
+ */
+function sftp_writeFile(sftp, host, remote, content, mode = 0o644, o = {}) {
+    const p = sftpPath(remote);
+    const fail = (e) => new SshError('command', host, `host ${host}: cannot write ${remote}: ${e.message}`);
+    return new Promise((resolve, reject) => {
+        sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
+            if (e)
+                return reject(fail(e));
+            sftp.fchmod(handle, mode, (e2) => {
+                if (e2)
+                    return sftp.close(handle, () => reject(fail(e2)));
+                const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
+                const write = (off) => {
+                    if (off >= buf.length)
+                        return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
+                    const n = Math.min(32 * 1024, buf.length - off);
+                    sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
+                };
+                write(0);
+            });
+        });
+    });
+}
+/**
+ * Replace a file atomically: written under a new temporary name (exclusive), then renamed
+ * over `remote` (posix-rename). A symlink at `remote` is replaced, never followed.
+ */
+async function replaceFile(sftp, host, remote, content, mode = 0o644) {
+    const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    await sftp_writeFile(sftp, host, tmp, content, mode, { exclusive: true });
+    await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => (e ? reject(new SshError('command', host, `host ${host}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve())));
+}
 
-;// CONCATENATED MODULE: ./src/ssh/pool.ts
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/host/stream.ts
+/**
+ * A remote command whose stdout is a Node stream with backpressure (the SSH window is not
+ * opened further until the consumer reads), stdin optionally from a stream, stderr kept
+ * apart (its last 64 KiB, for errors), and the exit status delivered after the stream has
+ * ended, never lost. Memory does not grow with the size of the stream.
+ */
+
+
+
+
+const STDERR_KEEP = 64 * 1024;
+function openStream(client, line, o, ctx) {
+    const what = o.step ? `step '${o.step}'` : 'a command';
+    const started = Date.now();
+    const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
+    return new Promise((resolve, reject) => {
+        client.exec(command, (e, ch) => {
+            if (e)
+                return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            let bytes = 0;
+            let stderr = Buffer.alloc(0);
+            let code = null;
+            let signal;
+            let timedOut = false;
+            const counter = new external_node_stream_.Transform({
+                transform(chunk, _enc, cb) {
+                    bytes += chunk.length;
+                    cb(null, chunk);
+                },
+            });
+            ch.pipe(counter);
+            ch.stderr.on('data', (d) => {
+                stderr = Buffer.concat([stderr, d]);
+                if (stderr.length > STDERR_KEEP * 2)
+                    stderr = stderr.subarray(stderr.length - STDERR_KEEP);
+            });
+            ch.on('exit', (c, sig) => {
+                code = c;
+                if (sig)
+                    signal = sig;
+            });
+            ch.on('error', () => {
+                /* reported through close */
+            });
+            // The consumer gave up: stop the command's output (the remote side gets SIGPIPE/EOF).
+            counter.on('close', () => {
+                if (!counter.readableEnded)
+                    ch.close();
+            });
+            const backstop = ctx.facts.timeout ? o.timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : o.timeoutMs;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                ch.close();
+            }, backstop);
+            const done = new Promise((res, rej) => {
+                let closed = false;
+                let ended = false;
+                const settle = () => {
+                    if (!closed || !ended)
+                        return;
+                    clearTimeout(timer);
+                    const durationMs = Date.now() - started;
+                    const stderrTail = tail(stderr.subarray(Math.max(0, stderr.length - STDERR_KEEP)).toString('utf8'));
+                    const lost = ctx.lost();
+                    if (!timedOut && code === null && signal === undefined && lost) {
+                        rej(new SshError('connection', ctx.name, `host ${ctx.name}: the SSH connection was lost while ${what} was streaming (${lost}); the stream is incomplete`, { step: o.step, stderrTail }));
+                        return;
+                    }
+                    const remoteTimeout = ctx.facts.timeout && (code === 124 || code === 137) && durationMs >= o.timeoutMs - 1000;
+                    res({ code, signal, stderrTail, bytes, durationMs, timedOut: timedOut || remoteTimeout });
+                };
+                ch.on('close', () => {
+                    closed = true;
+                    // A channel torn down with the connection may not have ended its stream.
+                    if (!counter.writableEnded)
+                        counter.end();
+                    settle();
+                });
+                counter.on('end', () => {
+                    ended = true;
+                    settle();
+                });
+                counter.on('close', () => {
+                    ended = true;
+                    settle();
+                });
+            });
+            done.catch(() => { });
+            if (o.stdin) {
+                o.stdin.on('error', () => ch.close());
+                o.stdin.pipe(ch);
+            }
+            else
+                ch.end();
+            const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+            counter.pipe(out);
+            out.on('close', () => {
+                if (!out.readableEnded)
+                    counter.destroy();
+            });
+            resolve({ stdout: out, done });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/host/session.ts
+
+
+
+
+
+
+
+
+
+/** What `sudo -n` said when it would not run a command, in words for the error. */
+function sudoProblem(stderr) {
+    if (/^sudo: (a password is required|a terminal is required)/m.test(stderr))
+        return 'sudo asks for a password';
+    if (/^sudo: .*(command not found|not found)|sh: \d+: sudo: not found|sudo: not found/m.test(stderr))
+        return 'sudo is not installed';
+    if (/is not in the sudoers file|is not allowed to run sudo/m.test(stderr))
+        return 'sudo does not allow it';
+    return undefined;
+}
+/**
+ * One SSH connection to one target, reused for all of that target's commands. When the
+ * connection drops, the command running on it fails with a `connection` error, and the
+ * next command reconnects (with the same host-key verification and retries).
+ */
+class SshSession {
+    target;
+    opts;
+    via;
+    client;
+    reconnecting;
+    sftpP;
+    factsP;
+    lostReason;
+    closed = false;
+    constructor(target, opts, via) {
+        this.target = target;
+        this.opts = opts;
+        this.via = via;
+    }
+    /** Connect with retries (connect errors only) and exponential backoff. */
+    static async connect(target, opts, via) {
+        const s = new SshSession(target, opts, via);
+        s.adopt(await connectWithRetries(target, opts, via));
+        return s;
+    }
+    /** Why the last connection dropped, if it did. */
+    get lost() {
+        return this.lostReason;
+    }
+    adopt(c) {
+        this.client = c;
+        this.lostReason = undefined;
+        const drop = (why) => {
+            if (this.client !== c)
+                return;
+            this.client = undefined;
+            this.sftpP = undefined;
+            this.factsP = undefined;
+            this.lostReason = why;
+            if (!this.closed)
+                this.opts.logger.debug(`host ${this.target.name}: the SSH connection dropped: ${why}`);
+        };
+        // A connection can fail at any time after it was made (a reset, a keepalive timeout):
+        // the error is this session's to report, never an uncaught exception.
+        c.on('error', (e) => drop(log_errorMessage(e)));
+        c.on('end', () => drop('the server closed the connection'));
+        c.on('close', () => drop('the connection closed'));
+    }
+    /** The live connection, reconnecting once if the previous one dropped. */
+    async live() {
+        if (this.closed)
+            throw new SshError('connection', this.target.name, `host ${this.target.name}: the session was closed`);
+        if (this.client)
+            return this.client;
+        this.reconnecting ??= (async () => {
+            const why = this.lostReason;
+            const c = await connectWithRetries(this.target, this.opts, this.via);
+            this.adopt(c);
+            this.opts.logger.info(`host ${this.target.name}: reconnected${why ? ` (the previous connection was lost: ${why})` : ''}`);
+            return c;
+        })().finally(() => (this.reconnecting = undefined));
+        return this.reconnecting;
+    }
+    /**
+     * Connect again now (dropping the current connection, if any), with `retries` connect
+     * retries instead of the configured ones: for waiting on a host that reboots.
+     */
+    async reconnect(o = {}) {
+        this.disconnect();
+        const c = await connectWithRetries(this.target, { ...this.opts, connectRetries: o.retries ?? this.opts.connectRetries, connectTimeoutMs: o.timeoutMs ?? this.opts.connectTimeoutMs }, this.via);
+        this.adopt(c);
+    }
+    /** Drop the connection on purpose (the next command reconnects). */
+    disconnect() {
+        const c = this.client;
+        if (!c)
+            return;
+        this.client = undefined;
+        this.sftpP = undefined;
+        this.factsP = undefined;
+        this.lostReason = 'disconnected';
+        c.end();
+    }
+    /** What the host offers (read once per connection, in one round trip). */
+    facts() {
+        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+            this.factsP = undefined;
+            throw e;
+        });
+        return this.factsP;
+    }
+    /** A bare command line with a runner-side deadline only (for the facts probe). */
+    async rawExec(line, timeoutMs) {
+        return this.channel(line, timeoutMs, {}, undefined);
+    }
+    /** Run one command; resolves with exit code and output whatever the exit code. */
+    async exec(command, o = {}) {
+        const line = shell_render(command);
+        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
+        const facts = await this.facts();
+        this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return this.channel(facts.timeout ? withRemoteTimeout(line, timeoutMs) : line, timeoutMs, o, facts);
+    }
+    async channel(line, timeoutMs, o, facts) {
+        const client = await this.live();
+        const log = this.opts.logger;
+        const name = this.target.name;
+        const emit = (stream) => (l) => {
+            const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
+            if (o.stream)
+                log.info(text);
+            else
+                log.debug(text);
+        };
+        const out = new Capture(emit('out'));
+        const err = new Capture(emit('err'));
+        const started = Date.now();
+        const what = o.step ? `step '${o.step}'` : 'a command';
+        return new Promise((resolve, reject) => {
+            let ch;
+            let code = null;
+            let signal;
+            let done = false;
+            let timer;
+            const stopInput = () => {
+                if (!o.stdinStream)
+                    return;
+                if (ch)
+                    o.stdinStream.unpipe(ch);
+                // The command is over: a producer still writing (a local tar) must not block on a full pipe.
+                o.stdinStream.destroy();
+            };
+            const finish = (timedOut) => {
+                if (done)
+                    return;
+                done = true;
+                clearTimeout(timer);
+                stopInput();
+                const durationMs = Date.now() - started;
+                if (!timedOut && code === null && signal === undefined && this.client !== client) {
+                    const why = this.lostReason ?? 'the connection dropped';
+                    reject(new SshError('connection', name, `host ${name}: the SSH connection was lost while ${what} was running (${why}); whether it finished on the host is unknown`, {
+                        step: o.step,
+                        stderrTail: tail(err.finish()),
+                    }));
+                    return;
+                }
+                // `timeout` exits 124 (137 after -k) when it had to stop the command.
+                const remoteTimeout = !!facts?.timeout && (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
+                resolve({
+                    code,
+                    signal,
+                    stdout: out.finish(),
+                    stderr: err.finish(),
+                    durationMs,
+                    timedOut: timedOut || remoteTimeout,
+                    mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                });
+            };
+            // With `timeout` on the host the deadline is enforced there (it kills the process
+            // group); this timer is the backstop for a host or network that stopped answering.
+            // Without it, the runner enforces the deadline itself: it closes the channel, which
+            // OpenSSH does not turn into a kill, so the process may go on running.
+            const backstop = facts?.timeout ? timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : timeoutMs;
+            timer = setTimeout(() => {
+                ch?.close();
+                finish(true);
+            }, backstop);
+            client.exec(line, (e, channel) => {
+                if (e) {
+                    clearTimeout(timer);
+                    done = true;
+                    stopInput();
+                    const kind = this.client === client ? 'channel' : 'connection';
+                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    return;
+                }
+                ch = channel;
+                if (done) {
+                    channel.close();
+                    return;
+                }
+                channel.on('data', (d) => out.push(d));
+                channel.stderr.on('data', (d) => err.push(d));
+                channel.on('exit', (c, sig) => {
+                    code = c;
+                    if (sig)
+                        signal = sig;
+                });
+                channel.on('close', () => finish(false));
+                channel.on('error', () => {
+                    /* reported through close */
+                });
+                if (o.stdinStream) {
+                    o.stdinStream.on('error', (e2) => {
+                        err.push(Buffer.from(`local input failed: ${e2.message}\n`));
+                        channel.close();
+                    });
+                    o.stdinStream.pipe(channel);
+                }
+                else if (o.stdin !== undefined)
+                    channel.end(o.stdin);
+                else
+                    channel.end();
+            });
+        });
+    }
+    /**
+     * Run a command whose stdout is streamed (with backpressure) instead of captured: for
+     * dumps and archives of any size. `done` has the exit status once stdout has ended.
+     */
+    async stream(command, o = {}) {
+        const facts = await this.facts();
+        const client = await this.live();
+        const line = shell_render(command);
+        this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
+            name: this.target.name,
+            facts,
+            lost: () => (this.client === client ? undefined : (this.lostReason ?? 'the connection dropped')),
+        });
+    }
+    /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
+    async run(command, o = {}) {
+        const r = await this.exec(command, o);
+        if (r.timedOut) {
+            const after = text_formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
+            throw new SshError('timeout', this.target.name, r.mayStillRun
+                ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
+                : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
+        }
+        if (r.code !== 0) {
+            const sudo = sudoProblem(r.stderr);
+            if (sudo) {
+                throw new SshError('sudo', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`, {
+                    exitCode: r.code,
+                    stderrTail: tail(r.stderr),
+                    step: o.step,
+                });
+            }
+            const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
+            const t = tail(r.stderr) || tail(r.stdout);
+            const hint = r.code === 127 ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)' : '';
+            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, {
+                exitCode: r.code,
+                signal: r.signal,
+                stderrTail: t,
+                step: o.step,
+            });
+        }
+        return r;
+    }
+    /** A TCP stream to host:port as seen from this host (for tunnels and jump hosts). */
+    async forwardOut(host, port) {
+        const c = await this.live();
+        return new Promise((resolve, reject) => {
+            c.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
+        });
+    }
+    async sftp() {
+        const c = await this.live();
+        this.sftpP ??= new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))).catch((e) => {
+            this.sftpP = undefined;
+            throw e;
+        });
+        return this.sftpP;
+    }
+    /**
+     * Write a file on the host, created with `mode` before any byte is written (0600 for
+     * secrets). With `exclusive`, the file must not exist yet (a symlink is never followed).
+     */
+    async writeFile(remote, content, mode = 0o644, o = {}) {
+        await sftp_writeFile(await this.sftp(), this.target.name, remote, content, mode, o);
+    }
+    /** Replace a file atomically (temporary name, then rename): a symlink in its place is replaced, never followed. */
+    async replaceFile(remote, content, mode = 0o644) {
+        await replaceFile(await this.sftp(), this.target.name, remote, content, mode);
+    }
+    async close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        const c = this.client;
+        this.client = undefined;
+        c?.end();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/host/pool.ts
 
 /**
  * One connection per target, opened on first use and reused for all of that target's
@@ -66550,6 +66565,273 @@ class SshPool {
     }
 }
 
+;// CONCATENATED MODULE: ./src/commands/lock.ts
+/**
+ * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
+ * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
+ * break act only if the lock is still the expected owner's.
+ */
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
+function acquireCommand(appDir, owner) {
+    return shell_shScript(shell_sh `mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  echo acquired
+else
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo held
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, JSON.stringify(owner));
+}
+/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
+function renewCommand(appDir, id) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id));
+}
+function releaseCommand(appDir, id) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shell_shScript(shell_sh `now=$(date +%s)
+if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
+else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+fi
+m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+if [ "$((now - m))" -gt "$3" ]; then
+  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
+else
+  echo changed
+fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+
+;// CONCATENATED MODULE: ./src/host/lock.ts
+/**
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ */
+
+
+
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+function describeOwner(o, ageS) {
+    const renewed = ageS === undefined ? '' : `, renewed ${text_formatDuration(ageS * 1000)} ago by the host's clock`;
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
+}
+/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+function parseHeld(stdout) {
+    const [, ageLine = '0', ...rest] = stdout.split('\n');
+    const text = rest.join('\n').trim();
+    let owner = {};
+    try {
+        owner = text ? JSON.parse(text) : {};
+    }
+    catch {
+        owner = {};
+    }
+    const ageS = Math.max(0, Number(ageLine) || 0);
+    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: ageS > limit };
+}
+class LockLostError extends Error {
+}
+/** The locks a run holds, renewed in the background until released. */
+class HeldLocks {
+    owner;
+    sites;
+    logger;
+    lostWhy;
+    released = false;
+    timer;
+    constructor(owner, sites, logger, ttlMs) {
+        this.owner = owner;
+        this.sites = sites;
+        this.logger = logger;
+        this.timer = setInterval(() => {
+            for (const s of this.sites) {
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
+            }
+        }, Math.max(250, Math.floor(ttlMs / 3)));
+        this.timer.unref();
+    }
+    get lost() {
+        return this.lostWhy;
+    }
+    async renew(s) {
+        if (this.released || this.lostWhy)
+            return;
+        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+        if (r.stdout.startsWith('lost')) {
+            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+            clearInterval(this.timer);
+        }
+    }
+    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+    assertHeld() {
+        if (this.lostWhy)
+            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
+    }
+    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+    async verify(names) {
+        this.assertHeld();
+        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+        this.assertHeld();
+    }
+    /** Release every lock that is still ours; say so for each that is not. */
+    async release() {
+        if (this.released)
+            return;
+        this.released = true;
+        clearInterval(this.timer);
+        await Promise.all(this.sites.map(async (s) => {
+            try {
+                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                if (r.stdout.trim() === 'released')
+                    this.logger.info(`host ${s.name}: lock released`);
+                else
+                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${text_formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+            }
+        }));
+    }
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+async function acquireLocks(sites, base, o) {
+    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+    const held = [];
+    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+        for (const s of ordered) {
+            await acquireOne(s, owner, deadline, o);
+            held.push(s);
+            o.onAcquired?.([...held], owner);
+        }
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${text_formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    return locks;
+}
+async function acquireOne(s, owner, deadline, o) {
+    let shown = '';
+    for (;;) {
+        const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
+        if (r.stdout.startsWith('acquired'))
+            return;
+        const { owner: held, ageS, stale } = parseHeld(r.stdout);
+        const desc = describeOwner(held, ageS);
+        const who = describeOwner(held);
+        if (who !== shown) {
+            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+            shown = who;
+        }
+        if (stale && held.kind !== 'maintenance') {
+            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
+            continue;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`could not get the lock on ${s.name} within ${text_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance'
+                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
+                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${text_formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/action/post-state.ts
+/**
+ * What a main step hands to its `post:` step, typed in one place. Today: the locks it holds,
+ * so that if the main step dies (killed, cancelled, crashed), the post step releases every
+ * lock that is still this run's.
+ */
+
+
+
+
+
+function writeState(ctx, key, value) {
+    ctx.saveState(key, value === undefined ? '' : JSON.stringify(value));
+}
+function readState(ctx, key) {
+    const text = ctx.getState(key);
+    return text ? JSON.parse(text) : undefined;
+}
+function saveLocks(ctx, held, id) {
+    writeState(ctx, 'locks', { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) });
+}
+/** The main step released its locks itself: nothing for the post step to do. */
+function clearLocks(ctx) {
+    writeState(ctx, 'locks', undefined);
+}
+/** The post step: release every saved lock that is still this run's. */
+async function releaseSavedLocks(ctx, schema) {
+    const saved = readState(ctx, 'locks');
+    if (!saved?.sites?.length)
+        return;
+    const { values, problems } = schema_collectInputs(schema, ctx.inputs);
+    const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
+    if (!ssh)
+        throw new schema_InputError(problems);
+    const pool = new SshPool(ssh.options);
+    const failed = [];
+    try {
+        await Promise.all(saved.sites.map(async (site) => {
+            const target = ssh.targets.find((t) => t.name === site.name);
+            if (!target)
+                return;
+            try {
+                const r = await (await pool.get(target)).run(releaseCommand(site.appDir, saved.id), { step: 'unlock' });
+                ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the lock on ${site.name} that the main step left behind` : `post: the lock on ${site.name} is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                failed.push(`${site.name}: ${log_errorMessage(e)}`);
+            }
+        }));
+    }
+    finally {
+        await pool.closeAll();
+    }
+    if (failed.length)
+        throw new Error(`post: could not release the lock on ${failed.join('; ')}; it goes stale once its ttl passes without renewal`);
+}
+
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
 
 /**
@@ -66591,7 +66873,11 @@ async function run_forEachHost(targets, fn, policy) {
     if (canary > 0 && canary < targets.length) {
         await run(all.slice(0, canary));
         if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-            policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+            policy.logger?.error(`canary failed on ${results
+                .slice(0, canary)
+                .filter((r) => r.status === 'failed')
+                .map((r) => r.target.name)
+                .join(', ')}; the other ${targets.length - canary} hosts were not touched`);
             return results;
         }
         await run(all.slice(canary));
@@ -66618,6 +66904,208 @@ var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 var external_node_tls_default = /*#__PURE__*/__nccwpck_require__.n(external_node_tls_);
+;// CONCATENATED MODULE: ./src/health/spec.ts
+/**
+ * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
+ * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
+ * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
+ * `health-expect-json`, ...).
+ */
+
+function parseStatusSet(raw) {
+    const out = [];
+    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m)
+            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        for (const c of [lo, hi])
+            if (c < 100 || c > 599)
+                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
+        if (hi < lo)
+            throw new ParseError(`'${part}': the range is backwards`);
+        out.push([lo, hi]);
+    }
+    if (out.length === 0)
+        throw new ParseError('names no status code');
+    return out;
+}
+function statusMatches(set, code) {
+    return set.some(([lo, hi]) => code >= lo && code <= hi);
+}
+function formatStatusSet(set) {
+    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
+}
+/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
+function parseJsonPath(p) {
+    const out = [];
+    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
+    let i = 0;
+    while (i < p.length) {
+        re.lastIndex = i;
+        const m = re.exec(p);
+        if (!m || m[0] === '')
+            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
+        if (m[1] !== undefined)
+            out.push(m[1].replace(/\\(.)/g, '$1'));
+        else if (m[2] !== undefined)
+            out.push(m[2].trim());
+        else
+            out.push(Number(m[3]));
+        i = re.lastIndex;
+    }
+    if (out.length === 0)
+        throw new ParseError('an empty JSON path');
+    return out;
+}
+function parseJsonExpectations(raw) {
+    const out = [];
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
+        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
+    }
+    return out;
+}
+/** The value at a path, or undefined. */
+function jsonAt(doc, path) {
+    let cur = doc;
+    for (const k of path) {
+        if (cur === null || typeof cur !== 'object')
+            return undefined;
+        cur = cur[k];
+    }
+    return cur;
+}
+/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
+function jsonValueMatches(actual, expected) {
+    if (actual === undefined)
+        return false;
+    if (typeof actual === 'string')
+        return actual === expected;
+    return JSON.stringify(actual) === expected;
+}
+const spec_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function parseHeaders(raw) {
+    const out = [];
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.replace(/\r$/, ''))
+        .filter((l) => l.trim())) {
+        const c = line.indexOf(':');
+        const name = c > 0 ? line.slice(0, c).trim() : '';
+        if (!name || !spec_TOKEN.test(name))
+            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
+        out.push({ name, value: line.slice(c + 1).trim() });
+    }
+    return out;
+}
+function parseUrls(raw) {
+    const lines = raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+    if (lines.length === 0)
+        throw new ParseError('names no URL');
+    return lines.map((l) => {
+        let u;
+        try {
+            u = new URL(l);
+        }
+        catch {
+            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
+        return u;
+    });
+}
+/** A URL for display: the password part of user info replaced. */
+function redactUrl(u) {
+    const s = String(u);
+    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
+}
+/**
+ * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
+ * `url` is required for healthcheck and optional (no gate) elsewhere.
+ */
+function healthSchema(prefix, o) {
+    const fields = {
+        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
+        'via-ssh': f.bool({ default: o.viaSshDefault }),
+        'expect-status': f.custom(parseStatusSet, { default: [[200, 299]] }),
+        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
+        'expect-body': f.custom((raw) => {
+            try {
+                return new RegExp(raw.trim());
+            }
+            catch (e) {
+                throw new ParseError(`not a valid regular expression: ${e.message}`);
+            }
+        }, {}),
+        headers: f.custom(parseHeaders, { default: [], secret: true }),
+        interval: f.duration({ default: 2000, min: 100 }),
+        'request-timeout': f.duration({ default: 5000, min: 100 }),
+        timeout: f.duration({ default: 120_000, min: 100 }),
+        'success-threshold': f.int(1, 100, { default: 1 }),
+        'stable-for': f.duration({ default: 0 }),
+        'max-latency-ms': f.optionalInt(1, 3_600_000),
+        'tls-min-days': f.optionalInt(0, 3650),
+        'insecure-tls': f.bool({ default: false }),
+    };
+    const out = {};
+    for (const [k, v] of Object.entries(fields))
+        out[`${prefix}${k}`] = v;
+    return out;
+}
+/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
+function healthSpec(values, prefix, problems = []) {
+    const v = (k) => values[`${prefix}${k}`];
+    const spec = {
+        urls: v('url'),
+        viaSsh: v('via-ssh'),
+        expectStatus: v('expect-status'),
+        expectJson: v('expect-json'),
+        expectBody: v('expect-body'),
+        headers: v('headers'),
+        intervalMs: v('interval'),
+        requestTimeoutMs: v('request-timeout'),
+        timeoutMs: v('timeout'),
+        successThreshold: v('success-threshold'),
+        stableForMs: v('stable-for'),
+        maxLatencyMs: v('max-latency-ms'),
+        tlsMinDays: v('tls-min-days'),
+        insecureTls: v('insecure-tls'),
+    };
+    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
+        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
+    }
+    return spec;
+}
+/** The warning to print when certificates are not verified. */
+function insecureTlsWarning(spec, prefix) {
+    if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:'))
+        return undefined;
+    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls
+        .filter((u) => u.protocol === 'https:')
+        .map((u) => redactUrl(u))
+        .join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
+}
+/** Register the secret parts of a spec: header values and passwords in URLs. */
+function maskHealthSecrets(spec, mask) {
+    for (const h of spec.headers ?? [])
+        if (h.value)
+            mask(h.value);
+    for (const u of spec.urls ?? [])
+        if (u.password)
+            mask(decodeURIComponent(u.password));
+}
+
 ;// CONCATENATED MODULE: ./src/health/probe.ts
 /**
  * One health probe: a single HTTP(S) request with its own timeout, directly or over a
@@ -66721,7 +67209,7 @@ async function probe(t, spec, timeoutMs) {
                 const sockAny = res.socket;
                 if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
                     const c = sockAny.getPeerCertificate();
-                    if (c && c.valid_to)
+                    if (c?.valid_to)
                         cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
                 }
                 const chunks = [];
@@ -66809,7 +67297,7 @@ async function runGate(target, spec, logger) {
         const waiting = stableUntil === undefined;
         const remaining = deadline - Date.now();
         if (waiting && remaining <= 0) {
-            return finish(false, `${redactUrl(target.url)} did not become healthy within ${schema_formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
+            return finish(false, `${redactUrl(target.url)} did not become healthy within ${text_formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
         }
         const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
         res.attempts++;
@@ -66835,7 +67323,7 @@ async function runGate(target, spec, logger) {
                 if (spec.stableForMs <= 0)
                     break;
                 stableUntil = Date.now() + spec.stableForMs;
-                logger.info(`${tag} healthy; watching it for ${schema_formatDuration(spec.stableForMs)}`);
+                logger.info(`${tag} healthy; watching it for ${text_formatDuration(spec.stableForMs)}`);
             }
             else if (!waiting && Date.now() >= stableUntil)
                 break;
@@ -66845,7 +67333,7 @@ async function runGate(target, spec, logger) {
             res.lastError = `${r.kind}: ${r.error}`;
             logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
             if (!waiting) {
-                return finish(false, `${redactUrl(target.url)} passed, then failed ${schema_formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${schema_formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+                return finish(false, `${redactUrl(target.url)} passed, then failed ${text_formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${text_formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
             }
             consecutive = 0;
         }
@@ -66919,208 +67407,7 @@ async function checkHealth(spec, ctx) {
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }
 
-;// CONCATENATED MODULE: ./src/state/lock.ts
-/**
- * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
- * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
- * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
- * and cannot both hold a host.
- *
- * Staleness is decided on the host, by the host's clock: the holder renews owner.json
- * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
- * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
- * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
- */
-
-
-
-/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
-const LEGACY_TTL_S = 300;
-/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
-const ORPHAN_AGE_S = 60;
-const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-function acquireCommand(appDir, owner) {
-    return shScript(`mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
-  now=$(date +%s)
-  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
-  echo "$((now - m))"
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
-}
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-function renewCommand(appDir, id) {
-    return shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
-else
-  echo lost
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, idMark(id));
-}
-function releaseCommand(appDir, id) {
-    return shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
-}
-/**
- * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
- */
-function breakCommand(appDir, id, maxAgeS) {
-    return shScript(`now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
-fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
-}
-function describeOwner(o, ageS) {
-    const renewed = ageS === undefined ? '' : `, renewed ${schema_formatDuration(ageS * 1000)} ago by the host's clock`;
-    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
-}
-/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
-function parseHeld(stdout) {
-    const [, ageLine = '0', ...rest] = stdout.split('\n');
-    const text = rest.join('\n').trim();
-    let owner = {};
-    try {
-        owner = text ? JSON.parse(text) : {};
-    }
-    catch {
-        owner = {};
-    }
-    const ageS = Math.max(0, Number(ageLine) || 0);
-    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-    return { owner, ageS, stale: ageS > limit };
-}
-class LockLostError extends Error {
-}
-/** The locks a run holds, renewed in the background until released. */
-class HeldLocks {
-    owner;
-    sites;
-    logger;
-    lostWhy;
-    released = false;
-    timer;
-    constructor(owner, sites, logger, ttlMs) {
-        this.owner = owner;
-        this.sites = sites;
-        this.logger = logger;
-        this.timer = setInterval(() => {
-            for (const s of this.sites) {
-                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
-            }
-        }, Math.max(250, Math.floor(ttlMs / 3)));
-        this.timer.unref();
-    }
-    get lost() {
-        return this.lostWhy;
-    }
-    async renew(s) {
-        if (this.released || this.lostWhy)
-            return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
-        if (r.stdout.startsWith('lost')) {
-            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
-            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
-            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
-            clearInterval(this.timer);
-        }
-    }
-    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
-    assertHeld() {
-        if (this.lostWhy)
-            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
-    }
-    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
-    async verify(names) {
-        this.assertHeld();
-        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
-        this.assertHeld();
-    }
-    /** Release every lock that is still ours; say so for each that is not. */
-    async release() {
-        if (this.released)
-            return;
-        this.released = true;
-        clearInterval(this.timer);
-        await Promise.all(this.sites.map(async (s) => {
-            try {
-                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
-                if (r.stdout.trim() === 'released')
-                    this.logger.info(`host ${s.name}: lock released`);
-                else
-                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
-            }
-            catch (e) {
-                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${schema_formatDuration(this.owner.ttl_s * 1000)} without renewal`);
-            }
-        }));
-    }
-}
-const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * Take the lock on every site, one after another in canonical order, waiting (up to
- * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
- * released.
- */
-async function acquireLocks(sites, base, o) {
-    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
-    const held = [];
-    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
-    const deadline = Date.now() + o.timeoutMs;
-    try {
-        for (const s of ordered) {
-            await acquireOne(s, owner, deadline, o);
-            held.push(s);
-            o.onAcquired?.([...held], owner);
-        }
-    }
-    catch (e) {
-        await locks.release();
-        throw e;
-    }
-    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${schema_formatDuration(owner.ttl_s * 1000)} without renewal)`);
-    return locks;
-}
-async function acquireOne(s, owner, deadline, o) {
-    let shown = '';
-    for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
-        if (r.stdout.startsWith('acquired'))
-            return;
-        const { owner: held, ageS, stale } = parseHeld(r.stdout);
-        const desc = describeOwner(held, ageS);
-        const who = describeOwner(held);
-        if (who !== shown) {
-            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
-            shown = who;
-        }
-        if (stale && held.kind !== 'maintenance') {
-            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
-            continue;
-        }
-        if (Date.now() >= deadline) {
-            throw new Error(`could not get the lock on ${s.name} within ${schema_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
-                (held.kind === 'maintenance'
-                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${schema_formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
-        }
-        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/state/layout.ts
+;// CONCATENATED MODULE: ./src/host/layout.ts
 /**
  * The on-host layout of one app and environment:
  *
@@ -67160,82 +67447,26 @@ function isReleaseId(s) {
 }
 /** `20261122T103000Z-<version>`: sorts by time; the version made path-safe. */
 function newReleaseId(version, now = new Date()) {
-    const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const v = version.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'release';
+    const ts = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const v = version
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '')
+        .slice(0, 64) || 'release';
     return `${ts}-${v}`;
 }
 
-;// CONCATENATED MODULE: ./src/state/history.ts
-/**
- * history.jsonl: one JSON event per line, append-only. Appends are single writes of one
- * line (preceded by a newline if a previous writer was killed mid-line), and readers skip
- * lines that do not parse, so a torn write never breaks the history.
- */
-
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-function appendEvent(file, event) {
-    const line = JSON.stringify(event).replace(/\n/g, '\\n');
-    return shScript(`mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`, file, line);
-}
-/** Read the history (skipping lines that do not parse). */
-function parseHistory(text) {
-    const out = [];
-    for (const line of text.split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            const e = JSON.parse(line);
-            if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.release === 'string')
-                out.push(e);
-        }
-        catch {
-            /* a torn line from a killed writer */
-        }
-    }
-    return out;
-}
-/** What the history says about each release. */
-function history_releaseStates(events) {
-    const m = new Map();
-    const get = (e) => {
-        let s = m.get(e.release);
-        if (!s) {
-            s = { id: e.release, good: false, bad: false };
-            m.set(e.release, s);
-        }
-        if (e.version)
-            s.version = e.version;
-        if (e.image)
-            s.image = e.image;
-        return s;
-    };
-    for (const e of events) {
-        const s = get(e);
-        if (e.type === 'deploy-succeeded') {
-            s.good = true;
-            s.bad = false;
-        }
-        else if (e.type === 'marked-bad')
-            s.bad = true;
-    }
-    return m;
-}
-
-;// CONCATENATED MODULE: ./src/state/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
-
-
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
 
 /**
  * One round trip: home, app dir (with `~` resolved), current, releases with their
  * manifests, history, and which compose the host has.
  */
 function readStateCommand(appDir) {
-    return shScript(`d=$1
+    return shell_shScript(shell_sh `d=$1
 case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
@@ -67252,6 +67483,135 @@ fi
 echo '--- history'
 cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
 }
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function switchCommand(appDir, id) {
+    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function removeReleasesCommand(appDir, ids) {
+    return shell_shScript(shell_sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+
+;// CONCATENATED MODULE: ./src/host/history.ts
+/**
+ * history.jsonl: one JSON event per line, append-only, 0600. Every event type has its own
+ * schema below; they are written and read only through this module. Appends are single
+ * writes of one line (preceded by a newline if a previous writer was killed mid-line), and
+ * readers skip lines that do not parse or do not match their type's schema, so a torn
+ * write never breaks the history.
+ */
+
+/** Each type's required fields beyond the base ones (time, host, release: strings). */
+const SCHEMA = {
+    'deploy-started': {},
+    staged: {},
+    switched: {},
+    'health-passed': { health: 'object' },
+    'health-failed': { health: 'object' },
+    'deploy-succeeded': {},
+    'deploy-failed': {},
+    rollback: { reason: 'string' },
+    'marked-bad': { reason: 'string' },
+    migration: { command: 'string', mode: 'string', exit_code: 'number|null', duration_ms: 'number', timed_out: 'boolean' },
+    pruned: { removed: 'string[]' },
+    'backup-completed': { backup_id: 'string', location: 'string', size_bytes: 'number', source: 'string' },
+    'restore-completed': { backup_id: 'string', mode: 'string', duration_ms: 'number' },
+    'maintenance-started': { mode: 'string' },
+    'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
+    'maintenance-failed': { error: 'string' },
+    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+};
+function hasKind(v, k) {
+    if (k === 'string[]')
+        return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    if (k === 'number|null')
+        return v === null || typeof v === 'number';
+    if (k === 'object')
+        return !!v && typeof v === 'object';
+    return typeof v === k;
+}
+/** The event, if it is one of the known types with every field its schema requires. */
+function validEvent(x) {
+    if (!x || typeof x !== 'object')
+        return undefined;
+    const e = x;
+    const schema = SCHEMA[e.type];
+    if (!schema)
+        return undefined;
+    if (typeof e.release !== 'string' || typeof e.time !== 'string')
+        return undefined;
+    for (const [field, kind] of Object.entries(schema))
+        if (!hasKind(e[field], kind))
+            return undefined;
+    return e;
+}
+/** The command that appends one event (one line; repairs a torn last line first; the file stays 0600). */
+function history_appendEvent(file, event) {
+    return appendEvent(file, event);
+}
+/** Read the history: every line that parses and matches its type's schema, in order. */
+function parseHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const e = validEvent(JSON.parse(line));
+            if (e)
+                out.push(e);
+        }
+        catch {
+            /* a torn line from a killed writer */
+        }
+    }
+    return out;
+}
+/** Events of one type, typed. */
+function history_eventsOf(events, type) {
+    return events.filter((e) => e.type === type);
+}
+/** What the history says about each release. */
+function history_releaseStates(events) {
+    const m = new Map();
+    for (const e of events) {
+        let s = m.get(e.release);
+        if (!s) {
+            s = { id: e.release, good: false, bad: false };
+            m.set(e.release, s);
+        }
+        if (e.version)
+            s.version = e.version;
+        if ('image' in e && e.image)
+            s.image = e.image;
+        if (e.type === 'deploy-succeeded') {
+            s.good = true;
+            s.bad = false;
+        }
+        else if (e.type === 'marked-bad' || e.type === 'switch-reverted-unconfirmed')
+            s.bad = true;
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./src/host/state.ts
+/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
+
+
+
+
 function parseState(stdout) {
     const [head, rest = ''] = stdout.split('\n--- releases\n');
     const [home = '', appDir = '', currentLink = '', compose = 'none'] = head.split('\n');
@@ -67283,14 +67643,6 @@ function parseState(stdout) {
         compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
     };
 }
-/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
-function switchCommand(appDir, id) {
-    return shScript(`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
-}
-/** Remove releases (never the ones given as `protect`). */
-function removeReleasesCommand(appDir, ids) {
-    return shScript(`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
-}
 /**
  * Which releases to prune: keep the newest `keep`, and always the current release and the
  * last good one before it (what a rollback needs), whatever their age.
@@ -67300,8 +67652,27 @@ function releasesToPrune(releases, keep, protect) {
     const kept = new Set([...sorted.slice(-keep), ...protect.filter((p) => !!p)]);
     return sorted.filter((r) => !kept.has(r));
 }
+/**
+ * What a successful deploy of `live` prunes on a host: releases beyond the newest `keep`
+ * (never the live one, nor the last good one before it), and the images only those
+ * releases used (never one a kept release needs).
+ */
+function planPrune(state, live, keep) {
+    const current = live.id;
+    const states = history_releaseStates(state.history);
+    const ids = [...new Set([...state.releases, current])].sort();
+    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+    const remove = releasesToPrune(ids, keep, [current, lastGood]);
+    const keptImages = new Set(ids
+        .filter((r) => !remove.includes(r))
+        .map((r) => state.manifests.get(r)?.image)
+        .filter(Boolean));
+    keptImages.add(live.image);
+    const images = [...new Set(remove.map((r) => state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
+    return { remove, images };
+}
 
-;// CONCATENATED MODULE: ./src/report/timeline.ts
+;// CONCATENATED MODULE: ./src/host/timeline.ts
 class timeline_Timeline {
     entries = [];
     add(host, step, start, end, ok) {
@@ -67315,32 +67686,147 @@ class timeline_Timeline {
         return es.length ? es.reduce((n, e) => n + (e.end - e.start), 0) : undefined;
     }
 }
-/** Mermaid text allows no colons, semicolons or hashes in task names. */
-const label = (s) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
-function mermaidGantt(t, title) {
-    if (!t.entries.length)
-        return '';
-    const hosts = [...new Set(t.entries.map((e) => e.host))];
-    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
-    for (const h of hosts) {
-        lines.push(`  section ${label(h)}`);
-        for (const e of t.forHost(h))
-            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
-    }
-    lines.push('```', '');
-    return lines.join('\n');
+
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
 }
+function pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shell_shScript(shell_sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function mkdirCommand(dir) {
+    return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function extractCommand(dir, gzip) {
+    return gzip ? shell_shScript(shell_sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shell_shScript(shell_sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function sharedPathsCommand(appDir, releaseDir, paths) {
+    return shell_shScript(shell_sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hookCommand(dir, script, env) {
+    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
+ */
+
+
+
+
+
+
+
 
 ;// CONCATENATED MODULE: ./src/deploy/compose.ts
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
 
 
 
-/** `docker compose` (v2) or `docker-compose` (v1), whichever the host has, with the release's files. */
-function composeArgs(h, m) {
-    const dir = h.layout.release(m.id);
-    const bin = h.state.compose === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', m.project, '--project-directory', dir, ...(m.compose_files ?? []).flatMap((f) => ['-f', external_node_path_default().posix.join(dir, f)]), '--env-file', external_node_path_default().posix.join(dir, '.env')];
+
+/** How to call Compose for a release on this host (v2 when the host has it, else v1). */
+function composeCall(h, m) {
+    return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project, files: m.compose_files ?? [] };
 }
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
 function releaseEnv(userEnv, m) {
@@ -67351,15 +67837,15 @@ function releaseEnv(userEnv, m) {
         OPS_VERSION: m.version,
         OPS_RELEASE: m.id,
     };
-    const user = userEnv.replace(/\r\n/g, '\n').split('\n').filter((l) => {
+    const user = userEnv
+        .replace(/\r\n/g, '\n')
+        .split('\n')
+        .filter((l) => {
         const k = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l)?.[1];
         return !(k && k in ours);
     });
     const lines = [...user.filter((l, i, a) => !(i === a.length - 1 && l === '')), ...Object.entries(ours).map(([k, v]) => `${k}=${v}`)];
     return lines.join('\n') + '\n';
-}
-function mkdirCommand(dir) {
-    return shScript('mkdir -p "$1" && chmod 0750 "$1"', dir);
 }
 /** Stage a compose release: files, .env (0600), pull, digest, release.json last. */
 async function stageCompose(h, m, src) {
@@ -67368,11 +67854,10 @@ async function stageCompose(h, m, src) {
     for (const f of src.files)
         await h.session.writeFile(external_node_path_default().posix.join(dir, f.name), f.content, 0o644);
     await h.session.writeFile(external_node_path_default().posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
-    const args = composeArgs(h, m);
-    await h.session.run([...args, 'pull', '--quiet', ...(m.services ?? [])], { step: 'pull', stream: true });
+    await h.session.run(pullCommand(composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
     let digest;
     if (m.image) {
-        const r = await h.session.exec(['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', m.image]);
+        const r = await h.session.exec(repoDigestsCommand(m.image));
         const lines = r.stdout.trim().split('\n').filter(Boolean);
         digest = (lines.find((l) => m.image.startsWith(l.split('@')[0])) ?? lines[0])?.split('@')[1];
     }
@@ -67383,14 +67868,8 @@ async function stageCompose(h, m, src) {
 }
 /** Make a compose release serve: `up -d` with its files, then point `current` at it. */
 async function activateCompose(h, m) {
-    await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
+    await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
     await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
-}
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-function containersCommand(project) {
-    return shScript(`ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
 }
 function parseContainers(stdout) {
     return stdout
@@ -67435,89 +67914,8 @@ function containerProblems(m, before, after) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/deploy/host.ts
-
-
-
-
-
-
-async function loadHost(target, session, appDir, o) {
-    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
-    const state = parseState(r.stdout);
-    return { target, session, state, layout: layout(state.appDir), ...o };
-}
-/** Re-read the host's state (after changes). */
-async function reloadHost(h, appDir) {
-    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
-    h.state = parseState(r.stdout);
-}
-async function record(h, e) {
-    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
-    await h.session.run(appendEvent(h.layout.history, event), { step: 'history' });
-}
-/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
-function redactEvent(e, redact) {
-    if (typeof e === 'string')
-        return redact(e);
-    if (Array.isArray(e))
-        return e.map((x) => redactEvent(x, redact));
-    if (e && typeof e === 'object')
-        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
-    return e;
-}
-/**
- * Connect to every target and read its state (one round trip each). Unreachable hosts are
- * failed results; nothing is changed anywhere by this.
- */
-async function host_connectHosts(pool, targets, appDir, o) {
-    return run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
-}
-/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
-function lockSite(h) {
-    const t = h.target;
-    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
-}
-/**
- * Take the lock on every host (canonical order), then re-read every host: whatever
- * another run did while this one waited (a switch, a new release, a prune) is what this
- * run must work from.
- */
-async function host_lockAndRefresh(hosts, appDir, run, kind, o) {
-    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
-    try {
-        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
-    }
-    catch (e) {
-        await locks.release();
-        throw e;
-    }
-    return locks;
-}
-/** Run a step on the host, timed on the timeline. */
-async function step(h, name, fn) {
-    const start = Date.now();
-    try {
-        const v = await fn();
-        h.timeline.add(h.target.name, name, start, Date.now(), true);
-        return v;
-    }
-    catch (e) {
-        h.timeline.add(h.target.name, name, start, Date.now(), false);
-        throw e;
-    }
-}
-/** A user script (hook, build or restart command), run fail-fast in `dir` with only these variables added. */
-function hookCommand(dir, script, env) {
-    return withEnv(env, shScript('cd "$1"; shift; exec "$@"', dir, ...userScript(script)));
-}
-
 ;// CONCATENATED MODULE: ./src/deploy/files.ts
 /** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
-
-
 
 
 
@@ -67552,7 +67950,7 @@ function archiveStream(source) {
 /** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
 async function upload(h, dir, source) {
     const a = archiveStream(source);
-    const remote = h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream }).catch((e) => {
+    const remote = h.session.run(extractCommand(dir, a.gzip), { step: 'upload', stdinStream: a.stream }).catch((e) => {
         a.stop();
         throw e;
     });
@@ -67566,24 +67964,8 @@ async function stageFiles(h, m, src, hookEnv) {
     const dir = h.layout.release(m.id);
     await h.session.run(mkdirCommand(dir), { step: 'stage' });
     await upload(h, dir, src.source);
-    if (src.sharedPaths.length) {
-        await h.session.run(shScript(`d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`, h.layout.appDir, dir, ...src.sharedPaths), { step: 'shared paths' });
-    }
+    if (src.sharedPaths.length)
+        await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
     if (src.buildCommand)
         await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
     // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
@@ -67781,7 +68163,7 @@ async function checkSource(source) {
         await checkTarball(source);
 }
 
-;// CONCATENATED MODULE: ./src/deploy/run.ts
+;// CONCATENATED MODULE: ./src/deploy/context.ts
 
 
 
@@ -67789,11 +68171,72 @@ async function checkSource(source) {
 
 
 
-
-
-
-
-
+async function loadHost(target, session, appDir, o) {
+    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+    const state = parseState(r.stdout);
+    return { target, session, state, layout: layout(state.appDir), ...o };
+}
+/** Re-read the host's state (after changes). */
+async function reloadHost(h, appDir) {
+    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
+    h.state = parseState(r.stdout);
+}
+async function record(h, e) {
+    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
+    await h.session.run(history_appendEvent(h.layout.history, event), { step: 'history' });
+}
+/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
+function redactEvent(e, redact) {
+    if (typeof e === 'string')
+        return redact(e);
+    if (Array.isArray(e))
+        return e.map((x) => redactEvent(x, redact));
+    if (e && typeof e === 'object')
+        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
+    return e;
+}
+/**
+ * Connect to every target and read its state (one round trip each). Unreachable hosts are
+ * failed results; nothing is changed anywhere by this.
+ */
+async function context_connectHosts(pool, targets, appDir, o) {
+    return run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+}
+/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
+function lockSite(h) {
+    const t = h.target;
+    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+}
+/**
+ * Take the lock on every host (canonical order), then re-read every host: whatever
+ * another run did while this one waited (a switch, a new release, a prune) is what this
+ * run must work from.
+ */
+async function context_lockAndRefresh(hosts, appDir, run, kind, o) {
+    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
+    try {
+        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    return locks;
+}
+/** Run a step on the host, timed on the timeline. */
+async function step(h, name, fn) {
+    const start = Date.now();
+    try {
+        const v = await fn();
+        h.timeline.add(h.target.name, name, start, Date.now(), true);
+        return v;
+    }
+    catch (e) {
+        h.timeline.add(h.target.name, name, start, Date.now(), false);
+        throw e;
+    }
+}
+/** The only variables hooks and migrations get from a run (no secrets). */
 function hookEnv(run, release, host) {
     return {
         OPS_APP: run.app,
@@ -67804,6 +68247,21 @@ function hookEnv(run, release, host) {
         OPS_RUN_URL: run.runUrl,
     };
 }
+
+;// CONCATENATED MODULE: ./src/flows/deploy.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
 /** Make a release serve on a host, by its own strategy. */
 async function activate(h, m, run) {
     if (m.strategy === 'compose')
@@ -67872,7 +68330,7 @@ async function deploy(cfg, pool, targets, logger) {
             return untouched(manifest, timeline, targets, `${log_errorMessage(e)}\nNothing was changed.`);
         }
     }
-    const reached = await host_connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+    const reached = await context_connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
     const unreachable = reached.filter((r) => r.status === 'failed');
     if (unreachable.length) {
         return untouched(manifest, timeline, targets, `cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
@@ -67887,7 +68345,7 @@ async function deploy(cfg, pool, targets, logger) {
     }
     let locks;
     try {
-        locks = await host_lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+        locks = await context_lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
     }
     catch (e) {
         return untouched(manifest, timeline, targets, `${log_errorMessage(e)}\nNothing was changed.`);
@@ -67928,7 +68386,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     const stageResults = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-started', ...ident });
-        const m = await step(h, 'stage', () => cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name)));
+        const m = await step(h, 'stage', () => (cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name))));
         if (m.image_digest)
             staged = { ...staged, image_digest: m.image_digest };
         await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
@@ -68127,84 +68585,321 @@ async function cleanupStaged(hosts, id, error, ident, stepName = 'stage') {
 }
 /** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
 async function prune(h, keep, live, logger) {
-    const current = live.id;
-    const states = history_releaseStates(h.state.history);
-    const ids = [...new Set([...h.state.releases, current])].sort();
-    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
-    const remove = releasesToPrune(ids, keep, [current, lastGood]);
+    const { remove, images } = planPrune(h.state, live, keep);
     if (!remove.length)
         return;
     await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
-    // Images only the removed releases used (never one a kept release needs).
-    const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
-    keptImages.add(live.image);
-    const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
     if (images.length)
-        await h.session.exec(['docker', 'image', 'rm', ...images]);
-    await record(h, { type: 'pruned', release: current, removed: remove });
+        await h.session.exec(removeImagesCommand(images));
+    await record(h, { type: 'pruned', release: live.id, removed: remove });
     logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
 }
 
-;// CONCATENATED MODULE: ./src/action/locks.ts
+;// CONCATENATED MODULE: ./src/inputs/common.ts
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+const appSchema = {
+    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
- * The locks a main step holds, saved for its `post:` step: if the main step dies (killed,
- * cancelled, crashed), the post step releases every lock that is still this run's.
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
+ */
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
+        if (value.length < 3)
+            continue;
+        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+            continue;
+        out.push(value);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/deploy/migration.ts
+/**
+ * Migrations, once, before traffic moves: in a one-off container of the release's image
+ * (`compose run --rm`), inside the running service (`compose exec`), or as a shell command
+ * in the release directory (file releases). Every mode runs the command fail-fast (bash
+ * `-euo pipefail` when the container has bash, `sh -eu` with pipefail where the shell
+ * has it). Recorded in history with the release.
  */
 
 
 
 
 
-const KEY = 'locks';
-function saveLocks(ctx, held, id) {
-    const saved = { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) };
-    ctx.saveState(KEY, JSON.stringify(saved));
+
+/**
+ * compose v1 cannot `run` a one-off container of a service that is running with
+ * `network_mode: host` ("host type networking can't be used with links": v1 links a
+ * one-off to its own service's containers). So on v1 the service is copied under another
+ * name (`extends` of the fully resolved config, same project: same volumes, networks, env)
+ * and the copy is run. These are the two files that does it, in the release directory.
+ */
+function oneOffFiles(h, m) {
+    const dir = h.layout.release(m.id);
+    const tag = `${process.pid}-${Date.now().toString(36)}`;
+    return { config: external_node_path_default().posix.join(dir, `.ops-oneoff-config.${tag}.yml`), override: external_node_path_default().posix.join(dir, `.ops-oneoff.${tag}.yml`) };
 }
-/** The main step released its locks itself: nothing for the post step to do. */
-function clearLocks(ctx) {
-    ctx.saveState(KEY, '');
+function migrationCommand(h, m, spec, env, oneOff) {
+    if (spec.mode === 'host')
+        return hookCommand(h.layout.release(m.id), spec.command, env);
+    if (m.strategy !== 'compose')
+        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+    const c = composeCall(h, m);
+    if (spec.mode === 'exec')
+        return execInServiceCommand(c, spec.service, spec.command, env);
+    return oneOff ? runOneOffCopyCommand(c, oneOff, spec.service, spec.command, env) : runOneOffCommand(c, spec.service, spec.command, env);
 }
-/** The post step: release every saved lock that is still this run's. */
-async function releaseSavedLocks(ctx, schema) {
-    const text = ctx.getState(KEY);
-    if (!text)
-        return;
-    const saved = JSON.parse(text);
-    if (!saved.sites?.length)
-        return;
-    const { values, problems } = schema_collectInputs(schema, ctx.inputs);
-    const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
-    if (!ssh)
-        throw new schema_InputError(problems);
-    const pool = new SshPool(ssh.options);
-    const failed = [];
+/** Run the migration on one host; throws (after recording) unless it exits 0. */
+async function migration_runMigration(h, m, spec, run, logger) {
+    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
+    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
+    const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
+    let r;
     try {
-        await Promise.all(saved.sites.map(async (site) => {
-            const target = ssh.targets.find((t) => t.name === site.name);
-            if (!target)
-                return;
-            try {
-                const r = await (await pool.get(target)).run(releaseCommand(site.appDir, saved.id), { step: 'unlock' });
-                ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the lock on ${site.name} that the main step left behind` : `post: the lock on ${site.name} is no longer this run's; left it as it is`);
-            }
-            catch (e) {
-                failed.push(`${site.name}: ${log_errorMessage(e)}`);
-            }
-        }));
+        if (oneOff) {
+            await h.session.run(resolvedConfigCommand(composeCall(h, m), oneOff.config), { step: 'migrate (compose config)' });
+            await h.session.writeFile(oneOff.override, oneOffOverride(oneOff.config, spec.service), 0o600, { exclusive: true });
+        }
+        r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
     }
     finally {
-        await pool.closeAll();
+        if (oneOff)
+            await h.session.exec(removeFilesCommand([oneOff.config, oneOff.override])).catch(() => { });
     }
-    if (failed.length)
-        throw new Error(`post: could not release the lock on ${failed.join('; ')}; it goes stale once its ttl passes without renewal`);
+    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
+    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
+    await record(h, {
+        type: 'migration',
+        release: m.id,
+        version: m.version,
+        command: spec.command,
+        mode: spec.mode,
+        exit_code: r.code,
+        duration_ms: r.durationMs,
+        timed_out: r.timedOut,
+        actor: run.actor,
+        run_url: run.runUrl,
+    });
+    if (r.timedOut) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${text_formatDuration(spec.timeoutMs)}${r.mayStillRun ? '; the host has no timeout command, so it may still be running there' : ' and was killed'}; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
+    }
+    if (r.code !== 0) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
+    }
+    return result;
+}
+/**
+ * The newest release with a manifest that is not marked bad: the one a pipeline just
+ * staged or deployed (after a rollback, not the release rolled back from). A release named
+ * by id or version is taken as it is.
+ */
+function migration_newestRelease(h, wanted) {
+    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
+    if (wanted) {
+        const byId = h.state.manifests.get(wanted) ??
+            ids
+                .map((r) => h.state.manifests.get(r))
+                .filter((m) => m.version === wanted)
+                .pop();
+        if (!byId)
+            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
+        return byId;
+    }
+    const states = releaseStates(h.state.history);
+    const id = ids.filter((r) => !states.get(r)?.bad).pop();
+    if (!id)
+        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
+    return h.state.manifests.get(id);
+}
+/**
+ * Refuse unless a complete backup of this app and environment is recorded newer than
+ * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
+ */
+function migration_checkRecentBackup(h, withinMs, app, environment) {
+    const done = eventsOf(h.state.history, 'backup-completed').filter((e) => e.complete !== false);
+    const newest = done[done.length - 1];
+    if (!newest) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
+    }
+    const age = Date.now() - Date.parse(newest.time);
+    if (!(age <= withinMs)) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`);
+    }
+    return newest.time;
+}
+function migration_migrationErrorResult(e) {
+    return e.result;
+}
+
+;// CONCATENATED MODULE: ./src/flows/migrate.ts
+
+
+
+
+
+
+/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
+async function migrate(cfg, pool, targets, logger) {
+    const started = Date.now();
+    const untouched = (error, failed = new Map()) => ({
+        ok: false,
+        results: [],
+        hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
+        error,
+        durationMs: Date.now() - started,
+    });
+    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline: new Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+    const unreachable = reached.filter((r) => r.status === 'failed');
+    if (unreachable.length) {
+        return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
+    }
+    const hosts = reached.map((r) => r.value);
+    if (cfg.requireBackupWithinMs !== undefined) {
+        try {
+            logger.info(`newest complete backup: ${checkRecentBackup(hosts[0], cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
+        }
+        catch (e) {
+            return untouched(errorMessage(e));
+        }
+    }
+    let lock;
+    try {
+        lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+    }
+    catch (e) {
+        return untouched(`${errorMessage(e)}\nNothing was run.`);
+    }
+    try {
+        const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]];
+        // Chosen under the lock: a deploy that held it may just have staged a newer release.
+        let releases;
+        try {
+            releases = chosen.map((h) => newestRelease(h, cfg.release));
+        }
+        catch (e) {
+            return untouched(errorMessage(e));
+        }
+        const rs = await forEachHost(chosen.map((h) => h.target), async (_t, i) => {
+            await lock.verify([chosen[i].target.name]);
+            return runMigration(chosen[i], releases[i], cfg.spec, cfg.run, logger);
+        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
+        const results = [];
+        for (const r of rs) {
+            const res = r.value ?? migrationErrorResult(r.cause);
+            if (res)
+                results.push(res);
+        }
+        const failed = rs.filter((r) => r.status !== 'succeeded');
+        return {
+            ok: failed.length === 0,
+            results,
+            hosts: targets.map((t) => {
+                const r = rs.find((x) => x.target.name === t.name);
+                return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
+            }),
+            error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
+            durationMs: Date.now() - started,
+        };
+    }
+    finally {
+        await lock.release();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/flows/deploy-inputs.ts
+/** The deploy action's inputs, checked and turned into a DeployConfig (every problem reported at once). */
+
+
+
+
+
+
+function prepareDeploy(v, problems, c, onLocked) {
+    const spec = healthSpec(v, 'health-', problems);
+    maskHealthSecrets(spec, c.mask);
+    const tlsWarning = insecureTlsWarning(spec, 'health-');
+    if (tlsWarning)
+        c.logger.warning(tlsWarning);
+    // Each value of the env file, too: a tool that prints just the value must not show it.
+    for (const value of envFileSecrets(v['env-file'] ?? ''))
+        c.mask(value);
+    const ssh = resolveSshInto(v, problems, { workspace: c.workspace, logger: c.logger });
+    const ws = c.workspace;
+    let compose;
+    let files;
+    if (v.strategy === 'compose') {
+        const names = new Set();
+        const read = v['compose-file'].flatMap((f) => {
+            const p = external_node_path_default().resolve(ws, f);
+            if (!(0,external_node_fs_namespaceObject.existsSync)(p)) {
+                problems.push({ input: 'compose-file', message: `'${f}' does not exist in the workspace (${p}); check out the repository first or fix the path` });
+                return [];
+            }
+            const name = external_node_path_default().basename(p);
+            if (names.has(name))
+                problems.push({ input: 'compose-file', message: `two compose files are named '${name}'` });
+            names.add(name);
+            return [{ name, content: (0,external_node_fs_namespaceObject.readFileSync)(p) }];
+        });
+        if (v.image && !IMAGE_REF.test(v.image))
+            problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
+        compose = { files: read, env: v['env-file'] ?? '', services: v.services, image: v.image };
+    }
+    else {
+        if (!v.source)
+            problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
+        else if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_default().resolve(ws, v.source)))
+            problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
+        files = { source: external_node_path_default().resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
+    }
+    if (v['auto-rollback'] === true && !spec.urls?.length)
+        problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
+    if (problems.length || !ssh)
+        return undefined;
+    const version = v.version || c.sha.slice(0, 7) || 'manual';
+    const run = { app: v.app, environment: v.environment, version, sha: c.sha, actor: c.actor, runUrl: c.runUrl, runId: c.runId };
+    const cfg = {
+        run,
+        appDir: v['app-dir'] || `~/apps/${v.app}-${v.environment}`,
+        strategy: v.strategy,
+        compose,
+        files,
+        keepReleases: v['keep-releases'],
+        hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
+        gate: spec.urls.length ? { spec, autoRollback: v['auto-rollback'] ?? true } : undefined,
+        fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
+        lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
+        commandTimeoutMs: ssh.options.commandTimeoutMs,
+        beforeSwitch: v['migrate-command']
+            ? async (hosts, release) => {
+                if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose')
+                    throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
+                await migration_runMigration(hosts[0], release, { command: v['migrate-command'], mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, c.logger);
+            }
+            : undefined,
+        onLocked,
+    };
+    return { cfg, ssh, version };
 }
 
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text
-        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
-        .replace(/\r?\n/g, ' ');
+    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {
@@ -68228,6 +68923,26 @@ const STATUS_ICON = {
     skipped: '⏭️ skipped',
 };
 
+;// CONCATENATED MODULE: ./src/report/timeline.ts
+/** Mermaid text allows no colons, semicolons or hashes in task names. */
+const label = (s) => s
+    .replace(/[:;#`]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim() || 'step';
+function mermaidGantt(t, title) {
+    if (!t.entries.length)
+        return '';
+    const hosts = [...new Set(t.entries.map((e) => e.host))];
+    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
+    for (const h of hosts) {
+        lines.push(`  section ${label(h)}`);
+        for (const e of t.forHost(h))
+            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
+    }
+    lines.push('```', '');
+    return lines.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/report/deploy.ts
 
 
@@ -68236,7 +68951,7 @@ const ICON = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': 
 function deploySummary(r, title) {
     const d = (host, s) => {
         const v = r.timeline.duration(host, s);
-        return v === undefined ? '' : schema_formatDuration(v);
+        return v === undefined ? '' : text_formatDuration(v);
     };
     const rows = r.hosts.map((h) => [
         code(h.host),
@@ -68257,6 +68972,19 @@ function deploySummary(r, title) {
         table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
         mermaidGantt(r.timeline, `${title} ${m.id}`),
     ].join('\n');
+}
+/** The deploy action's outputs for a result. */
+function deployOutputs(r, version) {
+    const by = (x) => r.hosts.filter((h) => h.result === x).map((h) => h.host);
+    return {
+        'release-id': r.release.id,
+        'previous-release-id': r.previous ?? '',
+        version,
+        'image-digest': r.release.image_digest ?? '',
+        'hosts-succeeded': by('succeeded').join(','),
+        'hosts-failed': [...by('failed'), ...by('rolled-back')].join(','),
+        'rolled-back': r.rolledBack,
+    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -73318,208 +74046,7 @@ async function startDeployment(o) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/deploy/migrate.ts
-/**
- * Migrations, once, before traffic moves: in a one-off container of the release's image
- * (`compose run --rm`), inside the running service (`compose exec`), or as a shell command
- * in the release directory (file releases). Every mode runs the command fail-fast (bash
- * `-euo pipefail` when the container has bash, `sh -eu` with pipefail where the shell
- * has it). Recorded in history with the release.
- */
-
-
-
-
-
-
-
-
-
-
-
-/** The one-off service a compose v1 migration runs as (see `oneOffFiles`). */
-const oneOffService = (service) => `${service}-ops-oneoff`;
-/**
- * compose v1 cannot `run` a one-off container of a service that is running with
- * `network_mode: host` ("host type networking can't be used with links": v1 links a
- * one-off to its own service's containers). So on v1 the service is copied under another
- * name (`extends` of the fully resolved config, same project: same volumes, networks, env)
- * and the copy is run. These are the two files that does it, in the release directory.
- */
-function oneOffFiles(h, m) {
-    const dir = h.layout.release(m.id);
-    const tag = `${process.pid}-${Date.now().toString(36)}`;
-    return { config: external_node_path_default().posix.join(dir, `.ops-oneoff-config.${tag}.yml`), override: external_node_path_default().posix.join(dir, `.ops-oneoff.${tag}.yml`) };
-}
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-function oneOffOverride(configFile, service) {
-    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-function resolvedConfigCommand(h, m, file) {
-    return shScript('f=$1; shift; umask 077; "$@" config > "$f"', file, ...composeArgs(h, m));
-}
-function migrationCommand(h, m, spec, env, oneOff) {
-    if (spec.mode === 'host')
-        return hookCommand(h.layout.release(m.id), spec.command, env);
-    if (m.strategy !== 'compose')
-        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
-    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const script = userScript(spec.command);
-    if (spec.mode === 'exec')
-        return [...composeArgs(h, m), 'exec', '-T', ...envArgs, spec.service, ...script];
-    if (oneOff) {
-        const dir = h.layout.release(m.id);
-        return ['docker-compose', '--project-name', m.project, '--project-directory', dir, '-f', oneOff.config, '-f', oneOff.override, 'run', '--rm', '-T', ...envArgs, oneOffService(spec.service), ...script];
-    }
-    return [...composeArgs(h, m), 'run', '--rm', '-T', ...envArgs, spec.service, ...script];
-}
-/** Run the migration on one host; throws (after recording) unless it exits 0. */
-async function runMigration(h, m, spec, run, logger) {
-    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
-    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
-    const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
-    let r;
-    try {
-        if (oneOff) {
-            await h.session.run(resolvedConfigCommand(h, m, oneOff.config), { step: 'migrate (compose config)' });
-            await h.session.writeFile(oneOff.override, oneOffOverride(oneOff.config, spec.service), 0o600, { exclusive: true });
-        }
-        r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
-    }
-    finally {
-        if (oneOff)
-            await h.session.exec(['rm', '-f', '--', oneOff.config, oneOff.override]).catch(() => { });
-    }
-    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
-    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
-    await record(h, {
-        type: 'migration',
-        release: m.id,
-        version: m.version,
-        command: spec.command,
-        mode: spec.mode,
-        exit_code: r.code,
-        duration_ms: r.durationMs,
-        timed_out: r.timedOut,
-        actor: run.actor,
-        run_url: run.runUrl,
-    });
-    if (r.timedOut) {
-        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${schema_formatDuration(spec.timeoutMs)}${r.mayStillRun ? '; the host has no timeout command, so it may still be running there' : ' and was killed'}; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
-    }
-    if (r.code !== 0) {
-        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
-    }
-    return result;
-}
-/**
- * The newest release with a manifest that is not marked bad: the one a pipeline just
- * staged or deployed (after a rollback, not the release rolled back from). A release named
- * by id or version is taken as it is.
- */
-function newestRelease(h, wanted) {
-    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
-    if (wanted) {
-        const byId = h.state.manifests.get(wanted) ?? ids.map((r) => h.state.manifests.get(r)).filter((m) => m.version === wanted).pop();
-        if (!byId)
-            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
-        return byId;
-    }
-    const states = releaseStates(h.state.history);
-    const id = ids.filter((r) => !states.get(r)?.bad).pop();
-    if (!id)
-        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
-    return h.state.manifests.get(id);
-}
-/**
- * Refuse unless a complete backup of this app and environment is recorded newer than
- * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
- */
-function checkRecentBackup(h, withinMs, app, environment) {
-    const done = h.state.history.filter((e) => e.type === 'backup-completed' && e.complete !== false);
-    const newest = done[done.length - 1];
-    if (!newest) {
-        throw new Error(`require-backup-within ${formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
-    }
-    const age = Date.now() - Date.parse(newest.time);
-    if (!(age <= withinMs)) {
-        throw new Error(`require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`);
-    }
-    return newest.time;
-}
-function migrationErrorResult(e) {
-    return e.result;
-}
-/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
-async function migrate(cfg, pool, targets, logger) {
-    const started = Date.now();
-    const untouched = (error, failed = new Map()) => ({
-        ok: false,
-        results: [],
-        hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
-        error,
-        durationMs: Date.now() - started,
-    });
-    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline: new Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
-    const unreachable = reached.filter((r) => r.status === 'failed');
-    if (unreachable.length) {
-        return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
-    }
-    const hosts = reached.map((r) => r.value);
-    if (cfg.requireBackupWithinMs !== undefined) {
-        try {
-            logger.info(`newest complete backup: ${checkRecentBackup(hosts[0], cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
-        }
-        catch (e) {
-            return untouched(errorMessage(e));
-        }
-    }
-    let lock;
-    try {
-        lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
-    }
-    catch (e) {
-        return untouched(`${errorMessage(e)}\nNothing was run.`);
-    }
-    try {
-        const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]];
-        // Chosen under the lock: a deploy that held it may just have staged a newer release.
-        let releases;
-        try {
-            releases = chosen.map((h) => newestRelease(h, cfg.release));
-        }
-        catch (e) {
-            return untouched(errorMessage(e));
-        }
-        const rs = await forEachHost(chosen.map((h) => h.target), async (_t, i) => {
-            await lock.verify([chosen[i].target.name]);
-            return runMigration(chosen[i], releases[i], cfg.spec, cfg.run, logger);
-        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
-        const results = [];
-        for (const r of rs) {
-            const res = r.value ?? migrationErrorResult(r.cause);
-            if (res)
-                results.push(res);
-        }
-        const failed = rs.filter((r) => r.status !== 'succeeded');
-        return {
-            ok: failed.length === 0,
-            results,
-            hosts: targets.map((t) => {
-                const r = rs.find((x) => x.target.name === t.name);
-                return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
-            }),
-            error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
-            durationMs: Date.now() - started,
-        };
-    }
-    finally {
-        await lock.release();
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/deploy/schema.ts
+;// CONCATENATED MODULE: ./src/schemas/deploy.ts
 
 
 
@@ -73542,7 +74069,11 @@ const own = {
     image: f.optionalString(),
     services: f.list(),
     source: f.optionalString(),
-    'shared-paths': f.custom((raw) => raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean).map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
+    'shared-paths': f.custom((raw) => raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
     'keep-releases': f.int(1, 100, { default: 5 }),
@@ -73576,79 +74107,11 @@ const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 
 
-
-
-
-
-
-
 async function main(ctx) {
     const { values: v, problems } = schema_collectInputs(schema, ctx.inputs);
-    const spec = healthSpec(v, 'health-', problems);
-    maskHealthSecrets(spec, ctx.inputs.mask);
-    const tlsWarning = insecureTlsWarning(spec, 'health-');
-    if (tlsWarning)
-        ctx.logger.warning(tlsWarning);
-    // Each value of the env file, too: a tool that prints just the value must not show it.
-    for (const value of envFileSecrets(v['env-file'] ?? ''))
-        ctx.inputs.mask(value);
-    const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
-    const ws = ctx.run.workspace;
-    let compose;
-    let files;
-    if (v.strategy === 'compose') {
-        const names = new Set();
-        const read = v['compose-file'].flatMap((f) => {
-            const p = external_node_path_default().resolve(ws, f);
-            if (!(0,external_node_fs_namespaceObject.existsSync)(p)) {
-                problems.push({ input: 'compose-file', message: `'${f}' does not exist in the workspace (${p}); check out the repository first or fix the path` });
-                return [];
-            }
-            const name = external_node_path_default().basename(p);
-            if (names.has(name))
-                problems.push({ input: 'compose-file', message: `two compose files are named '${name}'` });
-            names.add(name);
-            return [{ name, content: (0,external_node_fs_namespaceObject.readFileSync)(p) }];
-        });
-        if (v.image && !IMAGE_REF.test(v.image))
-            problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
-        compose = { files: read, env: v['env-file'] ?? '', services: v.services, image: v.image };
-    }
-    else {
-        if (!v.source)
-            problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
-        else if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_default().resolve(ws, v.source)))
-            problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
-        files = { source: external_node_path_default().resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
-    }
-    if (v['auto-rollback'] === true && !spec.urls?.length)
-        problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
-    if (problems.length)
+    const p = prepareDeploy(v, problems, { ...ctx.run, logger: ctx.logger, mask: ctx.inputs.mask }, (held, id) => saveLocks(ctx, held, id));
+    if (!p)
         throw new schema_InputError(problems);
-    const version = v.version || ctx.run.sha.slice(0, 7) || 'manual';
-    const run = { app: v.app, environment: v.environment, version, sha: ctx.run.sha, actor: ctx.run.actor, runUrl: ctx.run.runUrl, runId: ctx.run.runId };
-    const appDir = v['app-dir'] || `~/apps/${v.app}-${v.environment}`;
-    const cfg = {
-        run,
-        appDir,
-        strategy: v.strategy,
-        compose,
-        files,
-        keepReleases: v['keep-releases'],
-        hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
-        gate: spec.urls.length ? { spec, autoRollback: v['auto-rollback'] ?? true } : undefined,
-        fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
-        lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
-        commandTimeoutMs: ssh.options.commandTimeoutMs,
-        beforeSwitch: v['migrate-command']
-            ? async (hosts, release) => {
-                if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose')
-                    throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
-                await runMigration(hosts[0], release, { command: v['migrate-command'], mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, ctx.logger);
-            }
-            : undefined,
-        onLocked: (held, id) => saveLocks(ctx, held, id),
-    };
     const gh = v['github-deployment']
         ? await startDeployment({
             token: v['github-token'] || process.env.GITHUB_TOKEN,
@@ -73657,15 +74120,15 @@ async function main(ctx) {
             environment: v.environment,
             environmentUrl: v['environment-url'],
             logUrl: ctx.run.runUrl,
-            description: `${v.app} ${version}`,
-            payload: { app: v.app, version },
+            description: `${v.app} ${p.version}`,
+            payload: { app: v.app, version: p.version },
             logger: ctx.logger,
         })
         : undefined;
-    const pool = new SshPool(ssh.options);
+    const pool = new SshPool(p.ssh.options);
     let result;
     try {
-        result = await deploy(cfg, pool, ssh.targets, ctx.logger);
+        result = await deploy(p.cfg, pool, p.ssh.targets, ctx.logger);
         clearLocks(ctx);
     }
     catch (e) {
@@ -73675,16 +74138,10 @@ async function main(ctx) {
     finally {
         await pool.closeAll();
     }
-    const by = (r) => result.hosts.filter((h) => h.result === r).map((h) => h.host);
-    ctx.setOutput('release-id', result.release.id);
-    ctx.setOutput('previous-release-id', result.previous ?? '');
-    ctx.setOutput('version', version);
-    ctx.setOutput('image-digest', result.release.image_digest ?? '');
-    ctx.setOutput('hosts-succeeded', by('succeeded').join(','));
-    ctx.setOutput('hosts-failed', [...by('failed'), ...by('rolled-back')].join(','));
-    ctx.setOutput('rolled-back', result.rolledBack);
+    for (const [k, val] of Object.entries(deployOutputs(result, p.version)))
+        ctx.setOutput(k, val);
     await ctx.summary(deploySummary(result, `Deploy ${v.app} to ${v.environment}`));
-    await gh?.setStatus(result.ok ? 'success' : 'failure', result.ok ? `${version} is live` : (result.error ?? 'failed').split('\n')[0]);
+    await gh?.setStatus(result.ok ? 'success' : 'failure', result.ok ? `${p.version} is live` : (result.error ?? 'failed').split('\n')[0]);
     if (!result.ok)
         throw new Error(result.error);
     ctx.logger.info(`release ${result.release.id} is live on ${result.hosts.length} host(s)`);

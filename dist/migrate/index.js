@@ -63783,6 +63783,34 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/text.ts
+/**
+ * Small text helpers every layer uses; this module imports nothing, so the lowest layers
+ * (host, commands) can use it without reaching up into inputs or fleet.
+ */
+/** Thrown by parsers of user-given values; the input schema adds the input's name. */
+class ParseError extends Error {
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
+}
+/** The last `n` non-empty lines of a text. */
+function tail(text, n = 20) {
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    return lines.slice(-n).join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
  * One schema per action: each field names its input, how to parse it, its default and
@@ -63797,9 +63825,8 @@ class schema_InputError extends Error {
         this.name = 'InputError';
     }
 }
-/** Thrown by parsers; the schema adds the input's name. */
-class ParseError extends Error {
-}
+
+
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -63819,20 +63846,6 @@ function parseDuration(raw) {
         throw new ParseError(`'${raw}' is not a duration; use a number with a unit, e.g. 500ms, 30s, 5m, 2h`);
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
-}
-function schema_formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    if (ms < 3_600_000) {
-        const m = Math.floor(ms / 60_000);
-        const s = Math.round((ms % 60_000) / 1000);
-        return s ? `${m}m${s}s` : `${m}m`;
-    }
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.round((ms % 3_600_000) / 60_000);
-    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -63872,7 +63885,7 @@ const f = {
     duration: (o = {}) => field((raw) => {
         const ms = parseDuration(raw);
         if (o.min !== undefined && ms < o.min)
-            throw new ParseError(`'${raw}' is too short; the minimum is ${schema_formatDuration(o.min)}`);
+            throw new ParseError(`'${raw}' is too short; the minimum is ${formatDuration(o.min)}`);
         return ms;
     }, o),
     list: (o = {}) => field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
@@ -64006,7 +64019,7 @@ class LineLogger {
 }
 /** A logger that drops everything (still redacts nothing; nothing is written). */
 const silentLogger = () => new LineLogger(() => { });
-function log_errorMessage(e) {
+function errorMessage(e) {
     return e instanceof Error ? e.message : String(e);
 }
 
@@ -64089,7 +64102,7 @@ async function runAction(main, post) {
         await main(ctx);
     }
     catch (e) {
-        const msg = logger.secrets.redact(log_errorMessage(e));
+        const msg = logger.secrets.redact(errorMessage(e));
         if (e instanceof schema_InputError)
             setFailed(`invalid input:\n${msg}`);
         else
@@ -64381,17 +64394,10 @@ function inventoryTargets(text, group, d, path = '') {
         return { name, host, user, port: port === undefined ? d.port : parsePort(String(port), name) };
     }));
 }
-function targetLabel(t) {
-    return t.name;
-}
-function targetAddress(t) {
-    const h = t.host.includes(':') ? `[${t.host}]` : t.host;
-    return `${t.user}@${h}:${t.port}`;
-}
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/ssh/hostkeys.ts
+;// CONCATENATED MODULE: ./src/host/hostkeys.ts
 
 
 /** The type name inside an SSH public key blob (`ssh-ed25519`, `ssh-rsa`, ...). */
@@ -64415,7 +64421,10 @@ function knownHostsLine(host, port, blob) {
 }
 function globToRegExp(p) {
     // Only `*` and `?` are special in known_hosts patterns; everything else is literal.
-    const esc = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const esc = p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${esc}$`, 'i');
 }
 function hashedMatches(pattern, name) {
@@ -64472,7 +64481,11 @@ class KnownHosts {
     }
     /** The key types known for a host, to offer those host-key algorithms first. */
     typesFor(host, port) {
-        return [...new Set(this.matching(host, port).filter((e) => e.marker === '').map((e) => e.type))];
+        return [
+            ...new Set(this.matching(host, port)
+                .filter((e) => e.marker === '')
+                .map((e) => e.type)),
+        ];
     }
     check(host, port, blob) {
         const all = this.matching(host, port);
@@ -64501,7 +64514,10 @@ class Fingerprints {
     static parse(text) {
         const all = [];
         const byHost = new Map();
-        for (const raw of text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'))) {
+        for (const raw of text
+            .split(/[\n,]/)
+            .map((s) => s.trim())
+            .filter((s) => s && !s.startsWith('#'))) {
             const hasHost = !raw.startsWith('SHA256:') && raw.includes('=');
             const host = hasHost ? raw.slice(0, raw.indexOf('=')).trim() : '';
             const fp = (hasHost ? raw.slice(raw.indexOf('=') + 1) : raw).trim();
@@ -64575,7 +64591,7 @@ const HOST_KEY_FAMILIES = [ALGOS['ssh-ed25519'], ['ecdsa-sha2-nistp256', 'ecdsa-
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./src/ssh/keys.ts
+;// CONCATENATED MODULE: ./src/host/keys.ts
 
 const { utils } = (lib_default());
 
@@ -64781,7 +64797,7 @@ const TOKEN = Symbol('shell-token');
 function token(text) {
     return Object.freeze({ [TOKEN]: text });
 }
-function isToken(w) {
+function shell_isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
@@ -64794,8 +64810,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function render(c) {
-    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+function shell_render(c) {
+    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64823,11 +64839,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [
-    ...c,
-    token(append ? '>>' : '>'),
-    path,
-];
+const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -64873,15 +64885,15 @@ function withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+    const simple = c.every((w) => !shell_isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(render)].join('\n');
+    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -64897,16 +64909,66 @@ function userScript(text) {
         'else exec sh -eu -c "$1" ops-script; fi';
     return ['sh', '-c', launcher, 'ops-script', text];
 }
+const SCRIPT = Symbol('const-script');
 /**
- * A fixed script from this code base, with data passed only as positional parameters
- * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
- * only into `args`. Runs under `set -eu`.
+ * sh`...`: a constant script. The tag takes no substitutions (their type is `never`), so
+ * data can never be spliced into script text; it goes in as positional parameters.
+ */
+function shell_sh(strings, ...none) {
+    if (none.length || strings.length !== 1)
+        throw new Error('sh`...` scripts are constant text: pass data as positional parameters');
+    return Object.freeze({ [SCRIPT]: strings[0] });
+}
+/**
+ * A fixed script from this code base (an sh`...` constant), with data passed only as
+ * positional parameters ("$1", "$2", ...). Runs under `set -eu`.
  */
 function shell_shScript(script, ...args) {
-    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+    return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
 }
 
-;// CONCATENATED MODULE: ./src/ssh/errors.ts
+;// CONCATENATED MODULE: ./src/commands/host.ts
+/** Commands about the host itself: its boot marker, and running something as root. */
+
+/**
+ * The host's boot marker: the kernel's boot_id and PID 1's start time (field 22 of
+ * /proc/1/stat, counted after the command name, which may hold spaces). A rebooted VM has
+ * a new boot_id; a restarted container or LXC guest keeps the kernel's boot_id but has a
+ * new PID 1.
+ */
+function bootMarkerCommand() {
+    return shScript(sh `b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+s=$(sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20)
+printf '%s:%s\n' "$b" "$s"`);
+}
+/** What the executor adapts to on a host, one line each: `timeout`, `bash`, `uid=N`. */
+function factsCommand() {
+    return shell_shScript(shell_sh `command -v timeout >/dev/null 2>&1 && echo timeout
+command -v bash >/dev/null 2>&1 && echo bash
+echo "uid=$(id -u)"`);
+}
+/** Who and what the host is (for preflight reports). */
+function identityCommand() {
+    return shScript(sh `id -un; uname -srm`);
+}
+/** Remove files (for temporary ones a step made). */
+function removeFilesCommand(files) {
+    return ['rm', '-f', '--', ...files];
+}
+/**
+ * `c` as root through `sudo -n` (never prompting: a password prompt fails at once, and the
+ * executor says so). A compound command goes through `sh -c`.
+ */
+function sudo(c) {
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['sudo', '-n', '--', ...c] : ['sudo', '-n', '--', 'sh', '-c', render(c)];
+}
+/** `c`, as root when `asRoot` says so (a user that is not root). */
+function privileged(c, viaSudo) {
+    return viaSudo ? sudo(c) : c;
+}
+
+;// CONCATENATED MODULE: ./src/host/errors.ts
 class SshError extends Error {
     kind;
     host;
@@ -64919,11 +64981,7 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-/** The last `n` non-empty lines of a text. */
-function tail(text, n = 20) {
-    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-    return lines.slice(-n).join('\n');
-}
+
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
@@ -64944,14 +65002,174 @@ function classifyConnectError(e) {
     return 'protocol';
 }
 
-;// CONCATENATED MODULE: ./src/ssh/session.ts
-
+;// CONCATENATED MODULE: ./src/host/connect.ts
 
 
 
 
 
 const { Client } = (lib_default());
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Host-key failure messages: what happened, what was presented, what to set. */
+function hostKeyMessage(v, t, blob, policy, presentedAll) {
+    const fp = fingerprint(blob);
+    const line = knownHostsLine(t.host, t.port, blob);
+    const presented = presentedAll.length > 1 ? presentedAll.join(', ') : `${keyType(blob)} ${fp}`;
+    switch (v) {
+        case 'unconfigured':
+            return (`host ${t.name}: refusing to connect without verifying its host key. ` +
+                `Set 'known-hosts' (or 'host-fingerprints'), or opt out with 'insecure-ignore-host-key: true'. ` +
+                `The host presented ${presented}. If that is your server, pin it with this known-hosts line:\n  ${line}`);
+        case 'unknown':
+            return (`host ${t.name}: its host key is not in '${policy.mode === 'fingerprints' ? 'host-fingerprints' : 'known-hosts'}'. ` +
+                `The host presented ${presented}. If that is your server, add:\n  ${line}`);
+        case 'revoked':
+            return `host ${t.name}: the host presented a key marked @revoked in 'known-hosts' (${keyType(blob)} ${fp}). Not connecting.`;
+        default:
+            return (`host ${t.name}: HOST KEY MISMATCH. Expected ${expectedKeys(policy, t.name, t.host, t.port).join(' or ')}, ` +
+                `but the host presented ${presented}. Someone may be intercepting the connection, or the host was ` +
+                `reinstalled; verify the new key out of band before updating 'known-hosts'/'host-fingerprints'.`);
+    }
+}
+async function connectWithRetries(target, opts, via) {
+    const attempts = 1 + opts.connectRetries;
+    const base = opts.retryBaseMs ?? 1000;
+    let last;
+    for (let i = 0; i < attempts; i++) {
+        if (i > 0) {
+            const wait = Math.min(base * 2 ** (i - 1), 15_000);
+            opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
+            await sleep(wait);
+        }
+        try {
+            return await connectVerified(target, opts, via);
+        }
+        catch (e) {
+            // Only network trouble is worth another attempt; anything else is final as it is.
+            if (!(e instanceof SshError))
+                throw e;
+            last = e;
+            if (last.kind !== 'connect')
+                throw last;
+        }
+    }
+    throw new SshError('connect', target.name, `${last.message} (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; check that the host is up, that sshd listens on port ${target.port}, and the network/firewall between the runner and the host; 'connect-timeout' and 'connect-retries' tune this)`);
+}
+/** One handshake, trying other host-key types when the pins name a type the host did not offer first. */
+async function connectVerified(target, opts, via) {
+    const policy = opts.hostKeys;
+    const knownTypes = policy.mode === 'known-hosts' ? policy.knownHosts.typesFor(target.host, target.port) : [];
+    const known = policy.mode === 'known-hosts' ? hostKeyAlgorithms(knownTypes) : undefined;
+    const tries = policy.mode === 'fingerprints' ? [undefined, ...HOST_KEY_FAMILIES] : [known];
+    const presented = [];
+    let firstFailure;
+    for (const algos of tries) {
+        const r = await handshake(target, opts, via, algos);
+        if (r.client)
+            return r.client;
+        if (!r.rejected)
+            continue; // the host has no key of that type
+        const label = `${keyType(r.rejected.blob)} ${fingerprint(r.rejected.blob)}`;
+        if (!presented.includes(label))
+            presented.push(label);
+        firstFailure ??= r.rejected;
+        if (r.rejected.v !== 'mismatch')
+            break;
+    }
+    if (firstFailure)
+        throw new SshError('hostkey', target.name, hostKeyMessage(firstFailure.v, target, firstFailure.blob, policy, presented));
+    // No handshake got as far as a host key: the host offers none of the pinned key types.
+    // Ask it for each type it has, so the message says what it offers.
+    const offered = [];
+    for (const algos of HOST_KEY_FAMILIES) {
+        const r = await handshake(target, { ...opts, hostKeys: { mode: 'none' } }, via, algos).catch(() => ({}));
+        if (r.rejected)
+            offered.push(r.rejected.blob);
+    }
+    const pinned = policy.mode === 'known-hosts' ? knownTypes.join(', ') : 'the pinned types';
+    throw new SshError('hostkey', target.name, `host ${target.name}: the host offers no host key of the type pinned for it in 'known-hosts' (${pinned}); it offers ${offered.length ? offered.map((b) => `${keyType(b)} ${fingerprint(b)}`).join(', ') : 'no key type this client supports'}. Verify the right key out of band and pin it${offered[0] ? `, e.g.:\n  ${knownHostsLine(target.host, target.port, offered[0])}` : '.'}`);
+}
+async function handshake(target, opts, via, algos) {
+    let rejected;
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: opts.key.text,
+        passphrase: opts.key.passphrase,
+        readyTimeout: opts.connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+        keepaliveCountMax: 4,
+        tryKeyboard: false,
+        hostVerifier: (blob) => {
+            const v = verify(opts.hostKeys, target.name, target.host, target.port, blob);
+            if (v === 'ok') {
+                if (opts.hostKeys.mode === 'insecure') {
+                    opts.logger.warning(`host ${target.name}: host key NOT verified (insecure-ignore-host-key); it presented ${keyType(blob)} ${fingerprint(blob)}. Pin it with known-hosts line: ${knownHostsLine(target.host, target.port, blob)}`);
+                }
+                return true;
+            }
+            rejected = { v, blob };
+            return false;
+        },
+        ...(algos ? { algorithms: { serverHostKey: algos } } : {}),
+    };
+    if (via) {
+        try {
+            config.sock = (await via.forwardOut(target.host, target.port));
+        }
+        catch (e) {
+            throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${errorMessage(e)}`);
+        }
+    }
+    const client = new Client();
+    try {
+        await new Promise((resolve, reject) => {
+            const onError = (e) => reject(e);
+            client.once('error', onError);
+            client.once('close', () => reject(new Error('Connection lost before handshake')));
+            client.once('ready', () => {
+                client.removeListener('error', onError);
+                client.removeAllListeners('close');
+                resolve();
+            });
+            try {
+                client.connect(config);
+            }
+            catch (e) {
+                reject(e);
+            }
+        });
+        // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
+        // measured by bench/ssh.ts); OpenSSH sets it too.
+        client.setNoDelay(true);
+        return { client };
+    }
+    catch (e) {
+        client.removeAllListeners();
+        client.on('error', () => { });
+        client.end();
+        if (rejected)
+            return { rejected };
+        const msg = errorMessage(e);
+        if (algos && /no matching|handshake failed|host key format/i.test(msg))
+            return {};
+        const kind = classifyConnectError(e);
+        if (kind === 'auth') {
+            throw new SshError('auth', target.name, `host ${target.name}: authentication failed for user '${target.user}' with the ${opts.key.type} key ${opts.key.fingerprint} from 'ssh-key'. ` +
+                `Check that the user exists on the host and that its ~/.ssh/authorized_keys holds this public key:\n  ${opts.key.publicLine}`);
+        }
+        if (kind === 'dns')
+            throw new SshError('dns', target.name, `host ${target.name}: cannot resolve '${target.host}' (${msg}); check the host name`);
+        if (kind === 'connect')
+            throw new SshError('connect', target.name, `host ${target.name}: cannot connect to ${target.host}:${target.port}: ${msg}`);
+        throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/host/exec.ts
+
+/** Output kept in memory for a command (the newest 8 MiB), optionally logged line by line. */
 const CAPTURE_LIMIT = 8 * 1024 * 1024;
 class Capture {
     onLine;
@@ -64984,27 +65202,190 @@ class Capture {
         return Buffer.concat(this.chunks).toString('utf8');
     }
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Host-key failure messages: what happened, what was presented, what to set. */
-function hostKeyMessage(v, t, blob, policy, presentedAll) {
-    const fp = fingerprint(blob);
-    const line = knownHostsLine(t.host, t.port, blob);
-    const presented = presentedAll.length > 1 ? presentedAll.join(', ') : `${keyType(blob)} ${fp}`;
-    switch (v) {
-        case 'unconfigured':
-            return (`host ${t.name}: refusing to connect without verifying its host key. ` +
-                `Set 'known-hosts' (or 'host-fingerprints'), or opt out with 'insecure-ignore-host-key: true'. ` +
-                `The host presented ${presented}. If that is your server, pin it with this known-hosts line:\n  ${line}`);
-        case 'unknown':
-            return (`host ${t.name}: its host key is not in '${policy.mode === 'fingerprints' ? 'host-fingerprints' : 'known-hosts'}'. ` +
-                `The host presented ${presented}. If that is your server, add:\n  ${line}`);
-        case 'revoked':
-            return `host ${t.name}: the host presented a key marked @revoked in 'known-hosts' (${keyType(blob)} ${fp}). Not connecting.`;
-        default:
-            return (`host ${t.name}: HOST KEY MISMATCH. Expected ${expectedKeys(policy, t.name, t.host, t.port).join(' or ')}, ` +
-                `but the host presented ${presented}. Someone may be intercepting the connection, or the host was ` +
-                `reinstalled; verify the new key out of band before updating 'known-hosts'/'host-fingerprints'.`);
-    }
+/** coreutils `timeout`'s grace between TERM and KILL. */
+const REMOTE_KILL_GRACE_MS = 10_000;
+/**
+ * Run a command line under `timeout` on the host: OpenSSH ignores signal requests and a
+ * closed channel does not stop a command, so the deadline must be enforced there. `timeout`
+ * signals the command's whole process group (TERM, then KILL). Used only on hosts that
+ * have `timeout` (see `facts`).
+ */
+function withRemoteTimeout(line, timeoutMs) {
+    const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+}
+
+;// CONCATENATED MODULE: ./src/host/sftp.ts
+
+/** SFTP paths are relative to the login directory; `~/x` is `x` there. */
+function sftpPath(p) {
+    if (p === '~')
+        return '.';
+    return p.startsWith('~/') ? p.slice(2) : p;
+}
+/**
+ * Write a file, created with `mode` before any byte is written (0600 for secrets). With
+ * `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place is never followed).
+ */
+function sftp_writeFile(sftp, host, remote, content, mode = 0o644, o = {}) {
+    const p = sftpPath(remote);
+    const fail = (e) => new SshError('command', host, `host ${host}: cannot write ${remote}: ${e.message}`);
+    return new Promise((resolve, reject) => {
+        sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
+            if (e)
+                return reject(fail(e));
+            sftp.fchmod(handle, mode, (e2) => {
+                if (e2)
+                    return sftp.close(handle, () => reject(fail(e2)));
+                const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
+                const write = (off) => {
+                    if (off >= buf.length)
+                        return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
+                    const n = Math.min(32 * 1024, buf.length - off);
+                    sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
+                };
+                write(0);
+            });
+        });
+    });
+}
+/**
+ * Replace a file atomically: written under a new temporary name (exclusive), then renamed
+ * over `remote` (posix-rename). A symlink at `remote` is replaced, never followed.
+ */
+async function replaceFile(sftp, host, remote, content, mode = 0o644) {
+    const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    await sftp_writeFile(sftp, host, tmp, content, mode, { exclusive: true });
+    await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => (e ? reject(new SshError('command', host, `host ${host}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve())));
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/host/stream.ts
+/**
+ * A remote command whose stdout is a Node stream with backpressure (the SSH window is not
+ * opened further until the consumer reads), stdin optionally from a stream, stderr kept
+ * apart (its last 64 KiB, for errors), and the exit status delivered after the stream has
+ * ended, never lost. Memory does not grow with the size of the stream.
+ */
+
+
+
+
+const STDERR_KEEP = 64 * 1024;
+function openStream(client, line, o, ctx) {
+    const what = o.step ? `step '${o.step}'` : 'a command';
+    const started = Date.now();
+    const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
+    return new Promise((resolve, reject) => {
+        client.exec(command, (e, ch) => {
+            if (e)
+                return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            let bytes = 0;
+            let stderr = Buffer.alloc(0);
+            let code = null;
+            let signal;
+            let timedOut = false;
+            const counter = new external_node_stream_.Transform({
+                transform(chunk, _enc, cb) {
+                    bytes += chunk.length;
+                    cb(null, chunk);
+                },
+            });
+            ch.pipe(counter);
+            ch.stderr.on('data', (d) => {
+                stderr = Buffer.concat([stderr, d]);
+                if (stderr.length > STDERR_KEEP * 2)
+                    stderr = stderr.subarray(stderr.length - STDERR_KEEP);
+            });
+            ch.on('exit', (c, sig) => {
+                code = c;
+                if (sig)
+                    signal = sig;
+            });
+            ch.on('error', () => {
+                /* reported through close */
+            });
+            // The consumer gave up: stop the command's output (the remote side gets SIGPIPE/EOF).
+            counter.on('close', () => {
+                if (!counter.readableEnded)
+                    ch.close();
+            });
+            const backstop = ctx.facts.timeout ? o.timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : o.timeoutMs;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                ch.close();
+            }, backstop);
+            const done = new Promise((res, rej) => {
+                let closed = false;
+                let ended = false;
+                const settle = () => {
+                    if (!closed || !ended)
+                        return;
+                    clearTimeout(timer);
+                    const durationMs = Date.now() - started;
+                    const stderrTail = tail(stderr.subarray(Math.max(0, stderr.length - STDERR_KEEP)).toString('utf8'));
+                    const lost = ctx.lost();
+                    if (!timedOut && code === null && signal === undefined && lost) {
+                        rej(new SshError('connection', ctx.name, `host ${ctx.name}: the SSH connection was lost while ${what} was streaming (${lost}); the stream is incomplete`, { step: o.step, stderrTail }));
+                        return;
+                    }
+                    const remoteTimeout = ctx.facts.timeout && (code === 124 || code === 137) && durationMs >= o.timeoutMs - 1000;
+                    res({ code, signal, stderrTail, bytes, durationMs, timedOut: timedOut || remoteTimeout });
+                };
+                ch.on('close', () => {
+                    closed = true;
+                    // A channel torn down with the connection may not have ended its stream.
+                    if (!counter.writableEnded)
+                        counter.end();
+                    settle();
+                });
+                counter.on('end', () => {
+                    ended = true;
+                    settle();
+                });
+                counter.on('close', () => {
+                    ended = true;
+                    settle();
+                });
+            });
+            done.catch(() => { });
+            if (o.stdin) {
+                o.stdin.on('error', () => ch.close());
+                o.stdin.pipe(ch);
+            }
+            else
+                ch.end();
+            const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+            counter.pipe(out);
+            out.on('close', () => {
+                if (!out.readableEnded)
+                    counter.destroy();
+            });
+            resolve({ stdout: out, done });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/host/session.ts
+
+
+
+
+
+
+
+
+
+/** What `sudo -n` said when it would not run a command, in words for the error. */
+function sudoProblem(stderr) {
+    if (/^sudo: (a password is required|a terminal is required)/m.test(stderr))
+        return 'sudo asks for a password';
+    if (/^sudo: .*(command not found|not found)|sh: \d+: sudo: not found|sudo: not found/m.test(stderr))
+        return 'sudo is not installed';
+    if (/is not in the sudoers file|is not allowed to run sudo/m.test(stderr))
+        return 'sudo does not allow it';
+    return undefined;
 }
 /**
  * One SSH connection to one target, reused for all of that target's commands. When the
@@ -65051,7 +65432,7 @@ class SshSession {
         };
         // A connection can fail at any time after it was made (a reset, a keepalive timeout):
         // the error is this session's to report, never an uncaught exception.
-        c.on('error', (e) => drop(log_errorMessage(e)));
+        c.on('error', (e) => drop(errorMessage(e)));
         c.on('end', () => drop('the server closed the connection'));
         c.on('close', () => drop('the connection closed'));
     }
@@ -65070,6 +65451,15 @@ class SshSession {
         })().finally(() => (this.reconnecting = undefined));
         return this.reconnecting;
     }
+    /**
+     * Connect again now (dropping the current connection, if any), with `retries` connect
+     * retries instead of the configured ones: for waiting on a host that reboots.
+     */
+    async reconnect(o = {}) {
+        this.disconnect();
+        const c = await connectWithRetries(this.target, { ...this.opts, connectRetries: o.retries ?? this.opts.connectRetries, connectTimeoutMs: o.timeoutMs ?? this.opts.connectTimeoutMs }, this.via);
+        this.adopt(c);
+    }
     /** Drop the connection on purpose (the next command reconnects). */
     disconnect() {
         const c = this.client;
@@ -65083,7 +65473,7 @@ class SshSession {
     }
     /** What the host offers (read once per connection, in one round trip). */
     facts() {
-        this.factsP ??= this.rawExec('command -v timeout >/dev/null 2>&1 && echo timeout; command -v bash >/dev/null 2>&1 && echo bash; echo "uid=$(id -u)"', 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
             this.factsP = undefined;
             throw e;
         });
@@ -65095,7 +65485,7 @@ class SshSession {
     }
     /** Run one command; resolves with exit code and output whatever the exit code. */
     async exec(command, o = {}) {
-        const line = render(command);
+        const line = shell_render(command);
         const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
         const facts = await this.facts();
         this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
@@ -65205,22 +65595,48 @@ class SshSession {
             });
         });
     }
+    /**
+     * Run a command whose stdout is streamed (with backpressure) instead of captured: for
+     * dumps and archives of any size. `done` has the exit status once stdout has ended.
+     */
+    async stream(command, o = {}) {
+        const facts = await this.facts();
+        const client = await this.live();
+        const line = shell_render(command);
+        this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
+            name: this.target.name,
+            facts,
+            lost: () => (this.client === client ? undefined : (this.lostReason ?? 'the connection dropped')),
+        });
+    }
     /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
     async run(command, o = {}) {
         const r = await this.exec(command, o);
         if (r.timedOut) {
-            const after = schema_formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
+            const after = formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
             throw new SshError('timeout', this.target.name, r.mayStillRun
                 ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
                 : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
         }
         if (r.code !== 0) {
+            const sudo = sudoProblem(r.stderr);
+            if (sudo) {
+                throw new SshError('sudo', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`, {
+                    exitCode: r.code,
+                    stderrTail: tail(r.stderr),
+                    step: o.step,
+                });
+            }
             const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
             const t = tail(r.stderr) || tail(r.stdout);
-            const hint = r.code === 127
-                ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)'
-                : '';
-            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, { exitCode: r.code, signal: r.signal, stderrTail: t, step: o.step });
+            const hint = r.code === 127 ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)' : '';
+            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, {
+                exitCode: r.code,
+                signal: r.signal,
+                stderrTail: t,
+                step: o.step,
+            });
         }
         return r;
     }
@@ -65241,41 +65657,14 @@ class SshSession {
     }
     /**
      * Write a file on the host, created with `mode` before any byte is written (0600 for
-     * secrets). With `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place
-     * is never followed).
+     * secrets). With `exclusive`, the file must not exist yet (a symlink is never followed).
      */
     async writeFile(remote, content, mode = 0o644, o = {}) {
-        const sftp = await this.sftp();
-        const p = sftpPath(remote);
-        const fail = (e) => new SshError('command', this.target.name, `host ${this.target.name}: cannot write ${remote}: ${e.message}`);
-        await new Promise((resolve, reject) => {
-            sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
-                if (e)
-                    return reject(fail(e));
-                sftp.fchmod(handle, mode, (e2) => {
-                    if (e2)
-                        return sftp.close(handle, () => reject(fail(e2)));
-                    const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
-                    const write = (off) => {
-                        if (off >= buf.length)
-                            return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
-                        const n = Math.min(32 * 1024, buf.length - off);
-                        sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
-                    };
-                    write(0);
-                });
-            });
-        });
+        await sftp_writeFile(await this.sftp(), this.target.name, remote, content, mode, o);
     }
-    /**
-     * Replace a file atomically: written under a new temporary name (exclusive), then renamed
-     * over `remote`. A symlink at `remote` is replaced, never followed.
-     */
+    /** Replace a file atomically (temporary name, then rename): a symlink in its place is replaced, never followed. */
     async replaceFile(remote, content, mode = 0o644) {
-        const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
-        await this.writeFile(tmp, content, mode, { exclusive: true });
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => e ? reject(new SshError('command', this.target.name, `host ${this.target.name}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve()));
+        await replaceFile(await this.sftp(), this.target.name, remote, content, mode);
     }
     async close() {
         if (this.closed)
@@ -65286,160 +65675,8 @@ class SshSession {
         c?.end();
     }
 }
-async function connectWithRetries(target, opts, via) {
-    const attempts = 1 + opts.connectRetries;
-    const base = opts.retryBaseMs ?? 1000;
-    let last;
-    for (let i = 0; i < attempts; i++) {
-        if (i > 0) {
-            const wait = Math.min(base * 2 ** (i - 1), 15_000);
-            opts.logger.info(`host ${target.name}: ${last.message}; retrying in ${schema_formatDuration(wait)} (attempt ${i + 1} of ${attempts})`);
-            await sleep(wait);
-        }
-        try {
-            return await connectVerified(target, opts, via);
-        }
-        catch (e) {
-            // Only network trouble is worth another attempt; anything else is final as it is.
-            if (!(e instanceof SshError))
-                throw e;
-            last = e;
-            if (last.kind !== 'connect')
-                throw last;
-        }
-    }
-    throw new SshError('connect', target.name, `${last.message} (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; check that the host is up, that sshd listens on port ${target.port}, and the network/firewall between the runner and the host; 'connect-timeout' and 'connect-retries' tune this)`);
-}
-/** One handshake, trying other host-key types when the pins name a type the host did not offer first. */
-async function connectVerified(target, opts, via) {
-    const policy = opts.hostKeys;
-    const knownTypes = policy.mode === 'known-hosts' ? policy.knownHosts.typesFor(target.host, target.port) : [];
-    const known = policy.mode === 'known-hosts' ? hostKeyAlgorithms(knownTypes) : undefined;
-    const tries = policy.mode === 'fingerprints' ? [undefined, ...HOST_KEY_FAMILIES] : [known];
-    const presented = [];
-    let firstFailure;
-    for (const algos of tries) {
-        const r = await handshake(target, opts, via, algos);
-        if (r.client)
-            return r.client;
-        if (!r.rejected)
-            continue; // the host has no key of that type
-        const label = `${keyType(r.rejected.blob)} ${fingerprint(r.rejected.blob)}`;
-        if (!presented.includes(label))
-            presented.push(label);
-        firstFailure ??= r.rejected;
-        if (r.rejected.v !== 'mismatch')
-            break;
-    }
-    if (firstFailure)
-        throw new SshError('hostkey', target.name, hostKeyMessage(firstFailure.v, target, firstFailure.blob, policy, presented));
-    // No handshake got as far as a host key: the host offers none of the pinned key types.
-    // Ask it for each type it has, so the message says what it offers.
-    const offered = [];
-    for (const algos of HOST_KEY_FAMILIES) {
-        const r = await handshake(target, { ...opts, hostKeys: { mode: 'none' } }, via, algos).catch(() => ({}));
-        if (r.rejected)
-            offered.push(r.rejected.blob);
-    }
-    const pinned = policy.mode === 'known-hosts' ? knownTypes.join(', ') : 'the pinned types';
-    throw new SshError('hostkey', target.name, `host ${target.name}: the host offers no host key of the type pinned for it in 'known-hosts' (${pinned}); it offers ${offered.length ? offered.map((b) => `${keyType(b)} ${fingerprint(b)}`).join(', ') : 'no key type this client supports'}. Verify the right key out of band and pin it${offered[0] ? `, e.g.:\n  ${knownHostsLine(target.host, target.port, offered[0])}` : '.'}`);
-}
-async function handshake(target, opts, via, algos) {
-    let rejected;
-    const config = {
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        privateKey: opts.key.text,
-        passphrase: opts.key.passphrase,
-        readyTimeout: opts.connectTimeoutMs,
-        keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
-        keepaliveCountMax: 4,
-        tryKeyboard: false,
-        hostVerifier: (blob) => {
-            const v = verify(opts.hostKeys, target.name, target.host, target.port, blob);
-            if (v === 'ok') {
-                if (opts.hostKeys.mode === 'insecure') {
-                    opts.logger.warning(`host ${target.name}: host key NOT verified (insecure-ignore-host-key); it presented ${keyType(blob)} ${fingerprint(blob)}. Pin it with known-hosts line: ${knownHostsLine(target.host, target.port, blob)}`);
-                }
-                return true;
-            }
-            rejected = { v, blob };
-            return false;
-        },
-        ...(algos ? { algorithms: { serverHostKey: algos } } : {}),
-    };
-    if (via) {
-        try {
-            config.sock = (await via.forwardOut(target.host, target.port));
-        }
-        catch (e) {
-            throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${log_errorMessage(e)}`);
-        }
-    }
-    const client = new Client();
-    try {
-        await new Promise((resolve, reject) => {
-            const onError = (e) => reject(e);
-            client.once('error', onError);
-            client.once('close', () => reject(new Error('Connection lost before handshake')));
-            client.once('ready', () => {
-                client.removeListener('error', onError);
-                client.removeAllListeners('close');
-                resolve();
-            });
-            try {
-                client.connect(config);
-            }
-            catch (e) {
-                reject(e);
-            }
-        });
-        // Without TCP_NODELAY every command waits on Nagle and delayed ACKs (~80 ms each,
-        // measured by bench/ssh.ts); OpenSSH sets it too.
-        client.setNoDelay(true);
-        return { client };
-    }
-    catch (e) {
-        client.removeAllListeners();
-        client.on('error', () => { });
-        client.end();
-        if (rejected)
-            return { rejected };
-        const msg = log_errorMessage(e);
-        if (algos && /no matching|handshake failed|host key format/i.test(msg))
-            return {};
-        const kind = classifyConnectError(e);
-        if (kind === 'auth') {
-            throw new SshError('auth', target.name, `host ${target.name}: authentication failed for user '${target.user}' with the ${opts.key.type} key ${opts.key.fingerprint} from 'ssh-key'. ` +
-                `Check that the user exists on the host and that its ~/.ssh/authorized_keys holds this public key:\n  ${opts.key.publicLine}`);
-        }
-        if (kind === 'dns')
-            throw new SshError('dns', target.name, `host ${target.name}: cannot resolve '${target.host}' (${msg}); check the host name`);
-        if (kind === 'connect')
-            throw new SshError('connect', target.name, `host ${target.name}: cannot connect to ${target.host}:${target.port}: ${msg}`);
-        throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
-    }
-}
-const REMOTE_KILL_GRACE_MS = 10_000;
-/**
- * Run a command line under `timeout` on the host: OpenSSH ignores signal requests and a
- * closed channel does not stop a command, so the deadline must be enforced there. `timeout`
- * signals the command's whole process group (TERM, then KILL). Used only on hosts that
- * have `timeout` (see `facts`).
- */
-function withRemoteTimeout(line, timeoutMs) {
-    const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
-}
-/** SFTP paths are relative to the login directory; `~/x` is `x` there. */
-function sftpPath(p) {
-    if (p === '~')
-        return '.';
-    return p.startsWith('~/') ? p.slice(2) : p;
-}
 
-;// CONCATENATED MODULE: ./src/ssh/pool.ts
+;// CONCATENATED MODULE: ./src/host/pool.ts
 
 /**
  * One connection per target, opened on first use and reused for all of that target's
@@ -65487,7 +65724,57 @@ class SshPool {
     }
 }
 
-;// CONCATENATED MODULE: ./src/state/lock.ts
+;// CONCATENATED MODULE: ./src/commands/lock.ts
+/**
+ * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
+ * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
+ * break act only if the lock is still the expected owner's.
+ */
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
+function acquireCommand(appDir, owner) {
+    return shell_shScript(shell_sh `mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  echo acquired
+else
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo held
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, JSON.stringify(owner));
+}
+/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
+function renewCommand(appDir, id) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id));
+}
+function releaseCommand(appDir, id) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shell_shScript(shell_sh `now=$(date +%s)
+if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
+else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+fi
+m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+if [ "$((now - m))" -gt "$3" ]; then
+  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
+else
+  echo changed
+fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+
+;// CONCATENATED MODULE: ./src/host/lock.ts
 /**
  * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
  * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
@@ -65502,54 +65789,13 @@ class SshPool {
 
 
 
+
 /** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
 const LEGACY_TTL_S = 300;
 /** A lock directory with no owner file this old is a holder that died between mkdir and write. */
 const ORPHAN_AGE_S = 60;
-const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-function acquireCommand(appDir, owner) {
-    return shell_shScript(`mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
-  now=$(date +%s)
-  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
-  echo "$((now - m))"
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
-}
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-function renewCommand(appDir, id) {
-    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
-else
-  echo lost
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, idMark(id));
-}
-function releaseCommand(appDir, id) {
-    return shell_shScript(`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
-}
-/**
- * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
- */
-function breakCommand(appDir, id, maxAgeS) {
-    return shell_shScript(`now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
-fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
-}
 function describeOwner(o, ageS) {
-    const renewed = ageS === undefined ? '' : `, renewed ${schema_formatDuration(ageS * 1000)} ago by the host's clock`;
+    const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
     return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
 }
 /** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
@@ -65567,7 +65813,7 @@ function parseHeld(stdout) {
     const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
     return { owner, ageS, stale: ageS > limit };
 }
-class lock_LockLostError extends Error {
+class LockLostError extends Error {
 }
 /** The locks a run holds, renewed in the background until released. */
 class HeldLocks {
@@ -65583,7 +65829,7 @@ class HeldLocks {
         this.logger = logger;
         this.timer = setInterval(() => {
             for (const s of this.sites) {
-                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
             }
         }, Math.max(250, Math.floor(ttlMs / 3)));
         this.timer.unref();
@@ -65605,7 +65851,7 @@ class HeldLocks {
     /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
     assertHeld() {
         if (this.lostWhy)
-            throw new lock_LockLostError(`${this.lostWhy}; nothing more was changed`);
+            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
     }
     /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
     async verify(names) {
@@ -65628,7 +65874,7 @@ class HeldLocks {
                     this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
             }
             catch (e) {
-                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${schema_formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+                this.logger.warning(`host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
             }
         }));
     }
@@ -65656,7 +65902,7 @@ async function acquireLocks(sites, base, o) {
         await locks.release();
         throw e;
     }
-    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${schema_formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`);
     return locks;
 }
 async function acquireOne(s, owner, deadline, o) {
@@ -65679,41 +65925,44 @@ async function acquireOne(s, owner, deadline, o) {
             continue;
         }
         if (Date.now() >= deadline) {
-            throw new Error(`could not get the lock on ${s.name} within ${schema_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+            throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
                 (held.kind === 'maintenance'
                     ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${schema_formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
         }
         await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
     }
 }
 
-;// CONCATENATED MODULE: ./src/action/locks.ts
+;// CONCATENATED MODULE: ./src/action/post-state.ts
 /**
- * The locks a main step holds, saved for its `post:` step: if the main step dies (killed,
- * cancelled, crashed), the post step releases every lock that is still this run's.
+ * What a main step hands to its `post:` step, typed in one place. Today: the locks it holds,
+ * so that if the main step dies (killed, cancelled, crashed), the post step releases every
+ * lock that is still this run's.
  */
 
 
 
 
 
-const KEY = 'locks';
+function writeState(ctx, key, value) {
+    ctx.saveState(key, value === undefined ? '' : JSON.stringify(value));
+}
+function readState(ctx, key) {
+    const text = ctx.getState(key);
+    return text ? JSON.parse(text) : undefined;
+}
 function saveLocks(ctx, held, id) {
-    const saved = { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) };
-    ctx.saveState(KEY, JSON.stringify(saved));
+    writeState(ctx, 'locks', { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) });
 }
 /** The main step released its locks itself: nothing for the post step to do. */
 function clearLocks(ctx) {
-    ctx.saveState(KEY, '');
+    writeState(ctx, 'locks', undefined);
 }
 /** The post step: release every saved lock that is still this run's. */
 async function releaseSavedLocks(ctx, schema) {
-    const text = ctx.getState(KEY);
-    if (!text)
-        return;
-    const saved = JSON.parse(text);
-    if (!saved.sites?.length)
+    const saved = readState(ctx, 'locks');
+    if (!saved?.sites?.length)
         return;
     const { values, problems } = schema_collectInputs(schema, ctx.inputs);
     const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
@@ -65731,7 +65980,7 @@ async function releaseSavedLocks(ctx, schema) {
                 ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the lock on ${site.name} that the main step left behind` : `post: the lock on ${site.name} is no longer this run's; left it as it is`);
             }
             catch (e) {
-                failed.push(`${site.name}: ${log_errorMessage(e)}`);
+                failed.push(`${site.name}: ${errorMessage(e)}`);
             }
         }));
     }
@@ -65748,7 +65997,7 @@ async function releaseSavedLocks(ctx, schema) {
  * Run `fn` on every target by the policy and return one result per target, in target
  * order: succeeded, failed (with the error) or skipped (never started).
  */
-async function run_forEachHost(targets, fn, policy) {
+async function forEachHost(targets, fn, policy) {
     const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
     let stop = false;
     const runWave = async (indexes) => {
@@ -65763,7 +66012,7 @@ async function run_forEachHost(targets, fn, policy) {
                     results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
                 }
                 catch (e) {
-                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: log_errorMessage(e), cause: e };
+                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
                     if (policy.onFailure === 'halt')
                         stop = true;
                 }
@@ -65783,7 +66032,11 @@ async function run_forEachHost(targets, fn, policy) {
     if (canary > 0 && canary < targets.length) {
         await run(all.slice(0, canary));
         if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-            policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+            policy.logger?.error(`canary failed on ${results
+                .slice(0, canary)
+                .filter((r) => r.status === 'failed')
+                .map((r) => r.target.name)
+                .join(', ')}; the other ${targets.length - canary} hosts were not touched`);
             return results;
         }
         await run(all.slice(canary));
@@ -65798,68 +66051,8 @@ function summarizeResults(rs) {
     return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
 }
 
-;// CONCATENATED MODULE: ./src/state/history.ts
-/**
- * history.jsonl: one JSON event per line, append-only. Appends are single writes of one
- * line (preceded by a newline if a previous writer was killed mid-line), and readers skip
- * lines that do not parse, so a torn write never breaks the history.
- */
-
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-function appendEvent(file, event) {
-    const line = JSON.stringify(event).replace(/\n/g, '\\n');
-    return shell_shScript(`mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`, file, line);
-}
-/** Read the history (skipping lines that do not parse). */
-function parseHistory(text) {
-    const out = [];
-    for (const line of text.split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            const e = JSON.parse(line);
-            if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.release === 'string')
-                out.push(e);
-        }
-        catch {
-            /* a torn line from a killed writer */
-        }
-    }
-    return out;
-}
-/** What the history says about each release. */
-function history_releaseStates(events) {
-    const m = new Map();
-    const get = (e) => {
-        let s = m.get(e.release);
-        if (!s) {
-            s = { id: e.release, good: false, bad: false };
-            m.set(e.release, s);
-        }
-        if (e.version)
-            s.version = e.version;
-        if (e.image)
-            s.image = e.image;
-        return s;
-    };
-    for (const e of events) {
-        const s = get(e);
-        if (e.type === 'deploy-succeeded') {
-            s.good = true;
-            s.bad = false;
-        }
-        else if (e.type === 'marked-bad')
-            s.bad = true;
-    }
-    return m;
-}
-
-;// CONCATENATED MODULE: ./src/report/timeline.ts
-class timeline_Timeline {
+;// CONCATENATED MODULE: ./src/host/timeline.ts
+class Timeline {
     entries = [];
     add(host, step, start, end, ok) {
         this.entries.push({ host, step, start, end, ok });
@@ -65872,23 +66065,8 @@ class timeline_Timeline {
         return es.length ? es.reduce((n, e) => n + (e.end - e.start), 0) : undefined;
     }
 }
-/** Mermaid text allows no colons, semicolons or hashes in task names. */
-const label = (s) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
-function mermaidGantt(t, title) {
-    if (!t.entries.length)
-        return '';
-    const hosts = [...new Set(t.entries.map((e) => e.host))];
-    const lines = ['```mermaid', 'gantt', `  title ${label(title)}`, '  dateFormat x', '  axisFormat %M:%S'];
-    for (const h of hosts) {
-        lines.push(`  section ${label(h)}`);
-        for (const e of t.forHost(h))
-            lines.push(`  ${label(e.step)} :${e.ok ? 'done' : 'crit'}, ${e.start}, ${Math.max(e.end, e.start + 1)}`);
-    }
-    lines.push('```', '');
-    return lines.join('\n');
-}
 
-;// CONCATENATED MODULE: ./src/state/layout.ts
+;// CONCATENATED MODULE: ./src/host/layout.ts
 /**
  * The on-host layout of one app and environment:
  *
@@ -65927,23 +66105,141 @@ function isReleaseId(s) {
     return RELEASE_ID.test(s);
 }
 /** `20261122T103000Z-<version>`: sorts by time; the version made path-safe. */
-function layout_newReleaseId(version, now = new Date()) {
-    const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const v = version.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'release';
+function newReleaseId(version, now = new Date()) {
+    const ts = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const v = version
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '')
+        .slice(0, 64) || 'release';
     return `${ts}-${v}`;
 }
 
-;// CONCATENATED MODULE: ./src/state/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
 
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
 
+;// CONCATENATED MODULE: ./src/host/history.ts
+/**
+ * history.jsonl: one JSON event per line, append-only, 0600. Every event type has its own
+ * schema below; they are written and read only through this module. Appends are single
+ * writes of one line (preceded by a newline if a previous writer was killed mid-line), and
+ * readers skip lines that do not parse or do not match their type's schema, so a torn
+ * write never breaks the history.
+ */
+
+/** Each type's required fields beyond the base ones (time, host, release: strings). */
+const SCHEMA = {
+    'deploy-started': {},
+    staged: {},
+    switched: {},
+    'health-passed': { health: 'object' },
+    'health-failed': { health: 'object' },
+    'deploy-succeeded': {},
+    'deploy-failed': {},
+    rollback: { reason: 'string' },
+    'marked-bad': { reason: 'string' },
+    migration: { command: 'string', mode: 'string', exit_code: 'number|null', duration_ms: 'number', timed_out: 'boolean' },
+    pruned: { removed: 'string[]' },
+    'backup-completed': { backup_id: 'string', location: 'string', size_bytes: 'number', source: 'string' },
+    'restore-completed': { backup_id: 'string', mode: 'string', duration_ms: 'number' },
+    'maintenance-started': { mode: 'string' },
+    'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
+    'maintenance-failed': { error: 'string' },
+    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+};
+function hasKind(v, k) {
+    if (k === 'string[]')
+        return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    if (k === 'number|null')
+        return v === null || typeof v === 'number';
+    if (k === 'object')
+        return !!v && typeof v === 'object';
+    return typeof v === k;
+}
+/** The event, if it is one of the known types with every field its schema requires. */
+function validEvent(x) {
+    if (!x || typeof x !== 'object')
+        return undefined;
+    const e = x;
+    const schema = SCHEMA[e.type];
+    if (!schema)
+        return undefined;
+    if (typeof e.release !== 'string' || typeof e.time !== 'string')
+        return undefined;
+    for (const [field, kind] of Object.entries(schema))
+        if (!hasKind(e[field], kind))
+            return undefined;
+    return e;
+}
+/** The command that appends one event (one line; repairs a torn last line first; the file stays 0600). */
+function history_appendEvent(file, event) {
+    return appendEvent(file, event);
+}
+/** Read the history: every line that parses and matches its type's schema, in order. */
+function parseHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const e = validEvent(JSON.parse(line));
+            if (e)
+                out.push(e);
+        }
+        catch {
+            /* a torn line from a killed writer */
+        }
+    }
+    return out;
+}
+/** Events of one type, typed. */
+function eventsOf(events, type) {
+    return events.filter((e) => e.type === type);
+}
+/** What the history says about each release. */
+function history_releaseStates(events) {
+    const m = new Map();
+    for (const e of events) {
+        let s = m.get(e.release);
+        if (!s) {
+            s = { id: e.release, good: false, bad: false };
+            m.set(e.release, s);
+        }
+        if (e.version)
+            s.version = e.version;
+        if ('image' in e && e.image)
+            s.image = e.image;
+        if (e.type === 'deploy-succeeded') {
+            s.good = true;
+            s.bad = false;
+        }
+        else if (e.type === 'marked-bad' || e.type === 'switch-reverted-unconfirmed')
+            s.bad = true;
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
 
 /**
  * One round trip: home, app dir (with `~` resolved), current, releases with their
  * manifests, history, and which compose the host has.
  */
 function readStateCommand(appDir) {
-    return shell_shScript(`d=$1
+    return shell_shScript(shell_sh `d=$1
 case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
@@ -65960,6 +66256,21 @@ fi
 echo '--- history'
 cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
 }
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function releases_switchCommand(appDir, id) {
+    return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function removeReleasesCommand(appDir, ids) {
+    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+
+;// CONCATENATED MODULE: ./src/host/state.ts
+/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
+
+
+
+
 function parseState(stdout) {
     const [head, rest = ''] = stdout.split('\n--- releases\n');
     const [home = '', appDir = '', currentLink = '', compose = 'none'] = head.split('\n');
@@ -65991,22 +66302,249 @@ function parseState(stdout) {
         compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
     };
 }
-/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
-function releases_switchCommand(appDir, id) {
-    return shScript(`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
-}
-/** Remove releases (never the ones given as `protect`). */
-function releases_removeReleasesCommand(appDir, ids) {
-    return shScript(`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
-}
 /**
  * Which releases to prune: keep the newest `keep`, and always the current release and the
  * last good one before it (what a rollback needs), whatever their age.
  */
-function releases_releasesToPrune(releases, keep, protect) {
+function releasesToPrune(releases, keep, protect) {
     const sorted = [...releases].sort();
     const kept = new Set([...sorted.slice(-keep), ...protect.filter((p) => !!p)]);
     return sorted.filter((r) => !kept.has(r));
+}
+/**
+ * What a successful deploy of `live` prunes on a host: releases beyond the newest `keep`
+ * (never the live one, nor the last good one before it), and the images only those
+ * releases used (never one a kept release needs).
+ */
+function planPrune(state, live, keep) {
+    const current = live.id;
+    const states = releaseStates(state.history);
+    const ids = [...new Set([...state.releases, current])].sort();
+    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+    const remove = releasesToPrune(ids, keep, [current, lastGood]);
+    const keptImages = new Set(ids
+        .filter((r) => !remove.includes(r))
+        .map((r) => state.manifests.get(r)?.image)
+        .filter(Boolean));
+    keptImages.add(live.image);
+    const images = [...new Set(remove.map((r) => state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
+    return { remove, images };
+}
+
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
+}
+function compose_pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function compose_upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function compose_repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function compose_containersCommand(project) {
+    return shScript(sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shell_shScript(shell_sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function files_mkdirCommand(dir) {
+    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function extractCommand(dir, gzip) {
+    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function sharedPathsCommand(appDir, releaseDir, paths) {
+    return shScript(sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hookCommand(dir, script, env) {
+    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
+ */
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/deploy/context.ts
+
+
+
+
+
+
+
+async function loadHost(target, session, appDir, o) {
+    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+    const state = parseState(r.stdout);
+    return { target, session, state, layout: layout(state.appDir), ...o };
+}
+/** Re-read the host's state (after changes). */
+async function reloadHost(h, appDir) {
+    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
+    h.state = parseState(r.stdout);
+}
+async function record(h, e) {
+    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
+    await h.session.run(history_appendEvent(h.layout.history, event), { step: 'history' });
+}
+/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
+function redactEvent(e, redact) {
+    if (typeof e === 'string')
+        return redact(e);
+    if (Array.isArray(e))
+        return e.map((x) => redactEvent(x, redact));
+    if (e && typeof e === 'object')
+        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
+    return e;
+}
+/**
+ * Connect to every target and read its state (one round trip each). Unreachable hosts are
+ * failed results; nothing is changed anywhere by this.
+ */
+async function connectHosts(pool, targets, appDir, o) {
+    return forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+}
+/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
+function lockSite(h) {
+    const t = h.target;
+    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+}
+/**
+ * Take the lock on every host (canonical order), then re-read every host: whatever
+ * another run did while this one waited (a switch, a new release, a prune) is what this
+ * run must work from.
+ */
+async function lockAndRefresh(hosts, appDir, run, kind, o) {
+    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
+    try {
+        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    return locks;
+}
+/** Run a step on the host, timed on the timeline. */
+async function step(h, name, fn) {
+    const start = Date.now();
+    try {
+        const v = await fn();
+        h.timeline.add(h.target.name, name, start, Date.now(), true);
+        return v;
+    }
+    catch (e) {
+        h.timeline.add(h.target.name, name, start, Date.now(), false);
+        throw e;
+    }
+}
+/** The only variables hooks and migrations get from a run (no secrets). */
+function hookEnv(run, release, host) {
+    return {
+        OPS_APP: run.app,
+        OPS_ENVIRONMENT: run.environment,
+        OPS_VERSION: run.version,
+        OPS_RELEASE: release,
+        OPS_HOST: host,
+        OPS_RUN_URL: run.runUrl,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/deploy/compose.ts
@@ -66014,11 +66552,10 @@ function releases_releasesToPrune(releases, keep, protect) {
 
 
 
-/** `docker compose` (v2) or `docker-compose` (v1), whichever the host has, with the release's files. */
-function composeArgs(h, m) {
-    const dir = h.layout.release(m.id);
-    const bin = h.state.compose === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', m.project, '--project-directory', dir, ...(m.compose_files ?? []).flatMap((f) => ['-f', external_node_path_default().posix.join(dir, f)]), '--env-file', external_node_path_default().posix.join(dir, '.env')];
+
+/** How to call Compose for a release on this host (v2 when the host has it, else v1). */
+function composeCall(h, m) {
+    return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project, files: m.compose_files ?? [] };
 }
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
 function releaseEnv(userEnv, m) {
@@ -66029,28 +66566,27 @@ function releaseEnv(userEnv, m) {
         OPS_VERSION: m.version,
         OPS_RELEASE: m.id,
     };
-    const user = userEnv.replace(/\r\n/g, '\n').split('\n').filter((l) => {
+    const user = userEnv
+        .replace(/\r\n/g, '\n')
+        .split('\n')
+        .filter((l) => {
         const k = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l)?.[1];
         return !(k && k in ours);
     });
     const lines = [...user.filter((l, i, a) => !(i === a.length - 1 && l === '')), ...Object.entries(ours).map(([k, v]) => `${k}=${v}`)];
     return lines.join('\n') + '\n';
 }
-function compose_mkdirCommand(dir) {
-    return shScript('mkdir -p "$1" && chmod 0750 "$1"', dir);
-}
 /** Stage a compose release: files, .env (0600), pull, digest, release.json last. */
-async function compose_stageCompose(h, m, src) {
+async function stageCompose(h, m, src) {
     const dir = h.layout.release(m.id);
-    await h.session.run(compose_mkdirCommand(dir), { step: 'stage' });
+    await h.session.run(mkdirCommand(dir), { step: 'stage' });
     for (const f of src.files)
         await h.session.writeFile(path.posix.join(dir, f.name), f.content, 0o644);
     await h.session.writeFile(path.posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
-    const args = composeArgs(h, m);
-    await h.session.run([...args, 'pull', '--quiet', ...(m.services ?? [])], { step: 'pull', stream: true });
+    await h.session.run(pullCommand(composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
     let digest;
     if (m.image) {
-        const r = await h.session.exec(['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', m.image]);
+        const r = await h.session.exec(repoDigestsCommand(m.image));
         const lines = r.stdout.trim().split('\n').filter(Boolean);
         digest = (lines.find((l) => m.image.startsWith(l.split('@')[0])) ?? lines[0])?.split('@')[1];
     }
@@ -66060,15 +66596,9 @@ async function compose_stageCompose(h, m, src) {
     return full;
 }
 /** Make a compose release serve: `up -d` with its files, then point `current` at it. */
-async function compose_activateCompose(h, m) {
-    await h.session.run([...composeArgs(h, m), 'up', '-d', '--remove-orphans', ...(m.services ?? [])], { step: 'up', stream: true });
+async function activateCompose(h, m) {
+    await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
     await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
-}
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-function containersCommand(project) {
-    return shScript(`ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
 }
 function parseContainers(stdout) {
     return stdout
@@ -66080,7 +66610,7 @@ function parseContainers(stdout) {
     });
 }
 /** The release's service containers (not one-off runs) on the host. */
-async function compose_readContainers(h, m) {
+async function readContainers(h, m) {
     const r = await h.session.run(containersCommand(m.project), { step: 'containers' });
     const wanted = m.services?.length ? new Set(m.services) : undefined;
     return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
@@ -66090,7 +66620,7 @@ async function compose_readContainers(h, m) {
  * exited 0 without a restart policy is fine), restarting, unhealthy, or restarted between
  * `before` and `after`.
  */
-function compose_containerProblems(m, before, after) {
+function containerProblems(m, before, after) {
     if (!after.length)
         return [`no container of project ${m.project} exists after 'up'`];
     const problems = [];
@@ -66111,91 +66641,290 @@ function compose_containerProblems(m, before, after) {
     return problems;
 }
 
-;// CONCATENATED MODULE: ./src/deploy/host.ts
+;// CONCATENATED MODULE: ./src/deploy/migration.ts
+/**
+ * Migrations, once, before traffic moves: in a one-off container of the release's image
+ * (`compose run --rm`), inside the running service (`compose exec`), or as a shell command
+ * in the release directory (file releases). Every mode runs the command fail-fast (bash
+ * `-euo pipefail` when the container has bash, `sh -eu` with pipefail where the shell
+ * has it). Recorded in history with the release.
+ */
 
 
 
 
 
 
-async function loadHost(target, session, appDir, o) {
-    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
-    const state = parseState(r.stdout);
-    return { target, session, state, layout: layout(state.appDir), ...o };
+/**
+ * compose v1 cannot `run` a one-off container of a service that is running with
+ * `network_mode: host` ("host type networking can't be used with links": v1 links a
+ * one-off to its own service's containers). So on v1 the service is copied under another
+ * name (`extends` of the fully resolved config, same project: same volumes, networks, env)
+ * and the copy is run. These are the two files that does it, in the release directory.
+ */
+function oneOffFiles(h, m) {
+    const dir = h.layout.release(m.id);
+    const tag = `${process.pid}-${Date.now().toString(36)}`;
+    return { config: external_node_path_default().posix.join(dir, `.ops-oneoff-config.${tag}.yml`), override: external_node_path_default().posix.join(dir, `.ops-oneoff.${tag}.yml`) };
 }
-/** Re-read the host's state (after changes). */
-async function reloadHost(h, appDir) {
-    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
-    h.state = parseState(r.stdout);
+function migrationCommand(h, m, spec, env, oneOff) {
+    if (spec.mode === 'host')
+        return hookCommand(h.layout.release(m.id), spec.command, env);
+    if (m.strategy !== 'compose')
+        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+    const c = composeCall(h, m);
+    if (spec.mode === 'exec')
+        return execInServiceCommand(c, spec.service, spec.command, env);
+    return oneOff ? runOneOffCopyCommand(c, oneOff, spec.service, spec.command, env) : runOneOffCommand(c, spec.service, spec.command, env);
 }
-async function host_record(h, e) {
-    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
-    await h.session.run(appendEvent(h.layout.history, event), { step: 'history' });
-}
-/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
-function redactEvent(e, redact) {
-    if (typeof e === 'string')
-        return redact(e);
-    if (Array.isArray(e))
-        return e.map((x) => redactEvent(x, redact));
-    if (e && typeof e === 'object')
-        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
-    return e;
+/** Run the migration on one host; throws (after recording) unless it exits 0. */
+async function runMigration(h, m, spec, run, logger) {
+    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
+    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
+    const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
+    let r;
+    try {
+        if (oneOff) {
+            await h.session.run(resolvedConfigCommand(composeCall(h, m), oneOff.config), { step: 'migrate (compose config)' });
+            await h.session.writeFile(oneOff.override, oneOffOverride(oneOff.config, spec.service), 0o600, { exclusive: true });
+        }
+        r = await step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
+    }
+    finally {
+        if (oneOff)
+            await h.session.exec(removeFilesCommand([oneOff.config, oneOff.override])).catch(() => { });
+    }
+    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
+    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
+    await record(h, {
+        type: 'migration',
+        release: m.id,
+        version: m.version,
+        command: spec.command,
+        mode: spec.mode,
+        exit_code: r.code,
+        duration_ms: r.durationMs,
+        timed_out: r.timedOut,
+        actor: run.actor,
+        run_url: run.runUrl,
+    });
+    if (r.timedOut) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${formatDuration(spec.timeoutMs)}${r.mayStillRun ? '; the host has no timeout command, so it may still be running there' : ' and was killed'}; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
+    }
+    if (r.code !== 0) {
+        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
+    }
+    return result;
 }
 /**
- * Connect to every target and read its state (one round trip each). Unreachable hosts are
- * failed results; nothing is changed anywhere by this.
+ * The newest release with a manifest that is not marked bad: the one a pipeline just
+ * staged or deployed (after a rollback, not the release rolled back from). A release named
+ * by id or version is taken as it is.
  */
-async function host_connectHosts(pool, targets, appDir, o) {
-    return run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
-}
-/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
-function lockSite(h) {
-    const t = h.target;
-    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+function newestRelease(h, wanted) {
+    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
+    if (wanted) {
+        const byId = h.state.manifests.get(wanted) ??
+            ids
+                .map((r) => h.state.manifests.get(r))
+                .filter((m) => m.version === wanted)
+                .pop();
+        if (!byId)
+            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
+        return byId;
+    }
+    const states = history_releaseStates(h.state.history);
+    const id = ids.filter((r) => !states.get(r)?.bad).pop();
+    if (!id)
+        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
+    return h.state.manifests.get(id);
 }
 /**
- * Take the lock on every host (canonical order), then re-read every host: whatever
- * another run did while this one waited (a switch, a new release, a prune) is what this
- * run must work from.
+ * Refuse unless a complete backup of this app and environment is recorded newer than
+ * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
  */
-async function host_lockAndRefresh(hosts, appDir, run, kind, o) {
-    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
-    try {
-        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+function checkRecentBackup(h, withinMs, app, environment) {
+    const done = eventsOf(h.state.history, 'backup-completed').filter((e) => e.complete !== false);
+    const newest = done[done.length - 1];
+    if (!newest) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
     }
-    catch (e) {
-        await locks.release();
-        throw e;
+    const age = Date.now() - Date.parse(newest.time);
+    if (!(age <= withinMs)) {
+        throw new Error(`require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`);
     }
-    return locks;
+    return newest.time;
 }
-/** Run a step on the host, timed on the timeline. */
-async function host_step(h, name, fn) {
-    const start = Date.now();
-    try {
-        const v = await fn();
-        h.timeline.add(h.target.name, name, start, Date.now(), true);
-        return v;
-    }
-    catch (e) {
-        h.timeline.add(h.target.name, name, start, Date.now(), false);
-        throw e;
-    }
-}
-/** A user script (hook, build or restart command), run fail-fast in `dir` with only these variables added. */
-function host_hookCommand(dir, script, env) {
-    return withEnv(env, shell_shScript('cd "$1"; shift; exec "$@"', dir, ...userScript(script)));
+function migrationErrorResult(e) {
+    return e.result;
 }
 
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: external "node:https"
-const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
+;// CONCATENATED MODULE: ./src/flows/migrate.ts
+
+
+
+
+
+
+/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
+async function migrate(cfg, pool, targets, logger) {
+    const started = Date.now();
+    const untouched = (error, failed = new Map()) => ({
+        ok: false,
+        results: [],
+        hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
+        error,
+        durationMs: Date.now() - started,
+    });
+    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline: new Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
+    const unreachable = reached.filter((r) => r.status === 'failed');
+    if (unreachable.length) {
+        return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
+    }
+    const hosts = reached.map((r) => r.value);
+    if (cfg.requireBackupWithinMs !== undefined) {
+        try {
+            logger.info(`newest complete backup: ${checkRecentBackup(hosts[0], cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
+        }
+        catch (e) {
+            return untouched(errorMessage(e));
+        }
+    }
+    let lock;
+    try {
+        lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+    }
+    catch (e) {
+        return untouched(`${errorMessage(e)}\nNothing was run.`);
+    }
+    try {
+        const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]];
+        // Chosen under the lock: a deploy that held it may just have staged a newer release.
+        let releases;
+        try {
+            releases = chosen.map((h) => newestRelease(h, cfg.release));
+        }
+        catch (e) {
+            return untouched(errorMessage(e));
+        }
+        const rs = await forEachHost(chosen.map((h) => h.target), async (_t, i) => {
+            await lock.verify([chosen[i].target.name]);
+            return runMigration(chosen[i], releases[i], cfg.spec, cfg.run, logger);
+        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
+        const results = [];
+        for (const r of rs) {
+            const res = r.value ?? migrationErrorResult(r.cause);
+            if (res)
+                results.push(res);
+        }
+        const failed = rs.filter((r) => r.status !== 'succeeded');
+        return {
+            ok: failed.length === 0,
+            results,
+            hosts: targets.map((t) => {
+                const r = rs.find((x) => x.target.name === t.name);
+                return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
+            }),
+            error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
+            durationMs: Date.now() - started,
+        };
+    }
+    finally {
+        await lock.release();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
+function esc(text) {
+    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+}
+/** Inline code that cannot be broken out of (backticks inside are replaced). */
+function code(text) {
+    const t = text.replace(/`/g, 'ʼ').replace(/\r?\n/g, ' ');
+    return t === '' ? '' : `\`${t}\``;
+}
+function table(headers, rows) {
+    const head = `| ${headers.join(' | ')} |`;
+    const sep = `| ${headers.map(() => '---').join(' | ')} |`;
+    return [head, sep, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
+}
+/** A fenced block whose fence is longer than any backtick run inside. */
+function fenced(text, lang = '') {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}${lang}\n${text}\n${fence}\n`;
+}
+const STATUS_ICON = {
+    succeeded: '✅ succeeded',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped',
+};
+
+;// CONCATENATED MODULE: ./src/report/migrate.ts
+/** migrate's job summary and outputs. */
+
+
+function migrateOutputs(r) {
+    const firstBad = r.results.find((x) => x.exitCode !== 0);
+    return {
+        'exit-code': String((firstBad ?? r.results[0])?.exitCode ?? ''),
+        'duration-ms': r.durationMs,
+        output: r.results.map((x) => (r.results.length > 1 ? `## ${x.host}\n${x.output}` : x.output)).join('\n'),
+        'hosts-failed': r.hosts
+            .filter((h) => h.status === 'failed')
+            .map((h) => h.host)
+            .join(','),
+    };
+}
+function migrateSummary(r, o) {
+    const row = (h) => {
+        const m = r.results.find((x) => x.host === h.host);
+        const status = m ? (m.timedOut ? '⏱️ timed out' : m.exitCode === 0 ? '✅ 0' : `❌ ${m.exitCode}`) : h.status === 'failed' ? '❌ failed' : '⏭️ not run';
+        return [code(h.host), status, m ? formatDuration(m.durationMs) : '', esc((h.error ?? '').split('\n')[0].slice(0, 300))];
+    };
+    return [
+        `## Migration of ${esc(o.app)} in ${esc(o.environment)}: ${r.ok ? '✅ succeeded' : '❌ failed'}`,
+        '',
+        `Command ${code(o.command)} (${o.mode}${o.mode === 'host' ? '' : `, service ${code(o.service)}`})`,
+        '',
+        table(['host', 'exit code', 'duration', 'detail'], r.hosts.map(row)),
+        ...r.results.map((x) => `<details><summary>${esc(x.host)}: output</summary>\n\n${fenced(x.output.split('\n').slice(-40).join('\n'))}\n</details>\n`),
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/inputs/common.ts
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+const appSchema = {
+    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+/**
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
+ */
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
+        if (value.length < 3)
+            continue;
+        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+            continue;
+        out.push(value);
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/health/spec.ts
 /**
  * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
@@ -66223,10 +66952,10 @@ function parseStatusSet(raw) {
         throw new ParseError('names no status code');
     return out;
 }
-function spec_statusMatches(set, code) {
+function statusMatches(set, code) {
     return set.some(([lo, hi]) => code >= lo && code <= hi);
 }
-function spec_formatStatusSet(set) {
+function formatStatusSet(set) {
     return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
 }
 /** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
@@ -66253,7 +66982,10 @@ function parseJsonPath(p) {
 }
 function parseJsonExpectations(raw) {
     const out = [];
-    for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'))) {
         const eq = line.indexOf('=');
         if (eq <= 0)
             throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
@@ -66262,7 +66994,7 @@ function parseJsonExpectations(raw) {
     return out;
 }
 /** The value at a path, or undefined. */
-function spec_jsonAt(doc, path) {
+function jsonAt(doc, path) {
     let cur = doc;
     for (const k of path) {
         if (cur === null || typeof cur !== 'object')
@@ -66272,7 +67004,7 @@ function spec_jsonAt(doc, path) {
     return cur;
 }
 /** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
-function spec_jsonValueMatches(actual, expected) {
+function jsonValueMatches(actual, expected) {
     if (actual === undefined)
         return false;
     if (typeof actual === 'string')
@@ -66282,7 +67014,10 @@ function spec_jsonValueMatches(actual, expected) {
 const spec_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 function parseHeaders(raw) {
     const out = [];
-    for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.replace(/\r$/, ''))
+        .filter((l) => l.trim())) {
         const c = line.indexOf(':');
         const name = c > 0 ? line.slice(0, c).trim() : '';
         if (!name || !spec_TOKEN.test(name))
@@ -66292,7 +67027,10 @@ function parseHeaders(raw) {
     return out;
 }
 function parseUrls(raw) {
-    const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
     if (lines.length === 0)
         throw new ParseError('names no URL');
     return lines.map((l) => {
@@ -66301,15 +67039,15 @@ function parseUrls(raw) {
             u = new URL(l);
         }
         catch {
-            throw new ParseError(`'${spec_redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
         }
         if (u.protocol !== 'http:' && u.protocol !== 'https:')
-            throw new ParseError(`'${spec_redactUrl(l)}': only http and https URLs can be checked`);
+            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
         return u;
     });
 }
 /** A URL for display: the password part of user info replaced. */
-function spec_redactUrl(u) {
+function redactUrl(u) {
     const s = String(u);
     return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
 }
@@ -66374,7 +67112,10 @@ function healthSpec(values, prefix, problems = []) {
 function insecureTlsWarning(spec, prefix) {
     if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:'))
         return undefined;
-    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls.filter((u) => u.protocol === 'https:').map((u) => spec_redactUrl(u)).join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
+    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls
+        .filter((u) => u.protocol === 'https:')
+        .map((u) => redactUrl(u))
+        .join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
 }
 /** Register the secret parts of a spec: header values and passwords in URLs. */
 function maskHealthSecrets(spec, mask) {
@@ -66386,1205 +67127,7 @@ function maskHealthSecrets(spec, mask) {
             mask(decodeURIComponent(u.password));
 }
 
-;// CONCATENATED MODULE: ./src/health/probe.ts
-/**
- * One health probe: a single HTTP(S) request with its own timeout, directly or over a
- * stream (an SSH tunnel), classified into the error kinds the gate reports.
- */
-
-
-
-
-
-const BODY_LIMIT = (/* unused pure expression or super */ null && (64 * 1024));
-const DAY = 86_400_000;
-function classify(e) {
-    const code = e.code ?? '';
-    if (code === 'ECONNREFUSED' || /Connection refused|Channel open failure/i.test(e.message))
-        return 'refused';
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-        return 'dns';
-    if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/.test(e.message))
-        return 'reset';
-    if (code === 'ETIMEDOUT')
-        return 'timeout';
-    if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(code + ' ' + e.message))
-        return 'tls';
-    return 'error';
-}
-/** Check a response against the spec; returns an error message or undefined. */
-function assertResponse(spec, status, body) {
-    if (!statusMatches(spec.expectStatus, status))
-        return { kind: 'status', message: `status ${status} is not expected` };
-    if (spec.expectJson.length) {
-        let doc;
-        try {
-            doc = JSON.parse(body);
-        }
-        catch {
-            return { kind: 'assertion', message: 'the body is not JSON' };
-        }
-        for (const x of spec.expectJson) {
-            const actual = jsonAt(doc, x.path);
-            if (!jsonValueMatches(actual, x.expected)) {
-                return { kind: 'assertion', message: `expect-json '${x.raw}': the body has ${actual === undefined ? 'no such field' : JSON.stringify(actual)}` };
-            }
-        }
-    }
-    // A trailing newline does not defeat a pattern anchored with `$`.
-    if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, '')))
-        return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
-    return undefined;
-}
-async function probe_probe(t, spec, timeoutMs) {
-    const started = performance.now();
-    const u = t.url;
-    const isHttps = u.protocol === 'https:';
-    const port = Number(u.port || (isHttps ? 443 : 80));
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    const headers = { 'user-agent': 'ops-actions-healthcheck', accept: '*/*', connection: 'close' };
-    for (const h of spec.headers)
-        headers[h.name] = h.value;
-    if (u.username || u.password)
-        headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-    const sni = (headers.Host ?? headers.host ?? host).replace(/:\d+$/, '');
-    const servername = net.isIP(sni) ? undefined : sni;
-    let tunnel;
-    const elapsed = () => Math.round(performance.now() - started);
-    return new Promise((resolve) => {
-        let settled = false;
-        const done = (r) => {
-            if (settled)
-                return;
-            settled = true;
-            clearTimeout(timer);
-            req?.destroy();
-            tunnel?.destroy();
-            resolve({ ...r, latencyMs: elapsed() });
-        };
-        const timer = setTimeout(() => done({ ok: false, kind: 'timeout', error: `no response within ${timeoutMs}ms` }), timeoutMs);
-        let req;
-        const start = (sock) => {
-            const mod = isHttps ? https : http;
-            const opts = {
-                method: 'GET',
-                host,
-                port,
-                path: `${u.pathname}${u.search}`,
-                headers,
-                // A fresh connection per probe. With a tunnel there must be no agent at all: an
-                // agent would ignore createConnection and connect locally.
-                agent: sock ? undefined : false,
-                rejectUnauthorized: !spec.insecureTls,
-                servername,
-            };
-            if (sock) {
-                opts.createConnection = () => (isHttps
-                    ? // The certificate is checked against the URL's host (not the tunnel's local end).
-                        tls.connect({ socket: sock, host: sni, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
-                    : sock);
-            }
-            req = mod.request(opts, (res) => {
-                let cert = {};
-                const sockAny = res.socket;
-                if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
-                    const c = sockAny.getPeerCertificate();
-                    if (c && c.valid_to)
-                        cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
-                }
-                const chunks = [];
-                let size = 0;
-                res.on('data', (d) => {
-                    if (size < BODY_LIMIT)
-                        chunks.push(d);
-                    size += d.length;
-                });
-                res.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message, status: res.statusCode }));
-                res.on('end', () => {
-                    const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
-                    const status = res.statusCode ?? 0;
-                    const failed = assertResponse(spec, status, body);
-                    done({ ok: !failed, status, body, kind: failed?.kind, error: failed?.message, certDaysLeft: cert.daysLeft, certValidTo: cert.validTo });
-                });
-            });
-            req.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message }));
-            req.end();
-        };
-        if (t.connect) {
-            t.connect(host, port).then((s) => {
-                tunnel = s;
-                if (settled)
-                    return s.destroy();
-                start(s);
-            }, (e) => done({ ok: false, kind: classify(e), error: `through the SSH tunnel: ${e.message}` }));
-        }
-        else
-            start();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/health/gate.ts
-/**
- * The health gate for one URL (on one host): probe until healthy or the deadline, with a
- * success threshold, an optional stable period, latency and certificate limits.
- */
-
-
-
-function gate_percentile(values, q) {
-    if (!values.length)
-        return undefined;
-    const s = [...values].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-const gate_sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-function describeResponse(r) {
-    const body = (r.body ?? '').slice(0, 500).replace(/\s+/g, ' ').trim();
-    const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
-    return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
-}
-/** The last probe, and, when it got no response, the last response there was. */
-function describeLast(r, lastResponse) {
-    if (!r)
-        return '';
-    if (r.status !== undefined)
-        return describeResponse(r);
-    return `last error: ${r.kind}: ${r.error}${lastResponse ? `; before that, ${describeResponse(lastResponse)}` : ''}`;
-}
-function historyLine(errors) {
-    const parts = Object.entries(errors).map(([k, n]) => `${k} ×${n}`);
-    return parts.length ? `; errors seen: ${parts.join(', ')}` : '';
-}
-async function gate_runGate(target, spec, logger) {
-    const started = Date.now();
-    const deadline = started + spec.timeoutMs;
-    const res = { label: target.label, healthy: false, attempts: 0, elapsedMs: 0, latencies: [], errors: {} };
-    let consecutive = 0;
-    let stableUntil;
-    let last;
-    let lastResponse;
-    const tag = `[${target.label}]`;
-    const finish = (healthy, failure) => {
-        res.healthy = healthy;
-        res.failure = failure;
-        res.elapsedMs = Date.now() - started;
-        res.p50 = gate_percentile(res.latencies, 0.5);
-        res.p95 = gate_percentile(res.latencies, 0.95);
-        res.last = last && { status: last.status, body: last.body?.slice(0, 500) };
-        return res;
-    };
-    for (;;) {
-        const waiting = stableUntil === undefined;
-        const remaining = deadline - Date.now();
-        if (waiting && remaining <= 0) {
-            return finish(false, `${redactUrl(target.url)} did not become healthy within ${formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
-        }
-        const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
-        res.attempts++;
-        last = r;
-        if (r.status !== undefined)
-            lastResponse = r;
-        if (r.status !== undefined)
-            res.status = r.status;
-        if (r.certDaysLeft !== undefined) {
-            res.certDaysLeft = Math.min(r.certDaysLeft, res.certDaysLeft ?? Infinity);
-            res.certValidTo = r.certValidTo;
-        }
-        if (spec.tlsMinDays !== undefined && r.certDaysLeft !== undefined && r.certDaysLeft < spec.tlsMinDays) {
-            res.errors.tls = (res.errors.tls ?? 0) + 1;
-            res.lastError = `certificate expires in ${r.certDaysLeft} days`;
-            return finish(false, `${redactUrl(target.url)}: the TLS certificate expires in ${r.certDaysLeft} day(s) (${r.certValidTo}), fewer than tls-min-days ${spec.tlsMinDays}; renew it`);
-        }
-        if (r.ok) {
-            consecutive++;
-            res.latencies.push(r.latencyMs);
-            logger.info(`${tag} attempt ${res.attempts}: ${r.status} in ${r.latencyMs}ms${waiting ? ` (${consecutive}/${spec.successThreshold})` : ' (stable)'}`);
-            if (waiting && consecutive >= spec.successThreshold) {
-                if (spec.stableForMs <= 0)
-                    break;
-                stableUntil = Date.now() + spec.stableForMs;
-                logger.info(`${tag} healthy; watching it for ${formatDuration(spec.stableForMs)}`);
-            }
-            else if (!waiting && Date.now() >= stableUntil)
-                break;
-        }
-        else {
-            res.errors[r.kind] = (res.errors[r.kind] ?? 0) + 1;
-            res.lastError = `${r.kind}: ${r.error}`;
-            logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
-            if (!waiting) {
-                return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
-            }
-            consecutive = 0;
-        }
-        const until = waiting ? deadline : stableUntil;
-        await gate_sleep(Math.min(spec.intervalMs, until - Date.now()));
-    }
-    const result = finish(true);
-    if (spec.maxLatencyMs !== undefined && result.p95 !== undefined && result.p95 > spec.maxLatencyMs) {
-        res.errors.latency = 1;
-        return finish(false, `${redactUrl(target.url)} is healthy but slow: p95 latency ${result.p95}ms over ${result.latencies.length} passing probe(s) exceeds max-latency-ms ${spec.maxLatencyMs}`);
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/health/check.ts
-/**
- * Gate every URL — directly from the runner, or from each host through an SSH tunnel
- * (so services bound to a host's loopback can be checked without exposing them).
- */
-
-
-
-
-function aggregate(gates, elapsedMs) {
-    const latencies = gates.flatMap((g) => g.latencies);
-    const failed = gates.filter((g) => !g.healthy);
-    const days = gates.map((g) => g.certDaysLeft).filter((d) => d !== undefined);
-    return {
-        healthy: failed.length === 0 && gates.length > 0,
-        gates,
-        attempts: gates.reduce((n, g) => n + g.attempts, 0),
-        elapsedMs,
-        p50: percentile(latencies, 0.5),
-        p95: percentile(latencies, 0.95),
-        status: (failed[0] ?? gates[gates.length - 1])?.status,
-        certDaysLeft: days.length ? Math.min(...days) : undefined,
-        lastError: failed[0]?.lastError ?? failed[0]?.failure,
-        failures: failed.map((g) => g.failure ?? `${g.label}: unhealthy`),
-    };
-}
-async function check_checkHealth(spec, ctx) {
-    const started = Date.now();
-    if (!spec.viaSsh) {
-        const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
-        return aggregate(gates, Date.now() - started);
-    }
-    if (!ctx.pool || !ctx.targets?.length)
-        throw new Error('via-ssh needs hosts to check from');
-    const pool = ctx.pool;
-    const perHost = await forEachHost(ctx.targets, async (t) => {
-        let session;
-        try {
-            session = await pool.get(t);
-        }
-        catch (e) {
-            // The host itself is unreachable: report it as a failed gate for each URL.
-            return spec.urls.map((url) => ({
-                label: `${t.name} ${redactUrl(url)}`,
-                healthy: false,
-                attempts: 0,
-                elapsedMs: 0,
-                latencies: [],
-                errors: { error: 1 },
-                failure: `${t.name}: cannot check ${redactUrl(url)}: ${errorMessage(e)}`,
-                lastError: errorMessage(e),
-            }));
-        }
-        const s = session;
-        return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
-    }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
-    return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/deploy/files.ts
-/** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
-
-
-
-
-
-
-
-
-function archiveStream(source) {
-    if (statSync(source).isDirectory()) {
-        const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        // Consume at once: Node discards an unread child's output when the child exits, and
-        // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
-        const out = new PassThrough();
-        tar.stdout.pipe(out);
-        let err = '';
-        tar.stderr.on('data', (d) => (err += d));
-        const done = new Promise((resolve, reject) => tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))));
-        return {
-            stream: out,
-            gzip: false,
-            done,
-            stop: () => {
-                tar.stdout.unpipe(out);
-                out.destroy();
-                if (tar.exitCode === null)
-                    tar.kill('SIGTERM');
-            },
-        };
-    }
-    const file = createReadStream(source);
-    return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
-}
-/** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
-async function upload(h, dir, source) {
-    const a = archiveStream(source);
-    const remote = h.session.run(shScript(`tar -x${a.gzip ? 'z' : ''}pf - --no-same-owner -C "$1"`, dir), { step: 'upload', stdinStream: a.stream }).catch((e) => {
-        a.stop();
-        throw e;
-    });
-    const [r, l] = await Promise.allSettled([remote, a.done]);
-    if (r.status === 'rejected')
-        throw r.reason;
-    if (l.status === 'rejected')
-        throw l.reason;
-}
-async function files_stageFiles(h, m, src, hookEnv) {
-    const dir = h.layout.release(m.id);
-    await h.session.run(mkdirCommand(dir), { step: 'stage' });
-    await upload(h, dir, src.source);
-    if (src.sharedPaths.length) {
-        await h.session.run(shScript(`d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`, h.layout.appDir, dir, ...src.sharedPaths), { step: 'shared paths' });
-    }
-    if (src.buildCommand)
-        await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
-    // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
-    await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
-    return m;
-}
-/** Switch `current` atomically, then run the release's restart command. */
-async function files_activateFiles(h, m, hookEnv) {
-    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
-    if (m.restart_command)
-        await h.session.run(hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
-}
-
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./src/deploy/source.ts
-/**
- * A file release's source, checked on the runner before anything is sent: no symlink may
- * point outside the release (absolute, or climbing out with `..`), and no archive member
- * may be absolute or climb out. Such a link would let the release (or a shared path, or
- * the manifest write) reach files outside the app directory on the host.
- */
-
-
-
-class SourceError extends (/* unused pure expression or super */ null && (Error)) {
-}
-/** Where a link at `linkPath` (relative to the release root) pointing at `target` resolves, or why it escapes. */
-function linkEscapes(linkPath, target) {
-    if (target.startsWith('/'))
-        return `points to the absolute path ${target}`;
-    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
-    if (resolved === '..' || resolved.startsWith('../'))
-        return `points outside the release (${target})`;
-    return undefined;
-}
-/** A member name that is absolute or climbs out of the release. */
-function nameEscapes(name) {
-    const n = name.replace(/^\.\/+/, '');
-    return n.startsWith('/') || n.split('/').includes('..');
-}
-/** Check a directory source: every symlink must stay inside it. */
-async function checkDirectory(root) {
-    const bad = [];
-    const walk = async (rel) => {
-        for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-            const r = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isSymbolicLink()) {
-                const why = linkEscapes(r, await fs.readlink(path.join(root, r)));
-                if (why)
-                    bad.push(`${r} ${why}`);
-            }
-            else if (ent.isDirectory())
-                await walk(r);
-        }
-    };
-    await walk('');
-    if (bad.length)
-        throw new SourceError(refusal(bad));
-}
-function refusal(bad) {
-    return `the release source has links that point outside it, which could change files outside the app directory on the host: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}. Make them relative links inside the release, or use shared-paths.`;
-}
-const str = (b, start, len) => {
-    const s = b.subarray(start, start + len);
-    const nul = s.indexOf(0);
-    return (nul >= 0 ? s.subarray(0, nul) : s).toString('utf8');
-};
-function octal(b, start, len) {
-    const f = b.subarray(start, start + len);
-    if (f[0] & 0x80) {
-        // GNU base-256 for large sizes.
-        let n = 0;
-        for (let i = 1; i < f.length; i++)
-            n = n * 256 + f[i];
-        return n;
-    }
-    const t = str(b, start, len).trim();
-    return t ? parseInt(t, 8) : 0;
-}
-function paxRecords(data) {
-    const out = {};
-    let i = 0;
-    while (i < data.length) {
-        const sp = data.indexOf(0x20, i);
-        if (sp < 0)
-            break;
-        const len = Number(data.subarray(i, sp).toString());
-        if (!len)
-            break;
-        const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        i += len;
-    }
-    return out;
-}
-/** The members of a tar stream (ustar, pax and GNU long names), headers only. */
-async function* tarEntries(input) {
-    let buf = Buffer.alloc(0);
-    let skip = 0;
-    let pending;
-    let pax = {};
-    let longName;
-    let longLink;
-    for await (const chunk of input) {
-        buf = Buffer.concat([buf, chunk]);
-        for (;;) {
-            if (skip > 0) {
-                const n = Math.min(skip, buf.length);
-                buf = buf.subarray(n);
-                skip -= n;
-                if (skip > 0)
-                    break;
-            }
-            if (pending) {
-                const padded = Math.ceil(pending.size / 512) * 512;
-                if (buf.length < padded)
-                    break;
-                const data = buf.subarray(0, pending.size);
-                if (pending.kind === 'pax')
-                    pax = { ...pax, ...paxRecords(data) };
-                else if (pending.kind === 'longname')
-                    longName = str(data, 0, data.length);
-                else
-                    longLink = str(data, 0, data.length);
-                buf = buf.subarray(padded);
-                pending = undefined;
-                continue;
-            }
-            if (buf.length < 512)
-                break;
-            const h = buf.subarray(0, 512);
-            buf = buf.subarray(512);
-            if (h.every((x) => x === 0))
-                continue;
-            const type = h[156] === 0 ? '0' : String.fromCharCode(h[156]);
-            const size = octal(h, 124, 12);
-            if (type === 'x' || type === 'L' || type === 'K') {
-                pending = { kind: type === 'x' ? 'pax' : type === 'L' ? 'longname' : 'longlink', size };
-                continue;
-            }
-            if (type === 'g') {
-                skip = Math.ceil(size / 512) * 512;
-                continue;
-            }
-            const prefix = str(h, 257, 6).startsWith('ustar') ? str(h, 345, 155) : '';
-            const base = str(h, 0, 100);
-            const name = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
-            const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
-            yield { name, type, linkname };
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            // Links, devices, directories and fifos have no data; everything else is followed by its bytes.
-            skip = '123456'.includes(type) ? 0 : Math.ceil(size / 512) * 512;
-        }
-    }
-}
-/** Check a tarball source: no member outside the release, no link pointing out of it. */
-async function checkTarball(file) {
-    const raw = createReadStream(file);
-    const input = /\.(tgz|tar\.gz)$/i.test(file) ? raw.pipe(createGunzip()) : raw;
-    const bad = [];
-    try {
-        for await (const e of tarEntries(input)) {
-            const name = e.name.replace(/^\.\/+/, '').replace(/\/+$/, '');
-            if (nameEscapes(e.name))
-                bad.push(`${e.name} is outside the release`);
-            else if (e.type === '2') {
-                const why = linkEscapes(name, e.linkname);
-                if (why)
-                    bad.push(`${name} ${why}`);
-            }
-            else if (e.type === '1' && nameEscapes(e.linkname))
-                bad.push(`${name} is a hard link to ${e.linkname}, outside the release`);
-        }
-    }
-    catch (err) {
-        throw new SourceError(`cannot read the tarball ${file}: ${err.message}`);
-    }
-    finally {
-        raw.destroy();
-    }
-    if (bad.length)
-        throw new SourceError(refusal(bad));
-}
-/** Check a source (directory or tarball) before it is sent. */
-async function source_checkSource(source) {
-    const st = await fs.stat(source);
-    if (st.isDirectory())
-        await checkDirectory(source);
-    else
-        await checkTarball(source);
-}
-
-;// CONCATENATED MODULE: ./src/deploy/run.ts
-
-
-
-
-
-
-
-
-
-
-
-
-function hookEnv(run, release, host) {
-    return {
-        OPS_APP: run.app,
-        OPS_ENVIRONMENT: run.environment,
-        OPS_VERSION: run.version,
-        OPS_RELEASE: release,
-        OPS_HOST: host,
-        OPS_RUN_URL: run.runUrl,
-    };
-}
-/** Make a release serve on a host, by its own strategy. */
-async function activate(h, m, run) {
-    if (m.strategy === 'compose')
-        await activateCompose(h, m);
-    else
-        await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
-    h.state.current = m.id;
-}
-/**
- * The health gate for one host (through its tunnel by default). After a compose switch
- * the release's containers must also be running, before and after the probes, without
- * restarting: an old process still answering on the port must not pass the gate.
- */
-async function gateHost(h, m, spec, pool, logger) {
-    const before = m.strategy === 'compose' ? await readContainers(h, m) : undefined;
-    const health = await checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
-    if (!before)
-        return health;
-    const after = await readContainers(h, m);
-    const problems = containerProblems(m, before, after);
-    if (!problems.length)
-        return health;
-    return { ...health, healthy: false, failures: [...health.failures, `the release's containers are not healthy: ${problems.join('; ')}`] };
-}
-function manifestFor(cfg) {
-    const { run } = cfg;
-    return {
-        id: newReleaseId(run.version),
-        app: run.app,
-        environment: run.environment,
-        version: run.version,
-        sha: run.sha,
-        strategy: cfg.strategy,
-        created: new Date().toISOString(),
-        actor: run.actor,
-        run_url: run.runUrl,
-        ...(cfg.strategy === 'compose'
-            ? {
-                image: cfg.compose.image,
-                project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
-                compose_files: cfg.compose.files.map((f) => f.name),
-                services: cfg.compose.services,
-            }
-            : { restart_command: cfg.files.restartCommand }),
-    };
-}
-/** A deploy that stopped before any host was touched: one line per host. */
-function untouched(manifest, timeline, targets, error, failed = new Map()) {
-    return {
-        ok: false,
-        release: manifest,
-        hosts: targets.map((t) => ({ host: t.name, result: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name), durationMs: 0 })),
-        rolledBack: false,
-        error,
-        timeline,
-    };
-}
-async function deploy(cfg, pool, targets, logger) {
-    const timeline = new Timeline();
-    const manifest = manifestFor(cfg);
-    if (cfg.strategy === 'release') {
-        try {
-            await checkSource(cfg.files.source);
-        }
-        catch (e) {
-            return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
-        }
-    }
-    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
-    const unreachable = reached.filter((r) => r.status === 'failed');
-    if (unreachable.length) {
-        return untouched(manifest, timeline, targets, `cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
-    }
-    const hosts = reached.map((r) => r.value);
-    if (cfg.strategy === 'compose') {
-        const none = hosts.filter((h) => h.state.compose === 'none');
-        if (none.length) {
-            const why = "neither 'docker compose' nor 'docker-compose' is installed";
-            return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
-        }
-    }
-    let locks;
-    try {
-        locks = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
-    }
-    catch (e) {
-        return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
-    }
-    try {
-        // The id is taken under the lock: release ids sort by time, so a run that waited for
-        // another one's lock must get the later id.
-        return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
-    }
-    finally {
-        await locks.release();
-    }
-}
-async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest) {
-    const { run } = cfg;
-    const id = manifest.id;
-    const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
-    const ident = { release: id, version: run.version, image: manifest.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
-    const fail = (error, outcomes, rolledBack = false) => ({
-        ok: false,
-        release: manifest,
-        previous: previous.get(hosts[0].target.name),
-        hosts: outcomes,
-        rolledBack,
-        error,
-        timeline,
-    });
-    const stopped = (e) => fail(errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
-    // 1. Stage on every host. Nothing serves the new release yet.
-    try {
-        locks.assertHeld();
-    }
-    catch (e) {
-        return stopped(e);
-    }
-    logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
-    let staged = manifest;
-    const stageResults = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
-        const h = hosts[i];
-        await record(h, { type: 'deploy-started', ...ident });
-        const m = await step(h, 'stage', () => cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name)));
-        if (m.image_digest)
-            staged = { ...staged, image_digest: m.image_digest };
-        await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
-        return m;
-    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' });
-    const stageFailed = stageResults.filter((r) => r.status === 'failed');
-    if (stageFailed.length) {
-        await cleanupStaged(hosts, id, stageFailed.map((r) => r.error).join('; '), ident);
-        return fail(`staging release ${id} failed; no host was switched, the previous release keeps serving:\n${stageFailed.map((r) => r.error).join('\n')}`, hosts.map((h, i) => outcome(h, stageResults[i].status === 'failed' ? 'failed' : 'skipped', previous.get(h.target.name), stageResults[i].error)));
-    }
-    // 2. Before any switch (migrations run here, once), with every lock checked first.
-    try {
-        await locks.verify();
-    }
-    catch (e) {
-        return stopped(e);
-    }
-    if (cfg.beforeSwitch) {
-        try {
-            await cfg.beforeSwitch(hosts, staged);
-        }
-        catch (e) {
-            await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
-            return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
-        }
-    }
-    // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
-    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger, locks), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
-    const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i], previous.get(h.target.name), id));
-    const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
-    if (failed.length) {
-        let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
-        const lockLost = switched.some((r) => r.cause instanceof LockLostError);
-        if (cfg.fleet.onHostFailure === 'rollback-all' && !lockLost) {
-            await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
-                const o = outcomes[i];
-                if (o.result !== 'succeeded')
-                    return;
-                const h = hosts[i];
-                await locks.verify([h.target.name]);
-                await backTo(cfg, h, staged, o.previous, 'rollback-all: another host failed', logger);
-                o.result = 'rolled-back';
-                o.serving = o.previous;
-                rolledBack = true;
-            }, { maxParallel: cfg.fleet.maxParallel, onFailure: 'continue' });
-        }
-        for (const [i, h] of hosts.entries()) {
-            if (outcomes[i].result === 'skipped')
-                continue;
-            await record(h, { type: 'deploy-failed', ...ident, error: failed[0].error }).catch(() => { });
-        }
-        const serving = outcomes.map((o) => `${o.host}: ${o.serving ?? 'nothing'} (${o.result})`).join('\n');
-        return fail(`deploy of ${id} failed on ${failed.map((o) => o.host).join(', ')}:\n${failed.map((o) => o.error).join('\n')}\nHosts now serve:\n${serving}`, outcomes, rolledBack);
-    }
-    // 4. Success everywhere: record, prune, post-deploy. A failing post-deploy hook fails the
-    // step, but the release stays live.
-    const after = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
-        const h = hosts[i];
-        await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-        await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
-        if (cfg.hooks.postDeploy) {
-            await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
-        }
-    }, { maxParallel: Math.max(cfg.fleet.maxParallel, 5), onFailure: 'continue' });
-    const afterFailed = after.filter((r) => r.status === 'failed');
-    for (const r of afterFailed)
-        outcomes.find((o) => o.host === r.target.name).after = r.error;
-    if (afterFailed.length) {
-        return {
-            ok: false,
-            release: staged,
-            previous: previous.get(hosts[0].target.name),
-            hosts: outcomes,
-            rolledBack: false,
-            error: `release ${id} is live on every host, but after the switch:\n${afterFailed.map((r) => r.error).join('\n')}`,
-            timeline,
-        };
-    }
-    return { ok: true, release: staged, previous: previous.get(hosts[0].target.name), hosts: outcomes, rolledBack: false, timeline };
-}
-/** A message about a host, named once at the front. */
-function onHost(h, msg) {
-    const prefix = `host ${h.target.name}: `;
-    return msg.startsWith(prefix) ? msg : prefix + msg;
-}
-function outcome(h, result, previous, error) {
-    return { host: h.target.name, result, serving: h.state.current ?? previous, previous, error, durationMs: 0 };
-}
-class HostFailure extends Error {
-    rolledBack;
-    health;
-    constructor(message, rolledBack, health) {
-        super(message);
-        this.rolledBack = rolledBack;
-        this.health = health;
-    }
-}
-function fromSwitch(h, r, previous, id) {
-    const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
-    if (r.status === 'succeeded')
-        return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
-    if (r.status === 'skipped')
-        return { ...base, result: 'skipped', serving: previous };
-    const f = r.cause instanceof HostFailure ? r.cause : undefined;
-    return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
-}
-async function switchHost(cfg, h, m, previous, pool, logger, locks) {
-    const { run } = cfg;
-    const ident = { release: m.id, version: run.version, image: m.image, sha: run.sha, actor: run.actor, run_url: run.runUrl };
-    const env = hookEnv(run, m.id, h.target.name);
-    if (cfg.hooks.preDeploy) {
-        // Nothing was switched yet: a failing hook leaves the host as it was.
-        try {
-            await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy, env), { step: 'pre-deploy', stream: true }));
-        }
-        catch (e) {
-            await runOnFailure(cfg, h, m, logger);
-            throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
-        }
-    }
-    // The last moment to find the lock gone: after this the host changes.
-    await locks.verify([h.target.name]);
-    try {
-        await step(h, 'switch', () => activate(h, m, run));
-        await record(h, { type: 'switched', ...ident, from: previous });
-    }
-    catch (e) {
-        // The switch itself failed: put the previous release back.
-        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
-        throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
-    }
-    if (!cfg.gate)
-        return {};
-    let health;
-    try {
-        health = await step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
-    }
-    catch (e) {
-        // The gate could not even run (the connection dropped): the release is not proven.
-        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
-        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
-    }
-    const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
-    if (health.healthy) {
-        await record(h, { type: 'health-passed', ...ident, health: stats });
-        return { health };
-    }
-    // The gate names the host in each failure; here the host is named once, up front.
-    const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
-    await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => { });
-    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
-    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
-}
-async function runOnFailure(cfg, h, m, logger) {
-    if (!cfg.hooks.onFailure)
-        return;
-    await h.session
-        .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
-        .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
-}
-/** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
-async function failHost(cfg, h, m, previous, reason, logger) {
-    let rolledBack = false;
-    if (cfg.gate?.autoRollback !== false && previous) {
-        try {
-            await backTo(cfg, h, m, previous, reason, logger);
-            rolledBack = true;
-        }
-        catch (e) {
-            logger.error(`host ${h.target.name}: rolling back to ${previous} failed too: ${errorMessage(e)}`);
-        }
-    }
-    else {
-        await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => { });
-    }
-    await runOnFailure(cfg, h, m, logger);
-    return rolledBack;
-}
-/** Return a host to `to` through the same path as a deploy, marking `from` bad. */
-async function backTo(cfg, h, from, to, reason, logger) {
-    if (!to)
-        throw new Error(`host ${h.target.name}: there is no previous release to return to`);
-    const target = h.state.manifests.get(to);
-    if (!target)
-        throw new Error(`host ${h.target.name}: release ${to} has no release.json; cannot return to it`);
-    logger.warning(`host ${h.target.name}: returning to ${to} (${reason})`);
-    await step(h, 'rollback', () => activate(h, target, cfg.run));
-    await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });
-    await record(h, { type: 'marked-bad', release: from.id, reason });
-}
-async function cleanupStaged(hosts, id, error, ident, stepName = 'stage') {
-    await Promise.all(hosts.map(async (h) => {
-        await h.session.run(removeReleasesCommand(h.layout.appDir, [id])).catch(() => { });
-        await record(h, { type: 'deploy-failed', ...ident, step: stepName, error }).catch(() => { });
-    }));
-}
-/** Keep `keep` releases plus the current and the last good one before it; remove the rest (and their images). */
-async function prune(h, keep, live, logger) {
-    const current = live.id;
-    const states = releaseStates(h.state.history);
-    const ids = [...new Set([...h.state.releases, current])].sort();
-    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
-    const remove = releasesToPrune(ids, keep, [current, lastGood]);
-    if (!remove.length)
-        return;
-    await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
-    // Images only the removed releases used (never one a kept release needs).
-    const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => h.state.manifests.get(r)?.image).filter(Boolean));
-    keptImages.add(live.image);
-    const images = [...new Set(remove.map((r) => h.state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
-    if (images.length)
-        await h.session.exec(['docker', 'image', 'rm', ...images]);
-    await record(h, { type: 'pruned', release: current, removed: remove });
-    logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
-}
-
-;// CONCATENATED MODULE: ./src/deploy/migrate.ts
-/**
- * Migrations, once, before traffic moves: in a one-off container of the release's image
- * (`compose run --rm`), inside the running service (`compose exec`), or as a shell command
- * in the release directory (file releases). Every mode runs the command fail-fast (bash
- * `-euo pipefail` when the container has bash, `sh -eu` with pipefail where the shell
- * has it). Recorded in history with the release.
- */
-
-
-
-
-
-
-
-
-
-
-
-/** The one-off service a compose v1 migration runs as (see `oneOffFiles`). */
-const oneOffService = (service) => `${service}-ops-oneoff`;
-/**
- * compose v1 cannot `run` a one-off container of a service that is running with
- * `network_mode: host` ("host type networking can't be used with links": v1 links a
- * one-off to its own service's containers). So on v1 the service is copied under another
- * name (`extends` of the fully resolved config, same project: same volumes, networks, env)
- * and the copy is run. These are the two files that does it, in the release directory.
- */
-function oneOffFiles(h, m) {
-    const dir = h.layout.release(m.id);
-    const tag = `${process.pid}-${Date.now().toString(36)}`;
-    return { config: external_node_path_default().posix.join(dir, `.ops-oneoff-config.${tag}.yml`), override: external_node_path_default().posix.join(dir, `.ops-oneoff.${tag}.yml`) };
-}
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-function oneOffOverride(configFile, service) {
-    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-function resolvedConfigCommand(h, m, file) {
-    return shell_shScript('f=$1; shift; umask 077; "$@" config > "$f"', file, ...composeArgs(h, m));
-}
-function migrationCommand(h, m, spec, env, oneOff) {
-    if (spec.mode === 'host')
-        return host_hookCommand(h.layout.release(m.id), spec.command, env);
-    if (m.strategy !== 'compose')
-        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
-    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const script = userScript(spec.command);
-    if (spec.mode === 'exec')
-        return [...composeArgs(h, m), 'exec', '-T', ...envArgs, spec.service, ...script];
-    if (oneOff) {
-        const dir = h.layout.release(m.id);
-        return ['docker-compose', '--project-name', m.project, '--project-directory', dir, '-f', oneOff.config, '-f', oneOff.override, 'run', '--rm', '-T', ...envArgs, oneOffService(spec.service), ...script];
-    }
-    return [...composeArgs(h, m), 'run', '--rm', '-T', ...envArgs, spec.service, ...script];
-}
-/** Run the migration on one host; throws (after recording) unless it exits 0. */
-async function runMigration(h, m, spec, run, logger) {
-    const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
-    logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
-    const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
-    let r;
-    try {
-        if (oneOff) {
-            await h.session.run(resolvedConfigCommand(h, m, oneOff.config), { step: 'migrate (compose config)' });
-            await h.session.writeFile(oneOff.override, oneOffOverride(oneOff.config, spec.service), 0o600, { exclusive: true });
-        }
-        r = await host_step(h, 'migrate', () => h.session.exec(migrationCommand(h, m, spec, env, oneOff), { timeoutMs: spec.timeoutMs, stream: true }));
-    }
-    finally {
-        if (oneOff)
-            await h.session.exec(['rm', '-f', '--', oneOff.config, oneOff.override]).catch(() => { });
-    }
-    const output = tail([r.stdout, r.stderr].filter(Boolean).join('\n'), 100);
-    const result = { host: h.target.name, exitCode: r.code, durationMs: r.durationMs, output, timedOut: r.timedOut };
-    await host_record(h, {
-        type: 'migration',
-        release: m.id,
-        version: m.version,
-        command: spec.command,
-        mode: spec.mode,
-        exit_code: r.code,
-        duration_ms: r.durationMs,
-        timed_out: r.timedOut,
-        actor: run.actor,
-        run_url: run.runUrl,
-    });
-    if (r.timedOut) {
-        throw Object.assign(new Error(`host ${h.target.name}: the migration timed out after ${schema_formatDuration(spec.timeoutMs)}${r.mayStillRun ? '; the host has no timeout command, so it may still be running there' : ' and was killed'}; raise 'timeout' if it needs longer. Last output:\n${tail(output, 20)}`), { result });
-    }
-    if (r.code !== 0) {
-        throw Object.assign(new Error(`host ${h.target.name}: the migration exited with code ${r.code}; last output:\n${tail(output, 20)}`), { result });
-    }
-    return result;
-}
-/**
- * The newest release with a manifest that is not marked bad: the one a pipeline just
- * staged or deployed (after a rollback, not the release rolled back from). A release named
- * by id or version is taken as it is.
- */
-function newestRelease(h, wanted) {
-    const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
-    if (wanted) {
-        const byId = h.state.manifests.get(wanted) ?? ids.map((r) => h.state.manifests.get(r)).filter((m) => m.version === wanted).pop();
-        if (!byId)
-            throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
-        return byId;
-    }
-    const states = history_releaseStates(h.state.history);
-    const id = ids.filter((r) => !states.get(r)?.bad).pop();
-    if (!id)
-        throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
-    return h.state.manifests.get(id);
-}
-/**
- * Refuse unless a complete backup of this app and environment is recorded newer than
- * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
- */
-function checkRecentBackup(h, withinMs, app, environment) {
-    const done = h.state.history.filter((e) => e.type === 'backup-completed' && e.complete !== false);
-    const newest = done[done.length - 1];
-    if (!newest) {
-        throw new Error(`require-backup-within ${schema_formatDuration(withinMs)}: no complete backup of ${app}/${environment} is recorded on ${h.target.name} (its history.jsonl has no backup-completed event). Run the backup action first, or remove require-backup-within.`);
-    }
-    const age = Date.now() - Date.parse(newest.time);
-    if (!(age <= withinMs)) {
-        throw new Error(`require-backup-within ${schema_formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${schema_formatDuration(age)} old (${newest.time}). Run the backup action first.`);
-    }
-    return newest.time;
-}
-function migrationErrorResult(e) {
-    return e.result;
-}
-/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
-async function migrate(cfg, pool, targets, logger) {
-    const started = Date.now();
-    const untouched = (error, failed = new Map()) => ({
-        ok: false,
-        results: [],
-        hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
-        error,
-        durationMs: Date.now() - started,
-    });
-    const reached = await host_connectHosts(pool, targets, cfg.appDir, { logger, timeline: new timeline_Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
-    const unreachable = reached.filter((r) => r.status === 'failed');
-    if (unreachable.length) {
-        return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
-    }
-    const hosts = reached.map((r) => r.value);
-    if (cfg.requireBackupWithinMs !== undefined) {
-        try {
-            logger.info(`newest complete backup: ${checkRecentBackup(hosts[0], cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
-        }
-        catch (e) {
-            return untouched(log_errorMessage(e));
-        }
-    }
-    let lock;
-    try {
-        lock = await host_lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
-    }
-    catch (e) {
-        return untouched(`${log_errorMessage(e)}\nNothing was run.`);
-    }
-    try {
-        const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]];
-        // Chosen under the lock: a deploy that held it may just have staged a newer release.
-        let releases;
-        try {
-            releases = chosen.map((h) => newestRelease(h, cfg.release));
-        }
-        catch (e) {
-            return untouched(log_errorMessage(e));
-        }
-        const rs = await run_forEachHost(chosen.map((h) => h.target), async (_t, i) => {
-            await lock.verify([chosen[i].target.name]);
-            return runMigration(chosen[i], releases[i], cfg.spec, cfg.run, logger);
-        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
-        const results = [];
-        for (const r of rs) {
-            const res = r.value ?? migrationErrorResult(r.cause);
-            if (res)
-                results.push(res);
-        }
-        const failed = rs.filter((r) => r.status !== 'succeeded');
-        return {
-            ok: failed.length === 0,
-            results,
-            hosts: targets.map((t) => {
-                const r = rs.find((x) => x.target.name === t.name);
-                return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
-            }),
-            error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
-            durationMs: Date.now() - started,
-        };
-    }
-    finally {
-        await lock.release();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-/** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
-function esc(text) {
-    return text
-        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
-        .replace(/\r?\n/g, ' ');
-}
-/** Inline code that cannot be broken out of (backticks inside are replaced). */
-function code(text) {
-    const t = text.replace(/`/g, 'ʼ').replace(/\r?\n/g, ' ');
-    return t === '' ? '' : `\`${t}\``;
-}
-function table(headers, rows) {
-    const head = `| ${headers.join(' | ')} |`;
-    const sep = `| ${headers.map(() => '---').join(' | ')} |`;
-    return [head, sep, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
-}
-/** A fenced block whose fence is longer than any backtick run inside. */
-function fenced(text, lang = '') {
-    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    return `${fence}${lang}\n${text}\n${fence}\n`;
-}
-const STATUS_ICON = {
-    succeeded: '✅ succeeded',
-    failed: '❌ failed',
-    skipped: '⏭️ skipped',
-};
-
-;// CONCATENATED MODULE: ./src/inputs/common.ts
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
-/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
-const appSchema = {
-    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
-    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
-};
-/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
-const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-/**
- * The values in an env file that are masked: every value of 3 characters or more, except
- * the ones that cannot be secrets and would blank out every log line that has them
- * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
- */
-function envFileSecrets(text) {
-    const out = [];
-    for (const line of text.split(/\r?\n/)) {
-        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
-        if (!m)
-            continue;
-        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
-        if (value.length < 3)
-            continue;
-        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
-            continue;
-        out.push(value);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./actions/deploy/schema.ts
+;// CONCATENATED MODULE: ./src/schemas/deploy.ts
 
 
 
@@ -67607,7 +67150,11 @@ const own = {
     image: f.optionalString(),
     services: f.list(),
     source: f.optionalString(),
-    'shared-paths': f.custom((raw) => raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean).map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
+    'shared-paths': f.custom((raw) => raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
     'keep-releases': f.int(1, 100, { default: 5 }),
@@ -67630,12 +67177,12 @@ const own = {
 };
 const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
-;// CONCATENATED MODULE: ./actions/migrate/schema.ts
+;// CONCATENATED MODULE: ./src/schemas/migrate.ts
 
 
 
 /** The inputs of the migrate action (see action.yml). */
-const schema_own = {
+const migrate_own = {
     app: own.app,
     environment: own.environment,
     'app-dir': own['app-dir'],
@@ -67649,7 +67196,7 @@ const schema_own = {
     'lock-timeout': own['lock-timeout'],
     'lock-ttl': own['lock-ttl'],
 };
-const schema_schema = { ...schema_own, ...sshSchema({ maxParallel: 10 }) };
+const migrate_schema = { ...migrate_own, ...sshSchema({ maxParallel: 10 }) };
 
 ;// CONCATENATED MODULE: ./actions/migrate/index.ts
 
@@ -67662,7 +67209,7 @@ const schema_schema = { ...schema_own, ...sshSchema({ maxParallel: 10 }) };
 
 
 async function main(ctx) {
-    const { values: v, problems } = schema_collectInputs(schema_schema, ctx.inputs);
+    const { values: v, problems } = schema_collectInputs(migrate_schema, ctx.inputs);
     if (v.command !== undefined && !v.command.trim())
         problems.push({ input: 'command', message: 'is empty' });
     const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
@@ -67688,30 +67235,14 @@ async function main(ctx) {
     finally {
         await pool.closeAll();
     }
-    const results = r.results;
-    const firstBad = results.find((x) => x.exitCode !== 0);
-    ctx.setOutput('exit-code', String((firstBad ?? results[0])?.exitCode ?? ''));
-    ctx.setOutput('duration-ms', r.durationMs);
-    ctx.setOutput('output', results.map((x) => (results.length > 1 ? `## ${x.host}\n${x.output}` : x.output)).join('\n'));
-    ctx.setOutput('hosts-failed', r.hosts.filter((h) => h.status === 'failed').map((h) => h.host).join(','));
-    const row = (h) => {
-        const m = results.find((x) => x.host === h.host);
-        const status = m ? (m.timedOut ? '⏱️ timed out' : m.exitCode === 0 ? '✅ 0' : `❌ ${m.exitCode}`) : h.status === 'failed' ? '❌ failed' : '⏭️ not run';
-        return [code(h.host), status, m ? schema_formatDuration(m.durationMs) : '', esc((h.error ?? '').split('\n')[0].slice(0, 300))];
-    };
-    await ctx.summary([
-        `## Migration of ${esc(v.app)} in ${esc(v.environment)}: ${r.ok ? '✅ succeeded' : '❌ failed'}`,
-        '',
-        `Command ${code(v.command)} (${v.mode}${v.mode === 'host' ? '' : `, service ${code(v.service)}`})`,
-        '',
-        table(['host', 'exit code', 'duration', 'detail'], r.hosts.map(row)),
-        ...results.map((x) => `<details><summary>${esc(x.host)}: output</summary>\n\n${fenced(x.output.split('\n').slice(-40).join('\n'))}\n</details>\n`),
-    ].join('\n'));
+    for (const [k, val] of Object.entries(migrateOutputs(r)))
+        ctx.setOutput(k, val);
+    await ctx.summary(migrateSummary(r, { app: v.app, environment: v.environment, command: v.command, mode: v.mode, service: v.service }));
     if (!r.ok)
         throw new Error(r.error);
 }
 async function post(ctx) {
-    await releaseSavedLocks(ctx, schema_schema);
+    await releaseSavedLocks(ctx, migrate_schema);
 }
 runAction(main, post);
 

@@ -63783,6 +63783,34 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/text.ts
+/**
+ * Small text helpers every layer uses; this module imports nothing, so the lowest layers
+ * (host, commands) can use it without reaching up into inputs or fleet.
+ */
+/** Thrown by parsers of user-given values; the input schema adds the input's name. */
+class ParseError extends Error {
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+    if (ms < 3_600_000) {
+        const m = Math.floor(ms / 60_000);
+        const s = Math.round((ms % 60_000) / 1000);
+        return s ? `${m}m${s}s` : `${m}m`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.round((ms % 3_600_000) / 60_000);
+    return m ? `${h}h${m}m` : `${h}h`;
+}
+/** The last `n` non-empty lines of a text. */
+function tail(text, n = 20) {
+    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
+    return lines.slice(-n).join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
  * One schema per action: each field names its input, how to parse it, its default and
@@ -63797,9 +63825,8 @@ class InputError extends Error {
         this.name = 'InputError';
     }
 }
-/** Thrown by parsers; the schema adds the input's name. */
-class ParseError extends Error {
-}
+
+
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -63819,20 +63846,6 @@ function parseDuration(raw) {
         throw new ParseError(`'${raw}' is not a duration; use a number with a unit, e.g. 500ms, 30s, 5m, 2h`);
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']);
     return ms;
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-    if (ms < 3_600_000) {
-        const m = Math.floor(ms / 60_000);
-        const s = Math.round((ms % 60_000) / 1000);
-        return s ? `${m}m${s}s` : `${m}m`;
-    }
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.round((ms % 3_600_000) / 60_000);
-    return m ? `${h}h${m}m` : `${h}h`;
 }
 function parseBool(raw) {
     const v = raw.trim().toLowerCase();
@@ -64381,17 +64394,10 @@ function inventoryTargets(text, group, d, path = '') {
         return { name, host, user, port: port === undefined ? d.port : parsePort(String(port), name) };
     }));
 }
-function targetLabel(t) {
-    return t.name;
-}
-function targetAddress(t) {
-    const h = t.host.includes(':') ? `[${t.host}]` : t.host;
-    return `${t.user}@${h}:${t.port}`;
-}
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/ssh/hostkeys.ts
+;// CONCATENATED MODULE: ./src/host/hostkeys.ts
 
 
 /** The type name inside an SSH public key blob (`ssh-ed25519`, `ssh-rsa`, ...). */
@@ -64415,7 +64421,10 @@ function knownHostsLine(host, port, blob) {
 }
 function globToRegExp(p) {
     // Only `*` and `?` are special in known_hosts patterns; everything else is literal.
-    const esc = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const esc = p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${esc}$`, 'i');
 }
 function hashedMatches(pattern, name) {
@@ -64472,7 +64481,11 @@ class KnownHosts {
     }
     /** The key types known for a host, to offer those host-key algorithms first. */
     typesFor(host, port) {
-        return [...new Set(this.matching(host, port).filter((e) => e.marker === '').map((e) => e.type))];
+        return [
+            ...new Set(this.matching(host, port)
+                .filter((e) => e.marker === '')
+                .map((e) => e.type)),
+        ];
     }
     check(host, port, blob) {
         const all = this.matching(host, port);
@@ -64501,7 +64514,10 @@ class Fingerprints {
     static parse(text) {
         const all = [];
         const byHost = new Map();
-        for (const raw of text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'))) {
+        for (const raw of text
+            .split(/[\n,]/)
+            .map((s) => s.trim())
+            .filter((s) => s && !s.startsWith('#'))) {
             const hasHost = !raw.startsWith('SHA256:') && raw.includes('=');
             const host = hasHost ? raw.slice(0, raw.indexOf('=')).trim() : '';
             const fp = (hasHost ? raw.slice(raw.indexOf('=') + 1) : raw).trim();
@@ -64575,7 +64591,7 @@ const HOST_KEY_FAMILIES = [ALGOS['ssh-ed25519'], ['ecdsa-sha2-nistp256', 'ecdsa-
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./src/ssh/keys.ts
+;// CONCATENATED MODULE: ./src/host/keys.ts
 
 const { utils } = (lib_default());
 
@@ -64781,7 +64797,7 @@ const TOKEN = Symbol('shell-token');
 function token(text) {
     return Object.freeze({ [TOKEN]: text });
 }
-function isToken(w) {
+function shell_isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
@@ -64794,8 +64810,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function render(c) {
-    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+function shell_render(c) {
+    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64823,11 +64839,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [
-    ...c,
-    token(append ? '>>' : '>'),
-    path,
-];
+const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -64864,7 +64876,7 @@ function envRef(name) {
  * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
  * compound commands are run through `sh -c`.
  */
-function withEnv(vars, c) {
+function shell_withEnv(vars, c) {
     const assigns = [];
     for (const [k, v] of Object.entries(vars)) {
         if (!ENV_NAME.test(k))
@@ -64873,15 +64885,15 @@ function withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
+    const simple = c.every((w) => !shell_isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(render)].join('\n');
+    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -64891,20 +64903,298 @@ function script(lines) {
  * is passed as a single argument, never spliced into syntax. Bash skips its rc files:
  * started by sshd it would read bashrc, which often fails under `-u`.
  */
-function userScript(text) {
+function shell_userScript(text) {
     const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
         'elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; ' +
         'else exec sh -eu -c "$1" ops-script; fi';
     return ['sh', '-c', launcher, 'ops-script', text];
 }
+const SCRIPT = Symbol('const-script');
 /**
- * A fixed script from this code base, with data passed only as positional parameters
- * ("$1", "$2", ...). The script text must be a constant: user input never goes into it,
- * only into `args`. Runs under `set -eu`.
+ * sh`...`: a constant script. The tag takes no substitutions (their type is `never`), so
+ * data can never be spliced into script text; it goes in as positional parameters.
  */
-function shScript(script, ...args) {
-    return ['sh', '-c', `set -eu\n${script}`, 'ops', ...args];
+function shell_sh(strings, ...none) {
+    if (none.length || strings.length !== 1)
+        throw new Error('sh`...` scripts are constant text: pass data as positional parameters');
+    return Object.freeze({ [SCRIPT]: strings[0] });
 }
+/**
+ * A fixed script from this code base (an sh`...` constant), with data passed only as
+ * positional parameters ("$1", "$2", ...). Runs under `set -eu`.
+ */
+function shell_shScript(script, ...args) {
+    return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
+}
+
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
+}
+function pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shScript(sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shScript(sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function mkdirCommand(dir) {
+    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function extractCommand(dir, gzip) {
+    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function sharedPathsCommand(appDir, releaseDir, paths) {
+    return shScript(sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shScript(sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hookCommand(dir, script, env) {
+    return withEnv(env, shScript(sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
+}
+
+;// CONCATENATED MODULE: ./src/commands/lock.ts
+/**
+ * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
+ * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
+ * break act only if the lock is still the expected owner's.
+ */
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
+function acquireCommand(appDir, owner) {
+    return shScript(sh `mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  echo acquired
+else
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo held
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, JSON.stringify(owner));
+}
+/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
+function renewCommand(appDir, id) {
+    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id));
+}
+function releaseCommand(appDir, id) {
+    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shScript(sh `now=$(date +%s)
+if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
+else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+fi
+m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+if [ "$((now - m))" -gt "$3" ]; then
+  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
+else
+  echo changed
+fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+
+/**
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+function readStateCommand(appDir) {
+    return shScript(sh `d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+}
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function switchCommand(appDir, id) {
+    return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function removeReleasesCommand(appDir, ids) {
+    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+
+;// CONCATENATED MODULE: ./src/commands/host.ts
+/** Commands about the host itself: its boot marker, and running something as root. */
+
+/**
+ * The host's boot marker: the kernel's boot_id and PID 1's start time (field 22 of
+ * /proc/1/stat, counted after the command name, which may hold spaces). A rebooted VM has
+ * a new boot_id; a restarted container or LXC guest keeps the kernel's boot_id but has a
+ * new PID 1.
+ */
+function bootMarkerCommand() {
+    return shScript(sh `b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+s=$(sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20)
+printf '%s:%s\n' "$b" "$s"`);
+}
+/** What the executor adapts to on a host, one line each: `timeout`, `bash`, `uid=N`. */
+function factsCommand() {
+    return shell_shScript(shell_sh `command -v timeout >/dev/null 2>&1 && echo timeout
+command -v bash >/dev/null 2>&1 && echo bash
+echo "uid=$(id -u)"`);
+}
+/** Who and what the host is (for preflight reports). */
+function identityCommand() {
+    return shell_shScript(shell_sh `id -un; uname -srm`);
+}
+/** Remove files (for temporary ones a step made). */
+function removeFilesCommand(files) {
+    return ['rm', '-f', '--', ...files];
+}
+/**
+ * `c` as root through `sudo -n` (never prompting: a password prompt fails at once, and the
+ * executor says so). A compound command goes through `sh -c`.
+ */
+function sudo(c) {
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['sudo', '-n', '--', ...c] : ['sudo', '-n', '--', 'sh', '-c', render(c)];
+}
+/** `c`, as root when `asRoot` says so (a user that is not root). */
+function privileged(c, viaSudo) {
+    return viaSudo ? sudo(c) : c;
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
+ */
+
+
+
+
+
+
+
 
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
 
@@ -64947,7 +65237,11 @@ async function forEachHost(targets, fn, policy) {
     if (canary > 0 && canary < targets.length) {
         await run(all.slice(0, canary));
         if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-            policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+            policy.logger?.error(`canary failed on ${results
+                .slice(0, canary)
+                .filter((r) => r.status === 'failed')
+                .map((r) => r.target.name)
+                .join(', ')}; the other ${targets.length - canary} hosts were not touched`);
             return results;
         }
         await run(all.slice(canary));
@@ -64972,14 +65266,14 @@ function summarizeResults(rs) {
 function preflight(pool, targets, o) {
     return forEachHost(targets, async (t) => {
         const s = await pool.get(t);
-        const r = await s.run(and(['id', '-un'], ['uname', '-srm']), { step: 'preflight' });
+        const r = await s.run(identityCommand(), { step: 'preflight' });
         const [user = '', system = ''] = r.stdout.trim().split('\n');
         o.logger.info(`host ${t.name}: connected as ${user} (${system})`);
         return { user, system };
     }, { maxParallel: o.maxParallel, onFailure: 'continue', logger: o.logger });
 }
 
-;// CONCATENATED MODULE: ./src/ssh/errors.ts
+;// CONCATENATED MODULE: ./src/host/errors.ts
 class SshError extends Error {
     kind;
     host;
@@ -64992,11 +65286,7 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-/** The last `n` non-empty lines of a text. */
-function tail(text, n = 20) {
-    const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-    return lines.slice(-n).join('\n');
-}
+
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
@@ -65017,46 +65307,13 @@ function classifyConnectError(e) {
     return 'protocol';
 }
 
-;// CONCATENATED MODULE: ./src/ssh/session.ts
-
+;// CONCATENATED MODULE: ./src/host/connect.ts
 
 
 
 
 
 const { Client } = (lib_default());
-const CAPTURE_LIMIT = 8 * 1024 * 1024;
-class Capture {
-    onLine;
-    chunks = [];
-    size = 0;
-    partial = '';
-    truncated = false;
-    constructor(onLine) {
-        this.onLine = onLine;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > CAPTURE_LIMIT && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.onLine) {
-            const text = this.partial + b.toString('utf8');
-            const lines = text.split('\n');
-            this.partial = lines.pop();
-            for (const l of lines)
-                this.onLine(l);
-        }
-    }
-    finish() {
-        if (this.onLine && this.partial)
-            this.onLine(this.partial);
-        this.partial = '';
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Host-key failure messages: what happened, what was presented, what to set. */
 function hostKeyMessage(v, t, blob, policy, presentedAll) {
@@ -65077,286 +65334,6 @@ function hostKeyMessage(v, t, blob, policy, presentedAll) {
             return (`host ${t.name}: HOST KEY MISMATCH. Expected ${expectedKeys(policy, t.name, t.host, t.port).join(' or ')}, ` +
                 `but the host presented ${presented}. Someone may be intercepting the connection, or the host was ` +
                 `reinstalled; verify the new key out of band before updating 'known-hosts'/'host-fingerprints'.`);
-    }
-}
-/**
- * One SSH connection to one target, reused for all of that target's commands. When the
- * connection drops, the command running on it fails with a `connection` error, and the
- * next command reconnects (with the same host-key verification and retries).
- */
-class SshSession {
-    target;
-    opts;
-    via;
-    client;
-    reconnecting;
-    sftpP;
-    factsP;
-    lostReason;
-    closed = false;
-    constructor(target, opts, via) {
-        this.target = target;
-        this.opts = opts;
-        this.via = via;
-    }
-    /** Connect with retries (connect errors only) and exponential backoff. */
-    static async connect(target, opts, via) {
-        const s = new SshSession(target, opts, via);
-        s.adopt(await connectWithRetries(target, opts, via));
-        return s;
-    }
-    /** Why the last connection dropped, if it did. */
-    get lost() {
-        return this.lostReason;
-    }
-    adopt(c) {
-        this.client = c;
-        this.lostReason = undefined;
-        const drop = (why) => {
-            if (this.client !== c)
-                return;
-            this.client = undefined;
-            this.sftpP = undefined;
-            this.factsP = undefined;
-            this.lostReason = why;
-            if (!this.closed)
-                this.opts.logger.debug(`host ${this.target.name}: the SSH connection dropped: ${why}`);
-        };
-        // A connection can fail at any time after it was made (a reset, a keepalive timeout):
-        // the error is this session's to report, never an uncaught exception.
-        c.on('error', (e) => drop(errorMessage(e)));
-        c.on('end', () => drop('the server closed the connection'));
-        c.on('close', () => drop('the connection closed'));
-    }
-    /** The live connection, reconnecting once if the previous one dropped. */
-    async live() {
-        if (this.closed)
-            throw new SshError('connection', this.target.name, `host ${this.target.name}: the session was closed`);
-        if (this.client)
-            return this.client;
-        this.reconnecting ??= (async () => {
-            const why = this.lostReason;
-            const c = await connectWithRetries(this.target, this.opts, this.via);
-            this.adopt(c);
-            this.opts.logger.info(`host ${this.target.name}: reconnected${why ? ` (the previous connection was lost: ${why})` : ''}`);
-            return c;
-        })().finally(() => (this.reconnecting = undefined));
-        return this.reconnecting;
-    }
-    /** Drop the connection on purpose (the next command reconnects). */
-    disconnect() {
-        const c = this.client;
-        if (!c)
-            return;
-        this.client = undefined;
-        this.sftpP = undefined;
-        this.factsP = undefined;
-        this.lostReason = 'disconnected';
-        c.end();
-    }
-    /** What the host offers (read once per connection, in one round trip). */
-    facts() {
-        this.factsP ??= this.rawExec('command -v timeout >/dev/null 2>&1 && echo timeout; command -v bash >/dev/null 2>&1 && echo bash; echo "uid=$(id -u)"', 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
-            this.factsP = undefined;
-            throw e;
-        });
-        return this.factsP;
-    }
-    /** A bare command line with a runner-side deadline only (for the facts probe). */
-    async rawExec(line, timeoutMs) {
-        return this.channel(line, timeoutMs, {}, undefined);
-    }
-    /** Run one command; resolves with exit code and output whatever the exit code. */
-    async exec(command, o = {}) {
-        const line = render(command);
-        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
-        const facts = await this.facts();
-        this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
-        return this.channel(facts.timeout ? withRemoteTimeout(line, timeoutMs) : line, timeoutMs, o, facts);
-    }
-    async channel(line, timeoutMs, o, facts) {
-        const client = await this.live();
-        const log = this.opts.logger;
-        const name = this.target.name;
-        const emit = (stream) => (l) => {
-            const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
-            if (o.stream)
-                log.info(text);
-            else
-                log.debug(text);
-        };
-        const out = new Capture(emit('out'));
-        const err = new Capture(emit('err'));
-        const started = Date.now();
-        const what = o.step ? `step '${o.step}'` : 'a command';
-        return new Promise((resolve, reject) => {
-            let ch;
-            let code = null;
-            let signal;
-            let done = false;
-            let timer;
-            const stopInput = () => {
-                if (!o.stdinStream)
-                    return;
-                if (ch)
-                    o.stdinStream.unpipe(ch);
-                // The command is over: a producer still writing (a local tar) must not block on a full pipe.
-                o.stdinStream.destroy();
-            };
-            const finish = (timedOut) => {
-                if (done)
-                    return;
-                done = true;
-                clearTimeout(timer);
-                stopInput();
-                const durationMs = Date.now() - started;
-                if (!timedOut && code === null && signal === undefined && this.client !== client) {
-                    const why = this.lostReason ?? 'the connection dropped';
-                    reject(new SshError('connection', name, `host ${name}: the SSH connection was lost while ${what} was running (${why}); whether it finished on the host is unknown`, {
-                        step: o.step,
-                        stderrTail: tail(err.finish()),
-                    }));
-                    return;
-                }
-                // `timeout` exits 124 (137 after -k) when it had to stop the command.
-                const remoteTimeout = !!facts?.timeout && (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
-                resolve({
-                    code,
-                    signal,
-                    stdout: out.finish(),
-                    stderr: err.finish(),
-                    durationMs,
-                    timedOut: timedOut || remoteTimeout,
-                    mayStillRun: timedOut && !facts?.timeout ? true : undefined,
-                });
-            };
-            // With `timeout` on the host the deadline is enforced there (it kills the process
-            // group); this timer is the backstop for a host or network that stopped answering.
-            // Without it, the runner enforces the deadline itself: it closes the channel, which
-            // OpenSSH does not turn into a kill, so the process may go on running.
-            const backstop = facts?.timeout ? timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : timeoutMs;
-            timer = setTimeout(() => {
-                ch?.close();
-                finish(true);
-            }, backstop);
-            client.exec(line, (e, channel) => {
-                if (e) {
-                    clearTimeout(timer);
-                    done = true;
-                    stopInput();
-                    const kind = this.client === client ? 'channel' : 'connection';
-                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
-                    return;
-                }
-                ch = channel;
-                if (done) {
-                    channel.close();
-                    return;
-                }
-                channel.on('data', (d) => out.push(d));
-                channel.stderr.on('data', (d) => err.push(d));
-                channel.on('exit', (c, sig) => {
-                    code = c;
-                    if (sig)
-                        signal = sig;
-                });
-                channel.on('close', () => finish(false));
-                channel.on('error', () => {
-                    /* reported through close */
-                });
-                if (o.stdinStream) {
-                    o.stdinStream.on('error', (e2) => {
-                        err.push(Buffer.from(`local input failed: ${e2.message}\n`));
-                        channel.close();
-                    });
-                    o.stdinStream.pipe(channel);
-                }
-                else if (o.stdin !== undefined)
-                    channel.end(o.stdin);
-                else
-                    channel.end();
-            });
-        });
-    }
-    /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
-    async run(command, o = {}) {
-        const r = await this.exec(command, o);
-        if (r.timedOut) {
-            const after = formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
-            throw new SshError('timeout', this.target.name, r.mayStillRun
-                ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
-                : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
-        }
-        if (r.code !== 0) {
-            const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
-            const t = tail(r.stderr) || tail(r.stdout);
-            const hint = r.code === 127
-                ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)'
-                : '';
-            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, { exitCode: r.code, signal: r.signal, stderrTail: t, step: o.step });
-        }
-        return r;
-    }
-    /** A TCP stream to host:port as seen from this host (for tunnels and jump hosts). */
-    async forwardOut(host, port) {
-        const c = await this.live();
-        return new Promise((resolve, reject) => {
-            c.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
-        });
-    }
-    async sftp() {
-        const c = await this.live();
-        this.sftpP ??= new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))).catch((e) => {
-            this.sftpP = undefined;
-            throw e;
-        });
-        return this.sftpP;
-    }
-    /**
-     * Write a file on the host, created with `mode` before any byte is written (0600 for
-     * secrets). With `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place
-     * is never followed).
-     */
-    async writeFile(remote, content, mode = 0o644, o = {}) {
-        const sftp = await this.sftp();
-        const p = sftpPath(remote);
-        const fail = (e) => new SshError('command', this.target.name, `host ${this.target.name}: cannot write ${remote}: ${e.message}`);
-        await new Promise((resolve, reject) => {
-            sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
-                if (e)
-                    return reject(fail(e));
-                sftp.fchmod(handle, mode, (e2) => {
-                    if (e2)
-                        return sftp.close(handle, () => reject(fail(e2)));
-                    const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
-                    const write = (off) => {
-                        if (off >= buf.length)
-                            return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
-                        const n = Math.min(32 * 1024, buf.length - off);
-                        sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
-                    };
-                    write(0);
-                });
-            });
-        });
-    }
-    /**
-     * Replace a file atomically: written under a new temporary name (exclusive), then renamed
-     * over `remote`. A symlink at `remote` is replaced, never followed.
-     */
-    async replaceFile(remote, content, mode = 0o644) {
-        const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
-        await this.writeFile(tmp, content, mode, { exclusive: true });
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => e ? reject(new SshError('command', this.target.name, `host ${this.target.name}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve()));
-    }
-    async close() {
-        if (this.closed)
-            return;
-        this.closed = true;
-        const c = this.client;
-        this.client = undefined;
-        c?.end();
     }
 }
 async function connectWithRetries(target, opts, via) {
@@ -65494,6 +65471,43 @@ async function handshake(target, opts, via, algos) {
         throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
     }
 }
+
+;// CONCATENATED MODULE: ./src/host/exec.ts
+
+/** Output kept in memory for a command (the newest 8 MiB), optionally logged line by line. */
+const CAPTURE_LIMIT = 8 * 1024 * 1024;
+class Capture {
+    onLine;
+    chunks = [];
+    size = 0;
+    partial = '';
+    truncated = false;
+    constructor(onLine) {
+        this.onLine = onLine;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > CAPTURE_LIMIT && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.onLine) {
+            const text = this.partial + b.toString('utf8');
+            const lines = text.split('\n');
+            this.partial = lines.pop();
+            for (const l of lines)
+                this.onLine(l);
+        }
+    }
+    finish() {
+        if (this.onLine && this.partial)
+            this.onLine(this.partial);
+        this.partial = '';
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** coreutils `timeout`'s grace between TERM and KILL. */
 const REMOTE_KILL_GRACE_MS = 10_000;
 /**
  * Run a command line under `timeout` on the host: OpenSSH ignores signal requests and a
@@ -65503,16 +65517,471 @@ const REMOTE_KILL_GRACE_MS = 10_000;
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
+
+;// CONCATENATED MODULE: ./src/host/sftp.ts
+
 /** SFTP paths are relative to the login directory; `~/x` is `x` there. */
 function sftpPath(p) {
     if (p === '~')
         return '.';
     return p.startsWith('~/') ? p.slice(2) : p;
 }
+/**
+ * Write a file, created with `mode` before any byte is written (0600 for secrets). With
+ * `exclusive`, the file must not exist yet (O_EXCL: a symlink in its place is never followed).
+ */
+function sftp_writeFile(sftp, host, remote, content, mode = 0o644, o = {}) {
+    const p = sftpPath(remote);
+    const fail = (e) => new SshError('command', host, `host ${host}: cannot write ${remote}: ${e.message}`);
+    return new Promise((resolve, reject) => {
+        sftp.open(p, o.exclusive ? 'wx' : 'w', { mode }, (e, handle) => {
+            if (e)
+                return reject(fail(e));
+            sftp.fchmod(handle, mode, (e2) => {
+                if (e2)
+                    return sftp.close(handle, () => reject(fail(e2)));
+                const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
+                const write = (off) => {
+                    if (off >= buf.length)
+                        return sftp.close(handle, (e3) => (e3 ? reject(fail(e3)) : resolve()));
+                    const n = Math.min(32 * 1024, buf.length - off);
+                    sftp.write(handle, buf, off, n, off, (e4) => (e4 ? sftp.close(handle, () => reject(fail(e4))) : write(off + n)));
+                };
+                write(0);
+            });
+        });
+    });
+}
+/**
+ * Replace a file atomically: written under a new temporary name (exclusive), then renamed
+ * over `remote` (posix-rename). A symlink at `remote` is replaced, never followed.
+ */
+async function replaceFile(sftp, host, remote, content, mode = 0o644) {
+    const tmp = `${remote}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    await sftp_writeFile(sftp, host, tmp, content, mode, { exclusive: true });
+    await new Promise((resolve, reject) => sftp.ext_openssh_rename(sftpPath(tmp), sftpPath(remote), (e) => (e ? reject(new SshError('command', host, `host ${host}: cannot rename ${tmp} to ${remote}: ${e.message}`)) : resolve())));
+}
 
-;// CONCATENATED MODULE: ./src/ssh/pool.ts
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/host/stream.ts
+/**
+ * A remote command whose stdout is a Node stream with backpressure (the SSH window is not
+ * opened further until the consumer reads), stdin optionally from a stream, stderr kept
+ * apart (its last 64 KiB, for errors), and the exit status delivered after the stream has
+ * ended, never lost. Memory does not grow with the size of the stream.
+ */
+
+
+
+
+const STDERR_KEEP = 64 * 1024;
+function openStream(client, line, o, ctx) {
+    const what = o.step ? `step '${o.step}'` : 'a command';
+    const started = Date.now();
+    const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
+    return new Promise((resolve, reject) => {
+        client.exec(command, (e, ch) => {
+            if (e)
+                return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            let bytes = 0;
+            let stderr = Buffer.alloc(0);
+            let code = null;
+            let signal;
+            let timedOut = false;
+            const counter = new external_node_stream_.Transform({
+                transform(chunk, _enc, cb) {
+                    bytes += chunk.length;
+                    cb(null, chunk);
+                },
+            });
+            ch.pipe(counter);
+            ch.stderr.on('data', (d) => {
+                stderr = Buffer.concat([stderr, d]);
+                if (stderr.length > STDERR_KEEP * 2)
+                    stderr = stderr.subarray(stderr.length - STDERR_KEEP);
+            });
+            ch.on('exit', (c, sig) => {
+                code = c;
+                if (sig)
+                    signal = sig;
+            });
+            ch.on('error', () => {
+                /* reported through close */
+            });
+            // The consumer gave up: stop the command's output (the remote side gets SIGPIPE/EOF).
+            counter.on('close', () => {
+                if (!counter.readableEnded)
+                    ch.close();
+            });
+            const backstop = ctx.facts.timeout ? o.timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : o.timeoutMs;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                ch.close();
+            }, backstop);
+            const done = new Promise((res, rej) => {
+                let closed = false;
+                let ended = false;
+                const settle = () => {
+                    if (!closed || !ended)
+                        return;
+                    clearTimeout(timer);
+                    const durationMs = Date.now() - started;
+                    const stderrTail = tail(stderr.subarray(Math.max(0, stderr.length - STDERR_KEEP)).toString('utf8'));
+                    const lost = ctx.lost();
+                    if (!timedOut && code === null && signal === undefined && lost) {
+                        rej(new SshError('connection', ctx.name, `host ${ctx.name}: the SSH connection was lost while ${what} was streaming (${lost}); the stream is incomplete`, { step: o.step, stderrTail }));
+                        return;
+                    }
+                    const remoteTimeout = ctx.facts.timeout && (code === 124 || code === 137) && durationMs >= o.timeoutMs - 1000;
+                    res({ code, signal, stderrTail, bytes, durationMs, timedOut: timedOut || remoteTimeout });
+                };
+                ch.on('close', () => {
+                    closed = true;
+                    // A channel torn down with the connection may not have ended its stream.
+                    if (!counter.writableEnded)
+                        counter.end();
+                    settle();
+                });
+                counter.on('end', () => {
+                    ended = true;
+                    settle();
+                });
+                counter.on('close', () => {
+                    ended = true;
+                    settle();
+                });
+            });
+            done.catch(() => { });
+            if (o.stdin) {
+                o.stdin.on('error', () => ch.close());
+                o.stdin.pipe(ch);
+            }
+            else
+                ch.end();
+            const out = new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 });
+            counter.pipe(out);
+            out.on('close', () => {
+                if (!out.readableEnded)
+                    counter.destroy();
+            });
+            resolve({ stdout: out, done });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/host/session.ts
+
+
+
+
+
+
+
+
+
+/** What `sudo -n` said when it would not run a command, in words for the error. */
+function sudoProblem(stderr) {
+    if (/^sudo: (a password is required|a terminal is required)/m.test(stderr))
+        return 'sudo asks for a password';
+    if (/^sudo: .*(command not found|not found)|sh: \d+: sudo: not found|sudo: not found/m.test(stderr))
+        return 'sudo is not installed';
+    if (/is not in the sudoers file|is not allowed to run sudo/m.test(stderr))
+        return 'sudo does not allow it';
+    return undefined;
+}
+/**
+ * One SSH connection to one target, reused for all of that target's commands. When the
+ * connection drops, the command running on it fails with a `connection` error, and the
+ * next command reconnects (with the same host-key verification and retries).
+ */
+class SshSession {
+    target;
+    opts;
+    via;
+    client;
+    reconnecting;
+    sftpP;
+    factsP;
+    lostReason;
+    closed = false;
+    constructor(target, opts, via) {
+        this.target = target;
+        this.opts = opts;
+        this.via = via;
+    }
+    /** Connect with retries (connect errors only) and exponential backoff. */
+    static async connect(target, opts, via) {
+        const s = new SshSession(target, opts, via);
+        s.adopt(await connectWithRetries(target, opts, via));
+        return s;
+    }
+    /** Why the last connection dropped, if it did. */
+    get lost() {
+        return this.lostReason;
+    }
+    adopt(c) {
+        this.client = c;
+        this.lostReason = undefined;
+        const drop = (why) => {
+            if (this.client !== c)
+                return;
+            this.client = undefined;
+            this.sftpP = undefined;
+            this.factsP = undefined;
+            this.lostReason = why;
+            if (!this.closed)
+                this.opts.logger.debug(`host ${this.target.name}: the SSH connection dropped: ${why}`);
+        };
+        // A connection can fail at any time after it was made (a reset, a keepalive timeout):
+        // the error is this session's to report, never an uncaught exception.
+        c.on('error', (e) => drop(errorMessage(e)));
+        c.on('end', () => drop('the server closed the connection'));
+        c.on('close', () => drop('the connection closed'));
+    }
+    /** The live connection, reconnecting once if the previous one dropped. */
+    async live() {
+        if (this.closed)
+            throw new SshError('connection', this.target.name, `host ${this.target.name}: the session was closed`);
+        if (this.client)
+            return this.client;
+        this.reconnecting ??= (async () => {
+            const why = this.lostReason;
+            const c = await connectWithRetries(this.target, this.opts, this.via);
+            this.adopt(c);
+            this.opts.logger.info(`host ${this.target.name}: reconnected${why ? ` (the previous connection was lost: ${why})` : ''}`);
+            return c;
+        })().finally(() => (this.reconnecting = undefined));
+        return this.reconnecting;
+    }
+    /**
+     * Connect again now (dropping the current connection, if any), with `retries` connect
+     * retries instead of the configured ones: for waiting on a host that reboots.
+     */
+    async reconnect(o = {}) {
+        this.disconnect();
+        const c = await connectWithRetries(this.target, { ...this.opts, connectRetries: o.retries ?? this.opts.connectRetries, connectTimeoutMs: o.timeoutMs ?? this.opts.connectTimeoutMs }, this.via);
+        this.adopt(c);
+    }
+    /** Drop the connection on purpose (the next command reconnects). */
+    disconnect() {
+        const c = this.client;
+        if (!c)
+            return;
+        this.client = undefined;
+        this.sftpP = undefined;
+        this.factsP = undefined;
+        this.lostReason = 'disconnected';
+        c.end();
+    }
+    /** What the host offers (read once per connection, in one round trip). */
+    facts() {
+        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+            this.factsP = undefined;
+            throw e;
+        });
+        return this.factsP;
+    }
+    /** A bare command line with a runner-side deadline only (for the facts probe). */
+    async rawExec(line, timeoutMs) {
+        return this.channel(line, timeoutMs, {}, undefined);
+    }
+    /** Run one command; resolves with exit code and output whatever the exit code. */
+    async exec(command, o = {}) {
+        const line = shell_render(command);
+        const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
+        const facts = await this.facts();
+        this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return this.channel(facts.timeout ? withRemoteTimeout(line, timeoutMs) : line, timeoutMs, o, facts);
+    }
+    async channel(line, timeoutMs, o, facts) {
+        const client = await this.live();
+        const log = this.opts.logger;
+        const name = this.target.name;
+        const emit = (stream) => (l) => {
+            const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
+            if (o.stream)
+                log.info(text);
+            else
+                log.debug(text);
+        };
+        const out = new Capture(emit('out'));
+        const err = new Capture(emit('err'));
+        const started = Date.now();
+        const what = o.step ? `step '${o.step}'` : 'a command';
+        return new Promise((resolve, reject) => {
+            let ch;
+            let code = null;
+            let signal;
+            let done = false;
+            let timer;
+            const stopInput = () => {
+                if (!o.stdinStream)
+                    return;
+                if (ch)
+                    o.stdinStream.unpipe(ch);
+                // The command is over: a producer still writing (a local tar) must not block on a full pipe.
+                o.stdinStream.destroy();
+            };
+            const finish = (timedOut) => {
+                if (done)
+                    return;
+                done = true;
+                clearTimeout(timer);
+                stopInput();
+                const durationMs = Date.now() - started;
+                if (!timedOut && code === null && signal === undefined && this.client !== client) {
+                    const why = this.lostReason ?? 'the connection dropped';
+                    reject(new SshError('connection', name, `host ${name}: the SSH connection was lost while ${what} was running (${why}); whether it finished on the host is unknown`, {
+                        step: o.step,
+                        stderrTail: tail(err.finish()),
+                    }));
+                    return;
+                }
+                // `timeout` exits 124 (137 after -k) when it had to stop the command.
+                const remoteTimeout = !!facts?.timeout && (code === 124 || code === 137) && durationMs >= timeoutMs - 1000;
+                resolve({
+                    code,
+                    signal,
+                    stdout: out.finish(),
+                    stderr: err.finish(),
+                    durationMs,
+                    timedOut: timedOut || remoteTimeout,
+                    mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                });
+            };
+            // With `timeout` on the host the deadline is enforced there (it kills the process
+            // group); this timer is the backstop for a host or network that stopped answering.
+            // Without it, the runner enforces the deadline itself: it closes the channel, which
+            // OpenSSH does not turn into a kill, so the process may go on running.
+            const backstop = facts?.timeout ? timeoutMs + REMOTE_KILL_GRACE_MS + 5000 : timeoutMs;
+            timer = setTimeout(() => {
+                ch?.close();
+                finish(true);
+            }, backstop);
+            client.exec(line, (e, channel) => {
+                if (e) {
+                    clearTimeout(timer);
+                    done = true;
+                    stopInput();
+                    const kind = this.client === client ? 'channel' : 'connection';
+                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    return;
+                }
+                ch = channel;
+                if (done) {
+                    channel.close();
+                    return;
+                }
+                channel.on('data', (d) => out.push(d));
+                channel.stderr.on('data', (d) => err.push(d));
+                channel.on('exit', (c, sig) => {
+                    code = c;
+                    if (sig)
+                        signal = sig;
+                });
+                channel.on('close', () => finish(false));
+                channel.on('error', () => {
+                    /* reported through close */
+                });
+                if (o.stdinStream) {
+                    o.stdinStream.on('error', (e2) => {
+                        err.push(Buffer.from(`local input failed: ${e2.message}\n`));
+                        channel.close();
+                    });
+                    o.stdinStream.pipe(channel);
+                }
+                else if (o.stdin !== undefined)
+                    channel.end(o.stdin);
+                else
+                    channel.end();
+            });
+        });
+    }
+    /**
+     * Run a command whose stdout is streamed (with backpressure) instead of captured: for
+     * dumps and archives of any size. `done` has the exit status once stdout has ended.
+     */
+    async stream(command, o = {}) {
+        const facts = await this.facts();
+        const client = await this.live();
+        const line = shell_render(command);
+        this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
+        return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
+            name: this.target.name,
+            facts,
+            lost: () => (this.client === client ? undefined : (this.lostReason ?? 'the connection dropped')),
+        });
+    }
+    /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
+    async run(command, o = {}) {
+        const r = await this.exec(command, o);
+        if (r.timedOut) {
+            const after = formatDuration(o.timeoutMs ?? this.opts.commandTimeoutMs);
+            throw new SshError('timeout', this.target.name, r.mayStillRun
+                ? `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after}; the host has no 'timeout' command, so the runner closed the channel but the process may still be running on the host (check and stop it there); raise 'command-timeout' if it needs longer`
+                : `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} timed out after ${after} and was killed; raise 'command-timeout' if it needs longer`, { step: o.step, stderrTail: tail(r.stderr) });
+        }
+        if (r.code !== 0) {
+            const sudo = sudoProblem(r.stderr);
+            if (sudo) {
+                throw new SshError('sudo', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`, {
+                    exitCode: r.code,
+                    stderrTail: tail(r.stderr),
+                    step: o.step,
+                });
+            }
+            const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
+            const t = tail(r.stderr) || tail(r.stdout);
+            const hint = r.code === 127 ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)' : '';
+            throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, {
+                exitCode: r.code,
+                signal: r.signal,
+                stderrTail: t,
+                step: o.step,
+            });
+        }
+        return r;
+    }
+    /** A TCP stream to host:port as seen from this host (for tunnels and jump hosts). */
+    async forwardOut(host, port) {
+        const c = await this.live();
+        return new Promise((resolve, reject) => {
+            c.forwardOut('127.0.0.1', 0, host, port, (e, stream) => (e ? reject(e) : resolve(stream)));
+        });
+    }
+    async sftp() {
+        const c = await this.live();
+        this.sftpP ??= new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))).catch((e) => {
+            this.sftpP = undefined;
+            throw e;
+        });
+        return this.sftpP;
+    }
+    /**
+     * Write a file on the host, created with `mode` before any byte is written (0600 for
+     * secrets). With `exclusive`, the file must not exist yet (a symlink is never followed).
+     */
+    async writeFile(remote, content, mode = 0o644, o = {}) {
+        await sftp_writeFile(await this.sftp(), this.target.name, remote, content, mode, o);
+    }
+    /** Replace a file atomically (temporary name, then rename): a symlink in its place is replaced, never followed. */
+    async replaceFile(remote, content, mode = 0o644) {
+        await replaceFile(await this.sftp(), this.target.name, remote, content, mode);
+    }
+    async close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        const c = this.client;
+        this.client = undefined;
+        c?.end();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/host/pool.ts
 
 /**
  * One connection per target, opened on first use and reused for all of that target's
@@ -65563,9 +66032,7 @@ class SshPool {
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text
-        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
-        .replace(/\r?\n/g, ' ');
+    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {
@@ -65669,7 +66136,7 @@ function envFileSecrets(text) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./actions/restore/schema.ts
+;// CONCATENATED MODULE: ./src/schemas/restore.ts
 
 
 /** The inputs of the restore action (its own ones; see action.yml). */

@@ -26,7 +26,5 @@ export async function pendingAction(ctx: ActionContext, name: string, schema: Sc
   } finally {
     await pool.closeAll();
   }
-  throw new Error(
-    `${name}: inputs are valid and all ${ssh.targets.length} host(s) are reachable, but this version of ops-actions does not implement '${name}' yet; nothing was changed on any host.`,
-  );
+  throw new Error(`${name}: inputs are valid and all ${ssh.targets.length} host(s) are reachable, but this version of ops-actions does not implement '${name}' yet; nothing was changed on any host.`);
 }

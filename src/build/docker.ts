@@ -54,8 +54,10 @@ export interface BuildSpec {
 export function buildArgs(b: BuildSpec): string[] {
   return [
     'build',
-    '--file', b.file,
-    '--iidfile', b.iidFile,
+    '--file',
+    b.file,
+    '--iidfile',
+    b.iidFile,
     ...b.tags.flatMap((t) => ['--tag', t]),
     ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),
@@ -96,11 +98,16 @@ export function buildxArgs(b: BuildxSpec): string[] {
         ? ['--cache-from', `type=registry,ref=${b.cacheRef}`, ...(b.push ? ['--cache-to', `type=registry,ref=${b.cacheRef},mode=max`] : [])]
         : [];
   return [
-    'buildx', 'build',
-    '--progress', 'plain',
-    '--file', b.file,
-    '--iidfile', b.iidFile,
-    '--metadata-file', b.metadataFile,
+    'buildx',
+    'build',
+    '--progress',
+    'plain',
+    '--file',
+    b.file,
+    '--iidfile',
+    b.iidFile,
+    '--metadata-file',
+    b.metadataFile,
     ...b.tags.flatMap((t) => ['--tag', t]),
     ...Object.entries(b.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ...b.buildArgNames.flatMap((n) => ['--build-arg', n]),

@@ -28,7 +28,10 @@ const envVar = (env: NodeJS.ProcessEnv, name: string) => env[name] ?? env[name.t
 /** Whether NO_PROXY exempts `host:port` (entries: `*`, `host`, `.domain`, `domain`, `host:port`, IPs, CIDR-free). */
 export function bypassesProxy(host: string, port: number, noProxy: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  for (const raw of noProxy.split(/[,\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const raw of noProxy
+    .split(/[,\s]+/)
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     if (raw === '*') return true;
     const m = /^(.*?)(?::(\d+))?$/.exec(raw.replace(/^\[|\]$/g, ''))!;
     const name = m[1]!.replace(/^\*?\./, '.');

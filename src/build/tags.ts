@@ -19,7 +19,10 @@ const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))
 
 /** A ref name as a valid tag: invalid characters become '-', at most 128. */
 export function tagSafe(name: string): string {
-  const t = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 128);
+  const t = name
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128);
   return t || 'ref';
 }
 
@@ -33,7 +36,10 @@ function refName(ref: string): { kind: 'branch' | 'tag' | 'pull' | 'other'; name
 
 /** Validate the `tags` lines (templates and literals) before anything runs. */
 export function parseTagSpecs(raw: string): string[] {
-  const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = raw
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (!lines.length) throw new ParseError('names no tag');
   for (const l of lines) {
     for (const m of l.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {

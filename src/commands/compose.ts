@@ -73,7 +73,23 @@ export function runOneOffCommand(c: ComposeCall, service: string, script: string
  * one-off of a service that is running with `network_mode: host`.
  */
 export function runOneOffCopyCommand(c: ComposeCall, files: { config: string; override: string }, service: string, script: string, env: Record<string, string>): Command {
-  return ['docker-compose', '--project-name', c.project, '--project-directory', c.dir, '-f', files.config, '-f', files.override, 'run', '--rm', '-T', ...envArgs(env), oneOffService(service), ...userScript(script)];
+  return [
+    'docker-compose',
+    '--project-name',
+    c.project,
+    '--project-directory',
+    c.dir,
+    '-f',
+    files.config,
+    '-f',
+    files.override,
+    'run',
+    '--rm',
+    '-T',
+    ...envArgs(env),
+    oneOffService(service),
+    ...userScript(script),
+  ];
 }
 
 /** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */

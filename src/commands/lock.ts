@@ -40,11 +40,7 @@ fi`,
 }
 
 export function releaseCommand(appDir: string, id: string): Command {
-  return shScript(
-    sh`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`,
-    appDir,
-    idMark(id),
-  );
+  return shScript(sh`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
 }
 
 /**

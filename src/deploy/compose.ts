@@ -27,10 +27,13 @@ export function releaseEnv(userEnv: string, m: ReleaseManifest): string {
     OPS_VERSION: m.version,
     OPS_RELEASE: m.id,
   };
-  const user = userEnv.replace(/\r\n/g, '\n').split('\n').filter((l) => {
-    const k = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l)?.[1];
-    return !(k && k in ours);
-  });
+  const user = userEnv
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .filter((l) => {
+      const k = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l)?.[1];
+      return !(k && k in ours);
+    });
   const lines = [...user.filter((l, i, a) => !(i === a.length - 1 && l === '')), ...Object.entries(ours).map(([k, v]) => `${k}=${v}`)];
   return lines.join('\n') + '\n';
 }

@@ -115,7 +115,6 @@ export async function step<T>(h: HostCtx, name: string, fn: () => Promise<T>): P
   }
 }
 
-
 /** How one host ended a deploy or rollback. */
 export interface HostOutcome {
   host: string;

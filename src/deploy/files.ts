@@ -33,9 +33,7 @@ function archiveStream(source: string): Archive {
     tar.stdout.pipe(out);
     let err = '';
     tar.stderr.on('data', (d) => (err += d));
-    const done = new Promise<void>((resolve, reject) =>
-      tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))),
-    );
+    const done = new Promise<void>((resolve, reject) => tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))));
     return {
       stream: out,
       gzip: false,

@@ -12,6 +12,7 @@ import type { ReleaseManifest } from '../host/state.js';
 import { eventsOf, releaseStates } from '../host/history.js';
 import { execInServiceCommand, hookCommand, removeFilesCommand, oneOffOverride, resolvedConfigCommand, runOneOffCommand, runOneOffCopyCommand } from '../commands/index.js';
 import type { Command } from '../shell/index.js';
+import type { ExecResult } from '../host/session.js';
 import { composeCall } from './compose.js';
 import { hookEnv, record, step, type HostCtx, type RunInfo } from './context.js';
 
@@ -59,7 +60,7 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
   const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
   logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
   const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
-  let r;
+  let r: ExecResult;
   try {
     if (oneOff) {
       await h.session.run(resolvedConfigCommand(composeCall(h, m), oneOff.config), { step: 'migrate (compose config)' });
@@ -105,13 +106,21 @@ export async function runMigration(h: HostCtx, m: ReleaseManifest, spec: Migrate
 export function newestRelease(h: HostCtx, wanted?: string): ReleaseManifest {
   const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
   if (wanted) {
-    const byId = h.state.manifests.get(wanted) ?? ids.map((r) => h.state.manifests.get(r)!).filter((m) => m.version === wanted).pop();
+    const byId =
+      h.state.manifests.get(wanted) ??
+      ids
+        .map((r) => h.state.manifests.get(r)!)
+        .filter((m) => m.version === wanted)
+        .pop();
     if (!byId) throw new Error(`host ${h.target.name}: no release with id or version '${wanted}' (releases: ${ids.join(', ') || 'none'})`);
     return byId;
   }
   const states = releaseStates(h.state.history);
   const id = ids.filter((r) => !states.get(r)?.bad).pop();
-  if (!id) throw new Error(`host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`);
+  if (!id)
+    throw new Error(
+      `host ${h.target.name}: no release${ids.length ? ' that is not marked bad' : ''} is staged or deployed under ${h.layout.appDir}; deploy (or stage) one first, or name one with 'release'`,
+    );
   return h.state.manifests.get(id)!;
 }
 
@@ -129,7 +138,9 @@ export function checkRecentBackup(h: HostCtx, withinMs: number, app: string, env
   }
   const age = Date.now() - Date.parse(newest.time);
   if (!(age <= withinMs)) {
-    throw new Error(`require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`);
+    throw new Error(
+      `require-backup-within ${formatDuration(withinMs)}: the newest complete backup of ${app}/${environment} is ${formatDuration(age)} old (${newest.time}). Run the backup action first.`,
+    );
   }
   return newest.time;
 }
@@ -137,4 +148,3 @@ export function checkRecentBackup(h: HostCtx, withinMs: number, app: string, env
 export function migrationErrorResult(e: unknown): MigrationResult | undefined {
   return (e as { result?: MigrationResult }).result;
 }
-

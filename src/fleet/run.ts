@@ -33,11 +33,7 @@ export interface FleetPolicy {
  * Run `fn` on every target by the policy and return one result per target, in target
  * order: succeeded, failed (with the error) or skipped (never started).
  */
-export async function forEachHost<T>(
-  targets: Target[],
-  fn: (t: Target, index: number) => Promise<T>,
-  policy: FleetPolicy,
-): Promise<HostResult<T>[]> {
+export async function forEachHost<T>(targets: Target[], fn: (t: Target, index: number) => Promise<T>, policy: FleetPolicy): Promise<HostResult<T>[]> {
   const results: HostResult<T>[] = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
   let stop = false;
   const runWave = async (indexes: number[]) => {
@@ -69,7 +65,13 @@ export async function forEachHost<T>(
   if (canary > 0 && canary < targets.length) {
     await run(all.slice(0, canary));
     if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-      policy.logger?.error(`canary failed on ${results.slice(0, canary).filter((r) => r.status === 'failed').map((r) => r.target.name).join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+      policy.logger?.error(
+        `canary failed on ${results
+          .slice(0, canary)
+          .filter((r) => r.status === 'failed')
+          .map((r) => r.target.name)
+          .join(', ')}; the other ${targets.length - canary} hosts were not touched`,
+      );
       return results;
     }
     await run(all.slice(canary));

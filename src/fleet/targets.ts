@@ -183,8 +183,7 @@ export function parseYamlInventory(text: string): Inventory {
           ...(t.port ? { ansible_port: t.port } : {}),
           ...(t.user !== '-' ? { ansible_user: t.user } : {}),
         });
-      }
-      else if (item && typeof item === 'object' && 'host' in item) {
+      } else if (item && typeof item === 'object' && 'host' in item) {
         const o = item as Record<string, unknown>;
         const name = String(o.name ?? o.host);
         addHost(inv, group, name, {
@@ -219,10 +218,11 @@ export function parseYamlInventory(text: string): Inventory {
   else if (doc && typeof doc === 'object') {
     const o = doc as Record<string, unknown>;
     if ('hosts' in o || 'children' in o) walk('all', o);
-    else for (const [g, node] of Object.entries(o)) {
-      walk(g, node);
-      if (g !== 'all') groupOf(inv, 'all').children.add(g);
-    }
+    else
+      for (const [g, node] of Object.entries(o)) {
+        walk(g, node);
+        if (g !== 'all') groupOf(inv, 'all').children.add(g);
+      }
   } else throw new ParseError('the inventory is empty');
   return inv;
 }

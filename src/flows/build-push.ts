@@ -73,10 +73,17 @@ export async function buildPush(cfg: BuildPushConfig, logger: Logger): Promise<B
     const native = `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
     if (!useBuildx) {
       if (cfg.platforms.length && (cfg.platforms.length > 1 || cfg.platforms[0] !== native)) {
-        throw new BuildInputError('platforms', `${cfg.platforms.join(', ')} needs docker buildx, which this runner does not have${cfg.builder === 'docker' ? " (or 'builder: docker' was asked for)" : ''}; without it only the native ${native} can be built`);
+        throw new BuildInputError(
+          'platforms',
+          `${cfg.platforms.join(', ')} needs docker buildx, which this runner does not have${cfg.builder === 'docker' ? " (or 'builder: docker' was asked for)" : ''}; without it only the native ${native} can be built`,
+        );
       }
       const ids = [...Object.keys(cfg.secrets), ...Object.keys(cfg.secretFiles)];
-      if (ids.length) throw new BuildInputError(Object.keys(cfg.secrets).length ? 'secrets' : 'secret-files', 'BuildKit secrets need docker buildx on the runner (GitHub-hosted runners have it; docker/setup-buildx-action installs it)');
+      if (ids.length)
+        throw new BuildInputError(
+          Object.keys(cfg.secrets).length ? 'secrets' : 'secret-files',
+          'BuildKit secrets need docker buildx on the runner (GitHub-hosted runners have it; docker/setup-buildx-action installs it)',
+        );
     }
     const driver = found.kind === 'buildx' ? found.driver : '';
     const builderName = useBuildx && found.kind === 'buildx' ? `buildx ${found.version} (${driver} driver)` : 'docker build';
@@ -84,7 +91,8 @@ export async function buildPush(cfg: BuildPushConfig, logger: Logger): Promise<B
     if (cfg.password) {
       if (!cfg.username) throw new BuildInputError('username', `is required to log in to ${reg} with 'password'`);
       const login = await docker(['login', reg, '--username', cfg.username, '--password-stdin'], { env, input: cfg.password, ...quiet });
-      if (login.code !== 0) throw new Error(`login to ${reg} as ${cfg.username} failed: ${tail(login.stderr || login.stdout, 3)}; check 'username' and 'password' (for ghcr.io the token needs packages: write)`);
+      if (login.code !== 0)
+        throw new Error(`login to ${reg} as ${cfg.username} failed: ${tail(login.stderr || login.stdout, 3)}; check 'username' and 'password' (for ghcr.io the token needs packages: write)`);
       logger.info(`logged in to ${reg} as ${cfg.username}`);
     }
 
@@ -117,7 +125,18 @@ export async function buildPush(cfg: BuildPushConfig, logger: Logger): Promise<B
       secretFiles[id] = f;
     }
     const started = Date.now();
-    const spec = { context: cfg.context, file: cfg.file, tags: cfg.refs, labels: cfg.labels, buildArgNames: Object.keys(cfg.buildArgs), target: cfg.target, cacheFrom, iidFile, platforms: cfg.platforms, network: cfg.network };
+    const spec = {
+      context: cfg.context,
+      file: cfg.file,
+      tags: cfg.refs,
+      labels: cfg.labels,
+      buildArgNames: Object.keys(cfg.buildArgs),
+      target: cfg.target,
+      cacheFrom,
+      iidFile,
+      platforms: cfg.platforms,
+      network: cfg.network,
+    };
     const args = useBuildx ? buildxArgs({ ...spec, metadataFile, secretFiles, push: cfg.push, driver, cache: cfg.cache, cacheRef: `${cfg.image}:buildcache` }) : buildArgs(spec);
     const built = await logger.group(`${useBuildx ? 'docker buildx build' : 'docker build'} ${cfg.refs[0]}`, () => docker(args, { env, logger }));
     const buildMs = Date.now() - started;

@@ -29,7 +29,6 @@ export { hookEnv, type RunInfo };
 
 export type { HostOutcome };
 
-
 export interface Gate {
   spec: HealthSpec;
   /** Roll a host back when its gate fails. */
@@ -63,7 +62,6 @@ export interface DeployResult {
   error?: string;
   timeline: Timeline;
 }
-
 
 /** Make a release serve on a host, by its own strategy. */
 export async function activate(h: HostCtx, m: ReleaseManifest, run: RunInfo): Promise<void> {
@@ -180,7 +178,11 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     error,
     timeline,
   });
-  const stopped = (e: unknown): DeployResult => fail(errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+  const stopped = (e: unknown): DeployResult =>
+    fail(
+      errorMessage(e),
+      hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))),
+    );
 
   // 1. Stage on every host. Nothing serves the new release yet.
   try {
@@ -195,9 +197,7 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     async (_t, i) => {
       const h = hosts[i]!;
       await record(h, { type: 'deploy-started', ...ident });
-      const m = await step(h, 'stage', () =>
-        cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose!) : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name)),
-      );
+      const m = await step(h, 'stage', () => (cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose!) : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name))));
       if (m.image_digest) staged = { ...staged, image_digest: m.image_digest };
       await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
       return m;
@@ -224,7 +224,10 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
       await cfg.beforeSwitch(hosts, staged);
     } catch (e) {
       await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
-      return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+      return fail(
+        `${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`,
+        hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))),
+      );
     }
   }
 
@@ -355,7 +358,10 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   } catch (e) {
     // The gate could not even run (the connection dropped): the release is not proven.
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
-    throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    throw new HostFailure(
+      `host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`,
+      rolledBack,
+    );
   }
   const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
   if (health.healthy) {

@@ -6,6 +6,7 @@ import { forEachHost } from '../fleet/run.js';
 import type { Target } from '../fleet/targets.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../host/pool.js';
+import type { SshSession } from '../host/session.js';
 import { errorMessage } from '../log.js';
 import { percentile, runGate, type GateResult } from './gate.js';
 import { redactUrl, type HealthSpec } from './spec.js';
@@ -61,7 +62,7 @@ export async function checkHealth(spec: HealthSpec, ctx: HealthContext): Promise
   const perHost = await forEachHost(
     ctx.targets,
     async (t) => {
-      let session;
+      let session: SshSession;
       try {
         session = await pool.get(t);
       } catch (e) {

@@ -110,7 +110,10 @@ export async function runGate(target: ProbeTarget & { label: string }, spec: Hea
       res.lastError = `${r.kind}: ${r.error}`;
       logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
       if (!waiting) {
-        return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil! - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+        return finish(
+          false,
+          `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil! - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`,
+        );
       }
       consecutive = 0;
     }

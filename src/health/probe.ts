@@ -61,7 +61,8 @@ export function assertResponse(spec: Pick<HealthSpec, 'expectStatus' | 'expectJs
     }
   }
   // A trailing newline does not defeat a pattern anchored with `$`.
-  if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, ''))) return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
+  if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, '')))
+    return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
   return undefined;
 }
 
@@ -117,7 +118,7 @@ export async function probe(t: ProbeTarget, spec: HealthSpec, timeoutMs: number)
         const sockAny = res.socket as tls.TLSSocket;
         if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
           const c = sockAny.getPeerCertificate();
-          if (c && c.valid_to) cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
+          if (c?.valid_to) cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
         }
         const chunks: Buffer[] = [];
         let size = 0;

@@ -59,7 +59,10 @@ export function parseJsonPath(p: string): (string | number)[] {
 
 export function parseJsonExpectations(raw: string): JsonExpectation[] {
   const out: JsonExpectation[] = [];
-  for (const line of raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const line of raw
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const eq = line.indexOf('=');
     if (eq <= 0) throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
     out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
@@ -93,7 +96,10 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function parseHeaders(raw: string): Header[] {
   const out: Header[] = [];
-  for (const line of raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim())) {
+  for (const line of raw
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim())) {
     const c = line.indexOf(':');
     const name = c > 0 ? line.slice(0, c).trim() : '';
     if (!name || !TOKEN.test(name)) throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
@@ -103,7 +109,10 @@ export function parseHeaders(raw: string): Header[] {
 }
 
 export function parseUrls(raw: string): URL[] {
-  const lines = raw.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = raw
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (lines.length === 0) throw new ParseError('names no URL');
   return lines.map((l) => {
     let u: URL;
@@ -202,7 +211,10 @@ export function healthSpec(values: Record<string, unknown>, prefix: string, prob
 /** The warning to print when certificates are not verified. */
 export function insecureTlsWarning(spec: Pick<HealthSpec, 'insecureTls' | 'urls'>, prefix: string): string | undefined {
   if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:')) return undefined;
-  return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls.filter((u) => u.protocol === 'https:').map((u) => redactUrl(u)).join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
+  return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls
+    .filter((u) => u.protocol === 'https:')
+    .map((u) => redactUrl(u))
+    .join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
 }
 
 /** Register the secret parts of a spec: header values and passwords in URLs. */

@@ -202,4 +202,3 @@ async function handshake(target: Target, opts: SshOptions, via: Via | undefined,
     throw new SshError('protocol', target.name, `host ${target.name}: the SSH handshake with ${target.host}:${target.port} failed: ${msg}`);
   }
 }
-

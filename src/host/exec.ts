@@ -33,7 +33,6 @@ export interface HostFacts {
   uid: number;
 }
 
-
 /** Output kept in memory for a command (the newest 8 MiB), optionally logged line by line. */
 export const CAPTURE_LIMIT = 8 * 1024 * 1024;
 

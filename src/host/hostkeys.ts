@@ -32,7 +32,10 @@ interface KnownHostsEntry {
 
 function globToRegExp(p: string): RegExp {
   // Only `*` and `?` are special in known_hosts patterns; everything else is literal.
-  const esc = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const esc = p
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${esc}$`, 'i');
 }
 
@@ -85,7 +88,13 @@ export class KnownHosts {
 
   /** The key types known for a host, to offer those host-key algorithms first. */
   typesFor(host: string, port: number): string[] {
-    return [...new Set(this.matching(host, port).filter((e) => e.marker === '').map((e) => e.type))];
+    return [
+      ...new Set(
+        this.matching(host, port)
+          .filter((e) => e.marker === '')
+          .map((e) => e.type),
+      ),
+    ];
   }
 
   check(host: string, port: number, blob: Buffer): 'ok' | 'revoked' | 'mismatch' | 'unknown' {
@@ -115,7 +124,10 @@ export class Fingerprints {
   static parse(text: string): Fingerprints {
     const all: string[] = [];
     const byHost = new Map<string, string[]>();
-    for (const raw of text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'))) {
+    for (const raw of text
+      .split(/[\n,]/)
+      .map((s) => s.trim())
+      .filter((s) => s && !s.startsWith('#'))) {
       const hasHost = !raw.startsWith('SHA256:') && raw.includes('=');
       const host = hasHost ? raw.slice(0, raw.indexOf('=')).trim() : '';
       const fp = (hasHost ? raw.slice(raw.indexOf('=') + 1) : raw).trim();
@@ -148,11 +160,7 @@ export class Fingerprints {
   }
 }
 
-export type HostKeyPolicy =
-  | { mode: 'known-hosts'; knownHosts: KnownHosts }
-  | { mode: 'fingerprints'; fingerprints: Fingerprints }
-  | { mode: 'insecure' }
-  | { mode: 'none' };
+export type HostKeyPolicy = { mode: 'known-hosts'; knownHosts: KnownHosts } | { mode: 'fingerprints'; fingerprints: Fingerprints } | { mode: 'insecure' } | { mode: 'none' };
 
 export type Verdict = 'ok' | 'revoked' | 'mismatch' | 'unknown' | 'unconfigured';
 

@@ -50,7 +50,14 @@ export function isReleaseId(s: string): boolean {
 
 /** `20261122T103000Z-<version>`: sorts by time; the version made path-safe. */
 export function newReleaseId(version: string, now = new Date()): string {
-  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const v = version.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'release';
+  const ts = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const v =
+    version
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .slice(0, 64) || 'release';
   return `${ts}-${v}`;
 }

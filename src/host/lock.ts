@@ -36,11 +36,6 @@ const LEGACY_TTL_S = 300;
 /** A lock directory with no owner file this old is a holder that died between mkdir and write. */
 const ORPHAN_AGE_S = 60;
 
-
-
-
-
-
 export function describeOwner(o: Partial<LockOwner>, ageS?: number): string {
   const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
   return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
@@ -94,11 +89,14 @@ export class HeldLocks {
     private readonly logger: Logger,
     ttlMs: number,
   ) {
-    this.timer = setInterval(() => {
-      for (const s of this.sites) {
-        this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
-      }
-    }, Math.max(250, Math.floor(ttlMs / 3)));
+    this.timer = setInterval(
+      () => {
+        for (const s of this.sites) {
+          this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
+        }
+      },
+      Math.max(250, Math.floor(ttlMs / 3)),
+    );
     this.timer.unref();
   }
 
@@ -141,7 +139,9 @@ export class HeldLocks {
           if (r.stdout.trim() === 'released') this.logger.info(`host ${s.name}: lock released`);
           else this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
         } catch (e) {
-          this.logger.warning(`host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+          this.logger.warning(
+            `host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`,
+          );
         }
       }),
     );

@@ -37,11 +37,11 @@ export class SshSession {
   private constructor(
     readonly target: Target,
     private readonly opts: SshOptions,
-    private readonly via?: SshSession,
+    private readonly via?: Via,
   ) {}
 
   /** Connect with retries (connect errors only) and exponential backoff. */
-  static async connect(target: Target, opts: SshOptions, via?: SshSession): Promise<SshSession> {
+  static async connect(target: Target, opts: SshOptions, via?: Via): Promise<SshSession> {
     const s = new SshSession(target, opts, via);
     s.adopt(await connectWithRetries(target, opts, via));
     return s;
@@ -238,11 +238,16 @@ export class SshSession {
     const client = await this.live();
     const line = render(command);
     this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
-    return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
-      name: this.target.name,
-      facts,
-      lost: () => (this.client === client ? undefined : (this.lostReason ?? 'the connection dropped')),
-    });
+    return openStream(
+      client,
+      line,
+      { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs },
+      {
+        name: this.target.name,
+        facts,
+        lost: () => (this.client === client ? undefined : (this.lostReason ?? 'the connection dropped')),
+      },
+    );
   }
 
   /** Run a command and fail with host, step, exit code and stderr tail unless it exits 0. */
@@ -262,24 +267,26 @@ export class SshSession {
     if (r.code !== 0) {
       const sudo = sudoProblem(r.stderr);
       if (sudo) {
-        throw new SshError('sudo', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`, {
-          exitCode: r.code,
-          stderrTail: tail(r.stderr),
-          step: o.step,
-        });
+        throw new SshError(
+          'sudo',
+          this.target.name,
+          `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'the command'} needs root, but ${sudo} for user '${this.target.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`,
+          {
+            exitCode: r.code,
+            stderrTail: tail(r.stderr),
+            step: o.step,
+          },
+        );
       }
       const why = r.code === null ? `was killed by signal ${r.signal ?? 'unknown'}` : `exited with code ${r.code}`;
       const t = tail(r.stderr) || tail(r.stdout);
-      const hint =
-        r.code === 127
-          ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)'
-          : '';
-      throw new SshError(
-        'command',
-        this.target.name,
-        `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`,
-        { exitCode: r.code, signal: r.signal, stderrTail: t, step: o.step },
-      );
+      const hint = r.code === 127 ? '\n(exit code 127: a command was not found. Non-interactive SSH sessions do not read ~/.profile: use absolute paths or set PATH in the script.)' : '';
+      throw new SshError('command', this.target.name, `host ${this.target.name}: ${o.step ? `step '${o.step}'` : 'command'} ${why}${t ? `; last output:\n${t}` : ''}${hint}`, {
+        exitCode: r.code,
+        signal: r.signal,
+        stderrTail: t,
+        step: o.step,
+      });
     }
     return r;
   }
@@ -322,4 +329,3 @@ export class SshSession {
     c?.end();
   }
 }
-

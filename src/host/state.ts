@@ -38,7 +38,6 @@ export interface HostState {
   compose: 'v2' | 'v1' | 'none';
 }
 
-
 export function parseState(stdout: string): HostState {
   const [head, rest = ''] = stdout.split('\n--- releases\n');
   const [home = '', appDir = '', currentLink = '', compose = 'none'] = head!.split('\n');
@@ -89,7 +88,12 @@ export function planPrune(state: Pick<HostState, 'releases' | 'manifests' | 'his
   const ids = [...new Set([...state.releases, current])].sort();
   const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
   const remove = releasesToPrune(ids, keep, [current, lastGood]);
-  const keptImages = new Set(ids.filter((r) => !remove.includes(r)).map((r) => state.manifests.get(r)?.image).filter(Boolean));
+  const keptImages = new Set(
+    ids
+      .filter((r) => !remove.includes(r))
+      .map((r) => state.manifests.get(r)?.image)
+      .filter(Boolean),
+  );
   keptImages.add(live.image);
   const images = [...new Set(remove.map((r) => state.manifests.get(r)?.image).filter((i): i is string => !!i && !keptImages.has(i)))];
   return { remove, images };

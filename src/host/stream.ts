@@ -37,12 +37,7 @@ export interface RemoteStream {
 
 const STDERR_KEEP = 64 * 1024;
 
-export function openStream(
-  client: Client,
-  line: string,
-  o: StreamOptions,
-  ctx: { name: string; facts: HostFacts; lost: () => string | undefined },
-): Promise<RemoteStream> {
+export function openStream(client: Client, line: string, o: StreamOptions, ctx: { name: string; facts: HostFacts; lost: () => string | undefined }): Promise<RemoteStream> {
   const what = o.step ? `step '${o.step}'` : 'a command';
   const started = Date.now();
   const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;

@@ -72,13 +72,15 @@ export function parseList(raw: string, commas = true): string[] {
 
 export const f = {
   string: (o: Opt<string> & { pattern?: RegExp; hint?: string } = {}) =>
-    field((raw) => {
-      const v = o.secret ? raw : raw.trim();
-      if (o.pattern && !o.pattern.test(v)) throw new ParseError(`'${v}' is not valid${o.hint ? `; ${o.hint}` : ''}`);
-      return v;
-    }, { ...o, optionalValue: '' }),
-  optionalString: (o: { secret?: boolean } = {}) =>
-    field<string | undefined>((raw) => (o.secret ? raw : raw.trim()), { ...o }),
+    field(
+      (raw) => {
+        const v = o.secret ? raw : raw.trim();
+        if (o.pattern && !o.pattern.test(v)) throw new ParseError(`'${v}' is not valid${o.hint ? `; ${o.hint}` : ''}`);
+        return v;
+      },
+      { ...o, optionalValue: '' },
+    ),
+  optionalString: (o: { secret?: boolean } = {}) => field<string | undefined>((raw) => (o.secret ? raw : raw.trim()), { ...o }),
   bool: (o: Opt<boolean> = {}) => field(parseBool, o),
   int: (min: number, max: number, o: Opt<number> = {}) => field((raw) => parseIntIn(raw, min, max), o),
   optionalInt: (min: number, max: number) => field<number | undefined>((raw) => parseIntIn(raw, min, max), {}),
@@ -88,8 +90,7 @@ export const f = {
       if (o.min !== undefined && ms < o.min) throw new ParseError(`'${raw}' is too short; the minimum is ${formatDuration(o.min)}`);
       return ms;
     }, o),
-  list: (o: Opt<string[]> & { commas?: boolean } = {}) =>
-    field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
+  list: (o: Opt<string[]> & { commas?: boolean } = {}) => field((raw) => parseList(raw, o.commas ?? true), { ...o, optionalValue: [] }),
   enumOf: <T extends string>(values: readonly T[], o: Opt<T> = {}) =>
     field((raw) => {
       const v = raw.trim() as T;

@@ -136,11 +136,7 @@ export function resolveSshInto(values: Record<string, unknown>, problems: Proble
  * Parse an action's inputs (its schema includes `sshSchema`) and resolve the SSH setup,
  * reporting every problem of both at once.
  */
-export function parseSshAction<S extends Schema>(
-  schema: S,
-  src: InputSource,
-  ctx: { workspace: string; logger: Logger },
-): { inputs: Parsed<S>; ssh: SshSetup } {
+export function parseSshAction<S extends Schema>(schema: S, src: InputSource, ctx: { workspace: string; logger: Logger }): { inputs: Parsed<S>; ssh: SshSetup } {
   const { values, problems } = collectInputs(schema, src);
   const ssh = resolveSshInto(values, problems, ctx);
   if (problems.length) throw new InputError(problems);

@@ -34,3 +34,17 @@ export function deploySummary(r: SummaryInput, title: string): string {
     mermaidGantt(r.timeline, `${title} ${m.id}`),
   ].join('\n');
 }
+
+/** The deploy action's outputs for a result. */
+export function deployOutputs(r: SummaryInput & { previous?: string }, version: string): Record<string, string | boolean> {
+  const by = (x: string) => r.hosts.filter((h) => h.result === x).map((h) => h.host);
+  return {
+    'release-id': r.release.id,
+    'previous-release-id': r.previous ?? '',
+    version,
+    'image-digest': r.release.image_digest ?? '',
+    'hosts-succeeded': by('succeeded').join(','),
+    'hosts-failed': [...by('failed'), ...by('rolled-back')].join(','),
+    'rolled-back': r.rolledBack,
+  };
+}

@@ -16,10 +16,7 @@ export function healthSummary(r: HealthResult, title = 'Health gate'): string {
     g.certDaysLeft === undefined ? '' : `${g.certDaysLeft}`,
     esc((g.failure ?? '').split('\n')[0]!.slice(0, 300)),
   ]);
-  const latency =
-    r.p50 === undefined
-      ? 'No probe passed.'
-      : `Latency over ${r.gates.reduce((n, g) => n + g.latencies.length, 0)} passing probes: p50 ${r.p50}ms, p95 ${r.p95}ms.`;
+  const latency = r.p50 === undefined ? 'No probe passed.' : `Latency over ${r.gates.reduce((n, g) => n + g.latencies.length, 0)} passing probes: p50 ${r.p50}ms, p95 ${r.p95}ms.`;
   return [
     `## ${title}: ${r.healthy ? '✅ healthy' : '❌ unhealthy'}`,
     '',

@@ -1,9 +1,7 @@
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 
 export function esc(text: string): string {
-  return text
-    .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
-    .replace(/\r?\n/g, ' ');
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 
 /** Inline code that cannot be broken out of (backticks inside are replaced). */

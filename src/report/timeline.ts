@@ -1,7 +1,11 @@
 import type { Timeline } from '../host/timeline.js';
 
 /** Mermaid text allows no colons, semicolons or hashes in task names. */
-const label = (s: string) => s.replace(/[:;#`]/g, ' ').replace(/\s+/g, ' ').trim() || 'step';
+const label = (s: string) =>
+  s
+    .replace(/[:;#`]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim() || 'step';
 
 export function mermaidGantt(t: Timeline, title: string): string {
   if (!t.entries.length) return '';

@@ -71,11 +71,7 @@ export const subshell = (c: Command): Command => [token('('), ...c, token(')')];
 export const group = (c: Command): Command => [token('{'), ...c, token('; }')];
 
 /** `c > path` (or `>>` when appending). */
-export const toFile = (c: Command, path: Word, append = false): Command => [
-  ...c,
-  token(append ? '>>' : '>'),
-  path,
-];
+export const toFile = (c: Command, path: Word, append = false): Command => [...c, token(append ? '>>' : '>'), path];
 
 /** `c < path` */
 export const fromFile = (c: Command, path: Word): Command => [...c, token('<'), path];

@@ -96,7 +96,7 @@ describe('deploy with docker compose', () => {
 
   it('rollback: by default the last good release before the current one, skipping bad ones', async () => {
     const ids = (await onHost(pool, sb.hosts[0]!, 'ls "$HOME/$1/releases"', APP_DIR)).trim().split('\n');
-    const [v1id, v2id] = ids;
+    const v2id = ids[1];
     const v4 = await deploy('1.0.0', '4.0.0');
     expect(v4.main.exitCode).toBe(0);
     const r = await rollback();
@@ -109,7 +109,6 @@ describe('deploy with docker compose', () => {
     const hist = await historyOf(pool, sb.hosts[2]!, APP_DIR);
     expect(hist.some((e) => e.type === 'marked-bad' && e.release === v4.main.outputs['release-id'])).toBe(true);
     expect(r.summary).toContain('Database migrations are not reverted');
-    expect(v1id).toBeDefined();
   });
 
   it('rollback by version, checking the release is on every host before touching any', async () => {
@@ -130,7 +129,6 @@ describe('deploy with docker compose', () => {
     expect(unknown.exitCode).toBe(1);
     expect(unknown.errors[0]).toMatch(/no release with id or version '9\.9\.9'; releases on the host: .*\(1\.0\.0\)/);
   });
-
 });
 
 describe('compose: the gate, migrations next to a running service, and what history keeps', () => {
@@ -181,7 +179,7 @@ describe('compose: the gate, migrations next to a running service, and what hist
     const r = await vol('2.0.0', { 'migrate-command': 'echo "$OPS_RELEASE" > /data/migrated; echo migrated', 'migrate-service': 'web' });
     expect(r.errors).toEqual([]);
     expect(r.log).toContain('migrated');
-    const running = (await onFirst("docker ps -q --filter label=com.docker.compose.project=vol-production --filter label=com.docker.compose.service=web --filter status=running | head -n 1")).trim();
+    const running = (await onFirst('docker ps -q --filter label=com.docker.compose.project=vol-production --filter label=com.docker.compose.service=web --filter status=running | head -n 1')).trim();
     expect((await onFirst('docker exec "$1" /bin/busybox cat /data/migrated', running)).trim()).toBe(r.outputs['release-id']);
     const m = await runAction('migrate', { inputs: { app: 'vol', ...sb.sshInputs([h]), command: '/bin/busybox cat /data/migrated', service: 'web' } }).then((x) => x.main);
     expect(m.errors).toEqual([]);

@@ -145,12 +145,21 @@ describe('the deploy lock', () => {
     expect(r.main.warnings.join('\n')).toMatch(/breaking a stale deploy lock held by ghost .*renewed 4\ds ago by the host's clock/);
   });
 
-  it('a run whose lock is taken from it stops before switching, and never removes the new owner\'s lock', async () => {
+  it("a run whose lock is taken from it stops before switching, and never removes the new owner's lock", async () => {
     const before = await currentOf(pool, h, APP_DIR);
     const run = deploy('5.0.0', { 'pre-deploy': 'sleep 3', 'lock-ttl': '1500ms' });
     await waitFor(async () => (await historyOf(pool, h, APP_DIR)).some((e) => e.version === '5.0.0' && e.type === 'staged'), 'staging');
     // Another run takes the lock over (as if it had judged this one dead).
-    const thief = { id: 'other-run', kind: 'deploy', app: 'api', environment: 'production', actor: 'mallory', run_url: 'https://github.com/acme/shop/actions/runs/999', acquired: new Date().toISOString(), ttl_s: 300 };
+    const thief = {
+      id: 'other-run',
+      kind: 'deploy',
+      app: 'api',
+      environment: 'production',
+      actor: 'mallory',
+      run_url: 'https://github.com/acme/shop/actions/runs/999',
+      acquired: new Date().toISOString(),
+      ttl_s: 300,
+    };
     await onHost(pool, h, 'printf "%s" "$2" > "$HOME/$1/.lock/owner.json"', APP_DIR, JSON.stringify(thief));
     const r = (await run).main;
     expect(r.exitCode).toBe(1);
@@ -219,7 +228,7 @@ describe('the deploy lock', () => {
     expect([await lockState(h), await lockState(h2)]).toEqual(['free', 'free']);
   });
 
-  it('the post step leaves a lock alone that is no longer this run\'s', async () => {
+  it("the post step leaves a lock alone that is no longer this run's", async () => {
     const owner = { id: 'someone-else', kind: 'deploy', app: 'api', environment: 'production', actor: 'carol', run_url: '', acquired: new Date().toISOString(), ttl_s: 300 };
     await onHost(pool, h, 'mkdir -p "$HOME/$1/.lock" && printf "%s" "$2" > "$HOME/$1/.lock/owner.json"', APP_DIR, JSON.stringify(owner));
     const r = await runAction('deploy', {
@@ -227,14 +236,23 @@ describe('the deploy lock', () => {
       env: { STATE_isPost: 'true', STATE_locks: JSON.stringify({ id: 'run-1-dead', sites: [{ name: h.spec, appDir: `${h.home}/${APP_DIR}` }] }) },
     });
     expect(r.main.exitCode).toBe(0);
-    expect(r.main.log).toContain("post: the lock on");
+    expect(r.main.log).toContain('post: the lock on');
     expect(r.main.log).toContain("is no longer this run's; left it as it is");
     expect(await lockState(h)).toBe('held');
     await onHost(pool, h, 'rm -rf "$HOME/$1/.lock"', APP_DIR);
   });
 
   it('a maintenance lock is never broken, even when stale', async () => {
-    const owner = { id: 'maint-1', kind: 'maintenance', app: 'api', environment: 'production', actor: 'patcher', run_url: 'https://github.com/acme/shop/actions/runs/77', acquired: '2026-01-01T00:00:00Z', ttl_s: 1 };
+    const owner = {
+      id: 'maint-1',
+      kind: 'maintenance',
+      app: 'api',
+      environment: 'production',
+      actor: 'patcher',
+      run_url: 'https://github.com/acme/shop/actions/runs/77',
+      acquired: '2026-01-01T00:00:00Z',
+      ttl_s: 1,
+    };
     await onHost(pool, h, 'mkdir -p "$HOME/$1/.lock" && printf "%s" "$2" > "$HOME/$1/.lock/owner.json" && touch -d "-1 hour" "$HOME/$1/.lock/owner.json"', APP_DIR, JSON.stringify(owner));
     const r = await deploy('9.0.0', { 'lock-timeout': '1s' });
     expect(r.main.exitCode).toBe(1);

@@ -89,15 +89,7 @@ describe('deploy with the release strategy', () => {
       'cd "$HOME/$1/current" && cat VERSION && echo && readlink .env && readlink storage && test -d storage && cat BUILD && stat -c %a bin/console && tail -n 1 "$HOME/restarts.log"',
       APP_DIR,
     );
-    expect(check.split('\n')).toEqual([
-      '1.0.0',
-      `${h.home}/${APP_DIR}/shared/.env`,
-      `${h.home}/${APP_DIR}/shared/storage`,
-      'console',
-      '755',
-      `${id} 1.0.0`,
-      '',
-    ]);
+    expect(check.split('\n')).toEqual(['1.0.0', `${h.home}/${APP_DIR}/shared/.env`, `${h.home}/${APP_DIR}/shared/storage`, 'console', '755', `${id} 1.0.0`, '']);
   });
 
   it('switches current atomically: a reader looping on it never sees a missing or partial release', async () => {
@@ -167,7 +159,7 @@ describe('release sources and failures that must fail cleanly', () => {
     expect((await onHost(pool, h, 'cd "$HOME/$1/current" && cat real.json && test ! -L release.json && grep -c \'"version": "4.3.0"\' release.json', APP_DIR)).trim()).toBe('{}1');
   });
 
-  it('a failed upload (the host\'s disk is full) fails the step and exits; the previous release keeps serving', async () => {
+  it("a failed upload (the host's disk is full) fails the step and exits; the previous release keeps serving", async () => {
     const dir = `${h.home}/small-disk`;
     await execFileP('mkdir', ['-p', dir]);
     await execFileP('mount', ['-t', 'tmpfs', '-o', `size=512k,uid=${h.uid},gid=${h.gid}`, 'tmpfs', dir]);
@@ -228,7 +220,12 @@ describe('release sources and failures that must fail cleanly', () => {
     const r = await runAction('deploy', {
       workspace: workspace('4.5.0'),
       inputs: {
-        app: 'blog', strategy: 'release', source: 'app', version: '4.5.0', 'github-deployment': 'false', 'connect-retries': '0',
+        app: 'blog',
+        strategy: 'release',
+        source: 'app',
+        version: '4.5.0',
+        'github-deployment': 'false',
+        'connect-retries': '0',
         ...sb.sshInputs([h]),
         hosts: `${h.spec}\n${h.user}@${dead}`,
       },
@@ -252,7 +249,17 @@ describe('release sources and failures that must fail cleanly', () => {
         workspace: workspace('4.6.0'),
         env: { GITHUB_API_URL: api.url },
         githubToken: 'ghs_jobToken0123456789',
-        inputs: { app: 'blog', strategy: 'release', source: 'app', version: '4.6.0', 'shared-paths': '.env', 'pre-deploy': 'sleep 3', 'ssh-key': sb.keys.ed25519.privateKey, hosts: spec, 'known-hosts': known },
+        inputs: {
+          app: 'blog',
+          strategy: 'release',
+          source: 'app',
+          version: '4.6.0',
+          'shared-paths': '.env',
+          'pre-deploy': 'sleep 3',
+          'ssh-key': sb.keys.ed25519.privateKey,
+          hosts: spec,
+          'known-hosts': known,
+        },
       }).then((x) => x.main);
       await waitFor(async () => (await historyOf(pool, h, APP_DIR)).some((e) => e.version === '4.6.0' && e.type === 'staged'));
       await sleep(500);
@@ -341,7 +348,16 @@ describe('hooks and GitHub deployments', () => {
       const logger = new LineLogger(() => {});
       logger.secrets.add('hunter2-db-pass');
       process.env.GITHUB_API_URL = api2.url;
-      const d = await startDeployment({ token: 'ghs_x1234567', repository: 'acme/shop', ref: 'abc', environment: 'staging', logUrl: '', description: 'blog 1.0 hunter2-db-pass', payload: { v: 'hunter2-db-pass' }, logger });
+      const d = await startDeployment({
+        token: 'ghs_x1234567',
+        repository: 'acme/shop',
+        ref: 'abc',
+        environment: 'staging',
+        logUrl: '',
+        description: 'blog 1.0 hunter2-db-pass',
+        payload: { v: 'hunter2-db-pass' },
+        logger,
+      });
       await d!.setStatus('failure', 'hook printed hunter2-db-pass');
       expect(JSON.stringify(api2.calls)).not.toContain('hunter2-db-pass');
       expect(api2.calls.map((c) => c.body.description)).toEqual(['blog 1.0 ***', 'blog 1.0 ***', 'hook printed ***']);

@@ -67,7 +67,9 @@ describe('privilege', () => {
     const e = await failure(s.run(sudo(['apt-get', 'update']), { step: 'apt update' }));
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(e.kind).toBe('sudo');
-    expect(e.message).toBe(`host ${sb.hosts[1]!.spec}: step 'apt update' needs root, but sudo asks for a password for user '${sb.hosts[1]!.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`);
+    expect(e.message).toBe(
+      `host ${sb.hosts[1]!.spec}: step 'apt update' needs root, but sudo asks for a password for user '${sb.hosts[1]!.user}'; allow it without a password (a NOPASSWD rule in /etc/sudoers.d), or connect as root`,
+    );
     await s.close();
   });
 });

@@ -33,7 +33,10 @@ describe('sandbox', () => {
   it('serves the test images: a healthy app with its version, an unhealthy one, one that never starts', async () => {
     const a = sb.hosts[0]!;
     const repo = sb.images!.repo;
-    await sh(a, `docker run -d --network host -e PORT=18182 ${repo}:2.0.0 && docker run -d --network host -e PORT=18183 ${repo}:unhealthy && docker run -d --name crasher --network host ${repo}:crash`);
+    await sh(
+      a,
+      `docker run -d --network host -e PORT=18182 ${repo}:2.0.0 && docker run -d --network host -e PORT=18183 ${repo}:unhealthy && docker run -d --name crasher --network host ${repo}:crash`,
+    );
     let health = '';
     for (let i = 0; i < 50 && !health; i++) {
       health = (await sh(a, 'wget -qO- http://127.0.0.1:18182/health || true')).stdout;

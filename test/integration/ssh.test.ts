@@ -120,9 +120,7 @@ describe('host keys', () => {
       expect(e.message).toContain('HOST KEY MISMATCH');
       expect(e.message).toContain(h.hostKeys[0]!.fingerprint);
       expect(e.message).toContain(impostor.keys[0]!.fingerprint);
-      const pinned = await failure(
-        SshSession.connect(target(h), options({ hostKeys: { mode: 'fingerprints', fingerprints: Fingerprints.parse(h.hostKeys.map((k) => k.fingerprint).join('\n')) } })),
-      );
+      const pinned = await failure(SshSession.connect(target(h), options({ hostKeys: { mode: 'fingerprints', fingerprints: Fingerprints.parse(h.hostKeys.map((k) => k.fingerprint).join('\n')) } })));
       expect(pinned.message).toContain('HOST KEY MISMATCH');
       // Every key type the impostor offers was tried and named.
       for (const k of impostor.keys) expect(pinned.message).toContain(k.fingerprint);

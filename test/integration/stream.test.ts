@@ -26,7 +26,9 @@ beforeAll(async () => {
     format: 'esm',
     outfile: bundle,
     external: ['cpu-features', '*.node'],
-    banner: { js: "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url); const __dirname = __filename.replace(/\\/[^/]*$/, '');" },
+    banner: {
+      js: "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url); const __dirname = __filename.replace(/\\/[^/]*$/, '');",
+    },
     logLevel: 'error',
   });
 });

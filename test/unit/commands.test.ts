@@ -11,12 +11,20 @@ const call: c.ComposeCall = { flavor: 'v2', dir: '/srv/apps/shop/releases/R1', p
 
 describe('compose', () => {
   it('v2 and v1 with project, files and env file', () => {
-    expect(r(c.composeArgs(call))).toMatchInlineSnapshot(`"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env"`);
-    expect(r(c.composeArgs({ ...call, flavor: 'v1' }))).toMatchInlineSnapshot(`"docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env"`);
+    expect(r(c.composeArgs(call))).toMatchInlineSnapshot(
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env"`,
+    );
+    expect(r(c.composeArgs({ ...call, flavor: 'v1' }))).toMatchInlineSnapshot(
+      `"docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env"`,
+    );
   });
   it('pull, up, digests, image removal, containers', () => {
-    expect(r(c.pullCommand(call, ['web']))).toMatchInlineSnapshot(`"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env pull --quiet web"`);
-    expect(r(c.upCommand(call, []))).toMatchInlineSnapshot(`"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env up -d --remove-orphans"`);
+    expect(r(c.pullCommand(call, ['web']))).toMatchInlineSnapshot(
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env pull --quiet web"`,
+    );
+    expect(r(c.upCommand(call, []))).toMatchInlineSnapshot(
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env up -d --remove-orphans"`,
+    );
     expect(r(c.repoDigestsCommand('reg:5000/shop:1'))).toMatchInlineSnapshot(`"docker image inspect --format '{{join .RepoDigests "\\n"}}' reg:5000/shop:1"`);
     expect(r(c.removeImagesCommand(['a:1', 'b:2']))).toMatchInlineSnapshot(`"docker image rm a:1 b:2"`);
     expect(r(c.containersCommand('shop-production'))).toMatchInlineSnapshot(`
@@ -26,14 +34,20 @@ describe('compose', () => {
       docker inspect --format '\\''{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}'\\'' $ids' ops shop-production"
     `);
   });
-  it('migrations: one-off, the v1 copy, exec; the copy\'s override file', () => {
-    expect(r(c.runOneOffCommand(call, 'app', "alembic upgrade head", { OPS_RELEASE: 'R1' }))).toMatchInlineSnapshot(`"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env run --rm -T -e OPS_RELEASE=R1 app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'alembic upgrade head'"`);
+  it("migrations: one-off, the v1 copy, exec; the copy's override file", () => {
+    expect(r(c.runOneOffCommand(call, 'app', 'alembic upgrade head', { OPS_RELEASE: 'R1' }))).toMatchInlineSnapshot(
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env run --rm -T -e OPS_RELEASE=R1 app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'alembic upgrade head'"`,
+    );
     expect(r(c.resolvedConfigCommand({ ...call, flavor: 'v1' }, '/srv/x/.cfg.yml'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
       f=$1; shift; umask 077; "$@" config > "$f"' ops /srv/x/.cfg.yml docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env"
     `);
-    expect(r(c.runOneOffCopyCommand({ ...call, flavor: 'v1' }, { config: '/srv/x/.cfg.yml', override: '/srv/x/.ov.yml' }, 'app', 'echo "$X"', {}))).toMatchInlineSnapshot(`"docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/x/.cfg.yml -f /srv/x/.ov.yml run --rm -T app-ops-oneoff sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'echo "$X"'"`);
-    expect(r(c.execInServiceCommand(call, 'app', 'false | cat', { OPS_APP: 'shop' }))).toMatchInlineSnapshot(`"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env exec -T -e OPS_APP=shop app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'false | cat'"`);
+    expect(r(c.runOneOffCopyCommand({ ...call, flavor: 'v1' }, { config: '/srv/x/.cfg.yml', override: '/srv/x/.ov.yml' }, 'app', 'echo "$X"', {}))).toMatchInlineSnapshot(
+      `"docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/x/.cfg.yml -f /srv/x/.ov.yml run --rm -T app-ops-oneoff sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'echo "$X"'"`,
+    );
+    expect(r(c.execInServiceCommand(call, 'app', 'false | cat', { OPS_APP: 'shop' }))).toMatchInlineSnapshot(
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env exec -T -e OPS_APP=shop app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'false | cat'"`,
+    );
     expect(c.oneOffOverride('/srv/x/.cfg.yml', 'app')).toMatchInlineSnapshot(`
       "services:
         app-ops-oneoff:

@@ -6,7 +6,11 @@ import { percentile } from '../../src/health/gate.js';
 describe('expect-status', () => {
   it('parses codes and ranges', () => {
     const s = parseStatusSet('200,204 300-399');
-    expect(s).toEqual([[200, 200], [204, 204], [300, 399]]);
+    expect(s).toEqual([
+      [200, 200],
+      [204, 204],
+      [300, 399],
+    ]);
     expect(statusMatches(s, 204)).toBe(true);
     expect(statusMatches(s, 250)).toBe(false);
     expect(statusMatches(s, 399)).toBe(true);
@@ -52,7 +56,7 @@ describe('responses', () => {
     expect(assertResponse(spec, 200, '{"status":"healthy","checks":{"db":"ok"}}')).toBeUndefined();
     expect(assertResponse(spec, 503, '')).toEqual({ kind: 'status', message: 'status 503 is not expected' });
     expect(assertResponse(spec, 200, 'nope')).toEqual({ kind: 'assertion', message: 'the body is not JSON' });
-    expect(assertResponse(spec, 200, '{"status":"healthy","checks":{"db":"down"}}')!.message).toBe("expect-json 'checks.db=ok': the body has \"down\"");
+    expect(assertResponse(spec, 200, '{"status":"healthy","checks":{"db":"down"}}')!.message).toBe('expect-json \'checks.db=ok\': the body has "down"');
     expect(assertResponse(spec, 200, '{"status":"healthy"}')!.message).toBe("expect-json 'checks.db=ok': the body has no such field");
   });
 });

@@ -30,9 +30,7 @@ describe('fingerprints and types', () => {
 
 describe('KnownHosts', () => {
   it('matches plain names, [host]:port, wildcards and negation', () => {
-    const kh = KnownHosts.parse(
-      [`web1,10.0.0.1 ${keys.ed25519!.line}`, `[web2]:2222 ${keys.rsa!.line}`, `*.example.com,!bad.example.com ${keys.ecdsa!.line}`].join('\n'),
-    );
+    const kh = KnownHosts.parse([`web1,10.0.0.1 ${keys.ed25519!.line}`, `[web2]:2222 ${keys.rsa!.line}`, `*.example.com,!bad.example.com ${keys.ecdsa!.line}`].join('\n'));
     expect(kh.check('web1', 22, keys.ed25519!.blob)).toBe('ok');
     expect(kh.check('10.0.0.1', 22, keys.ed25519!.blob)).toBe('ok');
     expect(kh.check('web1', 22, keys.other!.blob)).toBe('mismatch');

@@ -15,7 +15,7 @@ const LAYERS: string[][] = [
   ['fleet'],
   ['inputs'],
   ['health'],
-  ['deploy', 'build', 'report', 'backup', 'storage', 'maintenance'],
+  ['deploy', 'build', 'report', 'schemas', 'backup', 'storage', 'maintenance'],
   ['flows'],
   ['action'],
 ];

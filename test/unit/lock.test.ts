@@ -10,7 +10,7 @@ describe('lock staleness, by the host clock', () => {
     expect(parseHeld(`held\n301\n${JSON.stringify(owner)}`)).toMatchObject({ stale: true });
   });
 
-  it('the owner file\'s runner-clock times never decide', () => {
+  it("the owner file's runner-clock times never decide", () => {
     const far = { ...owner, acquired: '2099-01-01T00:00:00Z', expires: '2099-01-01T01:00:00Z', ttl_s: 10 };
     expect(parseHeld(`held\n11\n${JSON.stringify(far)}`).stale).toBe(true);
     const past = { ...owner, acquired: '2001-01-01T00:00:00Z', expires: '2001-01-01T00:05:00Z' };

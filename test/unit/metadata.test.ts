@@ -22,7 +22,7 @@ describe('action metadata', () => {
     });
 
     it('declares exactly the inputs its schema parses, with the same defaults', async () => {
-      const { schema } = await import(`../../actions/${name}/schema.ts`);
+      const { schema } = await import(`../../src/schemas/${name}.ts`);
       expect(Object.keys(meta.inputs).sort()).toEqual(Object.keys(schema).sort());
       for (const [input, spec] of Object.entries(meta.inputs as Record<string, { required?: boolean; default?: string; description?: string }>)) {
         const field = schema[input];

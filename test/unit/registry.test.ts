@@ -4,7 +4,10 @@ import { isInsecureRegistry, parseImageName, parseRegistryConfig, pushedDigest }
 
 describe('which registries the engine lets us speak plain HTTP to', () => {
   const cfg = parseRegistryConfig(
-    JSON.stringify({ InsecureRegistryCIDRs: ['127.0.0.0/8', '10.231.0.0/16', 'fd00::/8'], IndexConfigs: { 'docker.io': { Name: 'docker.io', Secure: true }, 'reg.lan:5000': { Name: 'reg.lan:5000', Secure: false }, 'named.lan': { Name: 'named.lan', Secure: true } } }),
+    JSON.stringify({
+      InsecureRegistryCIDRs: ['127.0.0.0/8', '10.231.0.0/16', 'fd00::/8'],
+      IndexConfigs: { 'docker.io': { Name: 'docker.io', Secure: true }, 'reg.lan:5000': { Name: 'reg.lan:5000', Secure: false }, 'named.lan': { Name: 'named.lan', Secure: true } },
+    }),
   );
   it.each([
     ['127.0.0.1:5000', true],

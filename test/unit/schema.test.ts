@@ -9,7 +9,14 @@ function source(values: Record<string, string>) {
 
 describe('durations', () => {
   it.each([
-    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['2h', 7_200_000], ['1d', 86_400_000], ['1.5s', 1500], ['20', 20_000], [' 10s ', 10_000],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    ['1.5s', 1500],
+    ['20', 20_000],
+    [' 10s ', 10_000],
   ])('%s', (raw, ms) => expect(parseDuration(raw)).toBe(ms));
 
   it.each(['', 'soon', '5 m', '-1s', '1w', '1e3s'])('rejects %j', (raw) => {
@@ -69,7 +76,14 @@ describe('parseInputs', () => {
   });
 
   it('never echoes a secret in a parse error', () => {
-    const s = { key: f.custom((raw) => { throw new Error(`bad: ${raw}`); }, { secret: true, required: true }) };
+    const s = {
+      key: f.custom(
+        (raw) => {
+          throw new Error(`bad: ${raw}`);
+        },
+        { secret: true, required: true },
+      ),
+    };
     const { src } = source({ key: 'hunter2-secret' });
     expect(() => parseInputs(s, src)).toThrow(/input 'key': has an invalid value$/);
   });

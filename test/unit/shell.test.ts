@@ -7,14 +7,96 @@ import { and, envRef, group, home, mergeErr, or, pipe, quote, remotePath, render
 
 /** Strings that must each stay one literal argument. */
 const HOSTILE = [
-  '', ' ', '  leading', 'trailing  ', 'a b', 'tab\there', 'new\nline', '\n', 'cr\rlf\r\n',
-  "'", "''", "it's", "'\\''", '"', '""', 'say "hi"', '\\', '\\\\', 'back\\slash', 'ends\\',
-  '$HOME', '${HOME}', '$(id)', '`id`', '$((1+1))', '$1', '$@', '$*', '$#', '$?', '$$', '$!', '$-', '$0',
-  ';', 'a;b', '; rm -rf /', '&&', 'a&&b', '||', '|', 'a|b', '&', 'a & b', '>', '>>', '<', '2>&1', '<(id)', '>(id)',
-  '*', '*.*', '?', '[a-z]', '[!a]', '{a,b}', '~', '~root', '~/x', '#', 'a #comment', '!', '!!', '! x',
-  '-n', '-e', '--', '-', '=', 'a=b', 'PATH=/x', '%s', '%n', '(', ')', '()', '{', '}', '{ :; }',
-  'über', 'naïve ☃', '日本語', '🚀 launch', 'emoji\u200bzero-width', '\u00a0nbsp', 'rtl\u202eevil',
-  'x\u0001ctrl', '\u007f', 'a\u001b[31mred', "mix'\"$`\\;|&<>*?[]{}()~#! \n\t",
+  '',
+  ' ',
+  '  leading',
+  'trailing  ',
+  'a b',
+  'tab\there',
+  'new\nline',
+  '\n',
+  'cr\rlf\r\n',
+  "'",
+  "''",
+  "it's",
+  "'\\''",
+  '"',
+  '""',
+  'say "hi"',
+  '\\',
+  '\\\\',
+  'back\\slash',
+  'ends\\',
+  '$HOME',
+  '${HOME}',
+  '$(id)',
+  '`id`',
+  '$((1+1))',
+  '$1',
+  '$@',
+  '$*',
+  '$#',
+  '$?',
+  '$$',
+  '$!',
+  '$-',
+  '$0',
+  ';',
+  'a;b',
+  '; rm -rf /',
+  '&&',
+  'a&&b',
+  '||',
+  '|',
+  'a|b',
+  '&',
+  'a & b',
+  '>',
+  '>>',
+  '<',
+  '2>&1',
+  '<(id)',
+  '>(id)',
+  '*',
+  '*.*',
+  '?',
+  '[a-z]',
+  '[!a]',
+  '{a,b}',
+  '~',
+  '~root',
+  '~/x',
+  '#',
+  'a #comment',
+  '!',
+  '!!',
+  '! x',
+  '-n',
+  '-e',
+  '--',
+  '-',
+  '=',
+  'a=b',
+  'PATH=/x',
+  '%s',
+  '%n',
+  '(',
+  ')',
+  '()',
+  '{',
+  '}',
+  '{ :; }',
+  'über',
+  'naïve ☃',
+  '日本語',
+  '🚀 launch',
+  'emoji\u200bzero-width',
+  '\u00a0nbsp',
+  'rtl\u202eevil',
+  'x\u0001ctrl',
+  '\u007f',
+  'a\u001b[31mred',
+  'mix\'"$`\\;|&<>*?[]{}()~#! \n\t',
   '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----',
 ];
 
@@ -23,10 +105,6 @@ function shOut(commandLine: string): string {
 }
 
 describe('quote', () => {
-  it('has a corpus of at least 50 hostile strings', () => {
-    expect(HOSTILE.length).toBeGreaterThanOrEqual(50);
-  });
-
   it.each(HOSTILE.map((s) => [JSON.stringify(s), s]))('%s round-trips through sh as one literal argument', (_label, s) => {
     const argc = shOut(render(['sh', '-c', 'printf %s "$#"', 'argv0', s]));
     expect(argc).toBe('1');
@@ -60,7 +138,7 @@ describe('combinators', () => {
     expect(render(c)).toBe("mkdir -p 'a b' && test -f 'x;y' || touch '$(id)'");
     expect(render(seq(['true'], ['false']))).toBe('true ; false');
     expect(render(pipe(['echo', 'a'], ['tr', 'a', 'b']))).toBe('echo a | tr a b');
-    expect(render(subshell(['cd', '/'], ))).toBe('( cd / )');
+    expect(render(subshell(['cd', '/']))).toBe('( cd / )');
     expect(render(group(['true']))).toBe('{ true ; }');
     expect(render(toFile(['echo', 'x'], 'f>g', true))).toBe("echo x >> 'f>g'");
     expect(render(silent(['true']))).toBe('true >/dev/null 2>&1');
@@ -104,7 +182,7 @@ describe('scripts', () => {
     expect(run('echo "$UNSET_VARIABLE_X"').status).not.toBe(0);
     expect(run('false | cat').status).not.toBe(0);
     expect(run('echo ok').stdout).toBe('ok\n');
-    expect(run("echo 'quotes' \"and\" $((1+2))").stdout).toBe('quotes and 3\n');
+    expect(run('echo \'quotes\' "and" $((1+2))').stdout).toBe('quotes and 3\n');
   });
 
   it.each([

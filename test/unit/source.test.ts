@@ -61,7 +61,9 @@ describe('checking sources made by real tar', () => {
     mkdirSync(long);
     symlinkSync('../../outside', path.join(long, 'l'.repeat(110)));
     symlinkSync('/etc/shadow', path.join(d, 'release.json'));
-    await expect(checkDirectory(d)).rejects.toThrow(/release\.json points to the absolute path \/etc\/shadow.*points outside the release \(\.\.\/\.\.\/outside\)|points outside the release \(\.\.\/\.\.\/outside\).*release\.json points to the absolute path/);
+    await expect(checkDirectory(d)).rejects.toThrow(
+      /release\.json points to the absolute path \/etc\/shadow.*points outside the release \(\.\.\/\.\.\/outside\)|points outside the release \(\.\.\/\.\.\/outside\).*release\.json points to the absolute path/,
+    );
     for (const [f, args] of [
       [`${d}.tar`, ['-cf']],
       [`${d}.gnu.tgz`, ['--format=gnu', '-czf']],

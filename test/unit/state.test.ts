@@ -24,7 +24,9 @@ describe('history', () => {
   });
 
   it('a release is good once it succeeded, bad once marked (a later success clears it)', () => {
-    const events = parseHistory([ev('deploy-succeeded', 'R1'), ev('deploy-succeeded', 'R2'), ev('marked-bad', 'R2', { reason: 'gate' }), ev('marked-bad', 'R3', { reason: 'x' }), ev('deploy-succeeded', 'R3')].join('\n'));
+    const events = parseHistory(
+      [ev('deploy-succeeded', 'R1'), ev('deploy-succeeded', 'R2'), ev('marked-bad', 'R2', { reason: 'gate' }), ev('marked-bad', 'R3', { reason: 'x' }), ev('deploy-succeeded', 'R3')].join('\n'),
+    );
     const s = releaseStates(events);
     expect([s.get('R1'), s.get('R2'), s.get('R3')].map((x) => [x?.good, x?.bad])).toEqual([
       [true, false],

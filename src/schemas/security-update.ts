@@ -1,4 +1,4 @@
-import { sshSchema } from '../../src/inputs/ssh.js';
+import { sshSchema } from '../inputs/ssh.js';
 
 /** The inputs of the security-update action (its own ones; see action.yml). */
 export const own = {};

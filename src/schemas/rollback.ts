@@ -1,7 +1,7 @@
-import { f } from '../../src/inputs/schema.js';
-import { sshSchema } from '../../src/inputs/ssh.js';
-import { healthSchema } from '../../src/health/spec.js';
-import { own as deployInputs } from '../deploy/schema.js';
+import { f } from '../inputs/schema.js';
+import { sshSchema } from '../inputs/ssh.js';
+import { healthSchema } from '../health/spec.js';
+import { own as deployInputs } from './deploy.js';
 
 /** The inputs of the rollback action (see action.yml). */
 export const own = {

@@ -1,6 +1,7 @@
 /**
- * The locks a main step holds, saved for its `post:` step: if the main step dies (killed,
- * cancelled, crashed), the post step releases every lock that is still this run's.
+ * What a main step hands to its `post:` step, typed in one place. Today: the locks it holds,
+ * so that if the main step dies (killed, cancelled, crashed), the post step releases every
+ * lock that is still this run's.
  */
 import { collectInputs, InputError, type Schema } from '../inputs/schema.js';
 import { resolveSshInto } from '../inputs/ssh.js';
@@ -9,29 +10,34 @@ import { SshPool } from '../host/pool.js';
 import { releaseCommand, type LockSite } from '../host/lock.js';
 import type { ActionContext } from './runtime.js';
 
-const KEY = 'locks';
+/** Every key of the post-step state, with its value's type. */
+export interface PostState {
+  /** The locks held: the owner id and, per host, where its lock is. */
+  locks: { id: string; sites: { name: string; appDir: string }[] };
+}
 
-interface Saved {
-  id: string;
-  sites: { name: string; appDir: string }[];
+export function writeState<K extends keyof PostState>(ctx: ActionContext, key: K, value: PostState[K] | undefined): void {
+  ctx.saveState(key, value === undefined ? '' : JSON.stringify(value));
+}
+
+export function readState<K extends keyof PostState>(ctx: ActionContext, key: K): PostState[K] | undefined {
+  const text = ctx.getState(key);
+  return text ? (JSON.parse(text) as PostState[K]) : undefined;
 }
 
 export function saveLocks(ctx: ActionContext, held: LockSite[], id: string): void {
-  const saved: Saved = { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) };
-  ctx.saveState(KEY, JSON.stringify(saved));
+  writeState(ctx, 'locks', { id, sites: held.map((s) => ({ name: s.name, appDir: s.appDir })) });
 }
 
 /** The main step released its locks itself: nothing for the post step to do. */
 export function clearLocks(ctx: ActionContext): void {
-  ctx.saveState(KEY, '');
+  writeState(ctx, 'locks', undefined);
 }
 
 /** The post step: release every saved lock that is still this run's. */
 export async function releaseSavedLocks(ctx: ActionContext, schema: Schema): Promise<void> {
-  const text = ctx.getState(KEY);
-  if (!text) return;
-  const saved = JSON.parse(text) as Saved;
-  if (!saved.sites?.length) return;
+  const saved = readState(ctx, 'locks');
+  if (!saved?.sites?.length) return;
   const { values, problems } = collectInputs(schema, ctx.inputs);
   const ssh = resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
   if (!ssh) throw new InputError(problems);

@@ -1,6 +1,6 @@
-import { f } from '../../src/inputs/schema.js';
-import { sshSchema } from '../../src/inputs/ssh.js';
-import { own as deployInputs } from '../deploy/schema.js';
+import { f } from '../inputs/schema.js';
+import { sshSchema } from '../inputs/ssh.js';
+import { own as deployInputs } from './deploy.js';
 
 /** The inputs of the migrate action (see action.yml). */
 export const own = {

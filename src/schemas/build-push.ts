@@ -1,5 +1,5 @@
-import { f, ParseError } from '../../src/inputs/schema.js';
-import { parseTagSpecs } from '../../src/build/tags.js';
+import { f, ParseError } from '../inputs/schema.js';
+import { parseTagSpecs } from '../build/tags.js';
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */
 const IMAGE_NAME = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;

@@ -1,5 +1,5 @@
-import { appSchema } from '../../src/inputs/common.js';
-import { sshSchema } from '../../src/inputs/ssh.js';
+import { appSchema } from '../inputs/common.js';
+import { sshSchema } from '../inputs/ssh.js';
 
 /** The inputs of the backup action (its own ones; see action.yml). */
 export const own = appSchema;

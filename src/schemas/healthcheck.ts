@@ -1,5 +1,5 @@
-import { healthSchema } from '../../src/health/spec.js';
-import { sshSchema } from '../../src/inputs/ssh.js';
+import { healthSchema } from '../health/spec.js';
+import { sshSchema } from '../inputs/ssh.js';
 
 /** healthcheck: the gate's own inputs, then the shared SSH inputs (used with via-ssh). */
 export const schema = {

@@ -1,7 +1,7 @@
-import { f, parseBool, ParseError } from '../../src/inputs/schema.js';
-import { appSchema } from '../../src/inputs/common.js';
-import { sshSchema } from '../../src/inputs/ssh.js';
-import { healthSchema } from '../../src/health/spec.js';
+import { f, parseBool, ParseError } from '../inputs/schema.js';
+import { appSchema } from '../inputs/common.js';
+import { sshSchema } from '../inputs/ssh.js';
+import { healthSchema } from '../health/spec.js';
 
 const relPath = (raw: string) => {
   const p = raw.trim();
@@ -22,7 +22,15 @@ export const own = {
   image: f.optionalString(),
   services: f.list(),
   source: f.optionalString(),
-  'shared-paths': f.custom((raw) => raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean).map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] as string[] }),
+  'shared-paths': f.custom(
+    (raw) =>
+      raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))),
+    { default: [] as string[] },
+  ),
   'build-command': f.optionalString(),
   'restart-command': f.optionalString(),
   'keep-releases': f.int(1, 100, { default: 5 }),

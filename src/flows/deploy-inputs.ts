@@ -1,0 +1,78 @@
+/** The deploy action's inputs, checked and turned into a DeployConfig (every problem reported at once). */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Problem, Parsed } from '../inputs/schema.js';
+import { IMAGE_REF, envFileSecrets } from '../inputs/common.js';
+import { resolveSshInto, type SshSetup } from '../inputs/ssh.js';
+import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../health/spec.js';
+import type { LockSite } from '../host/lock.js';
+import type { schema } from '../schemas/deploy.js';
+import type { Caller } from './caller.js';
+import type { DeployConfig } from './deploy.js';
+import { runMigration } from './migrate.js';
+
+export interface PreparedDeploy {
+  cfg: DeployConfig;
+  ssh: SshSetup;
+  version: string;
+}
+
+export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: Caller, onLocked: (held: LockSite[], id: string) => void): PreparedDeploy | undefined {
+  const spec = healthSpec(v, 'health-', problems);
+  maskHealthSecrets(spec, c.mask);
+  const tlsWarning = insecureTlsWarning(spec, 'health-');
+  if (tlsWarning) c.logger.warning(tlsWarning);
+  // Each value of the env file, too: a tool that prints just the value must not show it.
+  for (const value of envFileSecrets(v['env-file'] ?? '')) c.mask(value);
+  const ssh = resolveSshInto(v, problems, { workspace: c.workspace, logger: c.logger });
+  const ws = c.workspace;
+
+  let compose: DeployConfig['compose'];
+  let files: DeployConfig['files'];
+  if (v.strategy === 'compose') {
+    const names = new Set<string>();
+    const read = v['compose-file'].flatMap((f) => {
+      const p = path.resolve(ws, f);
+      if (!existsSync(p)) {
+        problems.push({ input: 'compose-file', message: `'${f}' does not exist in the workspace (${p}); check out the repository first or fix the path` });
+        return [];
+      }
+      const name = path.basename(p);
+      if (names.has(name)) problems.push({ input: 'compose-file', message: `two compose files are named '${name}'` });
+      names.add(name);
+      return [{ name, content: readFileSync(p) }];
+    });
+    if (v.image && !IMAGE_REF.test(v.image)) problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
+    compose = { files: read, env: v['env-file'] ?? '', services: v.services, image: v.image };
+  } else {
+    if (!v.source) problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
+    else if (!existsSync(path.resolve(ws, v.source))) problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
+    files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
+  }
+  if (v['auto-rollback'] === true && !spec.urls?.length) problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
+  if (problems.length || !ssh) return undefined;
+
+  const version = v.version || c.sha.slice(0, 7) || 'manual';
+  const run = { app: v.app, environment: v.environment, version, sha: c.sha, actor: c.actor, runUrl: c.runUrl, runId: c.runId };
+  const cfg: DeployConfig = {
+    run,
+    appDir: v['app-dir'] || `~/apps/${v.app}-${v.environment}`,
+    strategy: v.strategy,
+    compose,
+    files,
+    keepReleases: v['keep-releases'],
+    hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
+    gate: spec.urls.length ? { spec, autoRollback: v['auto-rollback'] ?? true } : undefined,
+    fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
+    lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
+    commandTimeoutMs: ssh.options.commandTimeoutMs,
+    beforeSwitch: v['migrate-command']
+      ? async (hosts, release) => {
+          if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose') throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
+          await runMigration(hosts[0]!, release, { command: v['migrate-command']!, mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, c.logger);
+        }
+      : undefined,
+    onLocked,
+  };
+  return { cfg, ssh, version };
+}
