@@ -31637,7 +31637,6 @@ class InputError extends Error {
     }
 }
 
-
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -31923,40 +31922,6 @@ async function runAction(main, post) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./src/host/errors.ts
-class SshError extends Error {
-    kind;
-    host;
-    details;
-    constructor(kind, host, message, details = {}) {
-        super(message);
-        this.kind = kind;
-        this.host = host;
-        this.details = details;
-        this.name = 'SshError';
-    }
-}
-
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
-/**
- * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
- * a name that does not resolve, a refused key, or anything else (`protocol`, not retried).
- */
-function classifyConnectError(e) {
-    const err = e;
-    if (err.level === 'client-authentication')
-        return 'auth';
-    if (err.code === 'ENOTFOUND')
-        return 'dns';
-    if (err.code && RETRYABLE.has(err.code))
-        return 'connect';
-    if (err.level === 'client-socket' || err.level === 'client-timeout')
-        return 'connect';
-    if (/Timed out while waiting for handshake|Connection lost before handshake|socket hang up|Keepalive timeout|Channel open failure/i.test(err.message ?? ''))
-        return 'connect';
-    return 'protocol';
-}
-
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: external "node:os"
@@ -32735,6 +32700,7 @@ function buildSummary(cfg, r) {
 }
 
 ;// CONCATENATED MODULE: ./src/schemas/build-push.ts
+
 
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */

@@ -64667,7 +64667,6 @@ class schema_InputError extends Error {
     }
 }
 
-
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -64860,7 +64859,7 @@ class LineLogger {
 }
 /** A logger that drops everything (still redacts nothing; nothing is written). */
 const silentLogger = () => new LineLogger(() => { });
-function log_errorMessage(e) {
+function errorMessage(e) {
     return e instanceof Error ? e.message : String(e);
 }
 
@@ -64943,7 +64942,7 @@ async function runAction(main, post) {
         await main(ctx);
     }
     catch (e) {
-        const msg = logger.secrets.redact(log_errorMessage(e));
+        const msg = logger.secrets.redact(errorMessage(e));
         if (e instanceof schema_InputError)
             setFailed(`invalid input:\n${msg}`);
         else
@@ -65486,6 +65485,7 @@ function parsePrivateKey(raw, passphrase) {
 
 
 
+
 /** The SSH inputs every action that reaches a server shares, with the same names. */
 function sshSchema(o = {}) {
     return {
@@ -65822,7 +65822,6 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
@@ -65960,7 +65959,7 @@ async function handshake(target, opts, via, algos) {
             config.sock = (await via.forwardOut(target.host, target.port));
         }
         catch (e) {
-            throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${log_errorMessage(e)}`);
+            throw new SshError('connect', target.name, `host ${target.name}: the jump host ${via.target.name} could not reach ${target.host}:${target.port}: ${errorMessage(e)}`);
         }
     }
     const client = new Client();
@@ -65992,7 +65991,7 @@ async function handshake(target, opts, via, algos) {
         client.end();
         if (rejected)
             return { rejected };
-        const msg = log_errorMessage(e);
+        const msg = errorMessage(e);
         if (algos && /no matching|handshake failed|host key format/i.test(msg))
             return {};
         const kind = classifyConnectError(e);
@@ -66273,7 +66272,7 @@ class SshSession {
         };
         // A connection can fail at any time after it was made (a reset, a keepalive timeout):
         // the error is this session's to report, never an uncaught exception.
-        c.on('error', (e) => drop(log_errorMessage(e)));
+        c.on('error', (e) => drop(errorMessage(e)));
         c.on('end', () => drop('the server closed the connection'));
         c.on('close', () => drop('the connection closed'));
     }
@@ -66565,6 +66564,136 @@ class SshPool {
     }
 }
 
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
+}
+function pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shell_shScript(shell_sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function mkdirCommand(dir) {
+    return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function extractCommand(dir, gzip) {
+    return gzip ? shell_shScript(shell_sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shell_shScript(shell_sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function sharedPathsCommand(appDir, releaseDir, paths) {
+    return shell_shScript(shell_sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hookCommand(dir, script, env) {
+    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
+}
+
 ;// CONCATENATED MODULE: ./src/commands/lock.ts
 /**
  * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
@@ -66573,19 +66702,29 @@ class SshPool {
  */
 
 const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-function acquireCommand(appDir, owner) {
-    return shell_shScript(shell_sh `mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
+ * that one is held: it is reported as the holder instead (checked again after taking, so a
+ * maintenance run that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guard = '') {
+    return shell_shScript(shell_sh `held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
+  echo "$2"
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
+}
+if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
+fi`, appDir, JSON.stringify(owner), guard);
 }
 /** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
 function renewCommand(appDir, id) {
@@ -66615,165 +66754,53 @@ else
 fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
 }
 
-;// CONCATENATED MODULE: ./src/host/lock.ts
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+
 /**
- * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
- * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
- * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
- * and cannot both hold a host.
- *
- * Staleness is decided on the host, by the host's clock: the holder renews owner.json
- * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
- * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
- * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+function readStateCommand(appDir) {
+    return shell_shScript(shell_sh `d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+}
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function switchCommand(appDir, id) {
+    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function removeReleasesCommand(appDir, ids) {
+    return shell_shScript(shell_sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
 
 
 
 
-/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
-const LEGACY_TTL_S = 300;
-/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
-const ORPHAN_AGE_S = 60;
-function describeOwner(o, ageS) {
-    const renewed = ageS === undefined ? '' : `, renewed ${text_formatDuration(ageS * 1000)} ago by the host's clock`;
-    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
-}
-/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
-function parseHeld(stdout) {
-    const [, ageLine = '0', ...rest] = stdout.split('\n');
-    const text = rest.join('\n').trim();
-    let owner = {};
-    try {
-        owner = text ? JSON.parse(text) : {};
-    }
-    catch {
-        owner = {};
-    }
-    const ageS = Math.max(0, Number(ageLine) || 0);
-    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-    return { owner, ageS, stale: ageS > limit };
-}
-class LockLostError extends Error {
-}
-/** The locks a run holds, renewed in the background until released. */
-class HeldLocks {
-    owner;
-    sites;
-    logger;
-    lostWhy;
-    released = false;
-    timer;
-    constructor(owner, sites, logger, ttlMs) {
-        this.owner = owner;
-        this.sites = sites;
-        this.logger = logger;
-        this.timer = setInterval(() => {
-            for (const s of this.sites) {
-                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
-            }
-        }, Math.max(250, Math.floor(ttlMs / 3)));
-        this.timer.unref();
-    }
-    get lost() {
-        return this.lostWhy;
-    }
-    async renew(s) {
-        if (this.released || this.lostWhy)
-            return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
-        if (r.stdout.startsWith('lost')) {
-            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
-            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
-            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
-            clearInterval(this.timer);
-        }
-    }
-    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
-    assertHeld() {
-        if (this.lostWhy)
-            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
-    }
-    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
-    async verify(names) {
-        this.assertHeld();
-        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
-        this.assertHeld();
-    }
-    /** Release every lock that is still ours; say so for each that is not. */
-    async release() {
-        if (this.released)
-            return;
-        this.released = true;
-        clearInterval(this.timer);
-        await Promise.all(this.sites.map(async (s) => {
-            try {
-                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
-                if (r.stdout.trim() === 'released')
-                    this.logger.info(`host ${s.name}: lock released`);
-                else
-                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
-            }
-            catch (e) {
-                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${text_formatDuration(this.owner.ttl_s * 1000)} without renewal`);
-            }
-        }));
-    }
-}
-const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * Take the lock on every site, one after another in canonical order, waiting (up to
- * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
- * released.
- */
-async function acquireLocks(sites, base, o) {
-    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
-    const held = [];
-    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
-    const deadline = Date.now() + o.timeoutMs;
-    try {
-        for (const s of ordered) {
-            await acquireOne(s, owner, deadline, o);
-            held.push(s);
-            o.onAcquired?.([...held], owner);
-        }
-    }
-    catch (e) {
-        await locks.release();
-        throw e;
-    }
-    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${text_formatDuration(owner.ttl_s * 1000)} without renewal)`);
-    return locks;
-}
-async function acquireOne(s, owner, deadline, o) {
-    let shown = '';
-    for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
-        if (r.stdout.startsWith('acquired'))
-            return;
-        const { owner: held, ageS, stale } = parseHeld(r.stdout);
-        const desc = describeOwner(held, ageS);
-        const who = describeOwner(held);
-        if (who !== shown) {
-            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
-            shown = who;
-        }
-        if (stale && held.kind !== 'maintenance') {
-            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
-            continue;
-        }
-        if (Date.now() >= deadline) {
-            throw new Error(`could not get the lock on ${s.name} within ${text_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
-                (held.kind === 'maintenance'
-                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${text_formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
-        }
-        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
-    }
-}
+
+
+
 
 ;// CONCATENATED MODULE: ./src/action/post-state.ts
 /**
@@ -66821,7 +66848,7 @@ async function releaseSavedLocks(ctx, schema) {
                 ctx.logger.info(r.stdout.trim() === 'released' ? `post: released the lock on ${site.name} that the main step left behind` : `post: the lock on ${site.name} is no longer this run's; left it as it is`);
             }
             catch (e) {
-                failed.push(`${site.name}: ${log_errorMessage(e)}`);
+                failed.push(`${site.name}: ${errorMessage(e)}`);
             }
         }));
     }
@@ -66838,7 +66865,7 @@ async function releaseSavedLocks(ctx, schema) {
  * Run `fn` on every target by the policy and return one result per target, in target
  * order: succeeded, failed (with the error) or skipped (never started).
  */
-async function run_forEachHost(targets, fn, policy) {
+async function forEachHost(targets, fn, policy) {
     const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
     let stop = false;
     const runWave = async (indexes) => {
@@ -66853,7 +66880,7 @@ async function run_forEachHost(targets, fn, policy) {
                     results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
                 }
                 catch (e) {
-                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: log_errorMessage(e), cause: e };
+                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
                     if (policy.onFailure === 'halt')
                         stop = true;
                 }
@@ -66911,6 +66938,7 @@ var external_node_tls_default = /*#__PURE__*/__nccwpck_require__.n(external_node
  * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
  * `health-expect-json`, ...).
  */
+
 
 function parseStatusSet(raw) {
     const out = [];
@@ -67383,7 +67411,7 @@ async function checkHealth(spec, ctx) {
     if (!ctx.pool || !ctx.targets?.length)
         throw new Error('via-ssh needs hosts to check from');
     const pool = ctx.pool;
-    const perHost = await run_forEachHost(ctx.targets, async (t) => {
+    const perHost = await forEachHost(ctx.targets, async (t) => {
         let session;
         try {
             session = await pool.get(t);
@@ -67397,14 +67425,180 @@ async function checkHealth(spec, ctx) {
                 elapsedMs: 0,
                 latencies: [],
                 errors: { error: 1 },
-                failure: `${t.name}: cannot check ${redactUrl(url)}: ${log_errorMessage(e)}`,
-                lastError: log_errorMessage(e),
+                failure: `${t.name}: cannot check ${redactUrl(url)}: ${errorMessage(e)}`,
+                lastError: errorMessage(e),
             }));
         }
         const s = session;
         return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
     }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
+}
+
+;// CONCATENATED MODULE: ./src/host/lock.ts
+/**
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ */
+
+
+
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+function describeOwner(o, ageS) {
+    const renewed = ageS === undefined ? '' : `, renewed ${text_formatDuration(ageS * 1000)} ago by the host's clock`;
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
+}
+/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+function parseHeld(stdout) {
+    const [, ageLine = '0', ...rest] = stdout.split('\n');
+    const text = rest.join('\n').trim();
+    let owner = {};
+    try {
+        owner = text ? JSON.parse(text) : {};
+    }
+    catch {
+        owner = {};
+    }
+    const ageS = Math.max(0, Number(ageLine) || 0);
+    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: ageS > limit };
+}
+/** The host-scoped maintenance lock's directory, under the user's home. */
+function hostLockDir(home) {
+    return external_node_path_default().posix.join(home, '.ops-actions', 'host');
+}
+class LockLostError extends Error {
+}
+/** The locks a run holds, renewed in the background until released. */
+class HeldLocks {
+    owner;
+    sites;
+    logger;
+    lostWhy;
+    released = false;
+    timer;
+    constructor(owner, sites, logger, ttlMs) {
+        this.owner = owner;
+        this.sites = sites;
+        this.logger = logger;
+        this.timer = setInterval(() => {
+            for (const s of this.sites) {
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
+            }
+        }, Math.max(250, Math.floor(ttlMs / 3)));
+        this.timer.unref();
+    }
+    get lost() {
+        return this.lostWhy;
+    }
+    async renew(s) {
+        if (this.released || this.lostWhy)
+            return;
+        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+        if (r.stdout.startsWith('lost')) {
+            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+            clearInterval(this.timer);
+        }
+    }
+    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+    assertHeld() {
+        if (this.lostWhy)
+            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
+    }
+    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+    async verify(names) {
+        this.assertHeld();
+        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+        this.assertHeld();
+    }
+    /** Release every lock that is still ours; say so for each that is not. */
+    async release() {
+        if (this.released)
+            return;
+        this.released = true;
+        clearInterval(this.timer);
+        await Promise.all(this.sites.map(async (s) => {
+            try {
+                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                if (r.stdout.trim() === 'released')
+                    this.logger.info(`host ${s.name}: lock released`);
+                else
+                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                this.logger.warning(`host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${text_formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+            }
+        }));
+    }
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+async function acquireLocks(sites, base, o) {
+    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+    const held = [];
+    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+        for (const s of ordered) {
+            await acquireOne(s, owner, deadline, o);
+            held.push(s);
+            o.onAcquired?.([...held], owner);
+        }
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${text_formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    return locks;
+}
+async function acquireOne(s, owner, deadline, o) {
+    let shown = '';
+    for (;;) {
+        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guard), { step: 'lock' });
+        if (r.stdout.startsWith('acquired'))
+            return;
+        const { owner: held, ageS, stale } = parseHeld(r.stdout);
+        // The host's maintenance lock (the guard) is never broken, whatever it says.
+        const guarded = r.stdout.startsWith('held-guard');
+        const desc = describeOwner(held, ageS);
+        const who = describeOwner(held);
+        if (who !== shown) {
+            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+            shown = who;
+        }
+        if (stale && held.kind !== 'maintenance' && !guarded) {
+            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
+            continue;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`could not get the lock on ${s.name} within ${text_formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance' || guarded
+                    ? `The host is under maintenance (security-update${guarded ? `: ${s.guard}/.lock` : ''}), whose lock is never broken; wait for it to finish.`
+                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${text_formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/host/layout.ts
@@ -67456,53 +67650,6 @@ function newReleaseId(version, now = new Date()) {
         .replace(/^[-.]+|[-.]+$/g, '')
         .slice(0, 64) || 'release';
     return `${ts}-${v}`;
-}
-
-;// CONCATENATED MODULE: ./src/commands/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
-
-/**
- * One round trip: home, app dir (with `~` resolved), current, releases with their
- * manifests, history, and which compose the host has.
- */
-function readStateCommand(appDir) {
-    return shell_shScript(shell_sh `d=$1
-case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
-printf '%s\\n%s\\n' "$HOME" "$d"
-readlink "$d/current" 2>/dev/null || echo
-if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
-echo '--- releases'
-if [ -d "$d/releases" ]; then
-  for r in "$d"/releases/*/; do
-    [ -d "$r" ] || continue
-    printf '%s\\t' "$(basename "$r")"
-    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
-    echo
-  done
-fi
-echo '--- history'
-cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
-}
-/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
-function switchCommand(appDir, id) {
-    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
-}
-/** Remove releases (never the ones given as `protect`). */
-function removeReleasesCommand(appDir, ids) {
-    return shell_shScript(shell_sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
-}
-
-;// CONCATENATED MODULE: ./src/commands/history.ts
-/** Appending to history.jsonl: one line per event, private to the deploy user. */
-
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-function appendEvent(file, event) {
-    const line = JSON.stringify(event).replace(/\n/g, '\\n');
-    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`, file, line);
 }
 
 ;// CONCATENATED MODULE: ./src/host/history.ts
@@ -67607,9 +67754,7 @@ function history_releaseStates(events) {
 }
 
 ;// CONCATENATED MODULE: ./src/host/state.ts
-/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
-
-
+/** A host's state as one round trip reads it: releases with their manifests, current, history; and what to prune. */
 
 
 function parseState(stdout) {
@@ -67673,7 +67818,7 @@ function planPrune(state, live, keep) {
 }
 
 ;// CONCATENATED MODULE: ./src/host/timeline.ts
-class timeline_Timeline {
+class Timeline {
     entries = [];
     add(host, step, start, end, ok) {
         this.entries.push({ host, step, start, end, ok });
@@ -67687,140 +67832,8 @@ class timeline_Timeline {
     }
 }
 
-;// CONCATENATED MODULE: ./src/commands/compose.ts
-/**
- * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
- * release's project name, files and env file; and the docker commands around it.
- */
-
-
-/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
-function composeArgs(c) {
-    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
-}
-function pullCommand(c, services) {
-    return [...composeArgs(c), 'pull', '--quiet', ...services];
-}
-function upCommand(c, services) {
-    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
-}
-/** The repository digests of a local image, one per line. */
-function repoDigestsCommand(image) {
-    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
-}
-function removeImagesCommand(images) {
-    return ['docker', 'image', 'rm', ...images];
-}
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-function containersCommand(project) {
-    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
-}
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-function resolvedConfigCommand(c, file) {
-    return shell_shScript(shell_sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
-}
-/** The one-off service a compose v1 migration runs as. */
-const oneOffService = (service) => `${service}-ops-oneoff`;
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-function oneOffOverride(configFile, service) {
-    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-/** `-e K=V` for each variable (names and values are data, never syntax). */
-const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
-function runOneOffCommand(c, service, script, env) {
-    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-/**
- * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
- * one-off of a service that is running with `network_mode: host`.
- */
-function runOneOffCopyCommand(c, files, service, script, env) {
-    return [
-        'docker-compose',
-        '--project-name',
-        c.project,
-        '--project-directory',
-        c.dir,
-        '-f',
-        files.config,
-        '-f',
-        files.override,
-        'run',
-        '--rm',
-        '-T',
-        ...envArgs(env),
-        oneOffService(service),
-        ...userScript(script),
-    ];
-}
-/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
-function execInServiceCommand(c, service, script, env) {
-    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-
-;// CONCATENATED MODULE: ./src/commands/files.ts
-/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
-
-/** A release directory, group-readable (a web server may need to read it). */
-function mkdirCommand(dir) {
-    return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
-}
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
-function extractCommand(dir, gzip) {
-    return gzip ? shell_shScript(shell_sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shell_shScript(shell_sh `tar -xpf - --no-same-owner -C "$1"`, dir);
-}
-/**
- * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
- * from `<appDir>/shared` into the release, never through a symlink inside the release.
- */
-function sharedPathsCommand(appDir, releaseDir, paths) {
-    return shell_shScript(shell_sh `d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`, appDir, releaseDir, ...paths);
-}
-
-;// CONCATENATED MODULE: ./src/commands/hooks.ts
-/** User scripts on a host (hooks, build, restart and migration commands). */
-
-/** A user script, run fail-fast in `dir` with only these variables added. */
-function hookCommand(dir, script, env) {
-    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
-}
-
-;// CONCATENATED MODULE: ./src/commands/index.ts
-/**
- * Every remote operation as data: pure functions returning a `Command` (argument words, or
- * a constant sh`...` script with data only as positional parameters). Nothing here runs
- * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
- */
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./src/deploy/compose.ts
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
-
 
 
 
@@ -68170,7 +68183,6 @@ async function checkSource(source) {
 
 
 
-
 async function loadHost(target, session, appDir, o) {
     const r = await session.run(readStateCommand(appDir), { step: 'read state' });
     const state = parseState(r.stdout);
@@ -68199,20 +68211,27 @@ function redactEvent(e, redact) {
  * Connect to every target and read its state (one round trip each). Unreachable hosts are
  * failed results; nothing is changed anywhere by this.
  */
-async function context_connectHosts(pool, targets, appDir, o) {
-    return run_forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+async function connectHosts(pool, targets, appDir, o) {
+    return forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
 }
 /** The site of a host's lock, in the canonical order (address, port, user, app dir). */
 function lockSite(h) {
     const t = h.target;
-    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+    // A deploy never starts while the host is under maintenance (its host-scoped lock).
+    return {
+        name: t.name,
+        appDir: h.layout.appDir,
+        session: h.session,
+        sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}`,
+        guard: hostLockDir(h.state.home),
+    };
 }
 /**
  * Take the lock on every host (canonical order), then re-read every host: whatever
  * another run did while this one waited (a switch, a new release, a prune) is what this
  * run must work from.
  */
-async function context_lockAndRefresh(hosts, appDir, run, kind, o) {
+async function lockAndRefresh(hosts, appDir, run, kind, o) {
     const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
     try {
         await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
@@ -68320,17 +68339,17 @@ function untouched(manifest, timeline, targets, error, failed = new Map()) {
     };
 }
 async function deploy(cfg, pool, targets, logger) {
-    const timeline = new timeline_Timeline();
+    const timeline = new Timeline();
     const manifest = manifestFor(cfg);
     if (cfg.strategy === 'release') {
         try {
             await checkSource(cfg.files.source);
         }
         catch (e) {
-            return untouched(manifest, timeline, targets, `${log_errorMessage(e)}\nNothing was changed.`);
+            return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
         }
     }
-    const reached = await context_connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
+    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline, commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.fleet.maxParallel });
     const unreachable = reached.filter((r) => r.status === 'failed');
     if (unreachable.length) {
         return untouched(manifest, timeline, targets, `cannot reach every host; nothing was changed:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
@@ -68345,10 +68364,10 @@ async function deploy(cfg, pool, targets, logger) {
     }
     let locks;
     try {
-        locks = await context_lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
+        locks = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
     }
     catch (e) {
-        return untouched(manifest, timeline, targets, `${log_errorMessage(e)}\nNothing was changed.`);
+        return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
     }
     try {
         // The id is taken under the lock: release ids sort by time, so a run that waited for
@@ -68373,7 +68392,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
         error,
         timeline,
     });
-    const stopped = (e) => fail(log_errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+    const stopped = (e) => fail(errorMessage(e), hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
     // 1. Stage on every host. Nothing serves the new release yet.
     try {
         locks.assertHeld();
@@ -68383,7 +68402,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     }
     logger.info(`release ${id}: staging on ${hosts.length} host(s)`);
     let staged = manifest;
-    const stageResults = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+    const stageResults = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-started', ...ident });
         const m = await step(h, 'stage', () => (cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name))));
@@ -68409,19 +68428,19 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
             await cfg.beforeSwitch(hosts, staged);
         }
         catch (e) {
-            await cleanupStaged(hosts, id, log_errorMessage(e), ident, 'migrate');
-            return fail(`${log_errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
+            await cleanupStaged(hosts, id, errorMessage(e), ident, 'migrate');
+            return fail(`${errorMessage(e)}\nNo host was switched; the previous release keeps serving.`, hosts.map((h) => outcome(h, 'skipped', previous.get(h.target.name))));
         }
     }
     // 3. Switch and gate, host by host (max-parallel, canary); stop at the first failure.
-    const switched = await run_forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger, locks), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
+    const switched = await forEachHost(hosts.map((h) => h.target), (_t, i) => switchHost(cfg, hosts[i], staged, previous.get(hosts[i].target.name), pool, logger, locks), { maxParallel: cfg.fleet.maxParallel, canary: cfg.fleet.canary, onFailure: 'halt', mode: 'batch', logger });
     const outcomes = hosts.map((h, i) => fromSwitch(h, switched[i], previous.get(h.target.name), id));
     const failed = outcomes.filter((o) => o.result === 'failed' || o.result === 'rolled-back');
     if (failed.length) {
         let rolledBack = outcomes.some((o) => o.result === 'rolled-back');
         const lockLost = switched.some((r) => r.cause instanceof LockLostError);
         if (cfg.fleet.onHostFailure === 'rollback-all' && !lockLost) {
-            await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+            await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
                 const o = outcomes[i];
                 if (o.result !== 'succeeded')
                     return;
@@ -68443,10 +68462,10 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     }
     // 4. Success everywhere: record, prune, post-deploy. A failing post-deploy hook fails the
     // step, but the release stays live.
-    const after = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {
+    const after = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
-        await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${log_errorMessage(e)}`));
+        await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
         if (cfg.hooks.postDeploy) {
             await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
         }
@@ -68504,7 +68523,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
         }
         catch (e) {
             await runOnFailure(cfg, h, m, logger);
-            throw new HostFailure(`${onHost(h, log_errorMessage(e))}; nothing was switched on this host`, false);
+            throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
         }
     }
     // The last moment to find the lock gone: after this the host changes.
@@ -68515,8 +68534,8 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The switch itself failed: put the previous release back.
-        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${log_errorMessage(e)}`, logger);
-        throw new HostFailure(`${onHost(h, log_errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
+        throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     if (!cfg.gate)
         return {};
@@ -68526,8 +68545,8 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The gate could not even run (the connection dropped): the release is not proven.
-        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${log_errorMessage(e)}`, logger) : false;
-        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${log_errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
+        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
     if (health.healthy) {
@@ -68545,7 +68564,7 @@ async function runOnFailure(cfg, h, m, logger) {
         return;
     await h.session
         .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
-        .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${log_errorMessage(e)}`));
+        .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
 async function failHost(cfg, h, m, previous, reason, logger) {
@@ -68556,7 +68575,7 @@ async function failHost(cfg, h, m, previous, reason, logger) {
             rolledBack = true;
         }
         catch (e) {
-            logger.error(`host ${h.target.name}: rolling back to ${previous} failed too: ${log_errorMessage(e)}`);
+            logger.error(`host ${h.target.name}: rolling back to ${previous} failed too: ${errorMessage(e)}`);
         }
     }
     else {
@@ -68664,7 +68683,7 @@ function migrationCommand(h, m, spec, env, oneOff) {
     return oneOff ? runOneOffCopyCommand(c, oneOff, spec.service, spec.command, env) : runOneOffCommand(c, spec.service, spec.command, env);
 }
 /** Run the migration on one host; throws (after recording) unless it exits 0. */
-async function migration_runMigration(h, m, spec, run, logger) {
+async function runMigration(h, m, spec, run, logger) {
     const env = hookEnv({ ...run, version: m.version }, m.id, h.target.name);
     logger.info(`host ${h.target.name}: migrating with release ${m.id} (${spec.mode}): ${spec.command}`);
     const oneOff = spec.mode === 'compose-run' && m.strategy === 'compose' && h.state.compose === 'v1' ? oneOffFiles(h, m) : undefined;
@@ -68707,7 +68726,7 @@ async function migration_runMigration(h, m, spec, run, logger) {
  * staged or deployed (after a rollback, not the release rolled back from). A release named
  * by id or version is taken as it is.
  */
-function migration_newestRelease(h, wanted) {
+function newestRelease(h, wanted) {
     const ids = h.state.releases.filter((r) => h.state.manifests.has(r));
     if (wanted) {
         const byId = h.state.manifests.get(wanted) ??
@@ -68729,7 +68748,7 @@ function migration_newestRelease(h, wanted) {
  * Refuse unless a complete backup of this app and environment is recorded newer than
  * `withinMs` (backups append `backup-completed` to history.jsonl when their manifest is written).
  */
-function migration_checkRecentBackup(h, withinMs, app, environment) {
+function checkRecentBackup(h, withinMs, app, environment) {
     const done = eventsOf(h.state.history, 'backup-completed').filter((e) => e.complete !== false);
     const newest = done[done.length - 1];
     if (!newest) {
@@ -68741,83 +68760,8 @@ function migration_checkRecentBackup(h, withinMs, app, environment) {
     }
     return newest.time;
 }
-function migration_migrationErrorResult(e) {
+function migrationErrorResult(e) {
     return e.result;
-}
-
-;// CONCATENATED MODULE: ./src/flows/migrate.ts
-
-
-
-
-
-
-/** The migrate action's flow: reach every host, lock them all, pick the release, migrate where asked. */
-async function migrate(cfg, pool, targets, logger) {
-    const started = Date.now();
-    const untouched = (error, failed = new Map()) => ({
-        ok: false,
-        results: [],
-        hosts: targets.map((t) => ({ host: t.name, status: failed.has(t.name) ? 'failed' : 'skipped', error: failed.get(t.name) })),
-        error,
-        durationMs: Date.now() - started,
-    });
-    const reached = await connectHosts(pool, targets, cfg.appDir, { logger, timeline: new Timeline(), commandTimeoutMs: cfg.commandTimeoutMs, maxParallel: cfg.maxParallel });
-    const unreachable = reached.filter((r) => r.status === 'failed');
-    if (unreachable.length) {
-        return untouched(`cannot reach every host; nothing was run:\n${unreachable.map((r) => r.error).join('\n')}`, new Map(unreachable.map((r) => [r.target.name, r.error])));
-    }
-    const hosts = reached.map((r) => r.value);
-    if (cfg.requireBackupWithinMs !== undefined) {
-        try {
-            logger.info(`newest complete backup: ${checkRecentBackup(hosts[0], cfg.requireBackupWithinMs, cfg.run.app, cfg.run.environment)}`);
-        }
-        catch (e) {
-            return untouched(errorMessage(e));
-        }
-    }
-    let lock;
-    try {
-        lock = await lockAndRefresh(hosts, cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger, onAcquired: (held, owner) => cfg.onLocked?.(held, owner.id) });
-    }
-    catch (e) {
-        return untouched(`${errorMessage(e)}\nNothing was run.`);
-    }
-    try {
-        const chosen = cfg.runOn === 'all' ? hosts : [hosts[0]];
-        // Chosen under the lock: a deploy that held it may just have staged a newer release.
-        let releases;
-        try {
-            releases = chosen.map((h) => newestRelease(h, cfg.release));
-        }
-        catch (e) {
-            return untouched(errorMessage(e));
-        }
-        const rs = await forEachHost(chosen.map((h) => h.target), async (_t, i) => {
-            await lock.verify([chosen[i].target.name]);
-            return runMigration(chosen[i], releases[i], cfg.spec, cfg.run, logger);
-        }, { maxParallel: cfg.maxParallel, onFailure: 'halt', logger });
-        const results = [];
-        for (const r of rs) {
-            const res = r.value ?? migrationErrorResult(r.cause);
-            if (res)
-                results.push(res);
-        }
-        const failed = rs.filter((r) => r.status !== 'succeeded');
-        return {
-            ok: failed.length === 0,
-            results,
-            hosts: targets.map((t) => {
-                const r = rs.find((x) => x.target.name === t.name);
-                return { host: t.name, status: r ? r.status : 'skipped', error: r?.error };
-            }),
-            error: failed.length ? failed.map((r) => r.error ?? `${r.target.name}: not run (an earlier host failed)`).join('\n') : undefined,
-            durationMs: Date.now() - started,
-        };
-    }
-    finally {
-        await lock.release();
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/flows/deploy-inputs.ts
@@ -68888,7 +68832,7 @@ function prepareDeploy(v, problems, c, onLocked) {
             ? async (hosts, release) => {
                 if (v['migrate-mode'] !== 'host' && release.strategy !== 'compose')
                     throw new Error(`migrate-mode '${v['migrate-mode']}' needs the compose strategy; use 'host'`);
-                await migration_runMigration(hosts[0], release, { command: v['migrate-command'], mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, c.logger);
+                await runMigration(hosts[0], release, { command: v['migrate-command'], mode: v['migrate-mode'], service: v['migrate-service'], timeoutMs: v['migrate-timeout'] }, run, c.logger);
             }
             : undefined,
         onLocked,
@@ -74033,7 +73977,7 @@ async function startDeployment(o) {
                     });
                 }
                 catch (e) {
-                    o.logger.warning(`GitHub deployment status '${state}': ${log_errorMessage(e)}${hint(e)}`);
+                    o.logger.warning(`GitHub deployment status '${state}': ${errorMessage(e)}${hint(e)}`);
                 }
             },
         };
@@ -74041,12 +73985,13 @@ async function startDeployment(o) {
         return rec;
     }
     catch (e) {
-        o.logger.warning(`GitHub deployment could not be created (the deploy goes on): ${log_errorMessage(e)}${hint(e)}`);
+        o.logger.warning(`GitHub deployment could not be created (the deploy goes on): ${errorMessage(e)}${hint(e)}`);
         return undefined;
     }
 }
 
 ;// CONCATENATED MODULE: ./src/schemas/deploy.ts
+
 
 
 

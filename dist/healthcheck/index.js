@@ -63826,7 +63826,6 @@ class schema_InputError extends Error {
     }
 }
 
-
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -64645,6 +64644,7 @@ function parsePrivateKey(raw, passphrase) {
 
 
 
+
 /** The SSH inputs every action that reaches a server shares, with the same names. */
 function sshSchema(o = {}) {
     return {
@@ -64789,6 +64789,7 @@ function parseSshAction(schema, src, ctx) {
  * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
  * `health-expect-json`, ...).
  */
+
 
 function parseStatusSet(raw) {
     const out = [];
@@ -65556,7 +65557,6 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),

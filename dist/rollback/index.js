@@ -63826,7 +63826,6 @@ class schema_InputError extends Error {
     }
 }
 
-
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -64645,6 +64644,7 @@ function parsePrivateKey(raw, passphrase) {
 
 
 
+
 /** The SSH inputs every action that reaches a server shares, with the same names. */
 function sshSchema(o = {}) {
     return {
@@ -64981,7 +64981,6 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),
@@ -65724,6 +65723,136 @@ class SshPool {
     }
 }
 
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
+}
+function compose_pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function compose_repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function compose_removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shScript(sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function files_mkdirCommand(dir) {
+    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function files_extractCommand(dir, gzip) {
+    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function files_sharedPathsCommand(appDir, releaseDir, paths) {
+    return shScript(sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hooks_hookCommand(dir, script, env) {
+    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...shell_userScript(script)));
+}
+
 ;// CONCATENATED MODULE: ./src/commands/lock.ts
 /**
  * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
@@ -65732,19 +65861,29 @@ class SshPool {
  */
 
 const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-function acquireCommand(appDir, owner) {
-    return shell_shScript(shell_sh `mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
+ * that one is held: it is reported as the holder instead (checked again after taking, so a
+ * maintenance run that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guard = '') {
+    return shell_shScript(shell_sh `held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
+  echo "$2"
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
+}
+if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
+fi`, appDir, JSON.stringify(owner), guard);
 }
 /** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
 function renewCommand(appDir, id) {
@@ -65774,165 +65913,53 @@ else
 fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
 }
 
-;// CONCATENATED MODULE: ./src/host/lock.ts
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+
 /**
- * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
- * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
- * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
- * and cannot both hold a host.
- *
- * Staleness is decided on the host, by the host's clock: the holder renews owner.json
- * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
- * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
- * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+function readStateCommand(appDir) {
+    return shell_shScript(shell_sh `d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+}
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function switchCommand(appDir, id) {
+    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function releases_removeReleasesCommand(appDir, ids) {
+    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
 
 
 
 
-/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
-const LEGACY_TTL_S = 300;
-/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
-const ORPHAN_AGE_S = 60;
-function describeOwner(o, ageS) {
-    const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
-    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
-}
-/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
-function parseHeld(stdout) {
-    const [, ageLine = '0', ...rest] = stdout.split('\n');
-    const text = rest.join('\n').trim();
-    let owner = {};
-    try {
-        owner = text ? JSON.parse(text) : {};
-    }
-    catch {
-        owner = {};
-    }
-    const ageS = Math.max(0, Number(ageLine) || 0);
-    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-    return { owner, ageS, stale: ageS > limit };
-}
-class lock_LockLostError extends Error {
-}
-/** The locks a run holds, renewed in the background until released. */
-class HeldLocks {
-    owner;
-    sites;
-    logger;
-    lostWhy;
-    released = false;
-    timer;
-    constructor(owner, sites, logger, ttlMs) {
-        this.owner = owner;
-        this.sites = sites;
-        this.logger = logger;
-        this.timer = setInterval(() => {
-            for (const s of this.sites) {
-                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
-            }
-        }, Math.max(250, Math.floor(ttlMs / 3)));
-        this.timer.unref();
-    }
-    get lost() {
-        return this.lostWhy;
-    }
-    async renew(s) {
-        if (this.released || this.lostWhy)
-            return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
-        if (r.stdout.startsWith('lost')) {
-            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
-            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
-            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
-            clearInterval(this.timer);
-        }
-    }
-    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
-    assertHeld() {
-        if (this.lostWhy)
-            throw new lock_LockLostError(`${this.lostWhy}; nothing more was changed`);
-    }
-    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
-    async verify(names) {
-        this.assertHeld();
-        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
-        this.assertHeld();
-    }
-    /** Release every lock that is still ours; say so for each that is not. */
-    async release() {
-        if (this.released)
-            return;
-        this.released = true;
-        clearInterval(this.timer);
-        await Promise.all(this.sites.map(async (s) => {
-            try {
-                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
-                if (r.stdout.trim() === 'released')
-                    this.logger.info(`host ${s.name}: lock released`);
-                else
-                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
-            }
-            catch (e) {
-                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
-            }
-        }));
-    }
-}
-const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * Take the lock on every site, one after another in canonical order, waiting (up to
- * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
- * released.
- */
-async function acquireLocks(sites, base, o) {
-    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
-    const held = [];
-    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
-    const deadline = Date.now() + o.timeoutMs;
-    try {
-        for (const s of ordered) {
-            await acquireOne(s, owner, deadline, o);
-            held.push(s);
-            o.onAcquired?.([...held], owner);
-        }
-    }
-    catch (e) {
-        await locks.release();
-        throw e;
-    }
-    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`);
-    return locks;
-}
-async function acquireOne(s, owner, deadline, o) {
-    let shown = '';
-    for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
-        if (r.stdout.startsWith('acquired'))
-            return;
-        const { owner: held, ageS, stale } = parseHeld(r.stdout);
-        const desc = describeOwner(held, ageS);
-        const who = describeOwner(held);
-        if (who !== shown) {
-            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
-            shown = who;
-        }
-        if (stale && held.kind !== 'maintenance') {
-            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
-            continue;
-        }
-        if (Date.now() >= deadline) {
-            throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
-                (held.kind === 'maintenance'
-                    ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
-                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
-        }
-        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
-    }
-}
+
+
+
 
 ;// CONCATENATED MODULE: ./src/action/post-state.ts
 /**
@@ -65998,6 +66025,7 @@ async function releaseSavedLocks(ctx, schema) {
  * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
  * `health-expect-json`, ...).
  */
+
 
 function parseStatusSet(raw) {
     const out = [];
@@ -66251,19 +66279,6 @@ async function run_forEachHost(targets, fn, policy) {
 function summarizeResults(rs) {
     const by = (s) => rs.filter((r) => r.status === s).map((r) => r.target.name);
     return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
-}
-
-;// CONCATENATED MODULE: ./src/commands/history.ts
-/** Appending to history.jsonl: one line per event, private to the deploy user. */
-
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-function appendEvent(file, event) {
-    const line = JSON.stringify(event).replace(/\n/g, '\\n');
-    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`, file, line);
 }
 
 ;// CONCATENATED MODULE: ./src/host/history.ts
@@ -66695,6 +66710,172 @@ async function checkHealth(spec, ctx) {
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }
 
+;// CONCATENATED MODULE: ./src/host/lock.ts
+/**
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ */
+
+
+
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+function describeOwner(o, ageS) {
+    const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
+}
+/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+function parseHeld(stdout) {
+    const [, ageLine = '0', ...rest] = stdout.split('\n');
+    const text = rest.join('\n').trim();
+    let owner = {};
+    try {
+        owner = text ? JSON.parse(text) : {};
+    }
+    catch {
+        owner = {};
+    }
+    const ageS = Math.max(0, Number(ageLine) || 0);
+    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: ageS > limit };
+}
+/** The host-scoped maintenance lock's directory, under the user's home. */
+function hostLockDir(home) {
+    return external_node_path_default().posix.join(home, '.ops-actions', 'host');
+}
+class lock_LockLostError extends Error {
+}
+/** The locks a run holds, renewed in the background until released. */
+class HeldLocks {
+    owner;
+    sites;
+    logger;
+    lostWhy;
+    released = false;
+    timer;
+    constructor(owner, sites, logger, ttlMs) {
+        this.owner = owner;
+        this.sites = sites;
+        this.logger = logger;
+        this.timer = setInterval(() => {
+            for (const s of this.sites) {
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${log_errorMessage(e)}`));
+            }
+        }, Math.max(250, Math.floor(ttlMs / 3)));
+        this.timer.unref();
+    }
+    get lost() {
+        return this.lostWhy;
+    }
+    async renew(s) {
+        if (this.released || this.lostWhy)
+            return;
+        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+        if (r.stdout.startsWith('lost')) {
+            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+            clearInterval(this.timer);
+        }
+    }
+    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+    assertHeld() {
+        if (this.lostWhy)
+            throw new lock_LockLostError(`${this.lostWhy}; nothing more was changed`);
+    }
+    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+    async verify(names) {
+        this.assertHeld();
+        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+        this.assertHeld();
+    }
+    /** Release every lock that is still ours; say so for each that is not. */
+    async release() {
+        if (this.released)
+            return;
+        this.released = true;
+        clearInterval(this.timer);
+        await Promise.all(this.sites.map(async (s) => {
+            try {
+                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                if (r.stdout.trim() === 'released')
+                    this.logger.info(`host ${s.name}: lock released`);
+                else
+                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                this.logger.warning(`host ${s.name}: could not release the lock (${log_errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+            }
+        }));
+    }
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+async function acquireLocks(sites, base, o) {
+    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+    const held = [];
+    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+        for (const s of ordered) {
+            await acquireOne(s, owner, deadline, o);
+            held.push(s);
+            o.onAcquired?.([...held], owner);
+        }
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    return locks;
+}
+async function acquireOne(s, owner, deadline, o) {
+    let shown = '';
+    for (;;) {
+        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guard), { step: 'lock' });
+        if (r.stdout.startsWith('acquired'))
+            return;
+        const { owner: held, ageS, stale } = parseHeld(r.stdout);
+        // The host's maintenance lock (the guard) is never broken, whatever it says.
+        const guarded = r.stdout.startsWith('held-guard');
+        const desc = describeOwner(held, ageS);
+        const who = describeOwner(held);
+        if (who !== shown) {
+            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+            shown = who;
+        }
+        if (stale && held.kind !== 'maintenance' && !guarded) {
+            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
+            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
+            continue;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance' || guarded
+                    ? `The host is under maintenance (security-update${guarded ? `: ${s.guard}/.lock` : ''}), whose lock is never broken; wait for it to finish.`
+                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/host/layout.ts
 /**
  * The on-host layout of one app and environment:
@@ -66746,44 +66927,8 @@ function layout_newReleaseId(version, now = new Date()) {
     return `${ts}-${v}`;
 }
 
-;// CONCATENATED MODULE: ./src/commands/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
-
-/**
- * One round trip: home, app dir (with `~` resolved), current, releases with their
- * manifests, history, and which compose the host has.
- */
-function readStateCommand(appDir) {
-    return shell_shScript(shell_sh `d=$1
-case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
-printf '%s\\n%s\\n' "$HOME" "$d"
-readlink "$d/current" 2>/dev/null || echo
-if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
-echo '--- releases'
-if [ -d "$d/releases" ]; then
-  for r in "$d"/releases/*/; do
-    [ -d "$r" ] || continue
-    printf '%s\\t' "$(basename "$r")"
-    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
-    echo
-  done
-fi
-echo '--- history'
-cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
-}
-/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
-function switchCommand(appDir, id) {
-    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
-}
-/** Remove releases (never the ones given as `protect`). */
-function releases_removeReleasesCommand(appDir, ids) {
-    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
-}
-
 ;// CONCATENATED MODULE: ./src/host/state.ts
-/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
-
-
+/** A host's state as one round trip reads it: releases with their manifests, current, history; and what to prune. */
 
 
 function parseState(stdout) {
@@ -66846,140 +66991,8 @@ function state_planPrune(state, live, keep) {
     return { remove, images };
 }
 
-;// CONCATENATED MODULE: ./src/commands/compose.ts
-/**
- * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
- * release's project name, files and env file; and the docker commands around it.
- */
-
-
-/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
-function composeArgs(c) {
-    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
-}
-function compose_pullCommand(c, services) {
-    return [...composeArgs(c), 'pull', '--quiet', ...services];
-}
-function upCommand(c, services) {
-    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
-}
-/** The repository digests of a local image, one per line. */
-function compose_repoDigestsCommand(image) {
-    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
-}
-function compose_removeImagesCommand(images) {
-    return ['docker', 'image', 'rm', ...images];
-}
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-function containersCommand(project) {
-    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
-}
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-function resolvedConfigCommand(c, file) {
-    return shScript(sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
-}
-/** The one-off service a compose v1 migration runs as. */
-const oneOffService = (service) => `${service}-ops-oneoff`;
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-function oneOffOverride(configFile, service) {
-    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-/** `-e K=V` for each variable (names and values are data, never syntax). */
-const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
-function runOneOffCommand(c, service, script, env) {
-    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-/**
- * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
- * one-off of a service that is running with `network_mode: host`.
- */
-function runOneOffCopyCommand(c, files, service, script, env) {
-    return [
-        'docker-compose',
-        '--project-name',
-        c.project,
-        '--project-directory',
-        c.dir,
-        '-f',
-        files.config,
-        '-f',
-        files.override,
-        'run',
-        '--rm',
-        '-T',
-        ...envArgs(env),
-        oneOffService(service),
-        ...userScript(script),
-    ];
-}
-/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
-function execInServiceCommand(c, service, script, env) {
-    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-
-;// CONCATENATED MODULE: ./src/commands/files.ts
-/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
-
-/** A release directory, group-readable (a web server may need to read it). */
-function files_mkdirCommand(dir) {
-    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
-}
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
-function files_extractCommand(dir, gzip) {
-    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
-}
-/**
- * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
- * from `<appDir>/shared` into the release, never through a symlink inside the release.
- */
-function files_sharedPathsCommand(appDir, releaseDir, paths) {
-    return shScript(sh `d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`, appDir, releaseDir, ...paths);
-}
-
-;// CONCATENATED MODULE: ./src/commands/hooks.ts
-/** User scripts on a host (hooks, build, restart and migration commands). */
-
-/** A user script, run fail-fast in `dir` with only these variables added. */
-function hooks_hookCommand(dir, script, env) {
-    return withEnv(env, shell_shScript(shell_sh `cd "$1"; shift; exec "$@"`, dir, ...shell_userScript(script)));
-}
-
-;// CONCATENATED MODULE: ./src/commands/index.ts
-/**
- * Every remote operation as data: pure functions returning a `Command` (argument words, or
- * a constant sh`...` script with data only as positional parameters). Nothing here runs
- * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
- */
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./src/deploy/compose.ts
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
-
 
 
 
@@ -67329,7 +67342,6 @@ async function source_checkSource(source) {
 
 
 
-
 async function loadHost(target, session, appDir, o) {
     const r = await session.run(readStateCommand(appDir), { step: 'read state' });
     const state = parseState(r.stdout);
@@ -67364,7 +67376,14 @@ async function context_connectHosts(pool, targets, appDir, o) {
 /** The site of a host's lock, in the canonical order (address, port, user, app dir). */
 function lockSite(h) {
     const t = h.target;
-    return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+    // A deploy never starts while the host is under maintenance (its host-scoped lock).
+    return {
+        name: t.name,
+        appDir: h.layout.appDir,
+        session: h.session,
+        sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}`,
+        guard: hostLockDir(h.state.home),
+    };
 }
 /**
  * Take the lock on every host (canonical order), then re-read every host: whatever
@@ -67991,6 +68010,7 @@ function envFileSecrets(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/schemas/deploy.ts
+
 
 
 

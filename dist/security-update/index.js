@@ -63826,7 +63826,6 @@ class InputError extends Error {
     }
 }
 
-
 function field(parse, o) {
     const required = o.required ?? false;
     const hasDefault = 'default' in o;
@@ -64645,6 +64644,7 @@ function parsePrivateKey(raw, passphrase) {
 
 
 
+
 /** The SSH inputs every action that reaches a server shares, with the same names. */
 function sshSchema(o = {}) {
     return {
@@ -65065,19 +65065,29 @@ function hookCommand(dir, script, env) {
  */
 
 const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-function acquireCommand(appDir, owner) {
-    return shScript(sh `mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
+ * that one is held: it is reported as the holder instead (checked again after taking, so a
+ * maintenance run that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guard = '') {
+    return shScript(sh `held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
+  echo "$2"
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, JSON.stringify(owner));
+}
+if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
+fi`, appDir, JSON.stringify(owner), guard);
 }
 /** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
 function renewCommand(appDir, id) {
@@ -65286,7 +65296,6 @@ class SshError extends Error {
         this.name = 'SshError';
     }
 }
-
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 /**
  * Classify an error thrown by ssh2 while connecting: network trouble (`connect`, retried),

@@ -7,7 +7,8 @@ import { collectInputs, InputError, type Schema } from '../inputs/schema.js';
 import { resolveSshInto } from '../inputs/ssh.js';
 import { errorMessage } from '../log.js';
 import { SshPool } from '../host/pool.js';
-import { releaseCommand, type LockSite } from '../host/lock.js';
+import type { LockSite } from '../host/lock.js';
+import { releaseCommand } from '../commands/index.js';
 import type { ActionContext } from './runtime.js';
 
 /** Every key of the post-step state, with its value's type. */

@@ -3,7 +3,7 @@
  * (1.2.3, 1.2, 1 from a v1.2.3 tag), `latest` (default branch only), or literal tags that
  * may contain `{{sha}}` / `{{ref}}` placeholders.
  */
-import { ParseError } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 
 export interface GitContext {
   sha: string;

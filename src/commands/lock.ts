@@ -7,22 +7,33 @@ import { sh, shScript, type Command } from '../shell/index.js';
 
 const idMark = (id: string) => `"id":${JSON.stringify(id)}`;
 
-/** Take the lock, or report who holds it and how long ago (host clock) it was renewed. */
-export function acquireCommand(appDir: string, owner: { id: string }): Command {
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
+ * that one is held: it is reported as the holder instead (checked again after taking, so a
+ * maintenance run that starts at the same moment wins).
+ */
+export function acquireCommand(appDir: string, owner: { id: string }, guard = ''): Command {
   return shScript(
-    sh`mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  echo acquired
-else
+    sh`held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo held
+  echo "$2"
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
+}
+if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
 fi`,
     appDir,
     JSON.stringify(owner),
+    guard,
   );
 }
 

@@ -1,9 +1,8 @@
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
 import path from 'node:path';
-import { composeArgs, containersCommand, mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
-
-export { composeArgs };
-import { switchCommand, type ReleaseManifest } from '../host/state.js';
+import { containersCommand, mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
+import type { ReleaseManifest } from '../host/state.js';
+import { switchCommand } from '../commands/index.js';
 import type { HostCtx } from './context.js';
 
 export interface ComposeSource {

@@ -1,17 +1,16 @@
 /** What every deploy step on one host works with: its session, state and layout; connecting and locking them. */
-import type { Target } from '../fleet/targets.js';
+import type { Target } from '../host/target.js';
 import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../host/pool.js';
 import type { SshSession } from '../host/session.js';
-import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
+import { acquireLocks, hostLockDir, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
 import { layout, type Layout } from '../host/layout.js';
 import type { HealthResult } from '../health/check.js';
 import { appendEvent, type HistoryEvent, type NewEvent } from '../host/history.js';
-import { readStateCommand, parseState, type HostState } from '../host/state.js';
-import { hookCommand } from '../commands/index.js';
+import { parseState, type HostState } from '../host/state.js';
+import { readStateCommand } from '../commands/index.js';
 
-export { hookCommand };
 import type { Timeline } from '../host/timeline.js';
 
 export interface HostCtx {
@@ -73,7 +72,14 @@ export interface RunIdentity {
 /** The site of a host's lock, in the canonical order (address, port, user, app dir). */
 export function lockSite(h: HostCtx): LockSite {
   const t = h.target;
-  return { name: t.name, appDir: h.layout.appDir, session: h.session, sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}` };
+  // A deploy never starts while the host is under maintenance (its host-scoped lock).
+  return {
+    name: t.name,
+    appDir: h.layout.appDir,
+    session: h.session,
+    sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}`,
+    guard: hostLockDir(h.state.home),
+  };
 }
 
 /**

@@ -4,7 +4,8 @@ import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { extractCommand, hookCommand, mkdirCommand, sharedPathsCommand } from '../commands/index.js';
-import { switchCommand, type ReleaseManifest } from '../host/state.js';
+import type { ReleaseManifest } from '../host/state.js';
+import { switchCommand } from '../commands/index.js';
 import type { HostCtx } from './context.js';
 
 export interface FilesSource {

@@ -2,7 +2,7 @@ import { identityCommand } from '../commands/index.js';
 import type { SshPool } from '../host/pool.js';
 import type { Logger } from '../log.js';
 import { forEachHost, type HostResult } from './run.js';
-import type { Target } from './targets.js';
+import type { Target } from '../host/target.js';
 
 export interface HostFacts {
   user: string;

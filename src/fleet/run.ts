@@ -1,4 +1,4 @@
-import type { Target } from './targets.js';
+import type { Target } from '../host/target.js';
 import { errorMessage, type Logger } from '../log.js';
 
 export type HostStatus = 'succeeded' | 'failed' | 'skipped';

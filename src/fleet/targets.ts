@@ -3,8 +3,6 @@ import { ParseError } from '../text.js';
 
 import type { Target } from '../host/target.js';
 
-export type { Target };
-
 export interface TargetDefaults {
   user: string;
   port: number;

@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatDuration } from '../inputs/schema.js';
+import { formatDuration } from '../text.js';
 import type { Logger } from '../log.js';
-import { tail } from '../host/errors.js';
+import { tail } from '../text.js';
 import { buildArgs, buildxArgs, cachedSteps, detectBuilder, docker, privateDockerConfig } from '../build/docker.js';
 import { isInsecureRegistry, parseImageName, parseRegistryConfig, pushedDigest, readManifest, type ManifestInfo } from '../build/registry.js';
 

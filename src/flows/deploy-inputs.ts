@@ -9,7 +9,7 @@ import type { LockSite } from '../host/lock.js';
 import type { schema } from '../schemas/deploy.js';
 import type { Caller } from './caller.js';
 import type { DeployConfig } from './deploy.js';
-import { runMigration } from './migrate.js';
+import { runMigration } from '../deploy/migration.js';
 
 export interface PreparedDeploy {
   cfg: DeployConfig;

@@ -8,7 +8,7 @@
  * run at the next phase boundary. Every failure is a result (with a line per host), not
  * an exception, so the action can always write outputs and the summary.
  */
-import type { Target } from '../fleet/targets.js';
+import type { Target } from '../host/target.js';
 import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -23,11 +23,8 @@ import { activateCompose, containerProblems, readContainers, stageCompose, type 
 import { activateFiles, stageFiles, type FilesSource } from '../deploy/files.js';
 import { checkSource } from '../deploy/source.js';
 import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
-import { connectHosts, hookCommand, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
-
-export { hookEnv, type RunInfo };
-
-export type { HostOutcome };
+import { connectHosts, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
+import { hookCommand } from '../commands/index.js';
 
 export interface Gate {
   spec: HealthSpec;

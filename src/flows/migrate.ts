@@ -9,8 +9,6 @@ import { Timeline } from '../host/timeline.js';
 import { connectHosts, lockAndRefresh, type RunInfo } from '../deploy/context.js';
 import { checkRecentBackup, migrationErrorResult, newestRelease, runMigration, type MigrateSpec, type MigrationResult } from '../deploy/migration.js';
 
-export { runMigration, type MigrateSpec, type MigrationResult };
-
 export interface MigrateConfig {
   run: RunInfo;
   appDir: string;

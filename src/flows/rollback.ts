@@ -5,7 +5,7 @@
  * a deploy (including the health gate); the release left is marked bad.
  * Database migrations are not reverted.
  */
-import type { Target } from '../fleet/targets.js';
+import type { Target } from '../host/target.js';
 import { forEachHost } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
@@ -14,7 +14,8 @@ import { releaseStates } from '../host/history.js';
 import type { HostState } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import type { HeldLocks, LockSite } from '../host/lock.js';
-import { activate, gateHost, type Gate, type HostOutcome, type RunInfo } from './deploy.js';
+import { activate, gateHost, type Gate } from './deploy.js';
+import type { HostOutcome, RunInfo } from '../deploy/context.js';
 import { connectHosts, lockAndRefresh, record, step } from '../deploy/context.js';
 
 export interface RollbackConfig {

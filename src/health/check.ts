@@ -3,7 +3,7 @@
  * (so services bound to a host's loopback can be checked without exposing them).
  */
 import { forEachHost } from '../fleet/run.js';
-import type { Target } from '../fleet/targets.js';
+import type { Target } from '../host/target.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../host/pool.js';
 import type { SshSession } from '../host/session.js';

@@ -4,7 +4,7 @@
  */
 import { probe, type ProbeErrorKind, type ProbeResult, type ProbeTarget } from './probe.js';
 import { formatStatusSet, redactUrl, type HealthSpec } from './spec.js';
-import { formatDuration } from '../inputs/schema.js';
+import { formatDuration } from '../text.js';
 import type { Logger } from '../log.js';
 
 export interface GateResult {

@@ -4,7 +4,8 @@
  * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
  * `health-expect-json`, ...).
  */
-import { ParseError, f, type Parsed, type Problem } from '../inputs/schema.js';
+import { f, type Parsed, type Problem } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 
 /** Status ranges, inclusive. */
 export type StatusSet = [number, number][];

@@ -16,8 +16,6 @@ export class SshError extends Error {
   }
 }
 
-export { tail } from '../text.js';
-
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 
 /**

@@ -10,8 +10,7 @@
  * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
  */
 import { acquireCommand, breakCommand, releaseCommand, renewCommand } from '../commands/lock.js';
-
-export { acquireCommand, breakCommand, releaseCommand, renewCommand };
+import path from 'node:path';
 import { formatDuration } from '../text.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { SshSession } from './session.js';
@@ -63,6 +62,13 @@ export interface LockSite {
   session: SshSession;
   /** Canonical order: `host:port` (then user and app dir). */
   sortKey: string;
+  /** Not taken while this lock directory (the host's maintenance lock) is held. */
+  guard?: string;
+}
+
+/** The host-scoped maintenance lock's directory, under the user's home. */
+export function hostLockDir(home: string): string {
+  return path.posix.join(home, '.ops-actions', 'host');
 }
 
 export class LockLostError extends Error {}
@@ -180,16 +186,18 @@ export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acq
 async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: LockOptions): Promise<void> {
   let shown = '';
   for (;;) {
-    const r = await s.session.run(acquireCommand(s.appDir, owner), { step: 'lock' });
+    const r = await s.session.run(acquireCommand(s.appDir, owner, s.guard), { step: 'lock' });
     if (r.stdout.startsWith('acquired')) return;
     const { owner: held, ageS, stale } = parseHeld(r.stdout);
+    // The host's maintenance lock (the guard) is never broken, whatever it says.
+    const guarded = r.stdout.startsWith('held-guard');
     const desc = describeOwner(held, ageS);
     const who = describeOwner(held);
     if (who !== shown) {
       o.logger.info(`host ${s.name}: waiting for the ${desc}`);
       shown = who;
     }
-    if (stale && held.kind !== 'maintenance') {
+    if (stale && held.kind !== 'maintenance' && !guarded) {
       o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
       const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
       await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
@@ -198,8 +206,8 @@ async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: Lo
     if (Date.now() >= deadline) {
       throw new Error(
         `could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
-          (held.kind === 'maintenance'
-            ? 'Maintenance (security-update) holds it and it is never broken; wait for it to finish.'
+          (held.kind === 'maintenance' || guarded
+            ? `The host is under maintenance (security-update${guarded ? `: ${s.guard}/.lock` : ''}), whose lock is never broken; wait for it to finish.`
             : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`),
       );
     }

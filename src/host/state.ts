@@ -1,7 +1,4 @@
-/** Releases on a host: reading the whole state in one round trip, switching, pruning. */
-import { readStateCommand, removeReleasesCommand, switchCommand } from '../commands/releases.js';
-
-export { readStateCommand, removeReleasesCommand, switchCommand };
+/** A host's state as one round trip reads it: releases with their manifests, current, history; and what to prune. */
 import { parseHistory, releaseStates, type HistoryEvent } from './history.js';
 import { isReleaseId } from './layout.js';
 

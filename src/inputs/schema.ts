@@ -13,8 +13,6 @@ export class InputError extends Error {
 
 import { ParseError, formatDuration } from '../text.js';
 
-export { ParseError, formatDuration };
-
 export interface Field<T> {
   parse(raw: string): T;
   /** Value when the input is empty or absent. `undefined` means the input is required. */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError, ParseError, collectInputs, f, type InputSource, type Parsed, type Problem, type Schema } from './schema.js';
-import { inventoryTargets, parseHost, parseHostList, type Target } from '../fleet/targets.js';
+import { InputError, collectInputs, f, type InputSource, type Parsed, type Problem, type Schema } from './schema.js';
+import { ParseError } from '../text.js';
+import { inventoryTargets, parseHost, parseHostList } from '../fleet/targets.js';
+import type { Target } from '../host/target.js';
 import { Fingerprints, KnownHosts, type HostKeyPolicy } from '../host/hostkeys.js';
 import { parsePrivateKey } from '../host/keys.js';
 import type { SshOptions } from '../host/session.js';

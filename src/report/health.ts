@@ -1,5 +1,5 @@
 import type { HealthResult } from '../health/check.js';
-import { formatDuration } from '../inputs/schema.js';
+import { formatDuration } from '../text.js';
 import { code, esc, table } from './markdown.js';
 
 const ms = (v?: number) => (v === undefined ? '' : `${v}ms`);

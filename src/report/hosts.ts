@@ -1,5 +1,5 @@
 import type { HostResult } from '../fleet/run.js';
-import { formatDuration } from '../inputs/schema.js';
+import { formatDuration } from '../text.js';
 import { STATUS_ICON, code, esc, table } from './markdown.js';
 
 /** The per-host table every fleet action shows: host, result, duration, detail. */

@@ -1,4 +1,5 @@
-import { f, ParseError } from '../inputs/schema.js';
+import { f } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 import { parseTagSpecs } from '../build/tags.js';
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */

@@ -1,4 +1,5 @@
-import { f, parseBool, ParseError } from '../inputs/schema.js';
+import { f, parseBool } from '../inputs/schema.js';
+import { ParseError } from '../text.js';
 import { appSchema } from '../inputs/common.js';
 import { sshSchema } from '../inputs/ssh.js';
 import { healthSchema } from '../health/spec.js';

@@ -260,4 +260,32 @@ describe('the deploy lock', () => {
     expect(r.main.errors[0]).toContain('never broken');
     await onHost(pool, h, 'rm -rf "$HOME/$1/.lock"', APP_DIR);
   });
+
+  it("a deploy never starts while the host's maintenance lock (host-scoped, any app) is held", async () => {
+    const owner = {
+      id: 'patch-7',
+      kind: 'maintenance',
+      app: '',
+      environment: '',
+      actor: 'patcher',
+      run_url: 'https://github.com/acme/ops/actions/runs/7',
+      acquired: new Date().toISOString(),
+      ttl_s: 1,
+    };
+    await onHost(
+      pool,
+      h,
+      'mkdir -p "$HOME/.ops-actions/host/.lock" && printf "%s" "$1" > "$HOME/.ops-actions/host/.lock/owner.json" && touch -d "-1 hour" "$HOME/.ops-actions/host/.lock/owner.json"',
+      JSON.stringify(owner),
+    );
+    const r = await deploy('9.1.0', { 'lock-timeout': '1s' });
+    expect(r.main.exitCode).toBe(1);
+    expect(r.main.errors[0]).toContain('maintenance lock held by patcher (run https://github.com/acme/ops/actions/runs/7)');
+    expect(r.main.errors[0]).toContain('The host is under maintenance');
+    expect(r.main.warnings.join('\n')).not.toContain('breaking');
+    // The app's own lock was not left behind, and nothing was deployed.
+    expect(await lockState(h)).toBe('free');
+    expect((await historyOf(pool, h, APP_DIR)).some((e) => e.version === '9.1.0')).toBe(false);
+    await onHost(pool, h, 'rm -rf "$HOME/.ops-actions"');
+  });
 });

@@ -4,7 +4,7 @@ import { KnownHosts } from '../../src/host/hostkeys.js';
 import { parsePrivateKey } from '../../src/host/keys.js';
 import { silentLogger } from '../../src/log.js';
 import { parseHistory, type HistoryEvent } from '../../src/host/history.js';
-import type { Target } from '../../src/fleet/targets.js';
+import type { Target } from '../../src/host/target.js';
 
 export const targetOf = (h: SandboxHost): Target => ({ name: h.spec, host: h.address, port: h.port, user: h.user });
 

@@ -13,7 +13,7 @@ import { parsePrivateKey } from '../../src/host/keys.js';
 import { LineLogger } from '../../src/log.js';
 import { forEachHost } from '../../src/fleet/run.js';
 import { userScript } from '../../src/shell/index.js';
-import type { Target } from '../../src/fleet/targets.js';
+import type { Target } from '../../src/host/target.js';
 
 let sb: Sandbox;
 let hosts: SandboxHost[];

@@ -171,17 +171,22 @@ describe('releases and locks', () => {
   it('acquire, renew, release, break', () => {
     expect(r(c.acquireCommand('/srv/app', { id: 'run-1' }))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
+      held() {
+        now=$(date +%s)
+        m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+        echo "$2"
+        echo "$((now - m))"
+        cat "$1/.lock/owner.json" 2>/dev/null || true
+      }
+      if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
       mkdir -p "$1"
       if mkdir "$1/.lock" 2>/dev/null; then
         printf '\\''%s'\\'' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+        if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
         echo acquired
       else
-        now=$(date +%s)
-        m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-        echo held
-        echo "$((now - m))"
-        cat "$1/.lock/owner.json" 2>/dev/null || true
-      fi' ops /srv/app '{"id":"run-1"}'"
+        held "$1" held
+      fi' ops /srv/app '{"id":"run-1"}' ''"
     `);
     expect(r(c.renewCommand('/srv/app', 'run-1'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forEachHost, summarizeResults } from '../../src/fleet/run.js';
-import type { Target } from '../../src/fleet/targets.js';
+import type { Target } from '../../src/host/target.js';
 
 const targets: Target[] = Array.from({ length: 6 }, (_, i) => ({ name: `h${i}`, host: `h${i}`, port: 22, user: 'u' }));
 const tick = () => new Promise((r) => setTimeout(r, 5));

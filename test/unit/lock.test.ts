@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acquireCommand, breakCommand, parseHeld, releaseCommand, renewCommand } from '../../src/host/lock.js';
+import { parseHeld } from '../../src/host/lock.js';
 import { render } from '../../src/shell/index.js';
 
 const owner = { id: 'run-1', kind: 'deploy' as const, app: 'shop', environment: 'production', actor: 'alice', run_url: 'https://x/1', acquired: '2026-12-01T00:00:00.000Z', ttl_s: 300 };
@@ -24,17 +24,5 @@ describe('lock staleness, by the host clock', () => {
     expect(parseHeld('held\n59\n').stale).toBe(false);
     expect(parseHeld('held\n61\n').stale).toBe(true);
     expect(parseHeld('held\n61\n{torn').owner).toEqual({});
-  });
-});
-
-describe('lock commands', () => {
-  it('pin their rendered text (data only as positional parameters)', () => {
-    const a = render(acquireCommand('/srv/app', owner));
-    expect(a).toMatch(/^sh -c 'set -eu\nmkdir -p "\$1"\nif mkdir "\$1\/\.lock" 2>\/dev\/null; then/);
-    expect(a).toContain(`ops /srv/app '${JSON.stringify(owner)}'`);
-    expect(render(renewCommand('/srv/app', 'run-1'))).toContain(`touch "$1/.lock/owner.json" && echo renewed`);
-    expect(render(renewCommand('/srv/app', 'run-1'))).toMatch(/ops \/srv\/app '"id":"run-1"'$/);
-    expect(render(releaseCommand('/srv/app', 'run-1'))).toMatch(/then rm -rf "\$1\/\.lock"; echo released; else echo not-ours; fi' ops \/srv\/app '"id":"run-1"'$/);
-    expect(render(breakCommand('/srv/app', 'run-1', 300))).toMatch(/if \[ "\$\(\(now - m\)\)" -gt "\$3" \]; then[\s\S]* ops \/srv\/app '"id":"run-1"' 300$/);
   });
 });

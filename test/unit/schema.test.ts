@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, f, formatDuration, parseDuration, parseInputs } from '../../src/inputs/schema.js';
+import { InputError, f, parseDuration, parseInputs } from '../../src/inputs/schema.js';
+import { formatDuration } from '../../src/text.js';
 import { appSchema } from '../../src/inputs/common.js';
 
 function source(values: Record<string, string>) {
