@@ -10,3 +10,5 @@ export * from './hooks.js';
 export * from './lock.js';
 export * from './releases.js';
 export * from './host.js';
+export * from './storage.js';
+export * from './backup.js';
