@@ -40,6 +40,8 @@ export interface SandboxHost {
   /** Set when the host has its own Docker engine. */
   dockerHost?: string;
   sshdPid?: number;
+  /** Its host-wide state directory ($OPS_ACTIONS_HOST_DIR: where the maintenance lock lives). */
+  hostStateDir: string;
   /** Extra sshd_config lines (e.g. SetEnv). */
   sshdExtra: string[];
   /** Set for isolated hosts: the host's own network namespace (own loopback). */
@@ -297,7 +299,9 @@ export async function startHosts(n: number, keys: ClientKeys, o: HostsOptions): 
       hostKeys: hk.keys,
       knownHosts: knownHostsFor(address, port, hk.keys),
       spec: `${user}@${address}:${port}`,
-      sshdExtra: [],
+      // Each host its own host-wide state directory, as separate machines have.
+      sshdExtra: [`SetEnv OPS_ACTIONS_HOST_DIR=${path.join(dir, 'host-state')}`],
+      hostStateDir: path.join(dir, 'host-state'),
       netns,
     };
     if (o.prepare) await o.prepare(h);

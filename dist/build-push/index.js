@@ -32137,7 +32137,14 @@ function proxyAuth(p) {
 /** A CONNECT tunnel through an HTTP proxy to host:port. */
 function http_tunnel(p, host, port, timeoutMs) {
     return new Promise((resolve, reject) => {
-        const req = external_node_http_default().request({ host: p.hostname, port: Number(p.port || 80), method: 'CONNECT', path: `${host}:${port}`, headers: { host: `${host}:${port}`, ...proxyAuth(p) }, timeout: timeoutMs });
+        const req = (p.protocol === 'https:' ? (external_node_https_default()) : (external_node_http_default())).request({
+            host: p.hostname,
+            port: Number(p.port || (p.protocol === 'https:' ? 443 : 80)),
+            method: 'CONNECT',
+            path: `${host}:${port}`,
+            headers: { host: `${host}:${port}`, ...proxyAuth(p) },
+            timeout: timeoutMs,
+        });
         req.on('connect', (res, socket) => {
             if (res.statusCode === 200)
                 resolve(socket);
@@ -32172,27 +32179,35 @@ async function httpGet(raw, o = {}) {
         };
     }
     else if (proxy) {
-        opts = { host: proxy.hostname, port: Number(proxy.port || 80), path: url.href, headers: { ...headers, ...proxyAuth(proxy) }, agent: false };
+        // A plain request through the proxy (TLS to the proxy itself for an https:// proxy).
+        const viaTls = proxy.protocol === 'https:';
+        return new Promise((resolve, reject) => {
+            const req = (viaTls ? (external_node_https_default()) : (external_node_http_default())).request({ host: proxy.hostname, port: Number(proxy.port || (viaTls ? 443 : 80)), path: url.href, headers: { ...headers, ...proxyAuth(proxy) }, agent: false, method: 'GET', timeout: timeoutMs }, (res) => collect(res, resolve, reject));
+            req.on('timeout', () => req.destroy(new Error(`no answer from the proxy ${proxy.host} within ${timeoutMs}ms`)));
+            req.on('error', reject);
+            req.end();
+        });
     }
     else {
         opts = { host, port, path: `${url.pathname}${url.search}`, headers, agent: false, rejectUnauthorized: !o.insecureTls, servername: external_node_net_default().isIP(host) ? undefined : host };
     }
     return new Promise((resolve, reject) => {
-        const req = (isHttps ? (external_node_https_default()) : (external_node_http_default())).request({ ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
-            const chunks = [];
-            res.on('data', (d) => chunks.push(d));
-            res.on('error', reject);
-            res.on('end', () => {
-                const h = {};
-                for (const [k, v] of Object.entries(res.headers))
-                    if (v !== undefined)
-                        h[k] = Array.isArray(v) ? v.join(', ') : v;
-                resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
-            });
-        });
+        const req = (isHttps ? (external_node_https_default()) : (external_node_http_default())).request({ ...opts, method: 'GET', timeout: timeoutMs }, (res) => collect(res, resolve, reject));
         req.on('timeout', () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs}ms`)));
         req.on('error', reject);
         req.end();
+    });
+}
+function collect(res, resolve, reject) {
+    const chunks = [];
+    res.on('data', (d) => chunks.push(d));
+    res.on('error', reject);
+    res.on('end', () => {
+        const h = {};
+        for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined)
+                h[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
     });
 }
 
@@ -32444,7 +32459,8 @@ async function buildPush(cfg, logger) {
             // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
             const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], { env, ...quiet });
             const insecure = info.code === 0 ? await isInsecureRegistry(parseImageName(cfg.image).registry, parseRegistryConfig(info.stdout.trim())) : false;
-            const creds = { username: cfg.username, password: cfg.password };
+            // The login's credentials go only to the registry they are for.
+            const creds = parseImageName(cfg.image).registry === reg ? { username: cfg.username, password: cfg.password } : {};
             let manifest;
             try {
                 manifest = await readManifest(cfg.image, cfg.tags[0], creds, { insecure });

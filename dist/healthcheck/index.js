@@ -64176,7 +64176,7 @@ function parseHostList(raw, d) {
 function dedupe(ts) {
     const seen = new Set();
     return ts.filter((t) => {
-        const k = `${t.user}@${t.host}:${t.port}`;
+        const k = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
         if (seen.has(k))
             return false;
         seen.add(k);
@@ -65377,11 +65377,17 @@ function shell_isToken(w) {
     return typeof w === 'object' && w !== null && shell_TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
-/** Quote one string as a single literal POSIX sh word. */
+/** Words that are syntax at the start of a command (reserved words): always quoted. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', 'coproc']);
+/**
+ * Quote one string as a single literal POSIX sh word. Left bare only when it cannot mean
+ * anything else in any position: no `=` (an assignment at the start of a command), no
+ * reserved word.
+ */
 function quote(s) {
     if (s.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
-    if (s !== '' && SAFE.test(s))
+    if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s))
         return s;
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
@@ -65727,7 +65733,7 @@ async function handshake(target, opts, via, algos) {
         if (rejected)
             return { rejected };
         const msg = errorMessage(e);
-        if (algos && /no matching|handshake failed|host key format/i.test(msg))
+        if (algos && /no matching host key format|host key/i.test(msg))
             return {};
         const kind = classifyConnectError(e);
         if (kind === 'auth') {
@@ -65853,7 +65859,7 @@ function openStream(client, line, o, ctx) {
     const started = Date.now();
     const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
     return new Promise((resolve, reject) => {
-        client.exec(command, (e, ch) => {
+        const start = (e, ch) => {
             if (e)
                 return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
             let bytes = 0;
@@ -65910,6 +65916,11 @@ function openStream(client, line, o, ctx) {
                 };
                 ch.on('close', () => {
                     closed = true;
+                    // The command is over: a local producer still writing must not block on a full pipe.
+                    if (o.stdin) {
+                        o.stdin.unpipe(ch);
+                        o.stdin.destroy();
+                    }
                     // A channel torn down with the connection may not have ended its stream.
                     if (!counter.writableEnded)
                         counter.end();
@@ -65938,7 +65949,13 @@ function openStream(client, line, o, ctx) {
                     counter.destroy();
             });
             resolve({ stdout: out, done });
-        });
+        };
+        try {
+            client.exec(command, start);
+        }
+        catch (e) {
+            reject(new SshError('connection', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+        }
     });
 }
 
@@ -66120,6 +66137,7 @@ class SshSession {
                     durationMs,
                     timedOut: timedOut || remoteTimeout,
                     mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                    truncated: out.truncated || err.truncated || undefined,
                 });
             };
             // With `timeout` on the host the deadline is enforced there (it kills the process
@@ -66131,13 +66149,21 @@ class SshSession {
                 ch?.close();
                 finish(true);
             }, backstop);
-            client.exec(line, (e, channel) => {
+            const failStart = (e) => {
+                clearTimeout(timer);
+                done = true;
+                stopInput();
+                const kind = this.client === client ? 'channel' : 'connection';
+                reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            };
+            // Local input may fail before the channel opens (a missing file, a tar that cannot start).
+            o.stdinStream?.once('error', (e2) => {
+                if (!ch)
+                    failStart(new Error(`its input failed: ${e2.message}`));
+            });
+            const onChannel = (e, channel) => {
                 if (e) {
-                    clearTimeout(timer);
-                    done = true;
-                    stopInput();
-                    const kind = this.client === client ? 'channel' : 'connection';
-                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    failStart(e);
                     return;
                 }
                 ch = channel;
@@ -66167,7 +66193,14 @@ class SshSession {
                     channel.end(o.stdin);
                 else
                     channel.end();
-            });
+            };
+            try {
+                client.exec(line, onChannel);
+            }
+            catch (e) {
+                // ssh2 throws at once when the connection is already gone.
+                failStart(e);
+            }
         });
     }
     /**

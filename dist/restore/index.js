@@ -64176,7 +64176,7 @@ function parseHostList(raw, d) {
 function dedupe(ts) {
     const seen = new Set();
     return ts.filter((t) => {
-        const k = `${t.user}@${t.host}:${t.port}`;
+        const k = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
         if (seen.has(k))
             return false;
         seen.add(k);
@@ -64801,11 +64801,17 @@ function shell_isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
-/** Quote one string as a single literal POSIX sh word. */
+/** Words that are syntax at the start of a command (reserved words): always quoted. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', 'coproc']);
+/**
+ * Quote one string as a single literal POSIX sh word. Left bare only when it cannot mean
+ * anything else in any position: no `=` (an assignment at the start of a command), no
+ * reserved word.
+ */
 function quote(s) {
     if (s.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
-    if (s !== '' && SAFE.test(s))
+    if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s))
         return s;
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
@@ -65066,12 +65072,17 @@ function hookCommand(dir, script, env) {
 
 const idMark = (id) => `"id":${JSON.stringify(id)}`;
 /**
- * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
- * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
- * that one is held: it is reported as the holder instead (checked again after taking, so a
- * maintenance run that starts at the same moment wins).
+ * The host-wide state directory: `$OPS_ACTIONS_HOST_DIR`, or /var/lib/ops-actions (it
+ * survives reboots). The host-scoped maintenance lock is `<it>/maintenance/.lock`.
  */
-function acquireCommand(appDir, owner, guard = '') {
+const HOST_DIR_SH = '"${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}"';
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
+ * is reported as the holder instead (checked again after taking, so a maintenance run
+ * that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guarded = false) {
     return shScript(sh `held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
@@ -65079,46 +65090,59 @@ function acquireCommand(appDir, owner, guard = '') {
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
 }
-if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+g=
+if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
 mkdir -p "$1"
 if mkdir "$1/.lock" 2>/dev/null; then
   printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
   echo acquired
 else
   held "$1" held
-fi`, appDir, JSON.stringify(owner), guard);
+fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
 }
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-function renewCommand(appDir, id) {
-    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+/**
+ * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
+ * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
+ */
+function renewCommand(appDir, id, owner) {
+    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
 else
   echo lost
   cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, idMark(id));
+fi`, appDir, idMark(id), JSON.stringify(owner));
 }
 function releaseCommand(appDir, id) {
     return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
 }
 /**
  * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
+ * renamed away first and checked there, so a lock that was just taken again is never the
+ * one removed (it is put back).
  */
 function breakCommand(appDir, id, maxAgeS) {
     return shScript(sh `now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+b="$1/.lock.breaking.$$"
+mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+ok=no
+if [ -n "$2" ]; then
+  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+if [ "$ok" = yes ]; then
+  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+  [ "$((now - m))" -gt "$3" ] || ok=no
 fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+echo changed`, appDir, id ? idMark(id) : '', String(maxAgeS));
 }
 
 ;// CONCATENATED MODULE: ./src/commands/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+/** Releases on a host: reading the whole state in one round trip (bounded), switching `current`, removing releases. */
 
 /**
  * One round trip: home, app dir (with `~` resolved), current, releases with their
@@ -65130,6 +65154,7 @@ case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
 if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
 echo '--- releases'
 if [ -d "$d/releases" ]; then
   for r in "$d"/releases/*/; do
@@ -65140,7 +65165,17 @@ if [ -d "$d/releases" ]; then
   done
 fi
 echo '--- history'
-cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+h="$d/history.jsonl"
+if [ -f "$h" ]; then
+  # Bounded however long the history grows: its end, the events of the releases still on
+  # the host, and the newest backups (the reader merges and orders them by time).
+  tail -n 5000 "$h"
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
+  done
+  grep -F '"type":"backup-completed"' "$h" | tail -n 50 || true
+fi`, appDir);
 }
 /** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
 function switchCommand(appDir, id) {
@@ -65192,12 +65227,163 @@ function privileged(c, viaSudo) {
     return viaSudo ? sudo(c) : c;
 }
 
+;// CONCATENATED MODULE: ./src/commands/storage.ts
+/** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
+
+/** Write stdin to `file` (0600, parents created), under a temporary name renamed at the end. */
+function writeStdinCommand(file) {
+    return shScript(sh `umask 077
+mkdir -p "$(dirname "$1")"
+t="$1.partial-$$"
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+mv -f "$t" "$1"
+trap - EXIT`, file);
+}
+function catCommand(file) {
+    return ['cat', '--', file];
+}
+/** Every file under `dir`: relative path, size, mtime (epoch seconds), tab-separated. */
+function listFilesCommand(dir) {
+    return shScript(sh `[ -d "$1" ] || exit 0
+cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`, dir);
+}
+function removePathsCommand(root, rel) {
+    return shScript(sh `r=$1; shift; for p in "$@"; do rm -f -- "$r/$p"; rmdir -- "$(dirname "$r/$p")" 2>/dev/null || true; done`, root, ...rel);
+}
+
+;// CONCATENATED MODULE: ./src/commands/backup.ts
+/**
+ * Dumping and restoring data on the server itself, next to the database (never a client on
+ * the runner, whose version may not match the server's). Every dump writes to stdout;
+ * every restore reads stdin. Passwords come from a 0600 file on the host, read into the
+ * tool's environment variable by a constant wrapper: never in argv, never in the log.
+ */
+
+/** Run `c` (a simple command) with `variable` set from the content of `file`. */
+function withSecretFromFile(variable, file, c) {
+    return shScript(sh `v=$1; f=$2; shift 2; export "$v=$(cat "$f")"; exec "$@"`, variable, file, ...c);
+}
+/** The tool invocation `argv`, run where the place says (stdin passed through). */
+function at(place, argv) {
+    if (place.kind === 'host')
+        return argv;
+    const env = place.env.flatMap((e) => ['-e', e]);
+    if (place.kind === 'container')
+        return ['docker', 'exec', '-i', ...env, place.container, ...argv];
+    return [...place.composeArgs, 'exec', '-T', ...env, place.service, ...argv];
+}
+const pgConn = (c) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
+/** `pg_dump -Fc` (custom format); with `ourCompression`, `-Z0` and the runner compresses. */
+function pgDumpArgs(c, ourCompression) {
+    return ['pg_dump', '-Fc', ...(ourCompression ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
+}
+function pgRestoreArgs(c) {
+    return ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password', ...pgConn(c), '-d', c.database];
+}
+/** Reads a custom-format dump from stdin completely: a truncated dump fails (`-l` would not notice). */
+function pgValidateArgs() {
+    return ['pg_restore', '-f', '/dev/null'];
+}
+/** How many user relations the database has (0: empty). */
+function pgCountArgs(c) {
+    return [
+        'psql',
+        '--no-password',
+        '-X',
+        '-tA',
+        ...pgConn(c),
+        '-d',
+        c.database,
+        '-c',
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')",
+    ];
+}
+function pgDropCreateArgs(c) {
+    const conn = pgConn(c);
+    return [
+        ['dropdb', '--no-password', '--if-exists', ...conn, c.database],
+        ['createdb', '--no-password', ...conn, c.database],
+    ];
+}
+/** mariadb-dump when the host has it, else mysqldump (the same options). */
+function mysqlTool(tool, args) {
+    return tool === 'dump'
+        ? shScript(sh `if command -v mariadb-dump >/dev/null 2>&1; then exec mariadb-dump "$@"; else exec mysqldump "$@"; fi`, ...args)
+        : shScript(sh `if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; else exec mysql "$@"; fi`, ...args);
+}
+const myConn = (c) => ['-u', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-P', String(c.port)] : [])];
+/** A consistent dump of one database (`--single-transaction`), ending with `-- Dump completed`. */
+function mysqlDumpArgs(c) {
+    return ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', ...myConn(c), c.database];
+}
+function mysqlClientArgs(c, sql) {
+    return ['--batch', '--skip-column-names', ...myConn(c), ...(sql ? ['-e', sql] : []), c.database];
+}
+/** A MySQL identifier in backticks (names are checked against a strict pattern first). */
+const myIdent = (name) => `\`${name.replace(/`/g, '``')}\``;
+/** A consistent copy of a live SQLite database (the online backup API, never `cp`), to stdout. */
+function sqliteDumpCommand(db) {
+    return shScript(sh `t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
+trap 'rm -f "$t"' EXIT
+sqlite3 "$1" ".backup '$t'"
+cat "$t"`, db);
+}
+/**
+ * Replace a SQLite database with the copy on stdin: written next to it, checked with
+ * `PRAGMA integrity_check`, then renamed over it (with `validate`, only checked).
+ */
+function sqliteRestoreCommand(db, replace) {
+    return shScript(sh `d=$1; replace=$2
+t="$d.restoring-$$"
+trap 'rm -f "$t"' EXIT
+umask 077
+mkdir -p "$(dirname "$d")"
+cat > "$t"
+r=$(sqlite3 "$t" 'PRAGMA integrity_check;')
+if [ "$r" != ok ]; then echo "the restored database fails its integrity check: $r" >&2; exit 3; fi
+if [ "$replace" = yes ]; then mv -f "$t" "$d"; rm -f "$d-wal" "$d-shm"; trap - EXIT; fi`, db, replace ? 'yes' : 'no');
+}
+function fileExistsCommand(file) {
+    return shScript(sh `if [ -e "$1" ]; then echo yes; else echo no; fi`, file);
+}
+/** A tar of absolute paths, relative to / (modes, owners and symlinks kept). */
+function filesTarCommand(paths) {
+    return ['tar', '-C', '/', '-cf', '-', '--', ...paths.map((p) => p.replace(/^\/+/, ''))];
+}
+/** Extract the tar on stdin under `root` (with `list`, only read it through). */
+function untarCommand(root, list = false) {
+    return list ? ['tar', '-tf', '-'] : ['tar', '-C', root, '-xpf', '-'];
+}
+/** A docker volume's content as a tar, through a helper container. */
+function volumeTarCommand(volume, image) {
+    return ['docker', 'run', '--rm', '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
+}
+function volumeUntarCommand(volume, image) {
+    return ['docker', 'run', '--rm', '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
+}
+/** Whether the volume exists and has files: `missing`, `empty` or `used`. */
+function volumeStateCommand(volume, image) {
+    return shScript(sh `if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
+n=$(docker run --rm -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
+if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`, volume, image);
+}
+function volumeRecreateCommand(volume) {
+    return shScript(sh `docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
+}
+/** The first line of a tool's `--version`. */
+function versionCommand(argv) {
+    return argv;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
+
 
 
 
@@ -65466,7 +65652,7 @@ async function handshake(target, opts, via, algos) {
         if (rejected)
             return { rejected };
         const msg = errorMessage(e);
-        if (algos && /no matching|handshake failed|host key format/i.test(msg))
+        if (algos && /no matching host key format|host key/i.test(msg))
             return {};
         const kind = classifyConnectError(e);
         if (kind === 'auth') {
@@ -65592,7 +65778,7 @@ function openStream(client, line, o, ctx) {
     const started = Date.now();
     const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
     return new Promise((resolve, reject) => {
-        client.exec(command, (e, ch) => {
+        const start = (e, ch) => {
             if (e)
                 return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
             let bytes = 0;
@@ -65649,6 +65835,11 @@ function openStream(client, line, o, ctx) {
                 };
                 ch.on('close', () => {
                     closed = true;
+                    // The command is over: a local producer still writing must not block on a full pipe.
+                    if (o.stdin) {
+                        o.stdin.unpipe(ch);
+                        o.stdin.destroy();
+                    }
                     // A channel torn down with the connection may not have ended its stream.
                     if (!counter.writableEnded)
                         counter.end();
@@ -65677,7 +65868,13 @@ function openStream(client, line, o, ctx) {
                     counter.destroy();
             });
             resolve({ stdout: out, done });
-        });
+        };
+        try {
+            client.exec(command, start);
+        }
+        catch (e) {
+            reject(new SshError('connection', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+        }
     });
 }
 
@@ -65859,6 +66056,7 @@ class SshSession {
                     durationMs,
                     timedOut: timedOut || remoteTimeout,
                     mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                    truncated: out.truncated || err.truncated || undefined,
                 });
             };
             // With `timeout` on the host the deadline is enforced there (it kills the process
@@ -65870,13 +66068,21 @@ class SshSession {
                 ch?.close();
                 finish(true);
             }, backstop);
-            client.exec(line, (e, channel) => {
+            const failStart = (e) => {
+                clearTimeout(timer);
+                done = true;
+                stopInput();
+                const kind = this.client === client ? 'channel' : 'connection';
+                reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            };
+            // Local input may fail before the channel opens (a missing file, a tar that cannot start).
+            o.stdinStream?.once('error', (e2) => {
+                if (!ch)
+                    failStart(new Error(`its input failed: ${e2.message}`));
+            });
+            const onChannel = (e, channel) => {
                 if (e) {
-                    clearTimeout(timer);
-                    done = true;
-                    stopInput();
-                    const kind = this.client === client ? 'channel' : 'connection';
-                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    failStart(e);
                     return;
                 }
                 ch = channel;
@@ -65906,7 +66112,14 @@ class SshSession {
                     channel.end(o.stdin);
                 else
                     channel.end();
-            });
+            };
+            try {
+                client.exec(line, onChannel);
+            }
+            catch (e) {
+                // ssh2 throws at once when the connection is already gone.
+                failStart(e);
+            }
         });
     }
     /**
@@ -66135,12 +66348,18 @@ function envFileSecrets(text) {
         const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
         if (!m)
             continue;
-        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
-        if (value.length < 3)
-            continue;
-        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
-            continue;
-        out.push(value);
+        const raw = m[1];
+        // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+        // (compose strips it), so both forms are masked.
+        const quoted = /^(['"])(.*)\1$/.exec(raw);
+        const values = quoted ? [quoted[2]] : [raw, raw.replace(/\s+#.*$/, '')];
+        for (const value of new Set(values)) {
+            if (value.length < 3)
+                continue;
+            if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+                continue;
+            out.push(value);
+        }
     }
     return out;
 }

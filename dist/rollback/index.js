@@ -64176,7 +64176,7 @@ function parseHostList(raw, d) {
 function dedupe(ts) {
     const seen = new Set();
     return ts.filter((t) => {
-        const k = `${t.user}@${t.host}:${t.port}`;
+        const k = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
         if (seen.has(k))
             return false;
         seen.add(k);
@@ -64801,11 +64801,17 @@ function shell_isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
-/** Quote one string as a single literal POSIX sh word. */
+/** Words that are syntax at the start of a command (reserved words): always quoted. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', 'coproc']);
+/**
+ * Quote one string as a single literal POSIX sh word. Left bare only when it cannot mean
+ * anything else in any position: no `=` (an assignment at the start of a command), no
+ * reserved word.
+ */
 function quote(s) {
     if (s.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
-    if (s !== '' && SAFE.test(s))
+    if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s))
         return s;
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
@@ -65151,7 +65157,7 @@ async function handshake(target, opts, via, algos) {
         if (rejected)
             return { rejected };
         const msg = log_errorMessage(e);
-        if (algos && /no matching|handshake failed|host key format/i.test(msg))
+        if (algos && /no matching host key format|host key/i.test(msg))
             return {};
         const kind = classifyConnectError(e);
         if (kind === 'auth') {
@@ -65277,7 +65283,7 @@ function openStream(client, line, o, ctx) {
     const started = Date.now();
     const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
     return new Promise((resolve, reject) => {
-        client.exec(command, (e, ch) => {
+        const start = (e, ch) => {
             if (e)
                 return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
             let bytes = 0;
@@ -65334,6 +65340,11 @@ function openStream(client, line, o, ctx) {
                 };
                 ch.on('close', () => {
                     closed = true;
+                    // The command is over: a local producer still writing must not block on a full pipe.
+                    if (o.stdin) {
+                        o.stdin.unpipe(ch);
+                        o.stdin.destroy();
+                    }
                     // A channel torn down with the connection may not have ended its stream.
                     if (!counter.writableEnded)
                         counter.end();
@@ -65362,7 +65373,13 @@ function openStream(client, line, o, ctx) {
                     counter.destroy();
             });
             resolve({ stdout: out, done });
-        });
+        };
+        try {
+            client.exec(command, start);
+        }
+        catch (e) {
+            reject(new SshError('connection', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
+        }
     });
 }
 
@@ -65544,6 +65561,7 @@ class SshSession {
                     durationMs,
                     timedOut: timedOut || remoteTimeout,
                     mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+                    truncated: out.truncated || err.truncated || undefined,
                 });
             };
             // With `timeout` on the host the deadline is enforced there (it kills the process
@@ -65555,13 +65573,21 @@ class SshSession {
                 ch?.close();
                 finish(true);
             }, backstop);
-            client.exec(line, (e, channel) => {
+            const failStart = (e) => {
+                clearTimeout(timer);
+                done = true;
+                stopInput();
+                const kind = this.client === client ? 'channel' : 'connection';
+                reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+            };
+            // Local input may fail before the channel opens (a missing file, a tar that cannot start).
+            o.stdinStream?.once('error', (e2) => {
+                if (!ch)
+                    failStart(new Error(`its input failed: ${e2.message}`));
+            });
+            const onChannel = (e, channel) => {
                 if (e) {
-                    clearTimeout(timer);
-                    done = true;
-                    stopInput();
-                    const kind = this.client === client ? 'channel' : 'connection';
-                    reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+                    failStart(e);
                     return;
                 }
                 ch = channel;
@@ -65591,7 +65617,14 @@ class SshSession {
                     channel.end(o.stdin);
                 else
                     channel.end();
-            });
+            };
+            try {
+                client.exec(line, onChannel);
+            }
+            catch (e) {
+                // ssh2 throws at once when the connection is already gone.
+                failStart(e);
+            }
         });
     }
     /**
@@ -65862,12 +65895,17 @@ function hooks_hookCommand(dir, script, env) {
 
 const idMark = (id) => `"id":${JSON.stringify(id)}`;
 /**
- * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
- * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
- * that one is held: it is reported as the holder instead (checked again after taking, so a
- * maintenance run that starts at the same moment wins).
+ * The host-wide state directory: `$OPS_ACTIONS_HOST_DIR`, or /var/lib/ops-actions (it
+ * survives reboots). The host-scoped maintenance lock is `<it>/maintenance/.lock`.
  */
-function acquireCommand(appDir, owner, guard = '') {
+const HOST_DIR_SH = '"${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}"';
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
+ * is reported as the holder instead (checked again after taking, so a maintenance run
+ * that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guarded = false) {
     return shell_shScript(shell_sh `held() {
   now=$(date +%s)
   m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
@@ -65875,46 +65913,59 @@ function acquireCommand(appDir, owner, guard = '') {
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
 }
-if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+g=
+if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
 mkdir -p "$1"
 if mkdir "$1/.lock" 2>/dev/null; then
   printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
   echo acquired
 else
   held "$1" held
-fi`, appDir, JSON.stringify(owner), guard);
+fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
 }
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-function renewCommand(appDir, id) {
-    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+/**
+ * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
+ * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
+ */
+function renewCommand(appDir, id, owner) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
 else
   echo lost
   cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, idMark(id));
+fi`, appDir, idMark(id), JSON.stringify(owner));
 }
 function releaseCommand(appDir, id) {
     return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
 }
 /**
  * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
+ * renamed away first and checked there, so a lock that was just taken again is never the
+ * one removed (it is put back).
  */
 function breakCommand(appDir, id, maxAgeS) {
     return shell_shScript(shell_sh `now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+b="$1/.lock.breaking.$$"
+mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+ok=no
+if [ -n "$2" ]; then
+  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+if [ "$ok" = yes ]; then
+  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+  [ "$((now - m))" -gt "$3" ] || ok=no
 fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`, appDir, id ? idMark(id) : '', String(maxAgeS));
+if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+echo changed`, appDir, id ? idMark(id) : '', String(maxAgeS));
 }
 
 ;// CONCATENATED MODULE: ./src/commands/releases.ts
-/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+/** Releases on a host: reading the whole state in one round trip (bounded), switching `current`, removing releases. */
 
 /**
  * One round trip: home, app dir (with `~` resolved), current, releases with their
@@ -65926,6 +65977,7 @@ case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
 if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
 echo '--- releases'
 if [ -d "$d/releases" ]; then
   for r in "$d"/releases/*/; do
@@ -65936,7 +65988,17 @@ if [ -d "$d/releases" ]; then
   done
 fi
 echo '--- history'
-cat "$d/history.jsonl" 2>/dev/null || true`, appDir);
+h="$d/history.jsonl"
+if [ -f "$h" ]; then
+  # Bounded however long the history grows: its end, the events of the releases still on
+  # the host, and the newest backups (the reader merges and orders them by time).
+  tail -n 5000 "$h"
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
+  done
+  grep -F '"type":"backup-completed"' "$h" | tail -n 50 || true
+fi`, appDir);
 }
 /** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
 function switchCommand(appDir, id) {
@@ -65947,12 +66009,163 @@ function releases_removeReleasesCommand(appDir, ids) {
     return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
 }
 
+;// CONCATENATED MODULE: ./src/commands/storage.ts
+/** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
+
+/** Write stdin to `file` (0600, parents created), under a temporary name renamed at the end. */
+function writeStdinCommand(file) {
+    return shScript(sh `umask 077
+mkdir -p "$(dirname "$1")"
+t="$1.partial-$$"
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+mv -f "$t" "$1"
+trap - EXIT`, file);
+}
+function catCommand(file) {
+    return ['cat', '--', file];
+}
+/** Every file under `dir`: relative path, size, mtime (epoch seconds), tab-separated. */
+function listFilesCommand(dir) {
+    return shScript(sh `[ -d "$1" ] || exit 0
+cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`, dir);
+}
+function removePathsCommand(root, rel) {
+    return shScript(sh `r=$1; shift; for p in "$@"; do rm -f -- "$r/$p"; rmdir -- "$(dirname "$r/$p")" 2>/dev/null || true; done`, root, ...rel);
+}
+
+;// CONCATENATED MODULE: ./src/commands/backup.ts
+/**
+ * Dumping and restoring data on the server itself, next to the database (never a client on
+ * the runner, whose version may not match the server's). Every dump writes to stdout;
+ * every restore reads stdin. Passwords come from a 0600 file on the host, read into the
+ * tool's environment variable by a constant wrapper: never in argv, never in the log.
+ */
+
+/** Run `c` (a simple command) with `variable` set from the content of `file`. */
+function withSecretFromFile(variable, file, c) {
+    return shScript(sh `v=$1; f=$2; shift 2; export "$v=$(cat "$f")"; exec "$@"`, variable, file, ...c);
+}
+/** The tool invocation `argv`, run where the place says (stdin passed through). */
+function at(place, argv) {
+    if (place.kind === 'host')
+        return argv;
+    const env = place.env.flatMap((e) => ['-e', e]);
+    if (place.kind === 'container')
+        return ['docker', 'exec', '-i', ...env, place.container, ...argv];
+    return [...place.composeArgs, 'exec', '-T', ...env, place.service, ...argv];
+}
+const pgConn = (c) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
+/** `pg_dump -Fc` (custom format); with `ourCompression`, `-Z0` and the runner compresses. */
+function pgDumpArgs(c, ourCompression) {
+    return ['pg_dump', '-Fc', ...(ourCompression ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
+}
+function pgRestoreArgs(c) {
+    return ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password', ...pgConn(c), '-d', c.database];
+}
+/** Reads a custom-format dump from stdin completely: a truncated dump fails (`-l` would not notice). */
+function pgValidateArgs() {
+    return ['pg_restore', '-f', '/dev/null'];
+}
+/** How many user relations the database has (0: empty). */
+function pgCountArgs(c) {
+    return [
+        'psql',
+        '--no-password',
+        '-X',
+        '-tA',
+        ...pgConn(c),
+        '-d',
+        c.database,
+        '-c',
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')",
+    ];
+}
+function pgDropCreateArgs(c) {
+    const conn = pgConn(c);
+    return [
+        ['dropdb', '--no-password', '--if-exists', ...conn, c.database],
+        ['createdb', '--no-password', ...conn, c.database],
+    ];
+}
+/** mariadb-dump when the host has it, else mysqldump (the same options). */
+function mysqlTool(tool, args) {
+    return tool === 'dump'
+        ? shScript(sh `if command -v mariadb-dump >/dev/null 2>&1; then exec mariadb-dump "$@"; else exec mysqldump "$@"; fi`, ...args)
+        : shScript(sh `if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; else exec mysql "$@"; fi`, ...args);
+}
+const myConn = (c) => ['-u', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-P', String(c.port)] : [])];
+/** A consistent dump of one database (`--single-transaction`), ending with `-- Dump completed`. */
+function mysqlDumpArgs(c) {
+    return ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', ...myConn(c), c.database];
+}
+function mysqlClientArgs(c, sql) {
+    return ['--batch', '--skip-column-names', ...myConn(c), ...(sql ? ['-e', sql] : []), c.database];
+}
+/** A MySQL identifier in backticks (names are checked against a strict pattern first). */
+const myIdent = (name) => `\`${name.replace(/`/g, '``')}\``;
+/** A consistent copy of a live SQLite database (the online backup API, never `cp`), to stdout. */
+function sqliteDumpCommand(db) {
+    return shScript(sh `t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
+trap 'rm -f "$t"' EXIT
+sqlite3 "$1" ".backup '$t'"
+cat "$t"`, db);
+}
+/**
+ * Replace a SQLite database with the copy on stdin: written next to it, checked with
+ * `PRAGMA integrity_check`, then renamed over it (with `validate`, only checked).
+ */
+function sqliteRestoreCommand(db, replace) {
+    return shScript(sh `d=$1; replace=$2
+t="$d.restoring-$$"
+trap 'rm -f "$t"' EXIT
+umask 077
+mkdir -p "$(dirname "$d")"
+cat > "$t"
+r=$(sqlite3 "$t" 'PRAGMA integrity_check;')
+if [ "$r" != ok ]; then echo "the restored database fails its integrity check: $r" >&2; exit 3; fi
+if [ "$replace" = yes ]; then mv -f "$t" "$d"; rm -f "$d-wal" "$d-shm"; trap - EXIT; fi`, db, replace ? 'yes' : 'no');
+}
+function fileExistsCommand(file) {
+    return shScript(sh `if [ -e "$1" ]; then echo yes; else echo no; fi`, file);
+}
+/** A tar of absolute paths, relative to / (modes, owners and symlinks kept). */
+function filesTarCommand(paths) {
+    return ['tar', '-C', '/', '-cf', '-', '--', ...paths.map((p) => p.replace(/^\/+/, ''))];
+}
+/** Extract the tar on stdin under `root` (with `list`, only read it through). */
+function untarCommand(root, list = false) {
+    return list ? ['tar', '-tf', '-'] : ['tar', '-C', root, '-xpf', '-'];
+}
+/** A docker volume's content as a tar, through a helper container. */
+function volumeTarCommand(volume, image) {
+    return ['docker', 'run', '--rm', '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
+}
+function volumeUntarCommand(volume, image) {
+    return ['docker', 'run', '--rm', '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
+}
+/** Whether the volume exists and has files: `missing`, `empty` or `used`. */
+function volumeStateCommand(volume, image) {
+    return shScript(sh `if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
+n=$(docker run --rm -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
+if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`, volume, image);
+}
+function volumeRecreateCommand(volume) {
+    return shScript(sh `docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
+}
+/** The first line of a tool's `--version`. */
+function versionCommand(argv) {
+    return argv;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
+
 
 
 
@@ -66725,7 +66938,6 @@ async function checkHealth(spec, ctx) {
 
 
 
-
 /** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
 const LEGACY_TTL_S = 300;
 /** A lock directory with no owner file this old is a holder that died between mkdir and write. */
@@ -66734,25 +66946,46 @@ function describeOwner(o, ageS) {
     const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
     return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
 }
-/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
+/**
+ * What a held lock's answer says: the owner, and whether it is stale by the host's clock.
+ * An owner file that cannot be read as ours (not JSON, no id) is never judged stale: a lock
+ * of something else is left alone.
+ */
 function parseHeld(stdout) {
     const [, ageLine = '0', ...rest] = stdout.split('\n');
     const text = rest.join('\n').trim();
     let owner = {};
+    let unknown = false;
     try {
         owner = text ? JSON.parse(text) : {};
+        if (text && (typeof owner !== 'object' || owner === null || typeof owner.id !== 'string'))
+            unknown = true;
     }
     catch {
-        owner = {};
+        unknown = true;
     }
+    if (unknown)
+        owner = {};
     const ageS = Math.max(0, Number(ageLine) || 0);
-    const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-    return { owner, ageS, stale: ageS > limit };
+    const limitS = owner.id ? staleAfterS(owner) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: !unknown && ageS > limitS, unknown, limitS };
 }
-/** The host-scoped maintenance lock's directory, under the user's home. */
-function hostLockDir(home) {
-    return external_node_path_default().posix.join(home, '.ops-actions', 'host');
+/**
+ * Seconds without renewal after which an owner's lock is stale: its ttl_s; for locks of
+ * version 0.1 (no ttl_s), generously the ttl its expires/acquired imply, at least 5 minutes.
+ */
+function staleAfterS(o) {
+    if (typeof o.ttl_s === 'number' && o.ttl_s > 0)
+        return o.ttl_s;
+    const implied = o.expires && o.acquired ? (Date.parse(o.expires) - Date.parse(o.acquired)) / 1000 : 0;
+    return Math.max(LEGACY_TTL_S, Number.isFinite(implied) ? Math.ceil(implied) : 0);
 }
+/**
+ * The host-scoped maintenance lock lives in the host-wide state directory
+ * (`$OPS_ACTIONS_HOST_DIR`, default /var/lib/ops-actions), one place for the whole machine
+ * whichever user connects: maintenance runs as root; deploys only check whether it exists.
+ */
+const HOST_LOCK_NAME = 'maintenance';
 class lock_LockLostError extends Error {
 }
 /** The locks a run holds, renewed in the background until released. */
@@ -66777,10 +67010,14 @@ class HeldLocks {
     get lost() {
         return this.lostWhy;
     }
+    /** The owner record as a renewal writes it (a new informational `expires`). */
+    renewed() {
+        return { ...this.owner, expires: new Date(Date.now() + this.owner.ttl_s * 1000).toISOString() };
+    }
     async renew(s) {
         if (this.released || this.lostWhy)
             return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+        const r = await s.session.run(renewCommand(s.appDir, this.owner.id, this.renewed()), { step: 'lock' });
         if (r.stdout.startsWith('lost')) {
             const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
             this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
@@ -66827,13 +67064,16 @@ const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 async function acquireLocks(sites, base, o) {
     const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    const owner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+    const ttl_s = Math.max(1, Math.ceil(o.ttlMs / 1000));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s, expires: new Date(Date.now() + ttl_s * 1000).toISOString() };
     const held = [];
     const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
     const deadline = Date.now() + o.timeoutMs;
     try {
         for (const s of ordered) {
-            await acquireOne(s, owner, deadline, o);
+            // The same lock reached under another name (same machine and directory): held already.
+            if ((await acquireOne(s, owner, deadline, o)) === 'already')
+                continue;
             held.push(s);
             o.onAcquired?.([...held], owner);
         }
@@ -66848,10 +67088,12 @@ async function acquireLocks(sites, base, o) {
 async function acquireOne(s, owner, deadline, o) {
     let shown = '';
     for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guard), { step: 'lock' });
+        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guarded), { step: 'lock' });
         if (r.stdout.startsWith('acquired'))
-            return;
-        const { owner: held, ageS, stale } = parseHeld(r.stdout);
+            return 'acquired';
+        const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
+        if (held.id === owner.id && !r.stdout.startsWith('held-guard'))
+            return 'already';
         // The host's maintenance lock (the guard) is never broken, whatever it says.
         const guarded = r.stdout.startsWith('held-guard');
         const desc = describeOwner(held, ageS);
@@ -66862,15 +67104,17 @@ async function acquireOne(s, owner, deadline, o) {
         }
         if (stale && held.kind !== 'maintenance' && !guarded) {
             o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-            await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
-            continue;
+            const b = await s.session.run(breakCommand(s.appDir, held.id ?? '', limitS), { step: 'lock' });
+            if (b.stdout.trim() === 'broken')
+                continue;
         }
         if (Date.now() >= deadline) {
             throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
                 (held.kind === 'maintenance' || guarded
-                    ? `The host is under maintenance (security-update${guarded ? `: ${s.guard}/.lock` : ''}), whose lock is never broken; wait for it to finish.`
-                    : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+                    ? `The host is under maintenance (security-update${guarded ? ': its host-wide maintenance lock' : ''}), whose lock is never broken; wait for it to finish.`
+                    : unknown
+                        ? `Its owner file is not one this version wrote, so it is never broken automatically: check what holds ${s.appDir}/.lock on ${s.name} and remove it if nothing does.`
+                        : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration(limitS * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
         }
         await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
     }
@@ -66931,9 +67175,26 @@ function layout_newReleaseId(version, now = new Date()) {
 /** A host's state as one round trip reads it: releases with their manifests, current, history; and what to prune. */
 
 
+/** The history section of the state read: pieces that may overlap, merged and ordered by time. */
+function mergeHistory(text) {
+    const seen = new Set();
+    const lines = [];
+    for (const l of text.split('\n')) {
+        if (!l.trim() || seen.has(l))
+            continue;
+        seen.add(l);
+        lines.push(l);
+    }
+    return parseHistory(lines.join('\n'))
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : a.i - b.i))
+        .map((x) => x.e);
+}
 function parseState(stdout) {
     const [head, rest = ''] = stdout.split('\n--- releases\n');
-    const [home = '', appDir = '', currentLink = '', compose = 'none'] = head.split('\n');
+    const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = ''] = head.split('\n');
+    if (!home.startsWith('/') || !appDir.startsWith('/'))
+        throw new Error(`the host's state could not be read (unexpected output: ${JSON.stringify(head.slice(0, 200))})`);
     const [relText = '', histText = ''] = rest.split(/^--- history$/m);
     const releases = [];
     const manifests = new Map();
@@ -66958,8 +67219,9 @@ function parseState(stdout) {
         current: cur && isReleaseId(cur) ? cur : undefined,
         releases,
         manifests,
-        history: parseHistory(histText),
+        history: mergeHistory(histText),
         compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
+        machineId: machineId.trim(),
     };
 }
 /**
@@ -67103,7 +67365,15 @@ function archiveStream(source) {
         tar.stdout.pipe(out);
         let err = '';
         tar.stderr.on('data', (d) => (err += d));
-        const done = new Promise((resolve, reject) => tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))));
+        const done = new Promise((resolve, reject) => {
+            tar.on('error', (e) => {
+                const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
+                out.destroy(failure);
+                reject(failure);
+            });
+            tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
+        });
+        done.catch(() => { });
         return {
             stream: out,
             gzip: false,
@@ -67117,6 +67387,8 @@ function archiveStream(source) {
         };
     }
     const file = createReadStream(source);
+    // Reported through the upload (its input fails); never an unhandled error.
+    file.on('error', () => { });
     return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
 }
 /** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
@@ -67165,14 +67437,50 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 class SourceError extends (/* unused pure expression or super */ null && (Error)) {
 }
-/** Where a link at `linkPath` (relative to the release root) pointing at `target` resolves, or why it escapes. */
-function linkEscapes(linkPath, target) {
+/**
+ * Why a link at `linkPath` (relative to the release root) pointing at `target` escapes the
+ * release, or undefined when it stays inside: `..` segments and every symlink of the tree
+ * met on the way (`links`: path → target) are followed, so a chain of links that each look
+ * harmless cannot climb out either.
+ */
+function linkEscapes(linkPath, target, links = new Map()) {
     if (target.startsWith('/'))
         return `points to the absolute path ${target}`;
-    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
-    if (resolved === '..' || resolved.startsWith('../'))
-        return `points outside the release (${target})`;
+    const why = walkInside(path.posix.dirname(linkPath), target, links);
+    return why ? `points outside the release (${target}${why === target ? '' : `, through ${why}`})` : undefined;
+}
+/** Resolve `rel` from directory `from` inside the tree; the link or target it escapes by, or undefined. */
+function walkInside(from, rel, links) {
+    const comps = [...(from === '.' ? [] : from.split('/')), ...rel.split('/')];
+    const cur = [];
+    let hops = 0;
+    while (comps.length) {
+        const c = comps.shift();
+        if (c === '' || c === '.')
+            continue;
+        if (c === '..') {
+            if (!cur.length)
+                return rel;
+            cur.pop();
+            continue;
+        }
+        cur.push(c);
+        const t = links.get(cur.join('/'));
+        if (t === undefined)
+            continue;
+        if (++hops > 40)
+            return `${cur.join('/')} (a loop of links)`;
+        if (t.startsWith('/'))
+            return `${cur.join('/')} -> ${t}`;
+        cur.pop();
+        comps.unshift(...t.split('/'));
+    }
     return undefined;
+}
+/** A member whose parent directories lead outside the release through links. */
+function memberEscapes(name, links) {
+    const dir = path.posix.dirname(name);
+    return dir === '.' ? undefined : walkInside('.', dir, links);
 }
 /** A member name that is absolute or climbs out of the release. */
 function nameEscapes(name) {
@@ -67181,20 +67489,23 @@ function nameEscapes(name) {
 }
 /** Check a directory source: every symlink must stay inside it. */
 async function checkDirectory(root) {
-    const bad = [];
+    const links = new Map();
     const walk = async (rel) => {
         for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
             const r = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isSymbolicLink()) {
-                const why = linkEscapes(r, await fs.readlink(path.join(root, r)));
-                if (why)
-                    bad.push(`${r} ${why}`);
-            }
+            if (ent.isSymbolicLink())
+                links.set(r, await fs.readlink(path.join(root, r)));
             else if (ent.isDirectory())
                 await walk(r);
         }
     };
     await walk('');
+    const bad = [];
+    for (const [l, t] of links) {
+        const why = linkEscapes(l, t, links);
+        if (why)
+            bad.push(`${l} ${why}`);
+    }
     if (bad.length)
         throw new SourceError(refusal(bad));
 }
@@ -67261,6 +67572,12 @@ async function* tarEntries(input) {
                 const data = buf.subarray(0, pending.size);
                 if (pending.kind === 'pax')
                     pax = { ...pax, ...paxRecords(data) };
+                else if (pending.kind === 'global') {
+                    // A global header would set the name or link target of every member that follows.
+                    const g = paxRecords(data);
+                    if ('path' in g || 'linkpath' in g)
+                        throw new SourceError('the tarball has a pax global header that sets member names or link targets; refusing it');
+                }
                 else if (pending.kind === 'longname')
                     longName = str(data, 0, data.length);
                 else
@@ -67282,7 +67599,7 @@ async function* tarEntries(input) {
                 continue;
             }
             if (type === 'g') {
-                skip = Math.ceil(size / 512) * 512;
+                pending = { kind: 'global', size };
                 continue;
             }
             const prefix = str(h, 257, 6).startsWith('ustar') ? str(h, 345, 155) : '';
@@ -67303,25 +67620,39 @@ async function checkTarball(file) {
     const raw = createReadStream(file);
     const input = /\.(tgz|tar\.gz)$/i.test(file) ? raw.pipe(createGunzip()) : raw;
     const bad = [];
+    const links = new Map();
+    const members = [];
     try {
         for await (const e of tarEntries(input)) {
             const name = e.name.replace(/^\.\/+/, '').replace(/\/+$/, '');
             if (nameEscapes(e.name))
                 bad.push(`${e.name} is outside the release`);
-            else if (e.type === '2') {
-                const why = linkEscapes(name, e.linkname);
-                if (why)
-                    bad.push(`${name} ${why}`);
+            else {
+                members.push({ name, type: e.type, linkname: e.linkname });
+                if (e.type === '2')
+                    links.set(name, e.linkname);
             }
-            else if (e.type === '1' && nameEscapes(e.linkname))
-                bad.push(`${name} is a hard link to ${e.linkname}, outside the release`);
         }
     }
     catch (err) {
+        if (err instanceof SourceError)
+            throw err;
         throw new SourceError(`cannot read the tarball ${file}: ${err.message}`);
     }
     finally {
         raw.destroy();
+    }
+    for (const m of members) {
+        const through = memberEscapes(m.name, links);
+        if (through)
+            bad.push(`${m.name} is written through ${through}, outside the release`);
+        else if (m.type === '2') {
+            const why = linkEscapes(m.name, m.linkname, links);
+            if (why)
+                bad.push(`${m.name} ${why}`);
+        }
+        else if (m.type === '1' && (nameEscapes(m.linkname) || walkInside('.', m.linkname, links)))
+            bad.push(`${m.name} is a hard link to ${m.linkname}, outside the release`);
     }
     if (bad.length)
         throw new SourceError(refusal(bad));
@@ -67343,14 +67674,24 @@ async function source_checkSource(source) {
 
 
 async function loadHost(target, session, appDir, o) {
-    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
-    const state = parseState(r.stdout);
+    const state = await context_readState(session, appDir);
     return { target, session, state, layout: layout(state.appDir), ...o };
+}
+/** The host's state in one round trip; a read that does not fit in memory is an error, never a half-read state. */
+async function context_readState(session, appDir) {
+    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+    if (r.truncated)
+        throw new Error(`host ${session.target.name}: its state under ${appDir} is larger than can be read (over 8 MiB); check its releases/ and history.jsonl`);
+    try {
+        return parseState(r.stdout);
+    }
+    catch (e) {
+        throw new Error(`host ${session.target.name}: ${e.message}`);
+    }
 }
 /** Re-read the host's state (after changes). */
 async function reloadHost(h, appDir) {
-    const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
-    h.state = parseState(r.stdout);
+    h.state = await context_readState(h.session, appDir);
 }
 async function context_record(h, e) {
     const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
@@ -67381,8 +67722,8 @@ function lockSite(h) {
         name: t.name,
         appDir: h.layout.appDir,
         session: h.session,
-        sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}`,
-        guard: hostLockDir(h.state.home),
+        sortKey: `${h.state.machineId}\t${h.layout.appDir}\t${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}`,
+        guarded: true,
     };
 }
 /**
@@ -67624,6 +67965,8 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     const after = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
+        // Pruning and the hook change the host: only while the lock is still this run's.
+        await locks.verify([h.target.name]);
         await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
         if (cfg.hooks.postDeploy) {
             await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
@@ -67681,7 +68024,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
             await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy, env), { step: 'pre-deploy', stream: true }));
         }
         catch (e) {
-            await runOnFailure(cfg, h, m, logger);
+            await runOnFailure(cfg, h, m, logger, locks);
             throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
         }
     }
@@ -67693,7 +68036,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The switch itself failed: put the previous release back.
-        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
+        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks);
         throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     if (!cfg.gate)
@@ -67704,7 +68047,7 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The gate could not even run (the connection dropped): the release is not proven.
-        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
+        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks) : false;
         throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
@@ -67715,19 +68058,35 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     // The gate names the host in each failure; here the host is named once, up front.
     const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
     await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => { });
-    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks) : false;
     throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
 }
-async function runOnFailure(cfg, h, m, logger) {
-    if (!cfg.hooks.onFailure)
+/**
+ * Whether this run may still change the host: its lock there is checked (and renewed) now.
+ * A run whose lock was taken leaves the host to the new holder.
+ */
+async function mayChange(locks, h, what, logger) {
+    try {
+        await locks.verify([h.target.name]);
+        return true;
+    }
+    catch (e) {
+        logger.error(`host ${h.target.name}: not ${what}: ${errorMessage(e)}`);
+        return false;
+    }
+}
+async function runOnFailure(cfg, h, m, logger, locks) {
+    if (!cfg.hooks.onFailure || !(await mayChange(locks, h, 'running the on-failure hook', logger)))
         return;
     await h.session
         .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
         .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
-async function failHost(cfg, h, m, previous, reason, logger) {
+async function failHost(cfg, h, m, previous, reason, logger, locks) {
     let rolledBack = false;
+    if (!(await mayChange(locks, h, `returning to ${previous ?? 'the previous release'}`, logger)))
+        return false;
     if (cfg.gate?.autoRollback !== false && previous) {
         try {
             await backTo(cfg, h, m, previous, reason, logger);
@@ -67740,7 +68099,7 @@ async function failHost(cfg, h, m, previous, reason, logger) {
     else {
         await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => { });
     }
-    await runOnFailure(cfg, h, m, logger);
+    await runOnFailure(cfg, h, m, logger, locks);
     return rolledBack;
 }
 /** Return a host to `to` through the same path as a deploy, marking `from` bad. */
@@ -67999,12 +68358,18 @@ function envFileSecrets(text) {
         const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
         if (!m)
             continue;
-        const value = m[1].replace(/^(['"])(.*)\1$/, '$2');
-        if (value.length < 3)
-            continue;
-        if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
-            continue;
-        out.push(value);
+        const raw = m[1];
+        // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+        // (compose strips it), so both forms are masked.
+        const quoted = /^(['"])(.*)\1$/.exec(raw);
+        const values = quoted ? [quoted[2]] : [raw, raw.replace(/\s+#.*$/, '')];
+        for (const value of new Set(values)) {
+            if (value.length < 3)
+                continue;
+            if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+                continue;
+            out.push(value);
+        }
     }
     return out;
 }

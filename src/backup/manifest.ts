@@ -45,7 +45,10 @@ export function backupDir(app: string, environment: string, name: string, id: st
 
 /** Backup ids sort by time: `20261201T020000Z-1a2b`. */
 export function newBackupId(now = new Date(), rand = Math.random().toString(16).slice(2, 6).padEnd(4, '0')): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${rand}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${rand}`;
 }
 
 export function isManifest(x: unknown): x is Manifest {

@@ -20,7 +20,10 @@ const KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const
 /** `keep-last=3,keep-daily=7,keep-weekly=4,keep-monthly=12` (commas or lines). */
 export function parseRetention(raw: string): Retention {
   const out: Retention = {};
-  for (const part of raw.split(/[\n,]/).map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(/[\n,]/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^keep-(last|hourly|daily|weekly|monthly|yearly)\s*=\s*(\d+)$/.exec(part);
     if (!m) throw new ParseError(`'${part}' is not a rule; use keep-last=N, keep-hourly=N, keep-daily=N, keep-weekly=N, keep-monthly=N or keep-yearly=N`);
     const n = Number(m[2]);
@@ -80,5 +83,7 @@ export function applyRetention<T extends Dated>(backups: T[], r: Retention): { k
 }
 
 export function describeRetention(r: Retention): string {
-  return KEYS.filter((k) => r[k]).map((k) => `keep-${k}=${r[k]}`).join(',');
+  return KEYS.filter((k) => r[k])
+    .map((k) => `keep-${k}=${r[k]}`)
+    .join(',');
 }

@@ -163,13 +163,23 @@ export function restorePlan(s: SourceSpec, r: Runner): RestorePlan {
       return {
         probe: mysqlCall(s, r, 'client', mysqlClientArgs(s.conn, 'SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()')),
         isEmpty: (o) => o.trim() === '0',
-        clear: [mysqlCall(s, r, 'client', [...mysqlClientArgs({ ...s.conn, database: '' }, `DROP DATABASE IF EXISTS ${myIdent(s.conn.database)}; CREATE DATABASE ${myIdent(s.conn.database)}`).filter((a) => a !== '')])],
+        clear: [
+          mysqlCall(s, r, 'client', [
+            ...mysqlClientArgs({ ...s.conn, database: '' }, `DROP DATABASE IF EXISTS ${myIdent(s.conn.database)}; CREATE DATABASE ${myIdent(s.conn.database)}`).filter((a) => a !== ''),
+          ]),
+        ],
         restore: mysqlCall(s, r, 'client', mysqlClientArgs(s.conn)),
         // A SQL dump is valid when it is complete: the runner checks its completion marker.
         validate: ['sh', '-c', 'cat >/dev/null'],
       };
     case 'sqlite':
-      return { probe: fileExistsCommand(s.path), isEmpty: (o) => o.trim() === 'no', clear: [], restore: sqliteRestoreCommand(s.path, true), validate: sqliteRestoreCommand(`${s.path}.validate`, false) };
+      return {
+        probe: fileExistsCommand(s.path),
+        isEmpty: (o) => o.trim() === 'no',
+        clear: [],
+        restore: sqliteRestoreCommand(s.path, true),
+        validate: sqliteRestoreCommand(`${s.path}.validate`, false),
+      };
     case 'files':
       return { isEmpty: () => true, clear: [], restore: untarCommand(s.restoreTo ?? '/'), validate: untarCommand('/', true) };
     case 'volume':

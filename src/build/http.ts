@@ -61,7 +61,14 @@ function proxyAuth(p: URL): Record<string, string> {
 /** A CONNECT tunnel through an HTTP proxy to host:port. */
 function tunnel(p: URL, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: p.hostname, port: Number(p.port || 80), method: 'CONNECT', path: `${host}:${port}`, headers: { host: `${host}:${port}`, ...proxyAuth(p) }, timeout: timeoutMs });
+    const req = (p.protocol === 'https:' ? https : http).request({
+      host: p.hostname,
+      port: Number(p.port || (p.protocol === 'https:' ? 443 : 80)),
+      method: 'CONNECT',
+      path: `${host}:${port}`,
+      headers: { host: `${host}:${port}`, ...proxyAuth(p) },
+      timeout: timeoutMs,
+    });
     req.on('connect', (res, socket) => {
       if (res.statusCode === 200) resolve(socket);
       else {
@@ -95,23 +102,35 @@ export async function httpGet(raw: string | URL, o: HttpOptions = {}): Promise<H
       agent: undefined,
     };
   } else if (proxy) {
-    opts = { host: proxy.hostname, port: Number(proxy.port || 80), path: url.href, headers: { ...headers, ...proxyAuth(proxy) }, agent: false };
+    // A plain request through the proxy (TLS to the proxy itself for an https:// proxy).
+    const viaTls = proxy.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const req = (viaTls ? https : http).request(
+        { host: proxy.hostname, port: Number(proxy.port || (viaTls ? 443 : 80)), path: url.href, headers: { ...headers, ...proxyAuth(proxy) }, agent: false, method: 'GET', timeout: timeoutMs },
+        (res) => collect(res, resolve, reject),
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer from the proxy ${proxy.host} within ${timeoutMs}ms`)));
+      req.on('error', reject);
+      req.end();
+    });
   } else {
     opts = { host, port, path: `${url.pathname}${url.search}`, headers, agent: false, rejectUnauthorized: !o.insecureTls, servername: net.isIP(host) ? undefined : host };
   }
   return new Promise((resolve, reject) => {
-    const req = (isHttps ? https : http).request({ ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('error', reject);
-      res.on('end', () => {
-        const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
-        resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
-      });
-    });
+    const req = (isHttps ? https : http).request({ ...opts, method: 'GET', timeout: timeoutMs }, (res) => collect(res, resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs}ms`)));
     req.on('error', reject);
     req.end();
+  });
+}
+
+function collect(res: http.IncomingMessage, resolve: (r: HttpResponse) => void, reject: (e: Error) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (d: Buffer) => chunks.push(d));
+  res.on('error', reject);
+  res.on('end', () => {
+    const h: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+    resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
   });
 }

@@ -48,7 +48,17 @@ export function pgValidateArgs(): string[] {
 
 /** How many user relations the database has (0: empty). */
 export function pgCountArgs(c: Connection): string[] {
-  return ['psql', '--no-password', '-X', '-tA', ...pgConn(c), '-d', c.database, '-c', "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')"];
+  return [
+    'psql',
+    '--no-password',
+    '-X',
+    '-tA',
+    ...pgConn(c),
+    '-d',
+    c.database,
+    '-c',
+    "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')",
+  ];
 }
 
 export function pgDropCreateArgs(c: Connection): string[][] {

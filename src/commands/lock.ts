@@ -8,12 +8,18 @@ import { sh, shScript, type Command } from '../shell/index.js';
 const idMark = (id: string) => `"id":${JSON.stringify(id)}`;
 
 /**
- * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
- * With `guard` (the host-scoped maintenance lock's directory), the lock is not taken while
- * that one is held: it is reported as the holder instead (checked again after taking, so a
- * maintenance run that starts at the same moment wins).
+ * The host-wide state directory: `$OPS_ACTIONS_HOST_DIR`, or /var/lib/ops-actions (it
+ * survives reboots). The host-scoped maintenance lock is `<it>/maintenance/.lock`.
  */
-export function acquireCommand(appDir: string, owner: { id: string }, guard = ''): Command {
+export const HOST_DIR_SH = '"${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}"';
+
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
+ * is reported as the holder instead (checked again after taking, so a maintenance run
+ * that starts at the same moment wins).
+ */
+export function acquireCommand(appDir: string, owner: { id: string }, guarded = false): Command {
   return shScript(
     sh`held() {
   now=$(date +%s)
@@ -22,31 +28,38 @@ export function acquireCommand(appDir: string, owner: { id: string }, guard = ''
   echo "$((now - m))"
   cat "$1/.lock/owner.json" 2>/dev/null || true
 }
-if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+g=
+if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
 mkdir -p "$1"
 if mkdir "$1/.lock" 2>/dev/null; then
   printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
   echo acquired
 else
   held "$1" held
 fi`,
     appDir,
     JSON.stringify(owner),
-    guard,
+    guarded ? 'yes' : 'no',
   );
 }
 
-/** Renew (touch) the lock if it is still ours; `lost` otherwise, with the current owner. */
-export function renewCommand(appDir: string, id: string): Command {
+/**
+ * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
+ * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
+ */
+export function renewCommand(appDir: string, id: string, owner: object): Command {
   return shScript(
-    sh`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+    sh`if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
 else
   echo lost
   cat "$1/.lock/owner.json" 2>/dev/null || true
 fi`,
     appDir,
     idMark(id),
+    JSON.stringify(owner),
   );
 }
 
@@ -56,20 +69,27 @@ export function releaseCommand(appDir: string, id: string): Command {
 
 /**
  * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal).
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
+ * renamed away first and checked there, so a lock that was just taken again is never the
+ * one removed (it is put back).
  */
 export function breakCommand(appDir: string, id: string, maxAgeS: number): Command {
   return shScript(
     sh`now=$(date +%s)
-if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+b="$1/.lock.breaking.$$"
+mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+ok=no
+if [ -n "$2" ]; then
+  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+if [ "$ok" = yes ]; then
+  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+  [ "$((now - m))" -gt "$3" ] || ok=no
 fi
-m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-if [ "$((now - m))" -gt "$3" ]; then
-  mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-else
-  echo changed
-fi`,
+if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+echo changed`,
     appDir,
     id ? idMark(id) : '',
     String(maxAgeS),

@@ -1,4 +1,4 @@
-/** Releases on a host: reading the whole state in one round trip, switching `current`, removing releases. */
+/** Releases on a host: reading the whole state in one round trip (bounded), switching `current`, removing releases. */
 import { sh, shScript, type Command } from '../shell/index.js';
 
 /**
@@ -12,6 +12,7 @@ case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
 printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
 if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
 echo '--- releases'
 if [ -d "$d/releases" ]; then
   for r in "$d"/releases/*/; do
@@ -22,7 +23,17 @@ if [ -d "$d/releases" ]; then
   done
 fi
 echo '--- history'
-cat "$d/history.jsonl" 2>/dev/null || true`,
+h="$d/history.jsonl"
+if [ -f "$h" ]; then
+  # Bounded however long the history grows: its end, the events of the releases still on
+  # the host, and the newest backups (the reader merges and orders them by time).
+  tail -n 5000 "$h"
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
+  done
+  grep -F '"type":"backup-completed"' "$h" | tail -n 50 || true
+fi`,
     appDir,
   );
 }

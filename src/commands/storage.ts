@@ -21,8 +21,11 @@ export function catCommand(file: string): Command {
 
 /** Every file under `dir`: relative path, size, mtime (epoch seconds), tab-separated. */
 export function listFilesCommand(dir: string): Command {
-  return shScript(sh`[ -d "$1" ] || exit 0
-cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`, dir);
+  return shScript(
+    sh`[ -d "$1" ] || exit 0
+cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`,
+    dir,
+  );
 }
 
 export function removePathsCommand(root: string, rel: string[]): Command {

@@ -4,7 +4,7 @@ import { forEachHost, type HostResult } from '../fleet/run.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../host/pool.js';
 import type { SshSession } from '../host/session.js';
-import { acquireLocks, hostLockDir, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
+import { acquireLocks, type HeldLocks, type LockKind, type LockOwner, type LockSite } from '../host/lock.js';
 import { layout, type Layout } from '../host/layout.js';
 import type { HealthResult } from '../health/check.js';
 import { appendEvent, type HistoryEvent, type NewEvent } from '../host/history.js';
@@ -24,15 +24,24 @@ export interface HostCtx {
 }
 
 export async function loadHost(target: Target, session: SshSession, appDir: string, o: { logger: Logger; timeline: Timeline; commandTimeoutMs: number }): Promise<HostCtx> {
-  const r = await session.run(readStateCommand(appDir), { step: 'read state' });
-  const state = parseState(r.stdout);
+  const state = await readState(session, appDir);
   return { target, session, state, layout: layout(state.appDir), ...o };
+}
+
+/** The host's state in one round trip; a read that does not fit in memory is an error, never a half-read state. */
+async function readState(session: SshSession, appDir: string): Promise<HostState> {
+  const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+  if (r.truncated) throw new Error(`host ${session.target.name}: its state under ${appDir} is larger than can be read (over 8 MiB); check its releases/ and history.jsonl`);
+  try {
+    return parseState(r.stdout);
+  } catch (e) {
+    throw new Error(`host ${session.target.name}: ${(e as Error).message}`);
+  }
 }
 
 /** Re-read the host's state (after changes). */
 export async function reloadHost(h: HostCtx, appDir: string): Promise<void> {
-  const r = await h.session.run(readStateCommand(appDir), { step: 'read state' });
-  h.state = parseState(r.stdout);
+  h.state = await readState(h.session, appDir);
 }
 
 export async function record(h: HostCtx, e: NewEvent): Promise<void> {
@@ -77,8 +86,8 @@ export function lockSite(h: HostCtx): LockSite {
     name: t.name,
     appDir: h.layout.appDir,
     session: h.session,
-    sortKey: `${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}\t${h.layout.appDir}`,
-    guard: hostLockDir(h.state.home),
+    sortKey: `${h.state.machineId}\t${h.layout.appDir}\t${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}`,
+    guarded: true,
   };
 }
 

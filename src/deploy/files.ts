@@ -34,7 +34,15 @@ function archiveStream(source: string): Archive {
     tar.stdout.pipe(out);
     let err = '';
     tar.stderr.on('data', (d) => (err += d));
-    const done = new Promise<void>((resolve, reject) => tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`)))));
+    const done = new Promise<void>((resolve, reject) => {
+      tar.on('error', (e) => {
+        const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
+        out.destroy(failure);
+        reject(failure);
+      });
+      tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
+    });
+    done.catch(() => {});
     return {
       stream: out,
       gzip: false,
@@ -47,6 +55,8 @@ function archiveStream(source: string): Archive {
     };
   }
   const file = createReadStream(source);
+  // Reported through the upload (its input fails); never an unhandled error.
+  file.on('error', () => {});
   return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
 }
 

@@ -11,12 +11,46 @@ import type { Readable } from 'node:stream';
 
 export class SourceError extends Error {}
 
-/** Where a link at `linkPath` (relative to the release root) pointing at `target` resolves, or why it escapes. */
-export function linkEscapes(linkPath: string, target: string): string | undefined {
+/**
+ * Why a link at `linkPath` (relative to the release root) pointing at `target` escapes the
+ * release, or undefined when it stays inside: `..` segments and every symlink of the tree
+ * met on the way (`links`: path → target) are followed, so a chain of links that each look
+ * harmless cannot climb out either.
+ */
+export function linkEscapes(linkPath: string, target: string, links: Map<string, string> = new Map()): string | undefined {
   if (target.startsWith('/')) return `points to the absolute path ${target}`;
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
-  if (resolved === '..' || resolved.startsWith('../')) return `points outside the release (${target})`;
+  const why = walkInside(path.posix.dirname(linkPath), target, links);
+  return why ? `points outside the release (${target}${why === target ? '' : `, through ${why}`})` : undefined;
+}
+
+/** Resolve `rel` from directory `from` inside the tree; the link or target it escapes by, or undefined. */
+function walkInside(from: string, rel: string, links: Map<string, string>): string | undefined {
+  const comps = [...(from === '.' ? [] : from.split('/')), ...rel.split('/')];
+  const cur: string[] = [];
+  let hops = 0;
+  while (comps.length) {
+    const c = comps.shift()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (!cur.length) return rel;
+      cur.pop();
+      continue;
+    }
+    cur.push(c);
+    const t = links.get(cur.join('/'));
+    if (t === undefined) continue;
+    if (++hops > 40) return `${cur.join('/')} (a loop of links)`;
+    if (t.startsWith('/')) return `${cur.join('/')} -> ${t}`;
+    cur.pop();
+    comps.unshift(...t.split('/'));
+  }
   return undefined;
+}
+
+/** A member whose parent directories lead outside the release through links. */
+function memberEscapes(name: string, links: Map<string, string>): string | undefined {
+  const dir = path.posix.dirname(name);
+  return dir === '.' ? undefined : walkInside('.', dir, links);
 }
 
 /** A member name that is absolute or climbs out of the release. */
@@ -27,17 +61,20 @@ export function nameEscapes(name: string): boolean {
 
 /** Check a directory source: every symlink must stay inside it. */
 export async function checkDirectory(root: string): Promise<void> {
-  const bad: string[] = [];
+  const links = new Map<string, string>();
   const walk = async (rel: string) => {
     for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
       const r = rel ? `${rel}/${ent.name}` : ent.name;
-      if (ent.isSymbolicLink()) {
-        const why = linkEscapes(r, await fs.readlink(path.join(root, r)));
-        if (why) bad.push(`${r} ${why}`);
-      } else if (ent.isDirectory()) await walk(r);
+      if (ent.isSymbolicLink()) links.set(r, await fs.readlink(path.join(root, r)));
+      else if (ent.isDirectory()) await walk(r);
     }
   };
   await walk('');
+  const bad: string[] = [];
+  for (const [l, t] of links) {
+    const why = linkEscapes(l, t, links);
+    if (why) bad.push(`${l} ${why}`);
+  }
   if (bad.length) throw new SourceError(refusal(bad));
 }
 
@@ -89,7 +126,7 @@ function paxRecords(data: Buffer): Record<string, string> {
 export async function* tarEntries(input: Readable): AsyncGenerator<TarEntry> {
   let buf = Buffer.alloc(0);
   let skip = 0;
-  let pending: { kind: 'pax' | 'longname' | 'longlink'; size: number } | undefined;
+  let pending: { kind: 'pax' | 'global' | 'longname' | 'longlink'; size: number } | undefined;
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
@@ -107,7 +144,11 @@ export async function* tarEntries(input: Readable): AsyncGenerator<TarEntry> {
         if (buf.length < padded) break;
         const data = buf.subarray(0, pending.size);
         if (pending.kind === 'pax') pax = { ...pax, ...paxRecords(data) };
-        else if (pending.kind === 'longname') longName = str(data, 0, data.length);
+        else if (pending.kind === 'global') {
+          // A global header would set the name or link target of every member that follows.
+          const g = paxRecords(data);
+          if ('path' in g || 'linkpath' in g) throw new SourceError('the tarball has a pax global header that sets member names or link targets; refusing it');
+        } else if (pending.kind === 'longname') longName = str(data, 0, data.length);
         else longLink = str(data, 0, data.length);
         buf = buf.subarray(padded);
         pending = undefined;
@@ -124,7 +165,7 @@ export async function* tarEntries(input: Readable): AsyncGenerator<TarEntry> {
         continue;
       }
       if (type === 'g') {
-        skip = Math.ceil(size / 512) * 512;
+        pending = { kind: 'global', size };
         continue;
       }
       const prefix = str(h, 257, 6).startsWith('ustar') ? str(h, 345, 155) : '';
@@ -146,19 +187,30 @@ export async function checkTarball(file: string): Promise<void> {
   const raw = createReadStream(file);
   const input = /\.(tgz|tar\.gz)$/i.test(file) ? raw.pipe(createGunzip()) : raw;
   const bad: string[] = [];
+  const links = new Map<string, string>();
+  const members: { name: string; type: string; linkname: string }[] = [];
   try {
     for await (const e of tarEntries(input)) {
       const name = e.name.replace(/^\.\/+/, '').replace(/\/+$/, '');
       if (nameEscapes(e.name)) bad.push(`${e.name} is outside the release`);
-      else if (e.type === '2') {
-        const why = linkEscapes(name, e.linkname);
-        if (why) bad.push(`${name} ${why}`);
-      } else if (e.type === '1' && nameEscapes(e.linkname)) bad.push(`${name} is a hard link to ${e.linkname}, outside the release`);
+      else {
+        members.push({ name, type: e.type, linkname: e.linkname });
+        if (e.type === '2') links.set(name, e.linkname);
+      }
     }
   } catch (err) {
+    if (err instanceof SourceError) throw err;
     throw new SourceError(`cannot read the tarball ${file}: ${(err as Error).message}`);
   } finally {
     raw.destroy();
+  }
+  for (const m of members) {
+    const through = memberEscapes(m.name, links);
+    if (through) bad.push(`${m.name} is written through ${through}, outside the release`);
+    else if (m.type === '2') {
+      const why = linkEscapes(m.name, m.linkname, links);
+      if (why) bad.push(`${m.name} ${why}`);
+    } else if (m.type === '1' && (nameEscapes(m.linkname) || walkInside('.', m.linkname, links))) bad.push(`${m.name} is a hard link to ${m.linkname}, outside the release`);
   }
   if (bad.length) throw new SourceError(refusal(bad));
 }

@@ -68,7 +68,7 @@ export function parseHostList(raw: string, d: TargetDefaults): Target[] {
 function dedupe(ts: Target[]): Target[] {
   const seen = new Set<string>();
   return ts.filter((t) => {
-    const k = `${t.user}@${t.host}:${t.port}`;
+    const k = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

@@ -170,7 +170,8 @@ export async function buildPush(cfg: BuildPushConfig, logger: Logger): Promise<B
       // Plain HTTP only where the engine itself allows it (its insecure registries and CIDRs).
       const info = await docker(['info', '--format', '{{json .RegistryConfig}}'], { env, ...quiet });
       const insecure = info.code === 0 ? await isInsecureRegistry(parseImageName(cfg.image).registry, parseRegistryConfig(info.stdout.trim())) : false;
-      const creds = { username: cfg.username, password: cfg.password };
+      // The login's credentials go only to the registry they are for.
+      const creds = parseImageName(cfg.image).registry === reg ? { username: cfg.username, password: cfg.password } : {};
       let manifest: ManifestInfo | undefined;
       try {
         manifest = await readManifest(cfg.image, cfg.tags[0]!, creds, { insecure });

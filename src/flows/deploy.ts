@@ -270,6 +270,8 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     async (_t, i) => {
       const h = hosts[i]!;
       await record(h, { type: 'deploy-succeeded', ...ident, image_digest: staged.image_digest, from: previous.get(h.target.name) });
+      // Pruning and the hook change the host: only while the lock is still this run's.
+      await locks.verify([h.target.name]);
       await prune(h, cfg.keepReleases, staged, logger).catch((e) => logger.warning(`host ${h.target.name}: pruning old releases failed (the deploy stands): ${errorMessage(e)}`));
       if (cfg.hooks.postDeploy) {
         await step(h, 'post-deploy', () => h.session.run(hookCommand(h.layout.release(id), cfg.hooks.postDeploy!, hookEnv(run, id, h.target.name)), { step: 'post-deploy', stream: true }));
@@ -334,7 +336,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     try {
       await step(h, 'pre-deploy', () => h.session.run(hookCommand(h.layout.release(m.id), cfg.hooks.preDeploy!, env), { step: 'pre-deploy', stream: true }));
     } catch (e) {
-      await runOnFailure(cfg, h, m, logger);
+      await runOnFailure(cfg, h, m, logger, locks);
       throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
     }
   }
@@ -345,7 +347,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     await record(h, { type: 'switched', ...ident, from: previous });
   } catch (e) {
     // The switch itself failed: put the previous release back.
-    const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger);
+    const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks);
     throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
   }
   if (!cfg.gate) return {};
@@ -354,7 +356,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
   } catch (e) {
     // The gate could not even run (the connection dropped): the release is not proven.
-    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger) : false;
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks) : false;
     throw new HostFailure(
       `host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`,
       rolledBack,
@@ -368,7 +370,7 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   // The gate names the host in each failure; here the host is named once, up front.
   const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
   await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => {});
-  const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger) : false;
+  const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks) : false;
   throw new HostFailure(
     `host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
     rolledBack,
@@ -376,16 +378,31 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   );
 }
 
-async function runOnFailure(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger): Promise<void> {
-  if (!cfg.hooks.onFailure) return;
+/**
+ * Whether this run may still change the host: its lock there is checked (and renewed) now.
+ * A run whose lock was taken leaves the host to the new holder.
+ */
+async function mayChange(locks: HeldLocks, h: HostCtx, what: string, logger: Logger): Promise<boolean> {
+  try {
+    await locks.verify([h.target.name]);
+    return true;
+  } catch (e) {
+    logger.error(`host ${h.target.name}: not ${what}: ${errorMessage(e)}`);
+    return false;
+  }
+}
+
+async function runOnFailure(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger, locks: HeldLocks): Promise<void> {
+  if (!cfg.hooks.onFailure || !(await mayChange(locks, h, 'running the on-failure hook', logger))) return;
   await h.session
     .run(hookCommand(h.layout.appDir, cfg.hooks.onFailure, hookEnv(cfg.run, m.id, h.target.name)), { step: 'on-failure', stream: true })
     .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
-async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, reason: string, logger: Logger): Promise<boolean> {
+async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, reason: string, logger: Logger, locks: HeldLocks): Promise<boolean> {
   let rolledBack = false;
+  if (!(await mayChange(locks, h, `returning to ${previous ?? 'the previous release'}`, logger))) return false;
   if (cfg.gate?.autoRollback !== false && previous) {
     try {
       await backTo(cfg, h, m, previous, reason, logger);
@@ -396,7 +413,7 @@ async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previ
   } else {
     await record(h, { type: 'marked-bad', release: m.id, reason }).catch(() => {});
   }
-  await runOnFailure(cfg, h, m, logger);
+  await runOnFailure(cfg, h, m, logger, locks);
   return rolledBack;
 }
 

@@ -187,7 +187,7 @@ async function handshake(target: Target, opts: SshOptions, via: Via | undefined,
     client.end();
     if (rejected) return { rejected };
     const msg = errorMessage(e);
-    if (algos && /no matching|handshake failed|host key format/i.test(msg)) return {};
+    if (algos && /no matching host key format|host key/i.test(msg)) return {};
     const kind = classifyConnectError(e);
     if (kind === 'auth') {
       throw new SshError(

@@ -23,6 +23,8 @@ export interface ExecResult {
   timedOut: boolean;
   /** The host has no `timeout` command, so a timed-out process may still be running there. */
   mayStillRun?: boolean;
+  /** More output than is kept in memory (8 MiB per stream) came: the oldest was dropped. */
+  truncated?: boolean;
 }
 
 /** What a host offers that the executor adapts to; read once per connection. */

@@ -10,7 +10,6 @@
  * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
  */
 import { acquireCommand, breakCommand, releaseCommand, renewCommand } from '../commands/lock.js';
-import path from 'node:path';
 import { formatDuration } from '../text.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { SshSession } from './session.js';
@@ -28,6 +27,11 @@ export interface LockOwner {
   acquired: string;
   /** Seconds without renewal (by the host's clock) after which the lock is stale. */
   ttl_s: number;
+  /**
+   * The runner's idea of when it goes stale (informational; kept for runs of version 0.1,
+   * which judge a lock by it). This version decides by the host's clock only.
+   */
+  expires: string;
 }
 
 /** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
@@ -40,19 +44,36 @@ export function describeOwner(o: Partial<LockOwner>, ageS?: number): string {
   return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
 }
 
-/** What a held lock's answer says: the owner, and whether it is stale by the host's clock. */
-export function parseHeld(stdout: string): { owner: Partial<LockOwner>; ageS: number; stale: boolean } {
+/**
+ * What a held lock's answer says: the owner, and whether it is stale by the host's clock.
+ * An owner file that cannot be read as ours (not JSON, no id) is never judged stale: a lock
+ * of something else is left alone.
+ */
+export function parseHeld(stdout: string): { owner: Partial<LockOwner>; ageS: number; stale: boolean; unknown: boolean; limitS: number } {
   const [, ageLine = '0', ...rest] = stdout.split('\n');
   const text = rest.join('\n').trim();
   let owner: Partial<LockOwner> = {};
+  let unknown = false;
   try {
     owner = text ? (JSON.parse(text) as Partial<LockOwner>) : {};
+    if (text && (typeof owner !== 'object' || owner === null || typeof owner.id !== 'string')) unknown = true;
   } catch {
-    owner = {};
+    unknown = true;
   }
+  if (unknown) owner = {};
   const ageS = Math.max(0, Number(ageLine) || 0);
-  const limit = owner.id ? (typeof owner.ttl_s === 'number' && owner.ttl_s > 0 ? owner.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-  return { owner, ageS, stale: ageS > limit };
+  const limitS = owner.id ? staleAfterS(owner) : ORPHAN_AGE_S;
+  return { owner, ageS, stale: !unknown && ageS > limitS, unknown, limitS };
+}
+
+/**
+ * Seconds without renewal after which an owner's lock is stale: its ttl_s; for locks of
+ * version 0.1 (no ttl_s), generously the ttl its expires/acquired imply, at least 5 minutes.
+ */
+export function staleAfterS(o: Partial<LockOwner> & { expires?: string }): number {
+  if (typeof o.ttl_s === 'number' && o.ttl_s > 0) return o.ttl_s;
+  const implied = o.expires && o.acquired ? (Date.parse(o.expires) - Date.parse(o.acquired)) / 1000 : 0;
+  return Math.max(LEGACY_TTL_S, Number.isFinite(implied) ? Math.ceil(implied) : 0);
 }
 
 /** The lock of one host: where it lives and the session that reaches it. */
@@ -60,16 +81,18 @@ export interface LockSite {
   name: string;
   appDir: string;
   session: SshSession;
-  /** Canonical order: `host:port` (then user and app dir). */
+  /** Canonical order: the machine (its machine-id) and the lock directory, then the address. */
   sortKey: string;
-  /** Not taken while this lock directory (the host's maintenance lock) is held. */
-  guard?: string;
+  /** Not taken while the host's maintenance lock is held. */
+  guarded?: boolean;
 }
 
-/** The host-scoped maintenance lock's directory, under the user's home. */
-export function hostLockDir(home: string): string {
-  return path.posix.join(home, '.ops-actions', 'host');
-}
+/**
+ * The host-scoped maintenance lock lives in the host-wide state directory
+ * (`$OPS_ACTIONS_HOST_DIR`, default /var/lib/ops-actions), one place for the whole machine
+ * whichever user connects: maintenance runs as root; deploys only check whether it exists.
+ */
+export const HOST_LOCK_NAME = 'maintenance';
 
 export class LockLostError extends Error {}
 
@@ -110,9 +133,14 @@ export class HeldLocks {
     return this.lostWhy;
   }
 
+  /** The owner record as a renewal writes it (a new informational `expires`). */
+  private renewed(): LockOwner {
+    return { ...this.owner, expires: new Date(Date.now() + this.owner.ttl_s * 1000).toISOString() };
+  }
+
   private async renew(s: LockSite): Promise<void> {
     if (this.released || this.lostWhy) return;
-    const r = await s.session.run(renewCommand(s.appDir, this.owner.id), { step: 'lock' });
+    const r = await s.session.run(renewCommand(s.appDir, this.owner.id, this.renewed()), { step: 'lock' });
     if (r.stdout.startsWith('lost')) {
       const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
       this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
@@ -161,15 +189,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
  * released.
  */
-export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acquired' | 'ttl_s'>, o: LockOptions): Promise<HeldLocks> {
+export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acquired' | 'ttl_s' | 'expires'>, o: LockOptions): Promise<HeldLocks> {
   const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-  const owner: LockOwner = { ...base, acquired: new Date().toISOString(), ttl_s: Math.max(1, Math.ceil(o.ttlMs / 1000)) };
+  const ttl_s = Math.max(1, Math.ceil(o.ttlMs / 1000));
+  const owner: LockOwner = { ...base, acquired: new Date().toISOString(), ttl_s, expires: new Date(Date.now() + ttl_s * 1000).toISOString() };
   const held: LockSite[] = [];
   const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
   const deadline = Date.now() + o.timeoutMs;
   try {
     for (const s of ordered) {
-      await acquireOne(s, owner, deadline, o);
+      // The same lock reached under another name (same machine and directory): held already.
+      if ((await acquireOne(s, owner, deadline, o)) === 'already') continue;
       held.push(s);
       o.onAcquired?.([...held], owner);
     }
@@ -183,12 +213,13 @@ export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acq
   return locks;
 }
 
-async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: LockOptions): Promise<void> {
+async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: LockOptions): Promise<'acquired' | 'already'> {
   let shown = '';
   for (;;) {
-    const r = await s.session.run(acquireCommand(s.appDir, owner, s.guard), { step: 'lock' });
-    if (r.stdout.startsWith('acquired')) return;
-    const { owner: held, ageS, stale } = parseHeld(r.stdout);
+    const r = await s.session.run(acquireCommand(s.appDir, owner, s.guarded), { step: 'lock' });
+    if (r.stdout.startsWith('acquired')) return 'acquired';
+    const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
+    if (held.id === owner.id && !r.stdout.startsWith('held-guard')) return 'already';
     // The host's maintenance lock (the guard) is never broken, whatever it says.
     const guarded = r.stdout.startsWith('held-guard');
     const desc = describeOwner(held, ageS);
@@ -199,16 +230,17 @@ async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: Lo
     }
     if (stale && held.kind !== 'maintenance' && !guarded) {
       o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-      const limit = held.id ? (typeof held.ttl_s === 'number' && held.ttl_s > 0 ? held.ttl_s : LEGACY_TTL_S) : ORPHAN_AGE_S;
-      await s.session.run(breakCommand(s.appDir, held.id ?? '', limit), { step: 'lock' });
-      continue;
+      const b = await s.session.run(breakCommand(s.appDir, held.id ?? '', limitS), { step: 'lock' });
+      if (b.stdout.trim() === 'broken') continue;
     }
     if (Date.now() >= deadline) {
       throw new Error(
         `could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
           (held.kind === 'maintenance' || guarded
-            ? `The host is under maintenance (security-update${guarded ? `: ${s.guard}/.lock` : ''}), whose lock is never broken; wait for it to finish.`
-            : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration((held.ttl_s ?? LEGACY_TTL_S) * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`),
+            ? `The host is under maintenance (security-update${guarded ? ': its host-wide maintenance lock' : ''}), whose lock is never broken; wait for it to finish.`
+            : unknown
+              ? `Its owner file is not one this version wrote, so it is never broken automatically: check what holds ${s.appDir}/.lock on ${s.name} and remove it if nothing does.`
+              : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration(limitS * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`),
       );
     }
     await sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));

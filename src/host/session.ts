@@ -182,6 +182,7 @@ export class SshSession {
           durationMs,
           timedOut: timedOut || remoteTimeout,
           mayStillRun: timedOut && !facts?.timeout ? true : undefined,
+          truncated: out.truncated || err.truncated || undefined,
         });
       };
       // With `timeout` on the host the deadline is enforced there (it kills the process
@@ -193,13 +194,20 @@ export class SshSession {
         ch?.close();
         finish(true);
       }, backstop);
-      client.exec(line, (e: Error | undefined, channel: ClientChannel) => {
+      const failStart = (e: Error) => {
+        clearTimeout(timer);
+        done = true;
+        stopInput();
+        const kind = this.client === client ? 'channel' : 'connection';
+        reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+      };
+      // Local input may fail before the channel opens (a missing file, a tar that cannot start).
+      o.stdinStream?.once('error', (e2) => {
+        if (!ch) failStart(new Error(`its input failed: ${e2.message}`));
+      });
+      const onChannel = (e: Error | undefined, channel: ClientChannel) => {
         if (e) {
-          clearTimeout(timer);
-          done = true;
-          stopInput();
-          const kind = this.client === client ? 'channel' : 'connection';
-          reject(new SshError(kind, name, `host ${name}: could not start ${what}: ${e.message}`, { step: o.step }));
+          failStart(e);
           return;
         }
         ch = channel;
@@ -225,7 +233,13 @@ export class SshSession {
           o.stdinStream.pipe(channel);
         } else if (o.stdin !== undefined) channel.end(o.stdin);
         else channel.end();
-      });
+      };
+      try {
+        client.exec(line, onChannel);
+      } catch (e) {
+        // ssh2 throws at once when the connection is already gone.
+        failStart(e as Error);
+      }
     });
   }
 

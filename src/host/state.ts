@@ -33,11 +33,29 @@ export interface HostState {
   manifests: Map<string, ReleaseManifest>;
   history: HistoryEvent[];
   compose: 'v2' | 'v1' | 'none';
+  /** /etc/machine-id (or the host name): the same machine however it is addressed. */
+  machineId: string;
+}
+
+/** The history section of the state read: pieces that may overlap, merged and ordered by time. */
+export function mergeHistory(text: string): HistoryEvent[] {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.trim() || seen.has(l)) continue;
+    seen.add(l);
+    lines.push(l);
+  }
+  return parseHistory(lines.join('\n'))
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : a.i - b.i))
+    .map((x) => x.e);
 }
 
 export function parseState(stdout: string): HostState {
   const [head, rest = ''] = stdout.split('\n--- releases\n');
-  const [home = '', appDir = '', currentLink = '', compose = 'none'] = head!.split('\n');
+  const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = ''] = head!.split('\n');
+  if (!home.startsWith('/') || !appDir.startsWith('/')) throw new Error(`the host's state could not be read (unexpected output: ${JSON.stringify(head!.slice(0, 200))})`);
   const [relText = '', histText = ''] = rest.split(/^--- history$/m);
   const releases: string[] = [];
   const manifests = new Map<string, ReleaseManifest>();
@@ -59,8 +77,9 @@ export function parseState(stdout: string): HostState {
     current: cur && isReleaseId(cur) ? cur : undefined,
     releases,
     manifests,
-    history: parseHistory(histText),
+    history: mergeHistory(histText),
     compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
+    machineId: machineId.trim(),
   };
 }
 

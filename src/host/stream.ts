@@ -42,7 +42,7 @@ export function openStream(client: Client, line: string, o: StreamOptions, ctx: 
   const started = Date.now();
   const command = ctx.facts.timeout ? withRemoteTimeout(line, o.timeoutMs) : line;
   return new Promise((resolve, reject) => {
-    client.exec(command, (e: Error | undefined, ch: ClientChannel) => {
+    const start = (e: Error | undefined, ch: ClientChannel) => {
       if (e) return reject(new SshError(ctx.lost() ? 'connection' : 'channel', ctx.name, `host ${ctx.name}: could not start ${what}: ${e.message}`, { step: o.step }));
       let bytes = 0;
       let stderr = Buffer.alloc(0);
@@ -94,6 +94,11 @@ export function openStream(client: Client, line: string, o: StreamOptions, ctx: 
         };
         ch.on('close', () => {
           closed = true;
+          // The command is over: a local producer still writing must not block on a full pipe.
+          if (o.stdin) {
+            o.stdin.unpipe(ch);
+            o.stdin.destroy();
+          }
           // A channel torn down with the connection may not have ended its stream.
           if (!counter.writableEnded) counter.end();
           settle();
@@ -118,6 +123,11 @@ export function openStream(client: Client, line: string, o: StreamOptions, ctx: 
         if (!out.readableEnded) counter.destroy();
       });
       resolve({ stdout: out, done });
-    });
+    };
+    try {
+      client.exec(command, start);
+    } catch (e) {
+      reject(new SshError('connection', ctx.name, `host ${ctx.name}: could not start ${what}: ${(e as Error).message}`, { step: o.step }));
+    }
   });
 }

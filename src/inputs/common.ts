@@ -23,10 +23,16 @@ export function envFileSecrets(text: string): string[] {
   for (const line of text.split(/\r?\n/)) {
     const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
     if (!m) continue;
-    const value = m[1]!.replace(/^(['"])(.*)\1$/, '$2');
-    if (value.length < 3) continue;
-    if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value)) continue;
-    out.push(value);
+    const raw = m[1]!;
+    // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+    // (compose strips it), so both forms are masked.
+    const quoted = /^(['"])(.*)\1$/.exec(raw);
+    const values = quoted ? [quoted[2]!] : [raw, raw.replace(/\s+#.*$/, '')];
+    for (const value of new Set(values)) {
+      if (value.length < 3) continue;
+      if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value)) continue;
+      out.push(value);
+    }
   }
   return out;
 }

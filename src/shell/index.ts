@@ -29,10 +29,17 @@ export function isToken(w: unknown): w is Token {
 
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
 
-/** Quote one string as a single literal POSIX sh word. */
+/** Words that are syntax at the start of a command (reserved words): always quoted. */
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', 'coproc']);
+
+/**
+ * Quote one string as a single literal POSIX sh word. Left bare only when it cannot mean
+ * anything else in any position: no `=` (an assignment at the start of a command), no
+ * reserved word.
+ */
 export function quote(s: string): string {
   if (s.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
-  if (s !== '' && SAFE.test(s)) return s;
+  if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s)) return s;
   return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -272,12 +272,11 @@ describe('the deploy lock', () => {
       acquired: new Date().toISOString(),
       ttl_s: 1,
     };
-    await onHost(
-      pool,
-      h,
-      'mkdir -p "$HOME/.ops-actions/host/.lock" && printf "%s" "$1" > "$HOME/.ops-actions/host/.lock/owner.json" && touch -d "-1 hour" "$HOME/.ops-actions/host/.lock/owner.json"',
-      JSON.stringify(owner),
-    );
+    // Written by root, as security-update does (the deploy user only needs to see it).
+    const lock = path.join(h.hostStateDir, 'maintenance', '.lock');
+    mkdirSync(lock, { recursive: true });
+    writeFileSync(path.join(lock, 'owner.json'), JSON.stringify(owner));
+    utimesSync(path.join(lock, 'owner.json'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     const r = await deploy('9.1.0', { 'lock-timeout': '1s' });
     expect(r.main.exitCode).toBe(1);
     expect(r.main.errors[0]).toContain('maintenance lock held by patcher (run https://github.com/acme/ops/actions/runs/7)');
@@ -286,6 +285,34 @@ describe('the deploy lock', () => {
     // The app's own lock was not left behind, and nothing was deployed.
     expect(await lockState(h)).toBe('free');
     expect((await historyOf(pool, h, APP_DIR)).some((e) => e.version === '9.1.0')).toBe(false);
-    await onHost(pool, h, 'rm -rf "$HOME/.ops-actions"');
+    rmSync(h.hostStateDir, { recursive: true, force: true });
+  });
+
+  it('a lock whose owner file this version did not write is never broken, and waiting for it ends at lock-timeout', async () => {
+    await onHost(pool, h, 'mkdir -p "$HOME/$1/.lock" && printf "%s" "{\\"note\\":\\"held by a script\\"}" > "$HOME/$1/.lock/owner.json" && touch -d "-1 hour" "$HOME/$1/.lock/owner.json"', APP_DIR);
+    const started = Date.now();
+    const r = await deploy('9.2.0', { 'lock-timeout': '2s' });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.main.exitCode).toBe(1);
+    expect(r.main.errors[0]).toContain('is not one this version wrote, so it is never broken automatically');
+    expect(r.main.warnings.join('\n')).not.toContain('breaking');
+    expect(await lockState(h)).toBe('held');
+    await onHost(pool, h, 'rm -rf "$HOME/$1/.lock"', APP_DIR);
+  });
+
+  it("a run whose lock is taken during its health gate does not roll the host back: it is the new holder's", async () => {
+    const before = await currentOf(pool, h, APP_DIR);
+    const run = deploy('9.3.0', { 'health-url': 'http://127.0.0.1:9/nothing', 'health-timeout': '4s', 'health-interval': '200ms', 'lock-ttl': '1500ms' });
+    await waitFor(async () => (await historyOf(pool, h, APP_DIR)).some((e) => e.version === '9.3.0' && e.type === 'switched'), 'the switch');
+    const thief = { id: 'other-run-2', kind: 'deploy', app: 'api', environment: 'production', actor: 'mallory', run_url: '', acquired: new Date().toISOString(), ttl_s: 300 };
+    await onHost(pool, h, 'printf "%s" "$2" > "$HOME/$1/.lock/owner.json"', APP_DIR, JSON.stringify(thief));
+    const r = (await run).main;
+    expect(r.exitCode).toBe(1);
+    expect(r.log).toMatch(/not returning to .*: the lock on .* is no longer this run's/);
+    const events = await historyOf(pool, h, APP_DIR);
+    expect(events.some((e) => e.type === 'rollback' && e.from === r.outputs['release-id'])).toBe(false);
+    expect(await currentOf(pool, h, APP_DIR)).not.toBe(before);
+    expect((await onHost(pool, h, 'cat "$HOME/$1/.lock/owner.json"', APP_DIR)).trim()).toBe(JSON.stringify(thief));
+    await onHost(pool, h, 'rm -rf "$HOME/$1/.lock"', APP_DIR);
   });
 });

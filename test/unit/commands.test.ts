@@ -36,7 +36,7 @@ describe('compose', () => {
   });
   it("migrations: one-off, the v1 copy, exec; the copy's override file", () => {
     expect(r(c.runOneOffCommand(call, 'app', 'alembic upgrade head', { OPS_RELEASE: 'R1' }))).toMatchInlineSnapshot(
-      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env run --rm -T -e OPS_RELEASE=R1 app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'alembic upgrade head'"`,
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env run --rm -T -e 'OPS_RELEASE=R1' app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'alembic upgrade head'"`,
     );
     expect(r(c.resolvedConfigCommand({ ...call, flavor: 'v1' }, '/srv/x/.cfg.yml'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
@@ -46,7 +46,7 @@ describe('compose', () => {
       `"docker-compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/x/.cfg.yml -f /srv/x/.ov.yml run --rm -T app-ops-oneoff sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'echo "$X"'"`,
     );
     expect(r(c.execInServiceCommand(call, 'app', 'false | cat', { OPS_APP: 'shop' }))).toMatchInlineSnapshot(
-      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env exec -T -e OPS_APP=shop app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'false | cat'"`,
+      `"docker compose --project-name shop-production --project-directory /srv/apps/shop/releases/R1 -f /srv/apps/shop/releases/R1/docker-compose.yml -f /srv/apps/shop/releases/R1/prod.yml --env-file /srv/apps/shop/releases/R1/.env exec -T -e 'OPS_APP=shop' app sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'false | cat'"`,
     );
     expect(c.oneOffOverride('/srv/x/.cfg.yml', 'app')).toMatchInlineSnapshot(`
       "services:
@@ -95,7 +95,7 @@ describe('files, hooks, history, host', () => {
   });
   it('hooks get only the variables given, fail-fast', () => {
     expect(r(c.hookCommand('/srv/r/1', 'php bin/console cache:clear', { OPS_RELEASE: 'R1' }))).toMatchInlineSnapshot(`
-      "env OPS_RELEASE=R1 sh -c 'set -eu
+      "env 'OPS_RELEASE=R1' sh -c 'set -eu
       cd "$1"; shift; exec "$@"' ops /srv/r/1 sh -c 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; else exec sh -eu -c "$1" ops-script; fi' ops-script 'php bin/console cache:clear'"
     `);
   });
@@ -147,6 +147,7 @@ describe('releases and locks', () => {
       printf '\\''%s\\n%s\\n'\\'' "$HOME" "$d"
       readlink "$d/current" 2>/dev/null || echo
       if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+      cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
       echo '\\''--- releases'\\''
       if [ -d "$d/releases" ]; then
         for r in "$d"/releases/*/; do
@@ -157,7 +158,17 @@ describe('releases and locks', () => {
         done
       fi
       echo '\\''--- history'\\''
-      cat "$d/history.jsonl" 2>/dev/null || true' ops '~/apps/shop-production'"
+      h="$d/history.jsonl"
+      if [ -f "$h" ]; then
+        # Bounded however long the history grows: its end, the events of the releases still on
+        # the host, and the newest backups (the reader merges and orders them by time).
+        tail -n 5000 "$h"
+        for r in "$d"/releases/*/; do
+          [ -d "$r" ] || continue
+          grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
+        done
+        grep -F '\\''"type":"backup-completed"'\\'' "$h" | tail -n 50 || true
+      fi' ops '~/apps/shop-production'"
     `);
     expect(r(c.switchCommand('/srv/app', 'R2'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
@@ -178,23 +189,26 @@ describe('releases and locks', () => {
         echo "$((now - m))"
         cat "$1/.lock/owner.json" 2>/dev/null || true
       }
-      if [ -n "$3" ] && [ -d "$3/.lock" ]; then held "$3" held-guard; exit 0; fi
+      g=
+      if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+      if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
       mkdir -p "$1"
       if mkdir "$1/.lock" 2>/dev/null; then
         printf '\\''%s'\\'' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-        if [ -n "$3" ] && [ -d "$3/.lock" ]; then rm -rf "$1/.lock"; held "$3" held-guard; exit 0; fi
+        if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
         echo acquired
       else
         held "$1" held
-      fi' ops /srv/app '{"id":"run-1"}' ''"
+      fi' ops /srv/app '{"id":"run-1"}' no"
     `);
-    expect(r(c.renewCommand('/srv/app', 'run-1'))).toMatchInlineSnapshot(`
+    expect(r(c.renewCommand('/srv/app', 'run-1', { id: 'run-1', expires: 'x' }))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then touch "$1/.lock/owner.json" && echo renewed
+      if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+        printf '\\''%s'\\'' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
       else
         echo lost
         cat "$1/.lock/owner.json" 2>/dev/null || true
-      fi' ops /srv/app '"id":"run-1"'"
+      fi' ops /srv/app '"id":"run-1"' '{"id":"run-1","expires":"x"}'"
     `);
     expect(r(c.releaseCommand('/srv/app', 'run-1'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
@@ -203,15 +217,20 @@ describe('releases and locks', () => {
     expect(r(c.breakCommand('/srv/app', 'run-1', 300))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
       now=$(date +%s)
-      if [ -n "$2" ]; then f="$1/.lock/owner.json"; grep -qF -- "$2" "$f" 2>/dev/null || { echo changed; exit 0; }
-      else f="$1/.lock"; [ ! -s "$1/.lock/owner.json" ] || { echo changed; exit 0; }
+      b="$1/.lock.breaking.$$"
+      mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+      ok=no
+      if [ -n "$2" ]; then
+        if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+      elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+      if [ "$ok" = yes ]; then
+        m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+        [ "$((now - m))" -gt "$3" ] || ok=no
       fi
-      m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-      if [ "$((now - m))" -gt "$3" ]; then
-        mv "$1/.lock" "$1/.lock.broken.$$" && rm -rf "$1/.lock.broken.$$" && echo broken
-      else
-        echo changed
-      fi' ops /srv/app '"id":"run-1"' 300"
+      if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+      # Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+      mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+      echo changed' ops /srv/app '"id":"run-1"' 300"
     `);
   });
 });

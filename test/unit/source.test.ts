@@ -75,3 +75,52 @@ describe('checking sources made by real tar', () => {
     }
   });
 });
+
+describe('links that only escape together', () => {
+  it('a chain of links, each harmless alone, that climbs out is refused (directory and tarball)', async () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'chain-'));
+    mkdirSync(path.join(d, 'deep'));
+    symlinkSync('..', path.join(d, 'deep', 'l1'));
+    symlinkSync('deep/l1/..', path.join(d, 'up1'));
+    symlinkSync('up1/..', path.join(d, 'up2'));
+    symlinkSync('up2/..', path.join(d, 'up3'));
+    await expect(checkDirectory(d)).rejects.toThrow(/up1 points outside the release \(deep\/l1\/\.\.\)/);
+    execFileSync('tar', ['-C', d, '-cf', `${d}.tar`, '.']);
+    await expect(checkTarball(`${d}.tar`)).rejects.toThrow(/up3 points outside the release/);
+    expect(linkEscapes('x', 'a/b', new Map([['a', '/etc']]))).toBe('points outside the release (a/b, through a -> /etc)');
+    expect(
+      linkEscapes(
+        'x',
+        'a',
+        new Map([
+          ['a', 'b'],
+          ['b', 'a'],
+        ]),
+      ),
+    ).toMatch(/a loop of links/);
+    expect(linkEscapes('public/storage', '../storage/app', new Map([['storage', 'shared']]))).toBeUndefined();
+  });
+
+  it('a pax global header that sets link targets, and a member written through an outside link, are refused', async () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'pax-'));
+    const tar = path.join(d, 'g.tar');
+    const py = [
+      'import tarfile, io, sys',
+      "t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT, pax_headers={'linkpath': '/etc/passwd'})",
+      "i = tarfile.TarInfo('public/leak'); i.type = tarfile.SYMTYPE; i.linkname = 'index.html'; t.addfile(i)",
+      't.close()',
+    ].join('\n');
+    execFileSync('python3', ['-c', py, tar]);
+    await expect(checkTarball(tar)).rejects.toThrow(/pax global header that sets member names or link targets/);
+    const tar2 = path.join(d, 'through.tar');
+    const py2 = [
+      'import tarfile, io, sys',
+      "t = tarfile.open(sys.argv[1], 'w')",
+      "i = tarfile.TarInfo('etc'); i.type = tarfile.SYMTYPE; i.linkname = '../../../../etc'; t.addfile(i)",
+      "f = tarfile.TarInfo('etc/cron.d/x'); data = b'* * * * * root id\\n'; f.size = len(data); t.addfile(f, io.BytesIO(data))",
+      't.close()',
+    ].join('\n');
+    execFileSync('python3', ['-c', py2, tar2]);
+    await expect(checkTarball(tar2)).rejects.toThrow(/etc\/cron\.d\/x is written through etc/);
+  });
+});

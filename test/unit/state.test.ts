@@ -1,5 +1,11 @@
 /** The pure domain functions: reading a host's state and history, pruning, picking a rollback target. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readStateCommand } from '../../src/commands/releases.js';
+import { render } from '../../src/shell/index.js';
 import { parseHistory, releaseStates, validEvent } from '../../src/host/history.js';
 import { parseState, planPrune, releasesToPrune, type HostState, type ReleaseManifest } from '../../src/host/state.js';
 import { chooseTarget } from '../../src/flows/rollback.js';
@@ -83,6 +89,7 @@ describe('rollback target', () => {
     manifests: new Map(['R1', 'R2', 'R3', 'R4'].map((r, i) => [r, man(r, `${i + 1}.0.0`)])),
     history: parseHistory(history.join('\n')),
     compose: 'v2',
+    machineId: 'm1',
   });
   it('the last good release before the current one, skipping bad ones', () => {
     const s = state('R4', [ev('deploy-succeeded', 'R1'), ev('deploy-succeeded', 'R2'), ev('deploy-succeeded', 'R3'), ev('marked-bad', 'R3', { reason: 'x' }), ev('deploy-succeeded', 'R4')]);
@@ -97,5 +104,42 @@ describe('rollback target', () => {
   it('says why when there is nothing to return to', () => {
     expect(() => chooseTarget(state(undefined, []), undefined)).toThrow('nothing is deployed here yet');
     expect(() => chooseTarget(state('R4', [ev('deploy-succeeded', 'R4')]), undefined)).toThrow(/no release marked good before the current one \(R4\).*Name one with 'to'/);
+  });
+});
+
+describe('the state read with a long history (run by sh)', () => {
+  it('stays bounded, and still has the early events of the releases on the host and the newest backups', () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'state-'));
+    const app = path.join(home, 'apps', 'shop-production');
+    const old = '20250101T000000Z-1.0.0';
+    const cur = '20261201T000000Z-9.0.0';
+    for (const r of [old, cur]) {
+      mkdirSync(path.join(app, 'releases', r), { recursive: true });
+      writeFileSync(path.join(app, 'releases', r, 'release.json'), JSON.stringify({ id: r, version: r.split('-')[1] }));
+    }
+    const line = (type: string, release: string, time: string, extra = {}) => JSON.stringify({ type, release, time, host: 'web1', ...extra });
+    const lines = [
+      line('deploy-succeeded', old, '2025-01-01T00:00:00.000Z'),
+      line('backup-completed', 'b', '2025-01-02T00:00:00.000Z', { backup_id: 'x', location: 'l', size_bytes: 1, source: 'postgres' }),
+    ];
+    const filler = `${'x'.repeat(400)}`;
+    for (let i = 0; i < 30_000; i++) lines.push(line('deploy-started', `20260${(i % 9) + 1}01T000000Z-f`, `2026-0${(i % 9) + 1}-01T00:00:00.000Z`, { note: filler }));
+    lines.push(line('deploy-succeeded', cur, '2026-12-01T00:00:00.000Z'));
+    writeFileSync(path.join(app, 'history.jsonl'), lines.join('\n') + '\n');
+    const out = execFileSync('sh', ['-c', render(readStateCommand('~/apps/shop-production'))], { env: { ...process.env, HOME: home }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(out.length).toBeLessThan(4 * 1024 * 1024);
+    const s = parseState(out);
+    expect(s.appDir).toBe(app);
+    expect(s.machineId).not.toBe('');
+    const states = releaseStates(s.history);
+    expect(states.get(old)?.good).toBe(true);
+    expect(states.get(cur)?.good).toBe(true);
+    expect(s.history.filter((e) => e.type === 'backup-completed')).toHaveLength(1);
+    // Merged in time order.
+    expect(s.history.map((e) => e.time)).toEqual([...s.history.map((e) => e.time)].sort());
+  });
+
+  it('a state read whose head is not paths is an error, not a state', () => {
+    expect(() => parseState('{"type":"x"}\njunk\n--- releases\n--- history\n')).toThrow(/the host's state could not be read/);
   });
 });
