@@ -62,7 +62,7 @@ export function applyRetention<T extends Dated>(backups: T[], r: Retention): { k
   const newest = [...backups].sort((a, b) => (a.time > b.time ? -1 : a.time < b.time ? 1 : a.id > b.id ? -1 : 1));
   const reasons = new Map<string, string[]>();
   const mark = (b: T, why: string) => reasons.set(b.id, [...(reasons.get(b.id) ?? []), why]);
-  if (r.last) newest.slice(0, r.last).forEach((b, i) => mark(b, `last ${i + 1}`));
+  if (r.last) for (const [i, b] of newest.slice(0, r.last).entries()) mark(b, `last ${i + 1}`);
   for (const k of ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
     const n = r[k];
     if (!n) continue;

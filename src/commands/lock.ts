@@ -8,12 +8,6 @@ import { sh, shScript, type Command } from '../shell/index.js';
 const idMark = (id: string) => `"id":${JSON.stringify(id)}`;
 
 /**
- * The host-wide state directory: `$OPS_ACTIONS_HOST_DIR`, or /var/lib/ops-actions (it
- * survives reboots). The host-scoped maintenance lock is `<it>/maintenance/.lock`.
- */
-export const HOST_DIR_SH = '"${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}"';
-
-/**
  * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
  * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
  * is reported as the holder instead (checked again after taking, so a maintenance run

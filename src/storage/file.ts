@@ -42,12 +42,7 @@ export function fileStorage(root: string): Storage {
     async list(prefix) {
       const out: StoredObject[] = [];
       const walk = async (dir: string) => {
-        let ents;
-        try {
-          ents = await fs.readdir(dir, { withFileTypes: true });
-        } catch {
-          return;
-        }
+        const ents = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
         for (const e of ents) {
           const p = path.join(dir, e.name);
           if (e.isDirectory()) await walk(p);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseHeld, staleAfterS } from '../../src/host/lock.js';
-import { render } from '../../src/shell/index.js';
 
 const owner = { id: 'run-1', kind: 'deploy' as const, app: 'shop', environment: 'production', actor: 'alice', run_url: 'https://x/1', acquired: '2026-12-01T00:00:00.000Z', ttl_s: 300 };
 
