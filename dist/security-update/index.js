@@ -65348,7 +65348,7 @@ function filesTarCommand(paths) {
 }
 /** Extract the tar on stdin under `root` (with `list`, only read it through). */
 function untarCommand(root, list = false) {
-    return list ? ['tar', '-tf', '-'] : ['tar', '-C', root, '-xpf', '-'];
+    return list ? ['tar', '-tf', '-'] : shScript(sh `mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
 }
 /** A docker volume's content as a tar, through a helper container. */
 function volumeTarCommand(volume, image) {

@@ -132,7 +132,7 @@ export function filesTarCommand(paths: string[]): Command {
 
 /** Extract the tar on stdin under `root` (with `list`, only read it through). */
 export function untarCommand(root: string, list = false): Command {
-  return list ? ['tar', '-tf', '-'] : ['tar', '-C', root, '-xpf', '-'];
+  return list ? ['tar', '-tf', '-'] : shScript(sh`mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
 }
 
 /** A docker volume's content as a tar, through a helper container. */

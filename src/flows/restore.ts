@@ -185,8 +185,8 @@ export async function restore(cfg: RestoreConfig, pool: SshPool, target: Target,
       return finish();
     }
     // 2. The target: locked against deploys, empty (or recreated).
-    locks = await phase('lock and check the target', async () => {
-      const l = await lockAndRefresh([h], cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger });
+    await phase('lock and check the target', async () => {
+      locks = await lockAndRefresh([h], cfg.appDir, cfg.run, 'deploy', { ...cfg.lock, logger });
       if (plan.probe) {
         const p = await h.session.run(plan.probe, { step: 'check target' });
         if (!plan.isEmpty(p.stdout)) {
@@ -195,7 +195,6 @@ export async function restore(cfg: RestoreConfig, pool: SshPool, target: Target,
           logger.warning(`host ${target.name}: dropped and recreated ${describe(cfg.target)} (drop-existing)`);
         }
       }
-      return l;
     });
     // 3. Restore, streaming it again (the same checks on the way).
     await phase('restore', async () => {
@@ -226,6 +225,6 @@ export async function restore(cfg: RestoreConfig, pool: SshPool, target: Target,
     return finish(errorMessage(e));
   } finally {
     await cleanup();
-    await locks?.release();
+    await (locks as HeldLocks | undefined)?.release();
   }
 }

@@ -56,7 +56,11 @@ export function fileStorage(root: string): Storage {
       return out.sort((a, b) => (a.key < b.key ? -1 : 1));
     },
     async remove(keys) {
-      for (const k of keys) await fs.rm(abs(k), { force: true });
+      for (const k of keys) {
+        await fs.rm(abs(k), { force: true });
+        // The backup's directory goes with its last object.
+        await fs.rmdir(path.dirname(abs(k))).catch(() => {});
+      }
     },
     async close() {},
   };

@@ -25,7 +25,7 @@ describe('shared SSH inputs through the bundle', () => {
 
   it('reaches 10 hosts with a passphrase key, reports each host, and leaks no secret', async () => {
     const k = sb.keys.encrypted;
-    const { main } = await runAction('backup', {
+    const { main } = await runAction('security-update', {
       inputs: {
         app: 'shop',
         hosts: sb.hostsInput(),
@@ -42,14 +42,14 @@ describe('shared SSH inputs through the bundle', () => {
     expect(main.summary).toContain('| host | result | duration | detail |');
     // The behaviour is not built yet: the step says so and fails, having changed nothing.
     expect(main.exitCode).toBe(1);
-    expect(main.errors[0]).toMatch(/all 10 host\(s\) are reachable, but this version of ops-actions does not implement 'backup' yet; nothing was changed/);
+    expect(main.errors[0]).toMatch(/all 10 host\(s\) are reachable, but this version of ops-actions does not implement 'security-update' yet; nothing was changed/);
     expect(main.masks.length).toBeGreaterThan(0);
     expect(secretLeaks(main, [k.privateKey, k.passphrase!])).toEqual([]);
   });
 
   it('without host key inputs, fails before authenticating and prints what to pin', async () => {
     const h = sb.hosts[0]!;
-    const { main } = await runAction('restore', {
+    const { main } = await runAction('security-update', {
       inputs: { app: 'shop', hosts: h.spec, 'ssh-key': sb.keys.ed25519.privateKey },
     });
     expect(main.exitCode).toBe(1);
@@ -60,7 +60,7 @@ describe('shared SSH inputs through the bundle', () => {
   });
 
   it('the explicit opt-out connects and warns', async () => {
-    const { main } = await runAction('restore', {
+    const { main } = await runAction('security-update', {
       inputs: { app: 'shop', hosts: sb.hosts[0]!.spec, 'ssh-key': sb.keys.ed25519.privateKey, 'insecure-ignore-host-key': 'true' },
     });
     expect(main.warnings.join('\n')).toMatch(/insecure-ignore-host-key is true: host keys are NOT verified/);
@@ -68,7 +68,7 @@ describe('shared SSH inputs through the bundle', () => {
   });
 
   it('an unauthorized key fails with the user and key named; other hosts still get a result', async () => {
-    const { main } = await runAction('restore', {
+    const { main } = await runAction('security-update', {
       inputs: {
         app: 'shop',
         hosts: sb.hostsInput(sb.hosts.slice(0, 2)),
