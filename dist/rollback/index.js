@@ -63722,7 +63722,7 @@ function endGroup() {
  * @param name The name of the group
  * @param fn The function to wrap in the group
  */
-function group(name, fn) {
+function core_group(name, fn) {
     return core_awaiter(this, void 0, void 0, function* () {
         startGroup(name);
         let result;
@@ -64058,7 +64058,7 @@ class CoreLogger {
         error(this.r(m));
     }
     group(name, fn) {
-        return group(this.r(name), fn);
+        return core_group(this.r(name), fn);
     }
     mask(value) {
         for (const part of this.secrets.add(value))
@@ -64833,7 +64833,7 @@ function join(op, cmds) {
     return out;
 }
 /** `a && b && c` */
-const and = (...cmds) => join(AND, cmds);
+const shell_and = (...cmds) => join(AND, cmds);
 /** `a || b` */
 const or = (...cmds) => join(OR, cmds);
 /** `a ; b` */
@@ -64845,7 +64845,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
+const shell_toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -66132,21 +66132,34 @@ function filesTarCommand(paths) {
 function untarCommand(root, list = false) {
     return list ? ['tar', '-tf', '-'] : shScript(sh `mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
 }
+/**
+ * Flags of the helper container that reads or writes a volume: no network, and no log driver
+ * (an attached container's output would otherwise also be written to its log on the
+ * server's disk: a second copy of the whole dump).
+ */
+const HELPER = (/* unused pure expression or super */ null && (['--rm', '--network', 'none', '--log-driver', 'none']));
 /** A docker volume's content as a tar, through a helper container. */
 function volumeTarCommand(volume, image) {
-    return ['docker', 'run', '--rm', '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
+    return ['docker', 'run', ...HELPER, '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
 }
 function volumeUntarCommand(volume, image) {
-    return ['docker', 'run', '--rm', '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
+    return ['docker', 'run', ...HELPER, '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
 }
 /** Whether the volume exists and has files: `missing`, `empty` or `used`. */
 function volumeStateCommand(volume, image) {
     return shScript(sh `if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
-n=$(docker run --rm -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
+n=$(docker run --rm --network none -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
 if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`, volume, image);
 }
 function volumeRecreateCommand(volume) {
     return shScript(sh `docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
+}
+/**
+ * `c`, then (when it succeeded) read the rest of stdin: a tool that stops at its format's end
+ * leaves the sender's stream whole, so the runner hashes every byte it sent.
+ */
+function drainStdinAfter(c) {
+    return and(group(c), toFile(['cat'], '/dev/null'));
 }
 /** The first line of a tool's `--version`. */
 function versionCommand(argv) {

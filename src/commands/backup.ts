@@ -4,7 +4,7 @@
  * every restore reads stdin. Passwords come from a 0600 file on the host, read into the
  * tool's environment variable by a constant wrapper: never in argv, never in the log.
  */
-import { sh, shScript, type Command } from '../shell/index.js';
+import { and, group, sh, shScript, toFile, type Command } from '../shell/index.js';
 
 /** Run `c` (a simple command) with `variable` set from the content of `file`. */
 export function withSecretFromFile(variable: 'PGPASSWORD' | 'MYSQL_PWD', file: string, c: string[]): Command {
@@ -135,20 +135,27 @@ export function untarCommand(root: string, list = false): Command {
   return list ? ['tar', '-tf', '-'] : shScript(sh`mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
 }
 
+/**
+ * Flags of the helper container that reads or writes a volume: no network, and no log driver
+ * (an attached container's output would otherwise also be written to its log on the
+ * server's disk: a second copy of the whole dump).
+ */
+const HELPER = ['--rm', '--network', 'none', '--log-driver', 'none'];
+
 /** A docker volume's content as a tar, through a helper container. */
 export function volumeTarCommand(volume: string, image: string): Command {
-  return ['docker', 'run', '--rm', '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
+  return ['docker', 'run', ...HELPER, '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
 }
 
 export function volumeUntarCommand(volume: string, image: string): Command {
-  return ['docker', 'run', '--rm', '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
+  return ['docker', 'run', ...HELPER, '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
 }
 
 /** Whether the volume exists and has files: `missing`, `empty` or `used`. */
 export function volumeStateCommand(volume: string, image: string): Command {
   return shScript(
     sh`if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
-n=$(docker run --rm -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
+n=$(docker run --rm --network none -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
 if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`,
     volume,
     image,
@@ -157,6 +164,14 @@ if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`,
 
 export function volumeRecreateCommand(volume: string): Command {
   return shScript(sh`docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
+}
+
+/**
+ * `c`, then (when it succeeded) read the rest of stdin: a tool that stops at its format's end
+ * leaves the sender's stream whole, so the runner hashes every byte it sent.
+ */
+export function drainStdinAfter(c: Command): Command {
+  return and(group(c), toFile(['cat'], '/dev/null'));
 }
 
 /** The first line of a tool's `--version`. */

@@ -22,6 +22,7 @@ import type { Storage } from '../storage/index.js';
 import { backupDir, listBackups, setPrefix, type Manifest } from '../backup/manifest.js';
 import { decompressor, decrypt, tap, type Decryption } from '../backup/pipeline.js';
 import { describe, restorePlan, type SourceSpec } from '../backup/sources.js';
+import { drainStdinAfter } from '../commands/backup.js';
 import { runnerFor } from './backup.js';
 
 export type RestoreMode = 'validation-only' | 'database-only' | 'full';
@@ -101,18 +102,23 @@ async function streamInto(
   });
   const decompressed = decompressor(m.compression);
   const front = pipeline(decrypted, decompressed, plain.stream);
-  const remote = await h.session.stream(command, { stdin: plain.stream, step, timeoutMs });
+  // The tool may stop reading at its format's end (tar's end-of-archive blocks come before
+  // the record padding): the host reads the rest after it succeeds, so every byte is hashed.
+  const remote = await h.session.stream(drainStdinAfter(command), { stdin: plain.stream, step, timeoutMs });
   const out = pipeline(remote.stdout, sink());
   const problems: string[] = [];
   const [f] = await Promise.allSettled([front, out]);
-  if (f.status === 'rejected') {
-    remote.stdout.destroy();
-    problems.push(`the backup does not decrypt or decompress cleanly: ${errorMessage(f.reason)}`);
-  }
+  if (f.status === 'rejected') remote.stdout.destroy();
   const done = await remote.done.catch((e) => ({ code: null, stderrTail: errorMessage(e), bytes: 0, durationMs: 0, timedOut: false }));
+  // A command that failed stops reading, which breaks the stream feeding it: that is the
+  // command's failure (reported by the caller from the exit code), not the backup's.
+  if (f.status === 'rejected') {
+    const brokenByCommand = done.code !== 0 && /premature close|EPIPE|write after end|destroyed/i.test(errorMessage(f.reason));
+    if (!brokenByCommand) problems.push(`the backup does not decrypt or decompress cleanly: ${errorMessage(f.reason)}`);
+  }
   const c = cipher.result();
   const p = plain.result();
-  if (!problems.length) {
+  if (f.status === 'fulfilled') {
     if (c.bytes !== m.ciphertext.bytes || c.sha256 !== m.ciphertext.sha256)
       problems.push(
         `the stored data is not what was backed up (${c.bytes} bytes, sha256 ${c.sha256}; the manifest says ${m.ciphertext.bytes} bytes, ${m.ciphertext.sha256}): it is corrupted or truncated`,

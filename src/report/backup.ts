@@ -8,7 +8,7 @@ interface ManifestView {
   environment: string;
   name: string;
   host: string;
-  source: { kind: string; database?: string };
+  source: { kind: string; database?: string; paths?: string[]; volume?: string; path?: string };
   tool: string;
   object: string;
   compression: string;
@@ -44,6 +44,12 @@ export function backupOutputs(r: BackupView): Record<string, string | number> {
   };
 }
 
+/** What of the source was backed up: the database, file, paths or volume. */
+function sourceWhat(s: ManifestView['source']): string {
+  const what = s.database ?? s.path ?? s.volume ?? s.paths?.join(', ');
+  return what ? code(what) : '';
+}
+
 export function backupSummary(r: BackupView, title: string): string {
   const m = r.manifest;
   const lines = [`## ${title}: ${r.ok ? '✅ complete' : '❌ failed'}`, ''];
@@ -55,7 +61,7 @@ export function backupSummary(r: BackupView, title: string): string {
         [
           ['backup', code(m.id)],
           ['where', code(r.location ?? '')],
-          ['source', `${esc(m.source.kind)}${m.source.database ? ` ${code(m.source.database)}` : ''} on ${code(m.host)} (${esc(m.tool)})`],
+          ['source', `${esc(m.source.kind)} ${sourceWhat(m.source)} on ${code(m.host)} (${esc(m.tool)})`],
           ['data', `${mib(m.plaintext.bytes)}, sha256 ${code(m.plaintext.sha256.slice(0, 16))}…`],
           ['stored', `${mib(m.ciphertext.bytes)} (${esc(m.compression)}, ${m.encryption.kind === 'none' ? '⚠️ not encrypted' : esc(m.encryption.kind)})`],
           ['took', formatDuration(r.durationMs)],

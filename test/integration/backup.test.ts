@@ -258,6 +258,31 @@ describe('mysql, sqlite, files', () => {
     const listing = (root: string) => onHost(pool, db, 'cd "$1" && find . -printf "%p %m %y %l\\n" | sort && find . -type f -exec sha256sum {} + | sort -k 2', root);
     expect(await listing(`${db.home}/out${src}`)).toBe(await listing(src));
   });
+
+  it('disk full on the file target: the step fails and names the storage, nothing half-written stays, the earlier backup is intact', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+    try {
+      const small = `${db.home}/small`;
+      const large = `${db.home}/large`;
+      await onHost(pool, db, 'mkdir -p "$1" "$2" && printf tiny > "$1/a" && head -c 3000000 /dev/urandom > "$2/big"', small, large);
+      const ok = await backup({ source: 'files', paths: small, name: 'disk', storage: `file://${dir}`, 'encrypt-to': recipient });
+      expect(ok.errors).toEqual([]);
+      const before = execFileSync('find', [dir, '-type', 'f'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+      expect(before.some((f) => f.endsWith('/manifest.json'))).toBe(true);
+      const full = await backup({ source: 'files', paths: large, name: 'disk', storage: `file://${dir}`, 'encrypt-to': recipient, compression: 'none' });
+      expect(full.exitCode).toBe(1);
+      expect(full.errors[0]).toContain(`file://${dir}`);
+      expect(full.errors[0]).toMatch(/ENOSPC|no space left/i);
+      expect(full.errors[0]).toContain('Nothing was recorded as a backup');
+      expect(execFileSync('find', [dir, '-type', 'f'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(before);
+      const r = await restore({ source: 'files', paths: small, name: 'disk', storage: `file://${dir}`, identity, mode: 'validation-only' });
+      expect(r.errors).toEqual([]);
+    } finally {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('retention, history and migrate', () => {

@@ -234,3 +234,65 @@ describe('releases and locks', () => {
     `);
   });
 });
+
+describe('backup sources and storage', () => {
+  const conn: c.Connection = { database: 'shop', user: 'app', host: 'db.internal', port: 5433 };
+  it('postgres and mysql tools, where they run; the password from a file', () => {
+    expect(r(c.withSecretFromFile('PGPASSWORD', '/tmp/ops-x/pw', c.at({ kind: 'host' }, c.pgDumpArgs(conn, true))))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      v=$1; f=$2; shift 2; export "$v=$(cat "$f")"; exec "$@"' ops PGPASSWORD /tmp/ops-x/pw pg_dump -Fc -Z0 --no-password -U app -h db.internal -p 5433 -d shop"
+    `);
+    expect(r(c.at({ kind: 'container', container: 'db-1', env: ['PGPASSWORD'] }, c.pgRestoreArgs(conn)))).toMatchInlineSnapshot(
+      `"docker exec -i -e PGPASSWORD db-1 pg_restore --no-owner --no-privileges --exit-on-error --no-password -U app -h db.internal -p 5433 -d shop"`,
+    );
+    expect(r(c.at({ kind: 'compose', composeArgs: ['docker', 'compose', '-p', 'shop'], service: 'db', env: [] }, c.pgValidateArgs()))).toMatchInlineSnapshot(
+      `"docker compose -p shop exec -T db pg_restore -f /dev/null"`,
+    );
+    expect(r(c.mysqlTool('dump', c.mysqlDumpArgs(conn)))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      if command -v mariadb-dump >/dev/null 2>&1; then exec mariadb-dump "$@"; else exec mysqldump "$@"; fi' ops --single-transaction --routines --triggers --events --hex-blob '--default-character-set=utf8mb4' -u app -h db.internal -P 5433 shop"
+    `);
+  });
+  it('sqlite, files and volumes', () => {
+    expect(r(c.sqliteDumpCommand('/srv/app/db.sqlite'))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
+      trap '\\''rm -f "$t"'\\'' EXIT
+      sqlite3 "$1" ".backup '\\''$t'\\''"
+      cat "$t"' ops /srv/app/db.sqlite"
+    `);
+    expect(r(c.filesTarCommand(['/srv/media', '/etc/app']))).toMatchInlineSnapshot(`"tar -C / -cf - -- srv/media etc/app"`);
+    expect(r(c.untarCommand('/restore'))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      mkdir -p "$1" && exec tar -C "$1" -xpf -' ops /restore"
+    `);
+    expect(r(c.volumeTarCommand('shop_data', 'busybox:1.36'))).toMatchInlineSnapshot(
+      `"docker run --rm --network none --log-driver none -v shop_data:/source:ro --entrypoint tar busybox:1.36 -C /source -cf - ."`,
+    );
+    expect(r(c.volumeUntarCommand('shop_data', 'busybox:1.36'))).toMatchInlineSnapshot(
+      `"docker run --rm --network none --log-driver none -i -v shop_data:/target --entrypoint tar busybox:1.36 -C /target -xpf -"`,
+    );
+  });
+  it('storage on a backup host', () => {
+    expect(r(c.writeStdinCommand('/vault/shop/production/postgres/20261201T020000Z/data.pgdump.zst.age'))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      umask 077
+      mkdir -p "$(dirname "$1")"
+      t="$1.partial-$$"
+      trap '\\''rm -f "$t"'\\'' EXIT
+      cat > "$t"
+      mv -f "$t" "$1"
+      trap - EXIT' ops /vault/shop/production/postgres/20261201T020000Z/data.pgdump.zst.age"
+    `);
+    expect(r(c.removePathsCommand('/vault', ['shop/production/postgres/20261101T020000Z']))).toMatchInlineSnapshot(`
+      "sh -c 'set -eu
+      r=$1; shift; for p in "$@"; do rm -f -- "$r/$p"; rmdir -- "$(dirname "$r/$p")" 2>/dev/null || true; done' ops /vault shop/production/postgres/20261101T020000Z"
+    `);
+  });
+});
+
+describe('restore commands', () => {
+  it('read the rest of stdin after the tool succeeds', () => {
+    expect(r(c.drainStdinAfter(c.untarCommand('/restore', true)))).toMatchInlineSnapshot(`"{ tar -tf - ; } && cat > /dev/null"`);
+  });
+});
