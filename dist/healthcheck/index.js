@@ -65937,8 +65937,19 @@ function openStream(client, line, o, ctx) {
             });
             done.catch(() => { });
             if (o.stdin) {
-                o.stdin.on('error', () => ch.close());
-                o.stdin.pipe(ch);
+                const input = o.stdin;
+                // A producer that fails (or failed before the command started) must not leave the
+                // command waiting for the rest of its input: the channel goes, and the command with it.
+                const broken = () => {
+                    if (!input.readableEnded)
+                        ch.close();
+                };
+                input.on('error', broken);
+                input.on('close', broken);
+                if (input.destroyed)
+                    broken();
+                else
+                    input.pipe(ch);
             }
             else
                 ch.end();

@@ -65361,8 +65361,19 @@ function openStream(client, line, o, ctx) {
             });
             done.catch(() => { });
             if (o.stdin) {
-                o.stdin.on('error', () => ch.close());
-                o.stdin.pipe(ch);
+                const input = o.stdin;
+                // A producer that fails (or failed before the command started) must not leave the
+                // command waiting for the rest of its input: the channel goes, and the command with it.
+                const broken = () => {
+                    if (!input.readableEnded)
+                        ch.close();
+                };
+                input.on('error', broken);
+                input.on('close', broken);
+                if (input.destroyed)
+                    broken();
+                else
+                    input.pipe(ch);
             }
             else
                 ch.end();
@@ -66007,15 +66018,19 @@ function releases_removeReleasesCommand(appDir, ids) {
 ;// CONCATENATED MODULE: ./src/commands/storage.ts
 /** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
 
-/** Write stdin to `file` (0600, parents created), under a temporary name renamed at the end. */
-function writeStdinCommand(file) {
+/**
+ * Write stdin to `tmp` (0600, parents created). The caller renames it into place only after
+ * it knows every byte was sent: an input that ends early (a failure on the sending side closes
+ * the channel) must never leave a truncated object under the final name.
+ */
+function writeStdinCommand(tmp) {
     return shScript(sh `umask 077
 mkdir -p "$(dirname "$1")"
-t="$1.partial-$$"
-trap 'rm -f "$t"' EXIT
-cat > "$t"
-mv -f "$t" "$1"
-trap - EXIT`, file);
+cat > "$1"`, tmp);
+}
+/** Move a completely written temporary object to its name. */
+function commitObjectCommand(tmp, file) {
+    return ['mv', '-f', '--', tmp, file];
 }
 function catCommand(file) {
     return ['cat', '--', file];
@@ -66051,9 +66066,9 @@ function at(place, argv) {
     return [...place.composeArgs, 'exec', '-T', ...env, place.service, ...argv];
 }
 const pgConn = (c) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
-/** `pg_dump -Fc` (custom format); with `ourCompression`, `-Z0` and the runner compresses. */
-function pgDumpArgs(c, ourCompression) {
-    return ['pg_dump', '-Fc', ...(ourCompression ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
+/** `pg_dump -Fc` (custom format, compressed by pg_dump); `uncompressed`: `-Z0` (the runner compresses, or nothing does). */
+function pgDumpArgs(c, uncompressed) {
+    return ['pg_dump', '-Fc', ...(uncompressed ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
 }
 function pgRestoreArgs(c) {
     return ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password', ...pgConn(c), '-d', c.database];

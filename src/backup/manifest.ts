@@ -24,6 +24,8 @@ export interface Manifest {
   /** The data object's key, relative to the backup's directory. */
   object: string;
   compression: Compression;
+  /** The dump compressed itself (pg_dump's custom format): our pipeline left it as it was. */
+  dump_compression?: 'pg_dump';
   encryption: { kind: 'age-recipients'; recipients: string[] } | { kind: 'age-passphrase' } | { kind: 'none' };
   plaintext: { bytes: number; sha256: string };
   ciphertext: { bytes: number; sha256: string };

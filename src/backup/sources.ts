@@ -84,10 +84,10 @@ export function describe(s: SourceSpec): string {
 }
 
 /** The dump: a command whose stdout is the data. */
-export function dumpCommand(s: SourceSpec, r: Runner, ourCompression: boolean): Command {
+export function dumpCommand(s: SourceSpec, r: Runner, uncompressed: boolean): Command {
   switch (s.kind) {
     case 'postgres':
-      return tool(s, r, pgDumpArgs(s.conn, ourCompression));
+      return tool(s, r, pgDumpArgs(s.conn, uncompressed));
     case 'mysql':
       return mysqlCall(s, r, 'dump', mysqlDumpArgs(s.conn));
     case 'sqlite':

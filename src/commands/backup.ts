@@ -32,9 +32,9 @@ export function at(place: Place, argv: string[]): string[] {
 
 const pgConn = (c: Connection) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
 
-/** `pg_dump -Fc` (custom format); with `ourCompression`, `-Z0` and the runner compresses. */
-export function pgDumpArgs(c: Connection, ourCompression: boolean): string[] {
-  return ['pg_dump', '-Fc', ...(ourCompression ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
+/** `pg_dump -Fc` (custom format, compressed by pg_dump); `uncompressed`: `-Z0` (the runner compresses, or nothing does). */
+export function pgDumpArgs(c: Connection, uncompressed: boolean): string[] {
+  return ['pg_dump', '-Fc', ...(uncompressed ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
 }
 
 export function pgRestoreArgs(c: Connection): string[] {

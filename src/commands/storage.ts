@@ -1,18 +1,23 @@
 /** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
 import { sh, shScript, type Command } from '../shell/index.js';
 
-/** Write stdin to `file` (0600, parents created), under a temporary name renamed at the end. */
-export function writeStdinCommand(file: string): Command {
+/**
+ * Write stdin to `tmp` (0600, parents created). The caller renames it into place only after
+ * it knows every byte was sent: an input that ends early (a failure on the sending side closes
+ * the channel) must never leave a truncated object under the final name.
+ */
+export function writeStdinCommand(tmp: string): Command {
   return shScript(
     sh`umask 077
 mkdir -p "$(dirname "$1")"
-t="$1.partial-$$"
-trap 'rm -f "$t"' EXIT
-cat > "$t"
-mv -f "$t" "$1"
-trap - EXIT`,
-    file,
+cat > "$1"`,
+    tmp,
   );
+}
+
+/** Move a completely written temporary object to its name. */
+export function commitObjectCommand(tmp: string, file: string): Command {
+  return ['mv', '-f', '--', tmp, file];
 }
 
 export function catCommand(file: string): Command {

@@ -122,6 +122,10 @@ export function prepareBackup(v: Parsed<typeof backupSchema>, problems: Problem[
   } else {
     problems.push({ input: 'encrypt-to', message: "is required: backups are encrypted by default. Give age recipients ('encrypt-to'), a 'passphrase', or set encryption: none explicitly" });
   }
+  // auto: PostgreSQL's custom format compresses inside pg_dump, at no cost to its speed (it
+  // waits on the server's COPY); everything else is compressed here with zstd.
+  const dumpCompresses = v.compression === 'auto' && v.source === 'postgres';
+  const compression = v.compression === 'auto' ? (dumpCompresses ? 'none' : zstdAvailable() ? 'zstd' : 'gzip') : v.compression;
   if (v.compression === 'zstd' && !zstdAvailable()) problems.push({ input: 'compression', message: `zstd needs Node 22.15 or later (this is ${process.version}); use gzip` });
   if (problems.length || !ssh || !source || !encryption) return undefined;
   return {
@@ -130,7 +134,8 @@ export function prepareBackup(v: Parsed<typeof backupSchema>, problems: Problem[
       run: { app: v.app, environment: v.environment, actor: c.actor, runUrl: c.runUrl, runId: c.runId },
       name: v.name || (v.source === 'postgres' || v.source === 'mysql' ? `${v.source}-${v.database}` : v.source),
       source,
-      compression: v.compression,
+      compression,
+      dumpCompresses,
       encryption,
       retention: v.retention,
       appDir: v['app-dir'] || `~/apps/${v.app}-${v.environment}`,

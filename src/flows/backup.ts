@@ -32,6 +32,8 @@ export interface BackupConfig {
   name: string;
   source: SourceSpec;
   compression: Compression;
+  /** PostgreSQL: pg_dump compresses its custom format itself (and `compression` is none). */
+  dumpCompresses: boolean;
   encryption: Encryption;
   retention?: Retention;
   /** The app directory on the host (its history gets `backup-completed`). */
@@ -101,13 +103,16 @@ export async function backup(cfg: BackupConfig, pool: SshPool, target: Target, s
     logger.info(`host ${target.name}: backing up ${describe(cfg.source)} (${tool || 'tool version unknown'}) to ${storage.url}/${dir}`);
     const plain = tap();
     const cipher = tap();
-    const remote = await h.session.stream(dumpCommand(cfg.source, runner, cfg.compression !== 'none'), { step: 'dump', timeoutMs: cfg.timeoutMs });
+    const remote = await h.session.stream(dumpCommand(cfg.source, runner, !cfg.dumpCompresses), { step: 'dump', timeoutMs: cfg.timeoutMs });
     // plaintext → hash → compress → encrypt → hash → storage, with backpressure all the way;
     // an error anywhere tears the whole chain down.
     const compressed = compressor(cfg.compression);
     const front = pipeline(remote.stdout, plain.stream, compressed);
+    // Awaited below; a failure while something else is awaited must not be "unhandled".
+    front.catch(() => {});
     const encrypted = await encrypt(compressed, cfg.encryption);
     const back = pipeline(encrypted, cipher.stream);
+    back.catch(() => {});
     let stored = 0;
     let storeError: unknown;
     try {
@@ -153,6 +158,7 @@ export async function backup(cfg: BackupConfig, pool: SshPool, target: Target, s
       tool,
       object,
       compression: cfg.compression,
+      dump_compression: cfg.dumpCompresses ? 'pg_dump' : undefined,
       encryption: 'none' in cfg.encryption ? { kind: 'none' } : 'passphrase' in cfg.encryption ? { kind: 'age-passphrase' } : { kind: 'age-recipients', recipients: cfg.encryption.recipients },
       plaintext: { bytes: p.bytes, sha256: p.sha256 },
       ciphertext: { bytes: c.bytes, sha256: c.sha256 },

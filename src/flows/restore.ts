@@ -97,15 +97,22 @@ async function streamInto(
   const cipher = tap();
   const plain = tap();
   const source = await storage.get(key);
-  const decrypted = await decrypt(source.pipe(cipher.stream), d).catch((e) => {
+  // A pipeline, not pipe(): a failure downstream (a bad tag) cancels the tap, and its error
+  // must have a listener. Errors of the download reach the decryption through the tap.
+  const fetched = pipeline(source, cipher.stream);
+  fetched.catch(() => {});
+  const decrypted = await decrypt(cipher.stream, d).catch((e) => {
     throw new Error(`cannot decrypt backup ${m.id}: ${errorMessage(e)}${'identities' in d ? ' (is the identity the one for its recipients?)' : ''}`);
   });
   const decompressed = decompressor(m.compression);
   const front = pipeline(decrypted, decompressed, plain.stream);
+  // Awaited below; a failure while the command starts must not be "unhandled".
+  front.catch(() => {});
   // The tool may stop reading at its format's end (tar's end-of-archive blocks come before
   // the record padding): the host reads the rest after it succeeds, so every byte is hashed.
   const remote = await h.session.stream(drainStdinAfter(command), { stdin: plain.stream, step, timeoutMs });
   const out = pipeline(remote.stdout, sink());
+  out.catch(() => {});
   const problems: string[] = [];
   const [f] = await Promise.allSettled([front, out]);
   if (f.status === 'rejected') remote.stdout.destroy();

@@ -114,8 +114,16 @@ export function openStream(client: Client, line: string, o: StreamOptions, ctx: 
       });
       done.catch(() => {});
       if (o.stdin) {
-        o.stdin.on('error', () => ch.close());
-        o.stdin.pipe(ch);
+        const input = o.stdin;
+        // A producer that fails (or failed before the command started) must not leave the
+        // command waiting for the rest of its input: the channel goes, and the command with it.
+        const broken = () => {
+          if (!input.readableEnded) ch.close();
+        };
+        input.on('error', broken);
+        input.on('close', broken);
+        if (input.destroyed) broken();
+        else input.pipe(ch);
       } else ch.end();
       const out = new PassThrough({ highWaterMark: 1024 * 1024 });
       counter.pipe(out);

@@ -12,6 +12,7 @@ interface ManifestView {
   tool: string;
   object: string;
   compression: string;
+  dump_compression?: string;
   encryption: { kind: string };
   plaintext: { bytes: number; sha256: string };
   ciphertext: { bytes: number; sha256: string };
@@ -63,7 +64,10 @@ export function backupSummary(r: BackupView, title: string): string {
           ['where', code(r.location ?? '')],
           ['source', `${esc(m.source.kind)} ${sourceWhat(m.source)} on ${code(m.host)} (${esc(m.tool)})`],
           ['data', `${mib(m.plaintext.bytes)}, sha256 ${code(m.plaintext.sha256.slice(0, 16))}…`],
-          ['stored', `${mib(m.ciphertext.bytes)} (${esc(m.compression)}, ${m.encryption.kind === 'none' ? '⚠️ not encrypted' : esc(m.encryption.kind)})`],
+          [
+            'stored',
+            `${mib(m.ciphertext.bytes)} (${m.dump_compression ? `compressed by ${esc(m.dump_compression)}` : esc(m.compression)}, ${m.encryption.kind === 'none' ? '⚠️ not encrypted' : esc(m.encryption.kind)})`,
+          ],
           ['took', formatDuration(r.durationMs)],
         ],
       ),

@@ -10,7 +10,7 @@ export const own = {
   ...appSchema,
   'app-dir': deployInputs['app-dir'],
   ...sourceSchema,
-  compression: f.enumOf(['zstd', 'gzip', 'none'] as const, { default: 'zstd' }),
+  compression: f.enumOf(['auto', 'zstd', 'gzip', 'none'] as const, { default: 'auto' }),
   encryption: f.enumOf(['age', 'none'] as const, { default: 'age' }),
   'encrypt-to': f.list({ commas: false }),
   passphrase: f.optionalString({ secret: true }),

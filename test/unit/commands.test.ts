@@ -278,11 +278,7 @@ describe('backup sources and storage', () => {
       "sh -c 'set -eu
       umask 077
       mkdir -p "$(dirname "$1")"
-      t="$1.partial-$$"
-      trap '\\''rm -f "$t"'\\'' EXIT
-      cat > "$t"
-      mv -f "$t" "$1"
-      trap - EXIT' ops /vault/shop/production/postgres/20261201T020000Z/data.pgdump.zst.age"
+      cat > "$1"' ops /vault/shop/production/postgres/20261201T020000Z/data.pgdump.zst.age"
     `);
     expect(r(c.removePathsCommand('/vault', ['shop/production/postgres/20261101T020000Z']))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
