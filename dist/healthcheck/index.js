@@ -64884,6 +64884,22 @@ function parseHeaders(raw) {
     }
     return out;
 }
+/**
+ * `{host}` in a health URL's host stands for each host's address (a gate per host, from the
+ * runner): parsed with this stand-in, replaced by `urlFor` before each host's gate.
+ */
+const HOST_PLACEHOLDER = 'ops-actions-host.invalid';
+function hasHostPlaceholder(u) {
+    return u.hostname === HOST_PLACEHOLDER;
+}
+/** The URL for one host: `{host}` replaced by its address (IPv6 in brackets). */
+function urlFor(u, address) {
+    if (!hasHostPlaceholder(u))
+        return u;
+    const v = new URL(u.href);
+    v.hostname = address.includes(':') ? `[${address}]` : address;
+    return v;
+}
 function parseUrls(raw) {
     const lines = raw
         .split('\n')
@@ -64894,7 +64910,7 @@ function parseUrls(raw) {
     return lines.map((l) => {
         let u;
         try {
-            u = new URL(l);
+            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
         }
         catch {
             throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
@@ -65327,8 +65343,12 @@ function aggregate(gates, elapsedMs) {
 }
 async function checkHealth(spec, ctx) {
     const started = Date.now();
+    if (spec.urls.some(hasHostPlaceholder) && !ctx.targets?.length)
+        throw new Error('a health URL with {host} needs hosts to check');
     if (!spec.viaSsh) {
-        const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
+        // Each URL once; one naming {host}, once per host with its address.
+        const targets = spec.urls.flatMap((url) => hasHostPlaceholder(url) ? ctx.targets.map((t) => ({ url: urlFor(url, t.host), label: `${t.name} ${redactUrl(urlFor(url, t.host))}` })) : [{ url, label: redactUrl(url) }]);
+        const gates = await Promise.all(targets.map((t) => runGate(t, spec, ctx.logger)));
         return aggregate(gates, Date.now() - started);
     }
     if (!ctx.pool || !ctx.targets?.length)
@@ -65353,7 +65373,9 @@ async function checkHealth(spec, ctx) {
             }));
         }
         const s = session;
-        return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
+        return Promise.all(spec.urls
+            .map((u) => urlFor(u, t.host))
+            .map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
     }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }

@@ -64797,7 +64797,7 @@ const TOKEN = Symbol('shell-token');
 function token(text) {
     return Object.freeze({ [TOKEN]: text });
 }
-function shell_isToken(w) {
+function isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
@@ -64816,8 +64816,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function shell_render(c) {
-    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+function render(c) {
+    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64891,15 +64891,15 @@ function withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !shell_isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
+    const body = ['set -eu', ...lines.map(render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -65217,7 +65217,7 @@ const REMOTE_KILL_GRACE_MS = 10_000;
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
 
 ;// CONCATENATED MODULE: ./src/host/sftp.ts
@@ -65500,7 +65500,7 @@ class SshSession {
     }
     /** What the host offers (read once per connection, in one round trip). */
     facts() {
-        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+        this.factsP ??= this.rawExec(render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
             this.factsP = undefined;
             throw e;
         });
@@ -65512,7 +65512,7 @@ class SshSession {
     }
     /** Run one command; resolves with exit code and output whatever the exit code. */
     async exec(command, o = {}) {
-        const line = shell_render(command);
+        const line = render(command);
         const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
         const facts = await this.facts();
         this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
@@ -65645,7 +65645,7 @@ class SshSession {
     async stream(command, o = {}) {
         const facts = await this.facts();
         const client = await this.live();
-        const line = shell_render(command);
+        const line = render(command);
         this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
         return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
             name: this.target.name,
@@ -66344,6 +66344,7 @@ class Timeline {
 
 
 
+
 /** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
 const LEGACY_TTL_S = 300;
 /** A lock directory with no owner file this old is a holder that died between mkdir and write. */
@@ -66386,6 +66387,7 @@ function staleAfterS(o) {
     const implied = o.expires && o.acquired ? (Date.parse(o.expires) - Date.parse(o.acquired)) / 1000 : 0;
     return Math.max(LEGACY_TTL_S, Number.isFinite(implied) ? Math.ceil(implied) : 0);
 }
+const asSite = (s, c) => privileged(c, s.sudo ?? false);
 /**
  * The host-scoped maintenance lock lives in the host-wide state directory
  * (`$OPS_ACTIONS_HOST_DIR`, default /var/lib/ops-actions), one place for the whole machine
@@ -66423,7 +66425,7 @@ class HeldLocks {
     async renew(s) {
         if (this.released || this.lostWhy)
             return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id, this.renewed()), { step: 'lock' });
+        const r = await s.session.run(asSite(s, renewCommand(s.appDir, this.owner.id, this.renewed())), { step: 'lock' });
         if (r.stdout.startsWith('lost')) {
             const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
             this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
@@ -66450,7 +66452,7 @@ class HeldLocks {
         clearInterval(this.timer);
         await Promise.all(this.sites.map(async (s) => {
             try {
-                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                const r = await s.session.run(asSite(s, releaseCommand(s.appDir, this.owner.id)), { step: 'unlock' });
                 if (r.stdout.trim() === 'released')
                     this.logger.info(`host ${s.name}: lock released`);
                 else
@@ -66494,7 +66496,7 @@ async function acquireLocks(sites, base, o) {
 async function acquireOne(s, owner, deadline, o) {
     let shown = '';
     for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guarded), { step: 'lock' });
+        const r = await s.session.run(asSite(s, acquireCommand(s.appDir, owner, s.guarded)), { step: 'lock' });
         if (r.stdout.startsWith('acquired'))
             return 'acquired';
         const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
@@ -66510,7 +66512,7 @@ async function acquireOne(s, owner, deadline, o) {
         }
         if (stale && held.kind !== 'maintenance' && !guarded) {
             o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const b = await s.session.run(breakCommand(s.appDir, held.id ?? '', limitS), { step: 'lock' });
+            const b = await s.session.run(asSite(s, breakCommand(s.appDir, held.id ?? '', limitS)), { step: 'lock' });
             if (b.stdout.trim() === 'broken')
                 continue;
         }
@@ -67345,6 +67347,22 @@ function parseHeaders(raw) {
     }
     return out;
 }
+/**
+ * `{host}` in a health URL's host stands for each host's address (a gate per host, from the
+ * runner): parsed with this stand-in, replaced by `urlFor` before each host's gate.
+ */
+const HOST_PLACEHOLDER = 'ops-actions-host.invalid';
+function hasHostPlaceholder(u) {
+    return u.hostname === HOST_PLACEHOLDER;
+}
+/** The URL for one host: `{host}` replaced by its address (IPv6 in brackets). */
+function urlFor(u, address) {
+    if (!hasHostPlaceholder(u))
+        return u;
+    const v = new URL(u.href);
+    v.hostname = address.includes(':') ? `[${address}]` : address;
+    return v;
+}
 function parseUrls(raw) {
     const lines = raw
         .split('\n')
@@ -67355,7 +67373,7 @@ function parseUrls(raw) {
     return lines.map((l) => {
         let u;
         try {
-            u = new URL(l);
+            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
         }
         catch {
             throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);

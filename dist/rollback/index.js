@@ -64797,7 +64797,7 @@ const TOKEN = Symbol('shell-token');
 function token(text) {
     return Object.freeze({ [TOKEN]: text });
 }
-function shell_isToken(w) {
+function isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
@@ -64816,8 +64816,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function shell_render(c) {
-    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+function render(c) {
+    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64891,15 +64891,15 @@ function withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !shell_isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
+    const body = ['set -eu', ...lines.map(render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -65217,7 +65217,7 @@ const REMOTE_KILL_GRACE_MS = 10_000;
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
 
 ;// CONCATENATED MODULE: ./src/host/sftp.ts
@@ -65500,7 +65500,7 @@ class SshSession {
     }
     /** What the host offers (read once per connection, in one round trip). */
     facts() {
-        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+        this.factsP ??= this.rawExec(render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
             this.factsP = undefined;
             throw e;
         });
@@ -65512,7 +65512,7 @@ class SshSession {
     }
     /** Run one command; resolves with exit code and output whatever the exit code. */
     async exec(command, o = {}) {
-        const line = shell_render(command);
+        const line = render(command);
         const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
         const facts = await this.facts();
         this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
@@ -65645,7 +65645,7 @@ class SshSession {
     async stream(command, o = {}) {
         const facts = await this.facts();
         const client = await this.live();
-        const line = shell_render(command);
+        const line = render(command);
         this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
         return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
             name: this.target.name,
@@ -66356,6 +66356,22 @@ function parseHeaders(raw) {
     }
     return out;
 }
+/**
+ * `{host}` in a health URL's host stands for each host's address (a gate per host, from the
+ * runner): parsed with this stand-in, replaced by `urlFor` before each host's gate.
+ */
+const HOST_PLACEHOLDER = 'ops-actions-host.invalid';
+function hasHostPlaceholder(u) {
+    return u.hostname === HOST_PLACEHOLDER;
+}
+/** The URL for one host: `{host}` replaced by its address (IPv6 in brackets). */
+function urlFor(u, address) {
+    if (!hasHostPlaceholder(u))
+        return u;
+    const v = new URL(u.href);
+    v.hostname = address.includes(':') ? `[${address}]` : address;
+    return v;
+}
 function parseUrls(raw) {
     const lines = raw
         .split('\n')
@@ -66366,7 +66382,7 @@ function parseUrls(raw) {
     return lines.map((l) => {
         let u;
         try {
-            u = new URL(l);
+            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
         }
         catch {
             throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
@@ -66915,8 +66931,12 @@ function aggregate(gates, elapsedMs) {
 }
 async function checkHealth(spec, ctx) {
     const started = Date.now();
+    if (spec.urls.some(hasHostPlaceholder) && !ctx.targets?.length)
+        throw new Error('a health URL with {host} needs hosts to check');
     if (!spec.viaSsh) {
-        const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
+        // Each URL once; one naming {host}, once per host with its address.
+        const targets = spec.urls.flatMap((url) => hasHostPlaceholder(url) ? ctx.targets.map((t) => ({ url: urlFor(url, t.host), label: `${t.name} ${redactUrl(urlFor(url, t.host))}` })) : [{ url, label: redactUrl(url) }]);
+        const gates = await Promise.all(targets.map((t) => runGate(t, spec, ctx.logger)));
         return aggregate(gates, Date.now() - started);
     }
     if (!ctx.pool || !ctx.targets?.length)
@@ -66941,7 +66961,9 @@ async function checkHealth(spec, ctx) {
             }));
         }
         const s = session;
-        return Promise.all(spec.urls.map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
+        return Promise.all(spec.urls
+            .map((u) => urlFor(u, t.host))
+            .map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
     }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
     return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
 }
@@ -66958,6 +66980,7 @@ async function checkHealth(spec, ctx) {
  * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
  * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
  */
+
 
 
 
@@ -67003,6 +67026,7 @@ function staleAfterS(o) {
     const implied = o.expires && o.acquired ? (Date.parse(o.expires) - Date.parse(o.acquired)) / 1000 : 0;
     return Math.max(LEGACY_TTL_S, Number.isFinite(implied) ? Math.ceil(implied) : 0);
 }
+const asSite = (s, c) => privileged(c, s.sudo ?? false);
 /**
  * The host-scoped maintenance lock lives in the host-wide state directory
  * (`$OPS_ACTIONS_HOST_DIR`, default /var/lib/ops-actions), one place for the whole machine
@@ -67040,7 +67064,7 @@ class HeldLocks {
     async renew(s) {
         if (this.released || this.lostWhy)
             return;
-        const r = await s.session.run(renewCommand(s.appDir, this.owner.id, this.renewed()), { step: 'lock' });
+        const r = await s.session.run(asSite(s, renewCommand(s.appDir, this.owner.id, this.renewed())), { step: 'lock' });
         if (r.stdout.startsWith('lost')) {
             const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
             this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
@@ -67067,7 +67091,7 @@ class HeldLocks {
         clearInterval(this.timer);
         await Promise.all(this.sites.map(async (s) => {
             try {
-                const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+                const r = await s.session.run(asSite(s, releaseCommand(s.appDir, this.owner.id)), { step: 'unlock' });
                 if (r.stdout.trim() === 'released')
                     this.logger.info(`host ${s.name}: lock released`);
                 else
@@ -67111,7 +67135,7 @@ async function acquireLocks(sites, base, o) {
 async function acquireOne(s, owner, deadline, o) {
     let shown = '';
     for (;;) {
-        const r = await s.session.run(acquireCommand(s.appDir, owner, s.guarded), { step: 'lock' });
+        const r = await s.session.run(asSite(s, acquireCommand(s.appDir, owner, s.guarded)), { step: 'lock' });
         if (r.stdout.startsWith('acquired'))
             return 'acquired';
         const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
@@ -67127,7 +67151,7 @@ async function acquireOne(s, owner, deadline, o) {
         }
         if (stale && held.kind !== 'maintenance' && !guarded) {
             o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-            const b = await s.session.run(breakCommand(s.appDir, held.id ?? '', limitS), { step: 'lock' });
+            const b = await s.session.run(asSite(s, breakCommand(s.appDir, held.id ?? '', limitS)), { step: 'lock' });
             if (b.stdout.trim() === 'broken')
                 continue;
         }

@@ -63722,7 +63722,7 @@ function endGroup() {
  * @param name The name of the group
  * @param fn The function to wrap in the group
  */
-function core_group(name, fn) {
+function group(name, fn) {
     return core_awaiter(this, void 0, void 0, function* () {
         startGroup(name);
         let result;
@@ -63817,7 +63817,7 @@ function tail(text, n = 20) {
  * whether it is secret. `parseInputs` reads every field, masks secrets first, and reports
  * every bad input at once, each message naming the input.
  */
-class InputError extends Error {
+class schema_InputError extends Error {
     problems;
     constructor(problems) {
         super(problems.map((p) => `input '${p.input}': ${p.message}`).join('\n'));
@@ -63900,7 +63900,7 @@ const f = {
  * Parse every input of a schema without throwing: the values that parsed (failed ones get
  * their default, if they have one) and the problems. Secrets are masked first.
  */
-function collectInputs(schema, src) {
+function schema_collectInputs(schema, src) {
     for (const [name, fld] of Object.entries(schema)) {
         if (!fld.secret)
             continue;
@@ -63934,9 +63934,9 @@ function collectInputs(schema, src) {
 }
 /** Parse every input of a schema; secrets are masked before anything else happens. */
 function parseInputs(schema, src) {
-    const { values, problems } = collectInputs(schema, src);
+    const { values, problems } = schema_collectInputs(schema, src);
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     return values;
 }
 
@@ -64058,7 +64058,7 @@ class CoreLogger {
         error(this.r(m));
     }
     group(name, fn) {
-        return core_group(this.r(name), fn);
+        return group(this.r(name), fn);
     }
     mask(value) {
         for (const part of this.secrets.add(value))
@@ -64102,7 +64102,7 @@ async function runAction(main, post) {
     }
     catch (e) {
         const msg = logger.secrets.redact(errorMessage(e));
-        if (e instanceof InputError)
+        if (e instanceof schema_InputError)
             setFailed(`invalid input:\n${msg}`);
         else
             setFailed(msg);
@@ -64739,7 +64739,7 @@ function resolveSsh(i, ctx) {
     if (i['proxy-jump'])
         proxyJump = attempt('proxy-jump', () => parseHost(i['proxy-jump'], defaults));
     if (problems.length)
-        throw new InputError(problems);
+        throw new schema_InputError(problems);
     if (hostKeys.mode === 'insecure') {
         ctx.logger.warning("insecure-ignore-host-key is true: host keys are NOT verified, so anyone between the runner and the hosts can impersonate them and read what is sent (keys, env files, backups). Pin keys with 'known-hosts' instead.");
     }
@@ -64763,7 +64763,7 @@ function resolveSshInto(values, problems, ctx) {
         return resolveSsh(values, ctx);
     }
     catch (e) {
-        if (!(e instanceof InputError))
+        if (!(e instanceof schema_InputError))
             throw e;
         const named = new Set(problems.map((p) => p.input));
         problems.push(...e.problems.filter((p) => !named.has(p.input)));
@@ -64797,7 +64797,7 @@ const TOKEN = Symbol('shell-token');
 function token(text) {
     return Object.freeze({ [TOKEN]: text });
 }
-function shell_isToken(w) {
+function isToken(w) {
     return typeof w === 'object' && w !== null && TOKEN in w;
 }
 const SAFE = /^[A-Za-z0-9_\-.,:/@%+=]+$/;
@@ -64816,8 +64816,8 @@ function quote(s) {
     return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 /** Render a command as one POSIX sh command line. */
-function shell_render(c) {
-    return c.map((w) => (shell_isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+function render(c) {
+    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64833,7 +64833,7 @@ function join(op, cmds) {
     return out;
 }
 /** `a && b && c` */
-const shell_and = (...cmds) => join(AND, cmds);
+const and = (...cmds) => join(AND, cmds);
 /** `a || b` */
 const or = (...cmds) => join(OR, cmds);
 /** `a ; b` */
@@ -64845,7 +64845,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const shell_toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
+const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -64882,7 +64882,7 @@ function envRef(name) {
  * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
  * compound commands are run through `sh -c`.
  */
-function shell_withEnv(vars, c) {
+function withEnv(vars, c) {
     const assigns = [];
     for (const [k, v] of Object.entries(vars)) {
         if (!ENV_NAME.test(k))
@@ -64891,15 +64891,15 @@ function shell_withEnv(vars, c) {
     }
     if (assigns.length === 0)
         return c;
-    const simple = c.every((w) => !shell_isToken(w));
-    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', shell_render(c)];
+    const simple = c.every((w) => !isToken(w));
+    return simple ? ['env', ...assigns, ...c] : ['env', ...assigns, 'sh', '-c', render(c)];
 }
 /**
  * A fail-fast script: the lines joined under `set -eu`, run by `sh -c`. Each line is a
  * command built as data.
  */
 function script(lines) {
-    const body = ['set -eu', ...lines.map(shell_render)].join('\n');
+    const body = ['set -eu', ...lines.map(render)].join('\n');
     return ['sh', '-c', body];
 }
 /**
@@ -64909,7 +64909,7 @@ function script(lines) {
  * is passed as a single argument, never spliced into syntax. Bash skips its rc files:
  * started by sshd it would read bashrc, which often fails under `-u`.
  */
-function shell_userScript(text) {
+function userScript(text) {
     const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
         'elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; ' +
         'else exec sh -eu -c "$1" ops-script; fi';
@@ -64933,254 +64933,6 @@ function shell_shScript(script, ...args) {
     return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
 }
 
-;// CONCATENATED MODULE: ./src/commands/compose.ts
-/**
- * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
- * release's project name, files and env file; and the docker commands around it.
- */
-
-
-/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
-function composeArgs(c) {
-    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
-}
-function pullCommand(c, services) {
-    return [...composeArgs(c), 'pull', '--quiet', ...services];
-}
-function upCommand(c, services) {
-    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
-}
-/** The repository digests of a local image, one per line. */
-function repoDigestsCommand(image) {
-    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
-}
-function removeImagesCommand(images) {
-    return ['docker', 'image', 'rm', ...images];
-}
-/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
-function containersCommand(project) {
-    return shScript(sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
-[ -n "$ids" ] || exit 0
-docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
-}
-/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
-function resolvedConfigCommand(c, file) {
-    return shScript(sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
-}
-/** The one-off service a compose v1 migration runs as. */
-const oneOffService = (service) => `${service}-ops-oneoff`;
-/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
-function oneOffOverride(configFile, service) {
-    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
-}
-/** `-e K=V` for each variable (names and values are data, never syntax). */
-const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
-function runOneOffCommand(c, service, script, env) {
-    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-/**
- * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
- * one-off of a service that is running with `network_mode: host`.
- */
-function runOneOffCopyCommand(c, files, service, script, env) {
-    return [
-        'docker-compose',
-        '--project-name',
-        c.project,
-        '--project-directory',
-        c.dir,
-        '-f',
-        files.config,
-        '-f',
-        files.override,
-        'run',
-        '--rm',
-        '-T',
-        ...envArgs(env),
-        oneOffService(service),
-        ...userScript(script),
-    ];
-}
-/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
-function execInServiceCommand(c, service, script, env) {
-    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
-}
-
-;// CONCATENATED MODULE: ./src/commands/files.ts
-/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
-
-/** A release directory, group-readable (a web server may need to read it). */
-function mkdirCommand(dir) {
-    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
-}
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
-function extractCommand(dir, gzip) {
-    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
-}
-/**
- * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
- * from `<appDir>/shared` into the release, never through a symlink inside the release.
- */
-function sharedPathsCommand(appDir, releaseDir, paths) {
-    return shScript(sh `d=$1; r=$2; shift 2
-for p in "$@"; do
-  case "$p" in
-    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
-    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
-  esac
-  # Never through a link: every parent of the path must be a real directory inside the release.
-  q=$r; rest=$p
-  while case "$rest" in */*) true ;; *) false ;; esac; do
-    q="$q/\${rest%%/*}"; rest=\${rest#*/}
-    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
-  done
-  rm -rf "$r/$p"
-  mkdir -p "$(dirname "$r/$p")"
-  ln -s "$d/shared/$p" "$r/$p"
-done`, appDir, releaseDir, ...paths);
-}
-
-;// CONCATENATED MODULE: ./src/commands/history.ts
-/** Appending to history.jsonl: one line per event, private to the deploy user. */
-
-/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
-function appendEvent(file, event) {
-    const line = JSON.stringify(event).replace(/\n/g, '\\n');
-    return shScript(sh `mkdir -p "$(dirname "$1")"
-umask 077
-if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
-printf '%s\\n' "$2" >> "$1"
-chmod 600 "$1"`, file, line);
-}
-
-;// CONCATENATED MODULE: ./src/commands/hooks.ts
-/** User scripts on a host (hooks, build, restart and migration commands). */
-
-/** A user script, run fail-fast in `dir` with only these variables added. */
-function hookCommand(dir, script, env) {
-    return withEnv(env, shScript(sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
-}
-
-;// CONCATENATED MODULE: ./src/commands/lock.ts
-/**
- * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
- * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
- * break act only if the lock is still the expected owner's.
- */
-
-const idMark = (id) => `"id":${JSON.stringify(id)}`;
-/**
- * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
- * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
- * is reported as the holder instead (checked again after taking, so a maintenance run
- * that starts at the same moment wins).
- */
-function acquireCommand(appDir, owner, guarded = false) {
-    return shScript(sh `held() {
-  now=$(date +%s)
-  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
-  echo "$2"
-  echo "$((now - m))"
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-}
-g=
-if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
-if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
-mkdir -p "$1"
-if mkdir "$1/.lock" 2>/dev/null; then
-  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
-  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
-  echo acquired
-else
-  held "$1" held
-fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
-}
-/**
- * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
- * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
- */
-function renewCommand(appDir, id, owner) {
-    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
-  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
-else
-  echo lost
-  cat "$1/.lock/owner.json" 2>/dev/null || true
-fi`, appDir, idMark(id), JSON.stringify(owner));
-}
-function releaseCommand(appDir, id) {
-    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
-}
-/**
- * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
- * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
- * renamed away first and checked there, so a lock that was just taken again is never the
- * one removed (it is put back).
- */
-function breakCommand(appDir, id, maxAgeS) {
-    return shScript(sh `now=$(date +%s)
-b="$1/.lock.breaking.$$"
-mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
-ok=no
-if [ -n "$2" ]; then
-  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
-elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
-if [ "$ok" = yes ]; then
-  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
-  [ "$((now - m))" -gt "$3" ] || ok=no
-fi
-if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
-# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
-mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
-echo changed`, appDir, id ? idMark(id) : '', String(maxAgeS));
-}
-
-;// CONCATENATED MODULE: ./src/commands/releases.ts
-/** Releases on a host: reading the whole state in one round trip (bounded), switching `current`, removing releases. */
-
-/**
- * One round trip: home, app dir (with `~` resolved), current, releases with their
- * manifests, history, and which compose the host has.
- */
-function readStateCommand(appDir) {
-    return shScript(sh `d=$1
-case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
-printf '%s\\n%s\\n' "$HOME" "$d"
-readlink "$d/current" 2>/dev/null || echo
-if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
-cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
-echo '--- releases'
-if [ -d "$d/releases" ]; then
-  for r in "$d"/releases/*/; do
-    [ -d "$r" ] || continue
-    printf '%s\\t' "$(basename "$r")"
-    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
-    echo
-  done
-fi
-echo '--- history'
-h="$d/history.jsonl"
-if [ -f "$h" ]; then
-  # Bounded however long the history grows: its end, the events of the releases still on
-  # the host, and the newest backups (the reader merges and orders them by time).
-  tail -n 5000 "$h"
-  for r in "$d"/releases/*/; do
-    [ -d "$r" ] || continue
-    grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
-  done
-  grep -F '"type":"backup-completed"' "$h" | tail -n 50 || true
-fi`, appDir);
-}
-/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
-function switchCommand(appDir, id) {
-    return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
-}
-/** Remove releases (never the ones given as `protect`). */
-function removeReleasesCommand(appDir, ids) {
-    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
-}
-
 ;// CONCATENATED MODULE: ./src/commands/host.ts
 /** Commands about the host itself: its boot marker, and running something as root. */
 
@@ -65191,7 +64943,7 @@ function removeReleasesCommand(appDir, ids) {
  * new PID 1.
  */
 function bootMarkerCommand() {
-    return shScript(sh `b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+    return shell_shScript(shell_sh `b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
 s=$(sed 's/^.*) //' /proc/1/stat | cut -d' ' -f20)
 printf '%s:%s\n' "$b" "$s"`);
 }
@@ -65203,7 +64955,7 @@ echo "uid=$(id -u)"`);
 }
 /** Who and what the host is (for preflight reports). */
 function identityCommand() {
-    return shell_shScript(shell_sh `id -un; uname -srm`);
+    return shScript(sh `id -un; uname -srm`);
 }
 /** Remove files (for temporary ones a step made). */
 function removeFilesCommand(files) {
@@ -65220,265 +64972,6 @@ function sudo(c) {
 /** `c`, as root when `asRoot` says so (a user that is not root). */
 function privileged(c, viaSudo) {
     return viaSudo ? sudo(c) : c;
-}
-
-;// CONCATENATED MODULE: ./src/commands/storage.ts
-/** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
-
-/**
- * Write stdin to `tmp` (0600, parents created). The caller renames it into place only after
- * it knows every byte was sent: an input that ends early (a failure on the sending side closes
- * the channel) must never leave a truncated object under the final name.
- */
-function writeStdinCommand(tmp) {
-    return shScript(sh `umask 077
-mkdir -p "$(dirname "$1")"
-cat > "$1"`, tmp);
-}
-/** Move a completely written temporary object to its name. */
-function commitObjectCommand(tmp, file) {
-    return ['mv', '-f', '--', tmp, file];
-}
-function catCommand(file) {
-    return ['cat', '--', file];
-}
-/** Every file under `dir`: relative path, size, mtime (epoch seconds), tab-separated. */
-function listFilesCommand(dir) {
-    return shScript(sh `[ -d "$1" ] || exit 0
-cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`, dir);
-}
-function removePathsCommand(root, rel) {
-    return shScript(sh `r=$1; shift; for p in "$@"; do rm -f -- "$r/$p"; rmdir -- "$(dirname "$r/$p")" 2>/dev/null || true; done`, root, ...rel);
-}
-
-;// CONCATENATED MODULE: ./src/commands/backup.ts
-/**
- * Dumping and restoring data on the server itself, next to the database (never a client on
- * the runner, whose version may not match the server's). Every dump writes to stdout;
- * every restore reads stdin. Passwords come from a 0600 file on the host, read into the
- * tool's environment variable by a constant wrapper: never in argv, never in the log.
- */
-
-/** Run `c` (a simple command) with `variable` set from the content of `file`. */
-function withSecretFromFile(variable, file, c) {
-    return shScript(sh `v=$1; f=$2; shift 2; export "$v=$(cat "$f")"; exec "$@"`, variable, file, ...c);
-}
-/** The tool invocation `argv`, run where the place says (stdin passed through). */
-function at(place, argv) {
-    if (place.kind === 'host')
-        return argv;
-    const env = place.env.flatMap((e) => ['-e', e]);
-    if (place.kind === 'container')
-        return ['docker', 'exec', '-i', ...env, place.container, ...argv];
-    return [...place.composeArgs, 'exec', '-T', ...env, place.service, ...argv];
-}
-const pgConn = (c) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
-/** `pg_dump -Fc` (custom format, compressed by pg_dump); `uncompressed`: `-Z0` (the runner compresses, or nothing does). */
-function pgDumpArgs(c, uncompressed) {
-    return ['pg_dump', '-Fc', ...(uncompressed ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
-}
-function pgRestoreArgs(c) {
-    return ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password', ...pgConn(c), '-d', c.database];
-}
-/** Reads a custom-format dump from stdin completely: a truncated dump fails (`-l` would not notice). */
-function pgValidateArgs() {
-    return ['pg_restore', '-f', '/dev/null'];
-}
-/** How many user relations the database has (0: empty). */
-function pgCountArgs(c) {
-    return [
-        'psql',
-        '--no-password',
-        '-X',
-        '-tA',
-        ...pgConn(c),
-        '-d',
-        c.database,
-        '-c',
-        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')",
-    ];
-}
-function pgDropCreateArgs(c) {
-    const conn = pgConn(c);
-    return [
-        ['dropdb', '--no-password', '--if-exists', ...conn, c.database],
-        ['createdb', '--no-password', ...conn, c.database],
-    ];
-}
-/** mariadb-dump when the host has it, else mysqldump (the same options). */
-function mysqlTool(tool, args) {
-    return tool === 'dump'
-        ? shScript(sh `if command -v mariadb-dump >/dev/null 2>&1; then exec mariadb-dump "$@"; else exec mysqldump "$@"; fi`, ...args)
-        : shScript(sh `if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; else exec mysql "$@"; fi`, ...args);
-}
-const myConn = (c) => ['-u', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-P', String(c.port)] : [])];
-/** A consistent dump of one database (`--single-transaction`), ending with `-- Dump completed`. */
-function mysqlDumpArgs(c) {
-    return ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', ...myConn(c), c.database];
-}
-function mysqlClientArgs(c, sql) {
-    return ['--batch', '--skip-column-names', ...myConn(c), ...(sql ? ['-e', sql] : []), c.database];
-}
-/** A MySQL identifier in backticks (names are checked against a strict pattern first). */
-const myIdent = (name) => `\`${name.replace(/`/g, '``')}\``;
-/** A consistent copy of a live SQLite database (the online backup API, never `cp`), to stdout. */
-function sqliteDumpCommand(db) {
-    return shScript(sh `t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
-trap 'rm -f "$t"' EXIT
-sqlite3 "$1" ".backup '$t'"
-cat "$t"`, db);
-}
-/**
- * Replace a SQLite database with the copy on stdin: written next to it, checked with
- * `PRAGMA integrity_check`, then renamed over it (with `validate`, only checked).
- */
-function sqliteRestoreCommand(db, replace) {
-    return shScript(sh `d=$1; replace=$2
-t="$d.restoring-$$"
-trap 'rm -f "$t"' EXIT
-umask 077
-mkdir -p "$(dirname "$d")"
-cat > "$t"
-r=$(sqlite3 "$t" 'PRAGMA integrity_check;')
-if [ "$r" != ok ]; then echo "the restored database fails its integrity check: $r" >&2; exit 3; fi
-if [ "$replace" = yes ]; then mv -f "$t" "$d"; rm -f "$d-wal" "$d-shm"; trap - EXIT; fi`, db, replace ? 'yes' : 'no');
-}
-function fileExistsCommand(file) {
-    return shScript(sh `if [ -e "$1" ]; then echo yes; else echo no; fi`, file);
-}
-/** A tar of absolute paths, relative to / (modes, owners and symlinks kept). */
-function filesTarCommand(paths) {
-    return ['tar', '-C', '/', '-cf', '-', '--', ...paths.map((p) => p.replace(/^\/+/, ''))];
-}
-/** Extract the tar on stdin under `root` (with `list`, only read it through). */
-function untarCommand(root, list = false) {
-    return list ? ['tar', '-tf', '-'] : shScript(sh `mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
-}
-/**
- * Flags of the helper container that reads or writes a volume: no network, and no log driver
- * (an attached container's output would otherwise also be written to its log on the
- * server's disk: a second copy of the whole dump).
- */
-const HELPER = (/* unused pure expression or super */ null && (['--rm', '--network', 'none', '--log-driver', 'none']));
-/** A docker volume's content as a tar, through a helper container. */
-function volumeTarCommand(volume, image) {
-    return ['docker', 'run', ...HELPER, '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
-}
-function volumeUntarCommand(volume, image) {
-    return ['docker', 'run', ...HELPER, '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
-}
-/** Whether the volume exists and has files: `missing`, `empty` or `used`. */
-function volumeStateCommand(volume, image) {
-    return shScript(sh `if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
-n=$(docker run --rm --network none -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
-if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`, volume, image);
-}
-function volumeRecreateCommand(volume) {
-    return shScript(sh `docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
-}
-/**
- * `c`, then (when it succeeded) read the rest of stdin: a tool that stops at its format's end
- * leaves the sender's stream whole, so the runner hashes every byte it sent.
- */
-function drainStdinAfter(c) {
-    return and(group(c), toFile(['cat'], '/dev/null'));
-}
-/** The first line of a tool's `--version`. */
-function versionCommand(argv) {
-    return argv;
-}
-
-;// CONCATENATED MODULE: ./src/commands/index.ts
-/**
- * Every remote operation as data: pure functions returning a `Command` (argument words, or
- * a constant sh`...` script with data only as positional parameters). Nothing here runs
- * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
- */
-
-
-
-
-
-
-
-
-
-
-;// CONCATENATED MODULE: ./src/fleet/run.ts
-
-/**
- * Run `fn` on every target by the policy and return one result per target, in target
- * order: succeeded, failed (with the error) or skipped (never started).
- */
-async function forEachHost(targets, fn, policy) {
-    const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
-    let stop = false;
-    const runWave = async (indexes) => {
-        let next = 0;
-        const worker = async () => {
-            while (!stop && next < indexes.length) {
-                const i = indexes[next++];
-                const t = targets[i];
-                const started = Date.now();
-                try {
-                    const value = await fn(t, i);
-                    results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
-                }
-                catch (e) {
-                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
-                    if (policy.onFailure === 'halt')
-                        stop = true;
-                }
-            }
-        };
-        const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
-        await Promise.all(Array.from({ length: n }, worker));
-    };
-    const runBatches = async (indexes) => {
-        const size = Math.max(1, policy.maxParallel);
-        for (let i = 0; i < indexes.length && !stop; i += size)
-            await runWave(indexes.slice(i, i + size));
-    };
-    const run = policy.mode === 'batch' ? runBatches : runWave;
-    const all = targets.map((_, i) => i);
-    const canary = Math.min(policy.canary ?? 0, targets.length);
-    if (canary > 0 && canary < targets.length) {
-        await run(all.slice(0, canary));
-        if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
-            policy.logger?.error(`canary failed on ${results
-                .slice(0, canary)
-                .filter((r) => r.status === 'failed')
-                .map((r) => r.target.name)
-                .join(', ')}; the other ${targets.length - canary} hosts were not touched`);
-            return results;
-        }
-        await run(all.slice(canary));
-    }
-    else {
-        await run(all);
-    }
-    return results;
-}
-function summarizeResults(rs) {
-    const by = (s) => rs.filter((r) => r.status === s).map((r) => r.target.name);
-    return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
-}
-
-;// CONCATENATED MODULE: ./src/fleet/preflight.ts
-
-
-/**
- * Connect to every target (host key verified, authenticated) and read who and what it is,
- * before anything is changed anywhere. All hosts are tried; each gets a result.
- */
-function preflight(pool, targets, o) {
-    return forEachHost(targets, async (t) => {
-        const s = await pool.get(t);
-        const r = await s.run(identityCommand(), { step: 'preflight' });
-        const [user = '', system = ''] = r.stdout.trim().split('\n');
-        o.logger.info(`host ${t.name}: connected as ${user} (${system})`);
-        return { user, system };
-    }, { maxParallel: o.maxParallel, onFailure: 'continue', logger: o.logger });
 }
 
 ;// CONCATENATED MODULE: ./src/host/errors.ts
@@ -65724,7 +65217,7 @@ const REMOTE_KILL_GRACE_MS = 10_000;
  */
 function withRemoteTimeout(line, timeoutMs) {
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return shell_render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
+    return render(['timeout', '-k', String(REMOTE_KILL_GRACE_MS / 1000), secs, 'sh', '-c', line]);
 }
 
 ;// CONCATENATED MODULE: ./src/host/sftp.ts
@@ -66007,7 +65500,7 @@ class SshSession {
     }
     /** What the host offers (read once per connection, in one round trip). */
     facts() {
-        this.factsP ??= this.rawExec(shell_render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
+        this.factsP ??= this.rawExec(render(factsCommand()), 15_000).then((r) => ({ timeout: /^timeout$/m.test(r.stdout), bash: /^bash$/m.test(r.stdout), uid: Number(/^uid=(\d+)/m.exec(r.stdout)?.[1] ?? -1) }), (e) => {
             this.factsP = undefined;
             throw e;
         });
@@ -66019,7 +65512,7 @@ class SshSession {
     }
     /** Run one command; resolves with exit code and output whatever the exit code. */
     async exec(command, o = {}) {
-        const line = shell_render(command);
+        const line = render(command);
         const timeoutMs = o.timeoutMs ?? this.opts.commandTimeoutMs;
         const facts = await this.facts();
         this.opts.logger.debug(`[${this.target.name}] $ ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
@@ -66152,7 +65645,7 @@ class SshSession {
     async stream(command, o = {}) {
         const facts = await this.facts();
         const client = await this.live();
-        const line = shell_render(command);
+        const line = render(command);
         this.opts.logger.debug(`[${this.target.name}] $ (streamed) ${line.length > 500 ? line.slice(0, 500) + '…' : line}`);
         return openStream(client, line, { ...o, timeoutMs: o.timeoutMs ?? this.opts.commandTimeoutMs }, {
             name: this.target.name,
@@ -66274,6 +65767,1479 @@ class SshPool {
     }
 }
 
+;// CONCATENATED MODULE: ./src/commands/apt.ts
+/**
+ * The patching commands (Debian and Ubuntu: apt and dpkg), as data. Every apt run is
+ * non-interactive, keeps changed configuration files (`--force-confdef --force-confold`),
+ * and waits for the dpkg lock up to a bound (apt then names the process holding it).
+ */
+
+const quiet = ['-q', '-o', 'Dpkg::Use-Pty=0'];
+const env = ['env', 'DEBIAN_FRONTEND=noninteractive', 'NEEDRESTART_MODE=l', 'APT_LISTCHANGES_FRONTEND=none'];
+const lockWait = (s) => ['-o', `DPkg::Lock::Timeout=${Math.max(0, Math.round(s))}`];
+const conf = ['-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
+function aptUpdateCommand(lockTimeoutS) {
+    return [...env, 'apt-get', ...quiet, ...lockWait(lockTimeoutS), 'update'];
+}
+/** What an upgrade would do (a simulation: no lock, no change). */
+function aptSimulateCommand(mode) {
+    return [...env, 'apt-get', ...quiet, '-s', '-o', 'Debug::NoLocking=1', mode === 'full' ? 'upgrade' : 'dist-upgrade'];
+}
+/** Apply: `packages` (security mode: only those, never new installs of others) or the whole upgrade. */
+function aptApplyCommand(mode, lockTimeoutS, packages) {
+    const base = [...env, 'apt-get', ...quiet, '-y', ...lockWait(lockTimeoutS), ...conf];
+    if (mode === 'security')
+        return [...base, 'install', '--only-upgrade', '--', ...packages];
+    return [...base, mode === 'full' ? 'upgrade' : 'dist-upgrade'];
+}
+function aptMarkCommand(action, packages) {
+    return ['apt-mark', action, '--', ...packages];
+}
+function showHoldsCommand() {
+    return ['apt-mark', 'showhold'];
+}
+/** Installed versions (`name<TAB>version<TAB>status`); packages not installed are left out. */
+function installedVersionsCommand(packages) {
+    return shell_shScript(shell_sh `dpkg-query -W -f='\${Package}\t\${Version}\t\${db:Status-Abbrev}\n' -- "$@" 2>/dev/null || true`, ...packages);
+}
+/**
+ * What the host says after the upgrade: whether it asks for a reboot (and for which
+ * packages), and, when needrestart is installed, its batch report (kernel status, and the
+ * services still using replaced libraries; batch mode lists them, it restarts nothing).
+ */
+function afterUpgradeCommand() {
+    return shell_shScript(shell_sh `if [ -e /var/run/reboot-required ]; then echo "REBOOT-REQUIRED: yes"; fi
+if [ -r /var/run/reboot-required.pkgs ]; then sed 's/^/REBOOT-PKG: /' /var/run/reboot-required.pkgs; fi
+if command -v needrestart >/dev/null 2>&1; then
+  echo "NEEDRESTART: yes"
+  needrestart -b -r l 2>/dev/null || echo "NEEDRESTART-FAILED: $?"
+else
+  echo "NEEDRESTART: no"
+fi`);
+}
+/**
+ * Restart services (by systemd where it is the init, else through their init scripts),
+ * reporting each: `RESTARTED: name` or `FAILED: name`. Sessions survive an sshd restart.
+ */
+function restartServicesCommand(services) {
+    return shell_shScript(shell_sh `for s in "$@"; do
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if systemctl restart -- "$s" </dev/null >/dev/null 2>&1; then echo "RESTARTED: $s"; else echo "FAILED: $s"; fi
+  elif command -v service >/dev/null 2>&1; then
+    if service "$s" restart </dev/null >/dev/null 2>&1; then echo "RESTARTED: $s"; else echo "FAILED: $s"; fi
+  else
+    echo "FAILED: $s"
+  fi
+done`, ...services);
+}
+/**
+ * Reboot: `systemctl reboot`, or `shutdown -r now` where systemd is not the init (or
+ * refuses). Either may drop the connection before answering.
+ */
+function defaultRebootCommand() {
+    return shell_shScript(shell_sh `if command -v systemctl >/dev/null 2>&1 && systemctl reboot 2>/dev/null; then exit 0; fi
+exec shutdown -r now`);
+}
+/** The host-wide state directory (where the maintenance lock lives), as this user sees it. */
+function hostDirCommand() {
+    return shell_shScript(shell_sh `printf '%s\n' "\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}"`);
+}
+/**
+ * The maintenance lock's directory, readable by every user: deploys (whoever connects)
+ * must see the lock to refuse to start.
+ */
+function maintenanceDirCommand(dir) {
+    return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0755 "$1"`, dir);
+}
+
+;// CONCATENATED MODULE: ./src/fleet/run.ts
+
+/**
+ * Run `fn` on every target by the policy and return one result per target, in target
+ * order: succeeded, failed (with the error) or skipped (never started).
+ */
+async function forEachHost(targets, fn, policy) {
+    const results = targets.map((target) => ({ target, status: 'skipped', durationMs: 0 }));
+    let stop = false;
+    const runWave = async (indexes) => {
+        let next = 0;
+        const worker = async () => {
+            while (!stop && next < indexes.length) {
+                const i = indexes[next++];
+                const t = targets[i];
+                const started = Date.now();
+                try {
+                    const value = await fn(t, i);
+                    results[i] = { target: t, status: 'succeeded', durationMs: Date.now() - started, value };
+                }
+                catch (e) {
+                    results[i] = { target: t, status: 'failed', durationMs: Date.now() - started, error: errorMessage(e), cause: e };
+                    if (policy.onFailure === 'halt')
+                        stop = true;
+                }
+            }
+        };
+        const n = Math.max(1, Math.min(policy.maxParallel, indexes.length));
+        await Promise.all(Array.from({ length: n }, worker));
+    };
+    const runBatches = async (indexes) => {
+        const size = Math.max(1, policy.maxParallel);
+        for (let i = 0; i < indexes.length && !stop; i += size)
+            await runWave(indexes.slice(i, i + size));
+    };
+    const run = policy.mode === 'batch' ? runBatches : runWave;
+    const all = targets.map((_, i) => i);
+    const canary = Math.min(policy.canary ?? 0, targets.length);
+    if (canary > 0 && canary < targets.length) {
+        await run(all.slice(0, canary));
+        if (results.slice(0, canary).some((r) => r.status !== 'succeeded')) {
+            policy.logger?.error(`canary failed on ${results
+                .slice(0, canary)
+                .filter((r) => r.status === 'failed')
+                .map((r) => r.target.name)
+                .join(', ')}; the other ${targets.length - canary} hosts were not touched`);
+            return results;
+        }
+        await run(all.slice(canary));
+    }
+    else {
+        await run(all);
+    }
+    return results;
+}
+function summarizeResults(rs) {
+    const by = (s) => rs.filter((r) => r.status === s).map((r) => r.target.name);
+    return { succeeded: by('succeeded'), failed: by('failed'), skipped: by('skipped') };
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+var external_node_tls_default = /*#__PURE__*/__nccwpck_require__.n(external_node_tls_);
+;// CONCATENATED MODULE: ./src/health/spec.ts
+/**
+ * What "healthy" means, parsed from inputs: expected status codes, JSON field assertions,
+ * a body pattern, headers, timing and thresholds. The same fields serve the healthcheck
+ * action (`url`, `expect-json`, ...) and the actions that gate on health (`health-url`,
+ * `health-expect-json`, ...).
+ */
+
+
+function parseStatusSet(raw) {
+    const out = [];
+    for (const part of raw.split(/[\s,]+/).filter(Boolean)) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m)
+            throw new ParseError(`'${part}' is not a status code or range; use e.g. 200, 200-299 or 200,204`);
+        const lo = Number(m[1]);
+        const hi = m[2] ? Number(m[2]) : lo;
+        for (const c of [lo, hi])
+            if (c < 100 || c > 599)
+                throw new ParseError(`${c} is not an HTTP status code (100-599)`);
+        if (hi < lo)
+            throw new ParseError(`'${part}': the range is backwards`);
+        out.push([lo, hi]);
+    }
+    if (out.length === 0)
+        throw new ParseError('names no status code');
+    return out;
+}
+function statusMatches(set, code) {
+    return set.some(([lo, hi]) => code >= lo && code <= hi);
+}
+function formatStatusSet(set) {
+    return set.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
+}
+/** `checks.database=ok`, `items[0].name=web`, `version=1.4.2`, `"odd.key".x=1`. */
+function parseJsonPath(p) {
+    const out = [];
+    const re = /\s*(?:"((?:[^"\\]|\\.)*)"|([^.[\]"]+)|\[(\d+)\])\s*(\.|(?=\[)|$)/y;
+    let i = 0;
+    while (i < p.length) {
+        re.lastIndex = i;
+        const m = re.exec(p);
+        if (!m || m[0] === '')
+            throw new ParseError(`'${p}' is not a JSON path; use dotted keys and [index], e.g. checks.database or items[0].status`);
+        if (m[1] !== undefined)
+            out.push(m[1].replace(/\\(.)/g, '$1'));
+        else if (m[2] !== undefined)
+            out.push(m[2].trim());
+        else
+            out.push(Number(m[3]));
+        i = re.lastIndex;
+    }
+    if (out.length === 0)
+        throw new ParseError('an empty JSON path');
+    return out;
+}
+function parseJsonExpectations(raw) {
+    const out = [];
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'))) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new ParseError(`'${line}' is not path=value (e.g. status=healthy or checks.database=ok)`);
+        out.push({ path: parseJsonPath(line.slice(0, eq).trim()), raw: line, expected: line.slice(eq + 1).trim() });
+    }
+    return out;
+}
+/** The value at a path, or undefined. */
+function jsonAt(doc, path) {
+    let cur = doc;
+    for (const k of path) {
+        if (cur === null || typeof cur !== 'object')
+            return undefined;
+        cur = cur[k];
+    }
+    return cur;
+}
+/** Compare as text: `true`, `42`, `ok` and `null` match JSON true, 42, "ok" and null. */
+function jsonValueMatches(actual, expected) {
+    if (actual === undefined)
+        return false;
+    if (typeof actual === 'string')
+        return actual === expected;
+    return JSON.stringify(actual) === expected;
+}
+const spec_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function parseHeaders(raw) {
+    const out = [];
+    for (const line of raw
+        .split('\n')
+        .map((l) => l.replace(/\r$/, ''))
+        .filter((l) => l.trim())) {
+        const c = line.indexOf(':');
+        const name = c > 0 ? line.slice(0, c).trim() : '';
+        if (!name || !spec_TOKEN.test(name))
+            throw new ParseError(`a line is not 'Name: value' (the header name must be a token, e.g. Authorization: Bearer ...)`);
+        out.push({ name, value: line.slice(c + 1).trim() });
+    }
+    return out;
+}
+/**
+ * `{host}` in a health URL's host stands for each host's address (a gate per host, from the
+ * runner): parsed with this stand-in, replaced by `urlFor` before each host's gate.
+ */
+const HOST_PLACEHOLDER = 'ops-actions-host.invalid';
+function hasHostPlaceholder(u) {
+    return u.hostname === HOST_PLACEHOLDER;
+}
+/** The URL for one host: `{host}` replaced by its address (IPv6 in brackets). */
+function urlFor(u, address) {
+    if (!hasHostPlaceholder(u))
+        return u;
+    const v = new URL(u.href);
+    v.hostname = address.includes(':') ? `[${address}]` : address;
+    return v;
+}
+function parseUrls(raw) {
+    const lines = raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+    if (lines.length === 0)
+        throw new ParseError('names no URL');
+    return lines.map((l) => {
+        let u;
+        try {
+            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
+        }
+        catch {
+            throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new ParseError(`'${redactUrl(l)}': only http and https URLs can be checked`);
+        return u;
+    });
+}
+/** A URL for display: the password part of user info replaced. */
+function redactUrl(u) {
+    const s = String(u);
+    return s.replace(/\/\/([^/@:\s]*):[^/@\s]*@/, '//$1:***@');
+}
+/**
+ * The health inputs under a prefix ('' for healthcheck, 'health-' for deploy and others).
+ * `url` is required for healthcheck and optional (no gate) elsewhere.
+ */
+function healthSchema(prefix, o) {
+    const fields = {
+        url: o.urlRequired ? f.custom(parseUrls, { required: true }) : f.custom(parseUrls, { default: [] }),
+        'via-ssh': f.bool({ default: o.viaSshDefault }),
+        'expect-status': f.custom(parseStatusSet, { default: [[200, 299]] }),
+        'expect-json': f.custom(parseJsonExpectations, { default: [] }),
+        'expect-body': f.custom((raw) => {
+            try {
+                return new RegExp(raw.trim());
+            }
+            catch (e) {
+                throw new ParseError(`not a valid regular expression: ${e.message}`);
+            }
+        }, {}),
+        headers: f.custom(parseHeaders, { default: [], secret: true }),
+        interval: f.duration({ default: 2000, min: 100 }),
+        'request-timeout': f.duration({ default: 5000, min: 100 }),
+        timeout: f.duration({ default: 120_000, min: 100 }),
+        'success-threshold': f.int(1, 100, { default: 1 }),
+        'stable-for': f.duration({ default: 0 }),
+        'max-latency-ms': f.optionalInt(1, 3_600_000),
+        'tls-min-days': f.optionalInt(0, 3650),
+        'insecure-tls': f.bool({ default: false }),
+    };
+    const out = {};
+    for (const [k, v] of Object.entries(fields))
+        out[`${prefix}${k}`] = v;
+    return out;
+}
+/** Turn parsed health inputs (under `prefix`) into a spec; cross-checks go to `problems`. */
+function healthSpec(values, prefix, problems = []) {
+    const v = (k) => values[`${prefix}${k}`];
+    const spec = {
+        urls: v('url'),
+        viaSsh: v('via-ssh'),
+        expectStatus: v('expect-status'),
+        expectJson: v('expect-json'),
+        expectBody: v('expect-body'),
+        headers: v('headers'),
+        intervalMs: v('interval'),
+        requestTimeoutMs: v('request-timeout'),
+        timeoutMs: v('timeout'),
+        successThreshold: v('success-threshold'),
+        stableForMs: v('stable-for'),
+        maxLatencyMs: v('max-latency-ms'),
+        tlsMinDays: v('tls-min-days'),
+        insecureTls: v('insecure-tls'),
+    };
+    if (spec.tlsMinDays !== undefined && spec.urls?.length && !spec.urls.some((u) => u.protocol === 'https:')) {
+        problems.push({ input: `${prefix}tls-min-days`, message: 'is set but no URL is https' });
+    }
+    return spec;
+}
+/** The warning to print when certificates are not verified. */
+function insecureTlsWarning(spec, prefix) {
+    if (!spec.insecureTls || !spec.urls?.some((u) => u.protocol === 'https:'))
+        return undefined;
+    return `${prefix}insecure-tls is true: TLS certificates of ${spec.urls
+        .filter((u) => u.protocol === 'https:')
+        .map((u) => redactUrl(u))
+        .join(', ')} are NOT verified, so anyone in between can answer for the service; pin a CA instead (NODE_EXTRA_CA_CERTS)`;
+}
+/** Register the secret parts of a spec: header values and passwords in URLs. */
+function maskHealthSecrets(spec, mask) {
+    for (const h of spec.headers ?? [])
+        if (h.value)
+            mask(h.value);
+    for (const u of spec.urls ?? [])
+        if (u.password)
+            mask(decodeURIComponent(u.password));
+}
+
+;// CONCATENATED MODULE: ./src/health/probe.ts
+/**
+ * One health probe: a single HTTP(S) request with its own timeout, directly or over a
+ * stream (an SSH tunnel), classified into the error kinds the gate reports.
+ */
+
+
+
+
+
+const BODY_LIMIT = 64 * 1024;
+const DAY = 86_400_000;
+function classify(e) {
+    const code = e.code ?? '';
+    if (code === 'ECONNREFUSED' || /Connection refused|Channel open failure/i.test(e.message))
+        return 'refused';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+        return 'dns';
+    if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/.test(e.message))
+        return 'reset';
+    if (code === 'ETIMEDOUT')
+        return 'timeout';
+    if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(code + ' ' + e.message))
+        return 'tls';
+    return 'error';
+}
+/** Check a response against the spec; returns an error message or undefined. */
+function assertResponse(spec, status, body) {
+    if (!statusMatches(spec.expectStatus, status))
+        return { kind: 'status', message: `status ${status} is not expected` };
+    if (spec.expectJson.length) {
+        let doc;
+        try {
+            doc = JSON.parse(body);
+        }
+        catch {
+            return { kind: 'assertion', message: 'the body is not JSON' };
+        }
+        for (const x of spec.expectJson) {
+            const actual = jsonAt(doc, x.path);
+            if (!jsonValueMatches(actual, x.expected)) {
+                return { kind: 'assertion', message: `expect-json '${x.raw}': the body has ${actual === undefined ? 'no such field' : JSON.stringify(actual)}` };
+            }
+        }
+    }
+    // A trailing newline does not defeat a pattern anchored with `$`.
+    if (spec.expectBody && !spec.expectBody.test(body) && !spec.expectBody.test(body.replace(/\r?\n$/, '')))
+        return { kind: 'assertion', message: `expect-body /${spec.expectBody.source}/ does not match the body` };
+    return undefined;
+}
+async function probe(t, spec, timeoutMs) {
+    const started = performance.now();
+    const u = t.url;
+    const isHttps = u.protocol === 'https:';
+    const port = Number(u.port || (isHttps ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const headers = { 'user-agent': 'ops-actions-healthcheck', accept: '*/*', connection: 'close' };
+    for (const h of spec.headers)
+        headers[h.name] = h.value;
+    if (u.username || u.password)
+        headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+    const sni = (headers.Host ?? headers.host ?? host).replace(/:\d+$/, '');
+    const servername = external_node_net_default().isIP(sni) ? undefined : sni;
+    let tunnel;
+    const elapsed = () => Math.round(performance.now() - started);
+    return new Promise((resolve) => {
+        let settled = false;
+        const done = (r) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            req?.destroy();
+            tunnel?.destroy();
+            resolve({ ...r, latencyMs: elapsed() });
+        };
+        const timer = setTimeout(() => done({ ok: false, kind: 'timeout', error: `no response within ${timeoutMs}ms` }), timeoutMs);
+        let req;
+        const start = (sock) => {
+            const mod = isHttps ? (external_node_https_default()) : (external_node_http_default());
+            const opts = {
+                method: 'GET',
+                host,
+                port,
+                path: `${u.pathname}${u.search}`,
+                headers,
+                // A fresh connection per probe. With a tunnel there must be no agent at all: an
+                // agent would ignore createConnection and connect locally.
+                agent: sock ? undefined : false,
+                rejectUnauthorized: !spec.insecureTls,
+                servername,
+            };
+            if (sock) {
+                opts.createConnection = () => (isHttps
+                    ? // The certificate is checked against the URL's host (not the tunnel's local end).
+                        external_node_tls_default().connect({ socket: sock, host: sni, servername: opts.servername, rejectUnauthorized: !spec.insecureTls })
+                    : sock);
+            }
+            req = mod.request(opts, (res) => {
+                let cert = {};
+                const sockAny = res.socket;
+                if (isHttps && typeof sockAny.getPeerCertificate === 'function') {
+                    const c = sockAny.getPeerCertificate();
+                    if (c?.valid_to)
+                        cert = { validTo: new Date(c.valid_to).toISOString(), daysLeft: Math.floor((Date.parse(c.valid_to) - Date.now()) / DAY) };
+                }
+                const chunks = [];
+                let size = 0;
+                res.on('data', (d) => {
+                    if (size < BODY_LIMIT)
+                        chunks.push(d);
+                    size += d.length;
+                });
+                res.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message, status: res.statusCode }));
+                res.on('end', () => {
+                    const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
+                    const status = res.statusCode ?? 0;
+                    const failed = assertResponse(spec, status, body);
+                    done({ ok: !failed, status, body, kind: failed?.kind, error: failed?.message, certDaysLeft: cert.daysLeft, certValidTo: cert.validTo });
+                });
+            });
+            req.on('error', (e) => done({ ok: false, kind: classify(e), error: e.message }));
+            req.end();
+        };
+        if (t.connect) {
+            t.connect(host, port).then((s) => {
+                tunnel = s;
+                if (settled)
+                    return s.destroy();
+                start(s);
+            }, (e) => done({ ok: false, kind: classify(e), error: `through the SSH tunnel: ${e.message}` }));
+        }
+        else
+            start();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/health/gate.ts
+/**
+ * The health gate for one URL (on one host): probe until healthy or the deadline, with a
+ * success threshold, an optional stable period, latency and certificate limits.
+ */
+
+
+
+function percentile(values, q) {
+    if (!values.length)
+        return undefined;
+    const s = [...values].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const gate_sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+function describeResponse(r) {
+    const body = (r.body ?? '').slice(0, 500).replace(/\s+/g, ' ').trim();
+    const why = r.kind && r.kind !== 'status' ? `last check failed: ${r.error}; ` : '';
+    return `${why}last response: status ${r.status}${body ? `, body: ${body}` : ', empty body'}`;
+}
+/** The last probe, and, when it got no response, the last response there was. */
+function describeLast(r, lastResponse) {
+    if (!r)
+        return '';
+    if (r.status !== undefined)
+        return describeResponse(r);
+    return `last error: ${r.kind}: ${r.error}${lastResponse ? `; before that, ${describeResponse(lastResponse)}` : ''}`;
+}
+function historyLine(errors) {
+    const parts = Object.entries(errors).map(([k, n]) => `${k} ×${n}`);
+    return parts.length ? `; errors seen: ${parts.join(', ')}` : '';
+}
+async function runGate(target, spec, logger) {
+    const started = Date.now();
+    const deadline = started + spec.timeoutMs;
+    const res = { label: target.label, healthy: false, attempts: 0, elapsedMs: 0, latencies: [], errors: {} };
+    let consecutive = 0;
+    let stableUntil;
+    let last;
+    let lastResponse;
+    const tag = `[${target.label}]`;
+    const finish = (healthy, failure) => {
+        res.healthy = healthy;
+        res.failure = failure;
+        res.elapsedMs = Date.now() - started;
+        res.p50 = percentile(res.latencies, 0.5);
+        res.p95 = percentile(res.latencies, 0.95);
+        res.last = last && { status: last.status, body: last.body?.slice(0, 500) };
+        return res;
+    };
+    for (;;) {
+        const waiting = stableUntil === undefined;
+        const remaining = deadline - Date.now();
+        if (waiting && remaining <= 0) {
+            return finish(false, `${redactUrl(target.url)} did not become healthy within ${formatDuration(spec.timeoutMs)} (${res.attempts} attempt${res.attempts === 1 ? '' : 's'}, expecting status ${formatStatusSet(spec.expectStatus)}${spec.expectJson.length ? ` and ${spec.expectJson.map((x) => x.raw).join(', ')}` : ''}); ${describeLast(last, lastResponse)}${historyLine(res.errors)}`);
+        }
+        const r = await probe(target, spec, waiting ? Math.min(spec.requestTimeoutMs, remaining) : spec.requestTimeoutMs);
+        res.attempts++;
+        last = r;
+        if (r.status !== undefined)
+            lastResponse = r;
+        if (r.status !== undefined)
+            res.status = r.status;
+        if (r.certDaysLeft !== undefined) {
+            res.certDaysLeft = Math.min(r.certDaysLeft, res.certDaysLeft ?? Infinity);
+            res.certValidTo = r.certValidTo;
+        }
+        if (spec.tlsMinDays !== undefined && r.certDaysLeft !== undefined && r.certDaysLeft < spec.tlsMinDays) {
+            res.errors.tls = (res.errors.tls ?? 0) + 1;
+            res.lastError = `certificate expires in ${r.certDaysLeft} days`;
+            return finish(false, `${redactUrl(target.url)}: the TLS certificate expires in ${r.certDaysLeft} day(s) (${r.certValidTo}), fewer than tls-min-days ${spec.tlsMinDays}; renew it`);
+        }
+        if (r.ok) {
+            consecutive++;
+            res.latencies.push(r.latencyMs);
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status} in ${r.latencyMs}ms${waiting ? ` (${consecutive}/${spec.successThreshold})` : ' (stable)'}`);
+            if (waiting && consecutive >= spec.successThreshold) {
+                if (spec.stableForMs <= 0)
+                    break;
+                stableUntil = Date.now() + spec.stableForMs;
+                logger.info(`${tag} healthy; watching it for ${formatDuration(spec.stableForMs)}`);
+            }
+            else if (!waiting && Date.now() >= stableUntil)
+                break;
+        }
+        else {
+            res.errors[r.kind] = (res.errors[r.kind] ?? 0) + 1;
+            res.lastError = `${r.kind}: ${r.error}`;
+            logger.info(`${tag} attempt ${res.attempts}: ${r.status !== undefined ? `${r.status}, ` : ''}${r.kind}: ${r.error}`);
+            if (!waiting) {
+                return finish(false, `${redactUrl(target.url)} passed, then failed ${formatDuration(Date.now() - (stableUntil - spec.stableForMs))} into the stable-for period (${formatDuration(spec.stableForMs)}): ${r.kind}: ${r.error}${r.status !== undefined ? `; ${describeResponse(r)}` : ''}`);
+            }
+            consecutive = 0;
+        }
+        const until = waiting ? deadline : stableUntil;
+        await gate_sleep(Math.min(spec.intervalMs, until - Date.now()));
+    }
+    const result = finish(true);
+    if (spec.maxLatencyMs !== undefined && result.p95 !== undefined && result.p95 > spec.maxLatencyMs) {
+        res.errors.latency = 1;
+        return finish(false, `${redactUrl(target.url)} is healthy but slow: p95 latency ${result.p95}ms over ${result.latencies.length} passing probe(s) exceeds max-latency-ms ${spec.maxLatencyMs}`);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/health/check.ts
+/**
+ * Gate every URL — directly from the runner, or from each host through an SSH tunnel
+ * (so services bound to a host's loopback can be checked without exposing them).
+ */
+
+
+
+
+function aggregate(gates, elapsedMs) {
+    const latencies = gates.flatMap((g) => g.latencies);
+    const failed = gates.filter((g) => !g.healthy);
+    const days = gates.map((g) => g.certDaysLeft).filter((d) => d !== undefined);
+    return {
+        healthy: failed.length === 0 && gates.length > 0,
+        gates,
+        attempts: gates.reduce((n, g) => n + g.attempts, 0),
+        elapsedMs,
+        p50: percentile(latencies, 0.5),
+        p95: percentile(latencies, 0.95),
+        status: (failed[0] ?? gates[gates.length - 1])?.status,
+        certDaysLeft: days.length ? Math.min(...days) : undefined,
+        lastError: failed[0]?.lastError ?? failed[0]?.failure,
+        failures: failed.map((g) => g.failure ?? `${g.label}: unhealthy`),
+    };
+}
+async function checkHealth(spec, ctx) {
+    const started = Date.now();
+    if (spec.urls.some(hasHostPlaceholder) && !ctx.targets?.length)
+        throw new Error('a health URL with {host} needs hosts to check');
+    if (!spec.viaSsh) {
+        // Each URL once; one naming {host}, once per host with its address.
+        const targets = spec.urls.flatMap((url) => hasHostPlaceholder(url) ? ctx.targets.map((t) => ({ url: urlFor(url, t.host), label: `${t.name} ${redactUrl(urlFor(url, t.host))}` })) : [{ url, label: redactUrl(url) }]);
+        const gates = await Promise.all(targets.map((t) => runGate(t, spec, ctx.logger)));
+        return aggregate(gates, Date.now() - started);
+    }
+    if (!ctx.pool || !ctx.targets?.length)
+        throw new Error('via-ssh needs hosts to check from');
+    const pool = ctx.pool;
+    const perHost = await forEachHost(ctx.targets, async (t) => {
+        let session;
+        try {
+            session = await pool.get(t);
+        }
+        catch (e) {
+            // The host itself is unreachable: report it as a failed gate for each URL.
+            return spec.urls.map((url) => ({
+                label: `${t.name} ${redactUrl(url)}`,
+                healthy: false,
+                attempts: 0,
+                elapsedMs: 0,
+                latencies: [],
+                errors: { error: 1 },
+                failure: `${t.name}: cannot check ${redactUrl(url)}: ${errorMessage(e)}`,
+                lastError: errorMessage(e),
+            }));
+        }
+        const s = session;
+        return Promise.all(spec.urls
+            .map((u) => urlFor(u, t.host))
+            .map((url) => runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) => g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g)));
+    }, { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' });
+    return aggregate(perHost.flatMap((r) => r.value ?? []), Date.now() - started);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+
+;// CONCATENATED MODULE: ./src/host/history.ts
+/**
+ * history.jsonl: one JSON event per line, append-only, 0600. Every event type has its own
+ * schema below; they are written and read only through this module. Appends are single
+ * writes of one line (preceded by a newline if a previous writer was killed mid-line), and
+ * readers skip lines that do not parse or do not match their type's schema, so a torn
+ * write never breaks the history.
+ */
+
+/** Each type's required fields beyond the base ones (time, host, release: strings). */
+const SCHEMA = {
+    'deploy-started': {},
+    staged: {},
+    switched: {},
+    'health-passed': { health: 'object' },
+    'health-failed': { health: 'object' },
+    'deploy-succeeded': {},
+    'deploy-failed': {},
+    rollback: { reason: 'string' },
+    'marked-bad': { reason: 'string' },
+    migration: { command: 'string', mode: 'string', exit_code: 'number|null', duration_ms: 'number', timed_out: 'boolean' },
+    pruned: { removed: 'string[]' },
+    'backup-completed': { backup_id: 'string', location: 'string', size_bytes: 'number', source: 'string' },
+    'restore-completed': { backup_id: 'string', mode: 'string', duration_ms: 'number' },
+    'maintenance-started': { mode: 'string' },
+    'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
+    'maintenance-failed': { error: 'string' },
+    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+};
+function hasKind(v, k) {
+    if (k === 'string[]')
+        return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    if (k === 'number|null')
+        return v === null || typeof v === 'number';
+    if (k === 'object')
+        return !!v && typeof v === 'object';
+    return typeof v === k;
+}
+/** The event, if it is one of the known types with every field its schema requires. */
+function validEvent(x) {
+    if (!x || typeof x !== 'object')
+        return undefined;
+    const e = x;
+    const schema = SCHEMA[e.type];
+    if (!schema)
+        return undefined;
+    if (typeof e.release !== 'string' || typeof e.time !== 'string')
+        return undefined;
+    for (const [field, kind] of Object.entries(schema))
+        if (!hasKind(e[field], kind))
+            return undefined;
+    return e;
+}
+/** The command that appends one event (one line; repairs a torn last line first; the file stays 0600). */
+function history_appendEvent(file, event) {
+    return appendEvent(file, event);
+}
+/** Read the history: every line that parses and matches its type's schema, in order. */
+function parseHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const e = validEvent(JSON.parse(line));
+            if (e)
+                out.push(e);
+        }
+        catch {
+            /* a torn line from a killed writer */
+        }
+    }
+    return out;
+}
+/** Events of one type, typed. */
+function eventsOf(events, type) {
+    return events.filter((e) => e.type === type);
+}
+/** What the history says about each release. */
+function releaseStates(events) {
+    const m = new Map();
+    for (const e of events) {
+        let s = m.get(e.release);
+        if (!s) {
+            s = { id: e.release, good: false, bad: false };
+            m.set(e.release, s);
+        }
+        if (e.version)
+            s.version = e.version;
+        if ('image' in e && e.image)
+            s.image = e.image;
+        if (e.type === 'deploy-succeeded') {
+            s.good = true;
+            s.bad = false;
+        }
+        else if (e.type === 'marked-bad' || e.type === 'switch-reverted-unconfirmed')
+            s.bad = true;
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./src/commands/lock.ts
+/**
+ * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
+ * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
+ * break act only if the lock is still the expected owner's.
+ */
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
+ * is reported as the holder instead (checked again after taking, so a maintenance run
+ * that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guarded = false) {
+    return shell_shScript(shell_sh `held() {
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo "$2"
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+}
+g=
+if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
+fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
+}
+/**
+ * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
+ * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
+ */
+function renewCommand(appDir, id, owner) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id), JSON.stringify(owner));
+}
+function releaseCommand(appDir, id) {
+    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
+ * renamed away first and checked there, so a lock that was just taken again is never the
+ * one removed (it is put back).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shell_shScript(shell_sh `now=$(date +%s)
+b="$1/.lock.breaking.$$"
+mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+ok=no
+if [ -n "$2" ]; then
+  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+if [ "$ok" = yes ]; then
+  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+  [ "$((now - m))" -gt "$3" ] || ok=no
+fi
+if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+echo changed`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+
+;// CONCATENATED MODULE: ./src/host/lock.ts
+/**
+ * Locks: an atomic `mkdir <app-dir>/.lock` on every host a run changes, with owner.json
+ * (id, kind, run URL, actor, ttl). A run takes the locks of all its hosts in one canonical
+ * order (sorted by address), so two runs over the same hosts in any order cannot deadlock
+ * and cannot both hold a host.
+ *
+ * Staleness is decided on the host, by the host's clock: the holder renews owner.json
+ * (its mtime) while it works; a deploy lock whose owner.json was not renewed for its ttl
+ * may be broken (and that is logged). Runner clocks never enter into it. A maintenance
+ * lock is never broken. A run that finds its lock taken stops at the next phase boundary.
+ */
+
+
+
+
+/** Locks written by earlier versions have no ttl_s; they were renewed within 5 minutes. */
+const LEGACY_TTL_S = 300;
+/** A lock directory with no owner file this old is a holder that died between mkdir and write. */
+const ORPHAN_AGE_S = 60;
+function describeOwner(o, ageS) {
+    const renewed = ageS === undefined ? '' : `, renewed ${formatDuration(ageS * 1000)} ago by the host's clock`;
+    return `${o.kind ?? 'unknown'} lock held by ${o.actor || 'an unknown actor'}${o.run_url ? ` (run ${o.run_url})` : ''} since ${o.acquired ?? '?'}${renewed}`;
+}
+/**
+ * What a held lock's answer says: the owner, and whether it is stale by the host's clock.
+ * An owner file that cannot be read as ours (not JSON, no id) is never judged stale: a lock
+ * of something else is left alone.
+ */
+function parseHeld(stdout) {
+    const [, ageLine = '0', ...rest] = stdout.split('\n');
+    const text = rest.join('\n').trim();
+    let owner = {};
+    let unknown = false;
+    try {
+        owner = text ? JSON.parse(text) : {};
+        if (text && (typeof owner !== 'object' || owner === null || typeof owner.id !== 'string'))
+            unknown = true;
+    }
+    catch {
+        unknown = true;
+    }
+    if (unknown)
+        owner = {};
+    const ageS = Math.max(0, Number(ageLine) || 0);
+    const limitS = owner.id ? staleAfterS(owner) : ORPHAN_AGE_S;
+    return { owner, ageS, stale: !unknown && ageS > limitS, unknown, limitS };
+}
+/**
+ * Seconds without renewal after which an owner's lock is stale: its ttl_s; for locks of
+ * version 0.1 (no ttl_s), generously the ttl its expires/acquired imply, at least 5 minutes.
+ */
+function staleAfterS(o) {
+    if (typeof o.ttl_s === 'number' && o.ttl_s > 0)
+        return o.ttl_s;
+    const implied = o.expires && o.acquired ? (Date.parse(o.expires) - Date.parse(o.acquired)) / 1000 : 0;
+    return Math.max(LEGACY_TTL_S, Number.isFinite(implied) ? Math.ceil(implied) : 0);
+}
+const asSite = (s, c) => privileged(c, s.sudo ?? false);
+/**
+ * The host-scoped maintenance lock lives in the host-wide state directory
+ * (`$OPS_ACTIONS_HOST_DIR`, default /var/lib/ops-actions), one place for the whole machine
+ * whichever user connects: maintenance runs as root; deploys only check whether it exists.
+ */
+const HOST_LOCK_NAME = 'maintenance';
+class LockLostError extends Error {
+}
+/** The locks a run holds, renewed in the background until released. */
+class HeldLocks {
+    owner;
+    sites;
+    logger;
+    lostWhy;
+    released = false;
+    timer;
+    constructor(owner, sites, logger, ttlMs) {
+        this.owner = owner;
+        this.sites = sites;
+        this.logger = logger;
+        this.timer = setInterval(() => {
+            for (const s of this.sites) {
+                this.renew(s).catch((e) => this.logger.warning(`host ${s.name}: could not renew the lock: ${errorMessage(e)}`));
+            }
+        }, Math.max(250, Math.floor(ttlMs / 3)));
+        this.timer.unref();
+    }
+    get lost() {
+        return this.lostWhy;
+    }
+    /** The owner record as a renewal writes it (a new informational `expires`). */
+    renewed() {
+        return { ...this.owner, expires: new Date(Date.now() + this.owner.ttl_s * 1000).toISOString() };
+    }
+    async renew(s) {
+        if (this.released || this.lostWhy)
+            return;
+        const r = await s.session.run(asSite(s, renewCommand(s.appDir, this.owner.id, this.renewed())), { step: 'lock' });
+        if (r.stdout.startsWith('lost')) {
+            const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
+            this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
+            this.logger.error(`host ${s.name}: ${this.lostWhy}; this run stops before changing anything else`);
+            clearInterval(this.timer);
+        }
+    }
+    /** Throw if the background renewal found a lock taken. Call at every phase boundary. */
+    assertHeld() {
+        if (this.lostWhy)
+            throw new LockLostError(`${this.lostWhy}; nothing more was changed`);
+    }
+    /** Check (and renew) the lock on these hosts now; throws if any is no longer ours. */
+    async verify(names) {
+        this.assertHeld();
+        await Promise.all(this.sites.filter((s) => !names || names.includes(s.name)).map((s) => this.renew(s)));
+        this.assertHeld();
+    }
+    /** Release every lock that is still ours; say so for each that is not. */
+    async release() {
+        if (this.released)
+            return;
+        this.released = true;
+        clearInterval(this.timer);
+        await Promise.all(this.sites.map(async (s) => {
+            try {
+                const r = await s.session.run(asSite(s, releaseCommand(s.appDir, this.owner.id)), { step: 'unlock' });
+                if (r.stdout.trim() === 'released')
+                    this.logger.info(`host ${s.name}: lock released`);
+                else
+                    this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
+            }
+            catch (e) {
+                this.logger.warning(`host ${s.name}: could not release the lock (${errorMessage(e)}); the post step tries again, and it goes stale after ${formatDuration(this.owner.ttl_s * 1000)} without renewal`);
+            }
+        }));
+    }
+}
+const lock_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Take the lock on every site, one after another in canonical order, waiting (up to
+ * `timeoutMs` in all) for locks other runs hold. On failure the locks taken so far are
+ * released.
+ */
+async function acquireLocks(sites, base, o) {
+    const ordered = [...sites].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    const ttl_s = Math.max(1, Math.ceil(o.ttlMs / 1000));
+    const owner = { ...base, acquired: new Date().toISOString(), ttl_s, expires: new Date(Date.now() + ttl_s * 1000).toISOString() };
+    const held = [];
+    const locks = new HeldLocks(owner, held, o.logger, o.ttlMs);
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+        for (const s of ordered) {
+            // The same lock reached under another name (same machine and directory): held already.
+            if ((await acquireOne(s, owner, deadline, o)) === 'already')
+                continue;
+            held.push(s);
+            o.onAcquired?.([...held], owner);
+        }
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    o.logger.info(`lock acquired on ${held.length === 1 ? held[0].name : `${held.length} hosts`} (${owner.kind}; renewed while running, stale after ${formatDuration(owner.ttl_s * 1000)} without renewal)`);
+    return locks;
+}
+async function acquireOne(s, owner, deadline, o) {
+    let shown = '';
+    for (;;) {
+        const r = await s.session.run(asSite(s, acquireCommand(s.appDir, owner, s.guarded)), { step: 'lock' });
+        if (r.stdout.startsWith('acquired'))
+            return 'acquired';
+        const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
+        if (held.id === owner.id && !r.stdout.startsWith('held-guard'))
+            return 'already';
+        // The host's maintenance lock (the guard) is never broken, whatever it says.
+        const guarded = r.stdout.startsWith('held-guard');
+        const desc = describeOwner(held, ageS);
+        const who = describeOwner(held);
+        if (who !== shown) {
+            o.logger.info(`host ${s.name}: waiting for the ${desc}`);
+            shown = who;
+        }
+        if (stale && held.kind !== 'maintenance' && !guarded) {
+            o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
+            const b = await s.session.run(asSite(s, breakCommand(s.appDir, held.id ?? '', limitS)), { step: 'lock' });
+            if (b.stdout.trim() === 'broken')
+                continue;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`could not get the lock on ${s.name} within ${formatDuration(o.timeoutMs)} ('lock-timeout'): ${desc}. ` +
+                (held.kind === 'maintenance' || guarded
+                    ? `The host is under maintenance (security-update${guarded ? ': its host-wide maintenance lock' : ''}), whose lock is never broken; wait for it to finish.`
+                    : unknown
+                        ? `Its owner file is not one this version wrote, so it is never broken automatically: check what holds ${s.appDir}/.lock on ${s.name} and remove it if nothing does.`
+                        : `Wait for that run to finish; if it died, the lock is broken automatically once it goes ${formatDuration(limitS * 1000)} without renewal (or remove ${s.appDir}/.lock on ${s.name}).`));
+        }
+        await lock_sleep(Math.min(o.pollMs ?? 2000, Math.max(100, deadline - Date.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/host/reboot.ts
+/**
+ * Rebooting a host and waiting for it: record its boot marker, issue the reboot (the SSH
+ * connection dropping is expected), then reconnect with backoff until the host answers
+ * with a different marker, or fail at the deadline.
+ */
+
+
+
+
+async function bootMarker(s) {
+    const r = await s.run(bootMarkerCommand(), { step: 'boot marker', timeoutMs: 30_000 });
+    const m = r.stdout.trim();
+    if (!/^[^:\s]+:\d+$/.test(m))
+        throw new SshError('command', s.target.name, `host ${s.target.name}: cannot read its boot marker (boot_id and PID 1 start time): ${JSON.stringify(m)}`);
+    return m;
+}
+const reboot_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function rebootAndWait(s, o) {
+    const name = s.target.name;
+    const before = await bootMarker(s);
+    const started = Date.now();
+    const deadline = started + o.timeoutMs;
+    o.logger.info(`host ${name}: rebooting (boot marker ${before})`);
+    try {
+        const r = await s.exec(o.reboot, { timeoutMs: 60_000, step: 'reboot' });
+        // A reboot command that fails while the connection is still up did not reboot.
+        if (r.code !== 0 && !s.lost) {
+            await reboot_sleep(2000);
+            if (!s.lost && (await bootMarker(s).catch(() => undefined)) === before) {
+                throw new SshError('command', name, `host ${name}: the reboot command exited with code ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+            }
+        }
+    }
+    catch (e) {
+        // The connection dropping under the reboot command is what a reboot looks like.
+        if (!(e instanceof SshError) || (e.kind !== 'connection' && e.kind !== 'timeout'))
+            throw e;
+    }
+    let wait = o.pollMs ?? 1000;
+    let last = 'no answer yet';
+    for (;;) {
+        if (Date.now() >= deadline) {
+            throw new SshError('timeout', name, `host ${name}: did not come back from the reboot within ${formatDuration(o.timeoutMs)} ('reboot-timeout'; last: ${last}); check its console`);
+        }
+        await reboot_sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
+        wait = Math.min(wait * 2, 15_000);
+        try {
+            await s.reconnect({ retries: 0, timeoutMs: Math.max(1000, Math.min(20_000, deadline - Date.now())) });
+            const after = await bootMarker(s);
+            if (after !== before) {
+                const downMs = Date.now() - started;
+                o.logger.info(`host ${name}: back after ${formatDuration(downMs)} (boot marker ${after})`);
+                return { before, after, downMs };
+            }
+            last = 'still on the boot before the reboot';
+        }
+        catch (e) {
+            last = errorMessage(e).replace(`host ${name}: `, '');
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/maintenance/plan.ts
+/**
+ * The `Inst` lines of `apt-get -s`: `Inst name [old] (new Origin:version/suite[, ...] [arch])`.
+ * A package is a security update when one of the suites offering its new version is a
+ * `-security` suite (Debian's and Ubuntu's security archives both are).
+ */
+function parseSimulation(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^[)]*?)(?: \[[^\]]*\])?\)/.exec(line);
+        if (!m)
+            continue;
+        const suites = m[4]
+            .split(',')
+            .map((s) => s.trim().split('/')[1] ?? '')
+            .filter(Boolean);
+        out.push({ package: m[1].replace(/:\S+$/, ''), from: m[2] ?? '', to: m[3], suites, security: suites.some((s) => /-security$/.test(s)) });
+    }
+    return out;
+}
+/** What this run changes: by mode, without the excluded packages. */
+function selectUpgrades(plan, mode, exclude) {
+    const inMode = mode === 'security' ? plan.filter((p) => p.security) : plan;
+    const ex = new Set(exclude);
+    return { selected: inMode.filter((p) => !ex.has(p.package)), excluded: inMode.filter((p) => ex.has(p.package)) };
+}
+function parseInstalled(stdout) {
+    const m = new Map();
+    for (const line of stdout.split('\n')) {
+        const [name, version, status] = line.split('\t');
+        if (name && version && status?.startsWith('ii'))
+            m.set(name, version);
+    }
+    return m;
+}
+function parseAfterUpgrade(stdout) {
+    const r = { rebootRequired: false, rebootReasons: [], needrestart: false, services: [] };
+    for (const line of stdout.split('\n')) {
+        const [k, ...rest] = line.split(': ');
+        const v = rest.join(': ').trim();
+        if (k === 'REBOOT-REQUIRED')
+            r.rebootRequired = true;
+        else if (k === 'REBOOT-PKG' && v)
+            r.rebootReasons.push(v);
+        else if (k === 'NEEDRESTART')
+            r.needrestart = v === 'yes';
+        else if (k === 'NEEDRESTART-SVC' && v)
+            r.services.push(v);
+        else if (k === 'NEEDRESTART-KSTA')
+            r.kernelStatus = Number(v);
+    }
+    if (r.kernelStatus !== undefined && r.kernelStatus >= 2) {
+        r.rebootRequired = true;
+        r.rebootReasons.push('a newer kernel is installed than the one running');
+    }
+    return r;
+}
+/** apt's own words about the lock holder ("It is held by process 123 (apt-get)"). */
+function dpkgLockHolder(text) {
+    const m = /Could not get lock (\S+?)\.? It is held by process (\d+) \(([^)]*)\)/.exec(text);
+    if (m)
+        return `process ${m[2]} (${m[3]}) holds ${m[1]}`;
+    const pid = /frontend lock was locked by another process with pid (\d+)/.exec(text);
+    if (pid)
+        return `process ${pid[1]} holds the dpkg frontend lock`;
+    return /Could not get lock|Unable to acquire the dpkg frontend lock/.test(text) ? 'another package manager holds the dpkg lock' : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/flows/security-update.ts
+/**
+ * Patching a fleet, host by host (`max-parallel` at a time, 1 by default), as phases per
+ * host: maintenance lock (host-wide: deploys refuse to start meanwhile) → `apt-get update` →
+ * plan (`apt-get -s`) → hold the excluded packages → apply → unhold (always) → check the
+ * versions dpkg now has → services (needrestart) → reboot if asked or required, waiting for
+ * a new boot marker → health gate → release. A host that fails stops the run: later hosts
+ * are not touched, and the result says who was updated, who was not, and why.
+ */
+
+
+
+
+
+
+
+
+
+
+
+class StepError extends Error {
+    step;
+    constructor(step, message) {
+        super(message);
+        this.step = step;
+    }
+}
+const asUpgrade = (p) => ({ package: p.package, from: p.from, to: p.to });
+async function securityUpdate(cfg, pool, targets, logger) {
+    const started = Date.now();
+    const reports = targets.map((t) => blank(t.name));
+    let stop;
+    for (let i = 0; i < targets.length && !stop; i += cfg.maxParallel) {
+        const batch = targets.slice(i, i + cfg.maxParallel);
+        const done = await Promise.all(batch.map((t) => patchHost(cfg, pool, t, logger)));
+        done.forEach((r, k) => {
+            reports[i + k] = r;
+        });
+        const failed = done.find((r) => r.status === 'failed');
+        if (failed)
+            stop = `host ${failed.host} failed at '${failed.step}': ${failed.error}`;
+    }
+    const untouched = reports.filter((r) => r.status === 'not-started').map((r) => r.host);
+    const error = stop && `${stop}${untouched.length ? `. Not started, untouched: ${untouched.join(', ')}` : ''}`;
+    return { ok: !stop, hosts: reports, error, durationMs: Date.now() - started };
+}
+function blank(host) {
+    return {
+        host,
+        status: 'not-started',
+        packages: [],
+        excluded: [],
+        rebooted: false,
+        pendingReboot: false,
+        rebootReasons: [],
+        servicesRestarted: [],
+        servicesNeedingRestart: [],
+        durationMs: 0,
+        warnings: [],
+    };
+}
+async function patchHost(cfg, pool, target, logger) {
+    const t0 = Date.now();
+    const r = blank(target.name);
+    let step = 'connect';
+    let locks;
+    let s;
+    let historyFile;
+    let viaSudo = false;
+    const as = (c) => privileged(c, viaSudo);
+    const run = async (name, c, o = {}) => {
+        step = name;
+        let x = await s.exec(as(c), { step: name, timeoutMs: o.timeoutMs });
+        // apt-mark changes selections through dpkg, which does not wait for the lock: retry
+        // while another package manager holds it, up to dpkg-lock-timeout (as apt-get waits).
+        const until = Date.now() + cfg.dpkgLockTimeoutMs;
+        let said = false;
+        while (o.waitForLock && x.code !== 0 && /frontend lock was locked|Could not get lock|lock was locked by another process/.test(x.stderr) && Date.now() < until) {
+            if (!said)
+                logger.info(`host ${target.name}: waiting for the dpkg lock another process holds (${x.stderr.match(/pid \d+|process \d+[^\n]*/)?.[0] ?? 'see apt'})`);
+            said = true;
+            await new Promise((res) => setTimeout(res, 2000));
+            x = await s.exec(as(c), { step: name, timeoutMs: o.timeoutMs });
+        }
+        if (o.check !== false && x.code !== 0) {
+            const tail = (x.stderr || x.stdout).trim().split('\n').slice(-8).join('\n');
+            const holder = dpkgLockHolder(`${x.stderr}\n${x.stdout}`);
+            throw new StepError(name, holder
+                ? `the dpkg lock was still held after ${formatDuration(cfg.dpkgLockTimeoutMs)} ('dpkg-lock-timeout'): ${holder}. Wait for it to finish (or stop it), then run again`
+                : `'${name}' exited with code ${x.code}${tail ? `:\n${tail}` : ''}`);
+        }
+        return x;
+    };
+    const record = async (e) => {
+        if (!historyFile || !s)
+            return;
+        const event = { ...e, time: new Date().toISOString(), host: target.name, actor: cfg.run.actor, run_url: cfg.run.runUrl || undefined };
+        await s.exec(as(history_appendEvent(historyFile, event)), { step: 'history' }).catch((err) => logger.warning(`host ${target.name}: could not record ${e.type}: ${errorMessage(err)}`));
+    };
+    try {
+        s = await pool.get(target);
+        const facts = await s.facts();
+        viaSudo = cfg.useSudo ?? facts.uid !== 0;
+        step = 'sudo';
+        if (viaSudo) {
+            const probe = await s.exec(['sudo', '-n', 'true'], { step: 'sudo' });
+            if (probe.code !== 0)
+                throw new StepError('sudo', `${target.user} cannot run commands as root without a password (sudo -n: ${probe.stderr.trim() || `exit ${probe.code}`}); give it NOPASSWD sudo for apt-get, apt-mark, needrestart and the reboot, or connect as root`);
+        }
+        if (!cfg.dryRun) {
+            step = 'lock';
+            const hostDir = (await s.run(hostDirCommand(), { step: 'lock' })).stdout.trim();
+            const dir = external_node_path_default().posix.join(hostDir, HOST_LOCK_NAME);
+            await s.run(as(maintenanceDirCommand(dir)), { step: 'lock' });
+            historyFile = external_node_path_default().posix.join(dir, 'history.jsonl');
+            locks = await acquireLocks([{ name: target.name, appDir: dir, session: s, sortKey: target.name, sudo: viaSudo }], { id: `${cfg.run.runId || 'local'}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`, kind: 'maintenance', app: cfg.run.app, environment: cfg.run.environment, actor: cfg.run.actor, run_url: cfg.run.runUrl }, { timeoutMs: cfg.lockTimeoutMs, ttlMs: 10 * 60_000, logger });
+            await record({ type: 'maintenance-started', release: '', mode: cfg.mode });
+        }
+        if (cfg.dryRun && !viaSudo && facts.uid !== 0) {
+            // A planning user without root (use-sudo: false) cannot refresh the lists: the plan is
+            // from the lists as the host last fetched them.
+            r.warnings.push('the package lists were not refreshed (not root, and use-sudo is false): the plan is as of the last apt-get update on the host');
+            logger.warning(`host ${target.name}: ${r.warnings[r.warnings.length - 1]}`);
+        }
+        else {
+            logger.info(`host ${target.name}: refreshing the package lists`);
+            await run('apt-get update', aptUpdateCommand(cfg.dpkgLockTimeoutMs / 1000), { timeoutMs: 10 * 60_000 });
+        }
+        const sim = await run('plan', aptSimulateCommand(cfg.mode), { timeoutMs: 5 * 60_000 });
+        const plan = parseSimulation(sim.stdout);
+        const { selected, excluded } = selectUpgrades(plan, cfg.mode, cfg.exclude);
+        r.packages = selected.map(asUpgrade);
+        r.excluded = excluded.map(asUpgrade);
+        const others = cfg.mode === 'security' ? plan.length - selected.length - excluded.length : 0;
+        logger.info(`host ${target.name}: ${selected.length} package(s) to upgrade${cfg.mode === 'security' ? ' from the security archive' : ''}${excluded.length ? `, ${excluded.length} excluded (${excluded.map((p) => p.package).join(', ')})` : ''}${others ? `; ${others} other update(s) left for mode full` : ''}`);
+        for (const p of selected)
+            logger.info(`  ${p.package} ${p.from || '(new)'} → ${p.to}`);
+        if (cfg.dryRun) {
+            const after = parseAfterUpgrade((await run('reboot check', afterUpgradeCommand(), { check: false })).stdout);
+            r.pendingReboot = after.rebootRequired;
+            r.rebootReasons = after.rebootReasons;
+            r.servicesNeedingRestart = after.services;
+            r.status = selected.length ? 'planned' : 'up-to-date';
+            r.gate = 'none';
+            return r;
+        }
+        if (selected.length) {
+            locks.assertHeld();
+            const holds = new Set((await run('holds', showHoldsCommand())).stdout.split('\n').map((l) => l.trim()));
+            const toHold = cfg.exclude.filter((p) => !holds.has(p) && plan.some((x) => x.package === p));
+            if (toHold.length)
+                await run('hold', aptMarkCommand('hold', toHold), { waitForLock: true });
+            try {
+                logger.info(`host ${target.name}: upgrading`);
+                await run('upgrade', aptApplyCommand(cfg.mode, cfg.dpkgLockTimeoutMs / 1000, selected.map((p) => p.package)), { timeoutMs: cfg.timeoutMs });
+            }
+            finally {
+                // Unheld whatever happened (only what this run held: holds of the admin's stay).
+                if (toHold.length) {
+                    const u = await s.exec(as(aptMarkCommand('unhold', toHold)), { step: 'unhold' }).catch((e) => ({ code: -1, stderr: errorMessage(e), stdout: '' }));
+                    if (u.code !== 0)
+                        r.warnings.push(`could not unhold ${toHold.join(', ')} (${u.stderr.trim()}); run apt-mark unhold on the host`);
+                }
+            }
+            const installed = parseInstalled((await run('verify', installedVersionsCommand(plan.map((p) => p.package)))).stdout);
+            const wrong = selected.filter((p) => installed.get(p.package) !== p.to);
+            if (wrong.length)
+                throw new StepError('verify', `apt-get succeeded, but ${wrong.map((p) => `${p.package} is at ${installed.get(p.package) ?? 'nothing'} (expected ${p.to})`).join(', ')}`);
+            const moved = excluded.filter((p) => installed.get(p.package) !== p.from);
+            if (moved.length)
+                r.warnings.push(`excluded packages changed anyway: ${moved.map((p) => `${p.package} ${p.from} → ${installed.get(p.package)}`).join(', ')}`);
+        }
+        const rebooting = cfg.reboot === 'always';
+        const after = parseAfterUpgrade((await run('services', afterUpgradeCommand(), { check: false, timeoutMs: 10 * 60_000 })).stdout);
+        r.rebootReasons = after.rebootReasons;
+        const willReboot = rebooting || (cfg.reboot === 'if-required' && after.rebootRequired);
+        if (cfg.restartServices && !willReboot && after.services.length) {
+            const out = (await run('restart services', restartServicesCommand(after.services), { check: false, timeoutMs: 10 * 60_000 })).stdout;
+            for (const line of out.split('\n')) {
+                const [k, v] = line.split(': ');
+                if (k === 'RESTARTED' && v)
+                    r.servicesRestarted.push(v.trim());
+                else if (k === 'FAILED' && v)
+                    r.servicesNeedingRestart.push(v.trim());
+            }
+            if (r.servicesRestarted.length)
+                logger.info(`host ${target.name}: restarted ${r.servicesRestarted.join(', ')} (they used replaced libraries)`);
+            if (r.servicesNeedingRestart.length)
+                r.warnings.push(`could not restart ${r.servicesNeedingRestart.join(', ')}; they still use replaced libraries`);
+        }
+        else if (!willReboot)
+            r.servicesNeedingRestart = after.services;
+        const reboot = willReboot;
+        if (reboot) {
+            locks.assertHeld();
+            step = 'reboot';
+            if (after.rebootRequired)
+                logger.info(`host ${target.name}: a reboot is required${after.rebootReasons.length ? ` (${after.rebootReasons.join(', ')})` : ''}`);
+            const rb = await rebootAndWait(s, { reboot: as(cfg.rebootCommand), timeoutMs: cfg.rebootTimeoutMs, logger });
+            r.rebooted = true;
+            r.downMs = rb.downMs;
+            const again = parseAfterUpgrade((await run('reboot check', afterUpgradeCommand(), { check: false })).stdout);
+            if (again.rebootRequired && (await s.exec(['test', '-e', '/var/run/reboot-required'])).code === 0)
+                r.warnings.push('the host still asks for a reboot after rebooting');
+        }
+        else if (after.rebootRequired) {
+            r.pendingReboot = true;
+            logger.warning(`host ${target.name}: a reboot is required (${after.rebootReasons.join(', ') || '/var/run/reboot-required'}) and reboot is '${cfg.reboot}': it is pending`);
+        }
+        if (cfg.gate?.urls.length) {
+            step = 'health gate';
+            const h = await checkHealth(cfg.gate, { logger, pool, targets: [target], maxParallel: 1 });
+            r.gate = h.healthy ? 'passed' : 'failed';
+            if (!h.healthy)
+                throw new StepError('health gate', `the health gate failed after patching: ${h.failures.join('; ')}`);
+        }
+        else
+            r.gate = 'none';
+        r.status = r.packages.length || r.rebooted ? 'updated' : 'up-to-date';
+        await record({ type: 'maintenance-completed', release: '', packages: r.packages.length, rebooted: r.rebooted });
+        logger.info(`host ${target.name}: done (${r.packages.length} upgraded${r.rebooted ? ', rebooted' : ''}) in ${formatDuration(Date.now() - t0)}`);
+        return r;
+    }
+    catch (e) {
+        r.status = 'failed';
+        r.step = e instanceof StepError ? e.step : step;
+        r.error = errorMessage(e).replace(`host ${target.name}: `, '');
+        // Packages are only "upgraded" once verified.
+        if (r.step === 'upgrade' || r.step === 'hold' || r.step === 'verify')
+            r.packages = [];
+        logger.error(`host ${target.name}: ${r.step === 'connect' ? '' : `${r.step}: `}${r.error}`);
+        await record({ type: 'maintenance-failed', release: '', error: r.error, step: r.step });
+        return r;
+    }
+    finally {
+        r.durationMs = Date.now() - t0;
+        await locks?.release();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/flows/security-update-inputs.ts
+/** security-update's inputs, checked and turned into its config (every problem at once). */
+
+
+function preparePatch(v, problems, c) {
+    const gate = healthSpec(v, 'health-', problems);
+    maskHealthSecrets(gate, c.mask);
+    const warn = insecureTlsWarning(gate, 'health-');
+    if (warn)
+        c.logger.warning(warn);
+    if (v['dry-run'] && v.reboot === 'always')
+        c.logger.info('dry-run: reboot always is not acted on; nothing is changed');
+    if (problems.length)
+        return undefined;
+    const custom = v['reboot-command']?.trim();
+    return {
+        run: { app: v.app, environment: v.environment, actor: c.actor, runUrl: c.runUrl, runId: c.runId },
+        mode: v.mode,
+        exclude: v.exclude,
+        reboot: v.reboot,
+        // The user's own command line, run by sh -c as it is written (it is a script of theirs).
+        rebootCommand: custom ? ['sh', '-c', custom] : defaultRebootCommand(),
+        rebootTimeoutMs: v['reboot-timeout'],
+        restartServices: v['restart-services'],
+        dryRun: v['dry-run'],
+        gate: gate.urls.length ? gate : undefined,
+        useSudo: v['use-sudo'] === 'auto' ? undefined : v['use-sudo'] === 'true',
+        lockTimeoutMs: v['lock-timeout'],
+        dpkgLockTimeoutMs: v['dpkg-lock-timeout'],
+        timeoutMs: v.timeout,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
@@ -66301,64 +67267,216 @@ const STATUS_ICON = {
     skipped: '⏭️ skipped',
 };
 
-;// CONCATENATED MODULE: ./src/report/hosts.ts
+;// CONCATENATED MODULE: ./src/report/patch.ts
 
 
-/** The per-host table every fleet action shows: host, result, duration, detail. */
-function hostTable(rs, detail = (r) => r.error ?? '') {
-    return table(['host', 'result', 'duration', 'detail'], rs.map((r) => [code(r.target.name), STATUS_ICON[r.status] ?? r.status, r.status === 'skipped' ? '' : formatDuration(r.durationMs), esc(firstLine(detail(r)))]));
+function patchOutputs(r, dryRun) {
+    const by = (f) => Object.fromEntries(r.hosts.map((h) => [h.host, f(h)]));
+    return {
+        upgraded: JSON.stringify(dryRun ? {} : by((h) => (h.status === 'updated' ? h.packages : []))),
+        planned: JSON.stringify(by((h) => h.packages)),
+        rebooted: r.hosts
+            .filter((h) => h.rebooted)
+            .map((h) => h.host)
+            .join(','),
+        'services-restarted': JSON.stringify(by((h) => h.servicesRestarted)),
+        'pending-reboot': r.hosts
+            .filter((h) => h.pendingReboot)
+            .map((h) => h.host)
+            .join(','),
+        'host-results': JSON.stringify(r.hosts.map((h) => ({ host: h.host, status: h.status, 'duration-ms': h.durationMs, step: h.step, error: h.error }))),
+    };
 }
-function firstLine(s) {
-    const l = s.split('\n')[0] ?? '';
-    return l.length > 300 ? l.slice(0, 300) + '…' : l;
+const STATUS = {
+    updated: '✅ updated',
+    'up-to-date': '✅ up to date',
+    planned: '📝 would update',
+    failed: '❌ failed',
+    'not-started': '⏸ not started',
+};
+function patchSummary(r, o) {
+    const head = o.dryRun ? `## Security update (${o.mode}), dry run: nothing was changed` : `## Security update (${o.mode}): ${r.ok ? '✅ done' : '❌ stopped'}`;
+    const lines = [head, ''];
+    if (r.error)
+        lines.push(esc(r.error), '');
+    lines.push(table(['host', 'status', 'packages', 'reboot', 'services', 'gate', 'time'], r.hosts.map((h) => [
+        code(h.host),
+        STATUS[h.status] ?? h.status,
+        h.packages.length ? `${h.packages.length}: ${h.packages.map((p) => esc(p.package)).join(', ')}` : '0',
+        h.rebooted ? `rebooted (down ${formatDuration(h.downMs ?? 0)})` : h.pendingReboot ? '⚠️ pending' : '—',
+        h.servicesRestarted.length ? `restarted ${h.servicesRestarted.map(esc).join(', ')}` : h.servicesNeedingRestart.length ? `need restart: ${h.servicesNeedingRestart.map(esc).join(', ')}` : '—',
+        h.gate ?? '—',
+        h.status === 'not-started' ? '' : formatDuration(h.durationMs),
+    ])), '');
+    for (const h of r.hosts) {
+        if (h.error)
+            lines.push(`**${esc(h.host)}** failed at ${code(h.step ?? '?')}: ${esc(h.error)}`, '');
+        if (h.excluded.length)
+            lines.push(`**${esc(h.host)}** left alone (excluded): ${h.excluded.map((p) => `${esc(p.package)} ${esc(p.from)} → ${esc(p.to)}`).join(', ')}`, '');
+        for (const w of h.warnings)
+            lines.push(`⚠️ **${esc(h.host)}**: ${esc(w)}`, '');
+    }
+    const detail = r.hosts.filter((h) => h.packages.length);
+    if (detail.length) {
+        lines.push(`<details><summary>Packages</summary>`, '');
+        lines.push(table(['host', 'package', 'from', 'to'], detail.flatMap((h) => h.packages.map((p) => [code(h.host), esc(p.package), code(p.from || '(new)'), code(p.to)]))), '', '</details>', '');
+    }
+    return lines.join('\n');
 }
-/** The per-host results as a JSON output (host, status, duration-ms, error). */
-function hostResultsJson(rs) {
-    return JSON.stringify(rs.map((r) => ({ host: r.target.name, status: r.status, 'duration-ms': r.durationMs, ...(r.error ? { error: r.error } : {}) })));
-}
 
-;// CONCATENATED MODULE: ./src/action/pending.ts
+;// CONCATENATED MODULE: ./src/inputs/common.ts
 
-
-
-
-
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+const appSchema = {
+    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
- * For an action whose behaviour is not built yet: validate its inputs and, when it reaches
- * servers, connect to every host (verified), report per host, then fail the step saying
- * plainly that nothing was changed. It never pretends to have done the work.
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
  */
-async function pendingAction(ctx, name, schema, o) {
-    if (!o.ssh) {
-        parseInputs(schema, ctx.inputs);
-        throw new Error(`${name}: the inputs are valid, but this version of ops-actions does not implement '${name}' yet; nothing was done.`);
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const raw = m[1];
+        // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+        // (compose strips it), so both forms are masked.
+        const quoted = /^(['"])(.*)\1$/.exec(raw);
+        const values = quoted ? [quoted[2]] : [raw, raw.replace(/\s+#.*$/, '')];
+        for (const value of new Set(values)) {
+            if (value.length < 3)
+                continue;
+            if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+                continue;
+            out.push(value);
+        }
     }
-    const { ssh } = parseSshAction(schema, ctx.inputs, { workspace: ctx.run.workspace, logger: ctx.logger });
-    const pool = new SshPool(ssh.options);
-    try {
-        const rs = await preflight(pool, ssh.targets, { maxParallel: ssh.maxParallel, logger: ctx.logger });
-        ctx.setOutput('host-results', hostResultsJson(rs));
-        await ctx.summary(`## ${name}: preflight\n\n${hostTable(rs)}`);
-        const failed = rs.filter((r) => r.status === 'failed');
-        if (failed.length)
-            throw new Error(failed.map((r) => r.error).join('\n'));
-    }
-    finally {
-        await pool.closeAll();
-    }
-    throw new Error(`${name}: inputs are valid and all ${ssh.targets.length} host(s) are reachable, but this version of ops-actions does not implement '${name}' yet; nothing was changed on any host.`);
+    return out;
 }
+
+;// CONCATENATED MODULE: ./src/schemas/deploy.ts
+
+
+
+
+
+const relPath = (raw) => {
+    const p = raw.trim();
+    if (p.startsWith('/') || p.split('/').includes('..') || !/^[A-Za-z0-9._/-]+$/.test(p)) {
+        throw new ParseError(`'${p}' must be a relative path inside the app directory (letters, digits, . _ - /; no '..')`);
+    }
+    return p;
+};
+/** The inputs of the deploy action (see action.yml). */
+const own = {
+    ...appSchema,
+    version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
+    'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
+    strategy: f.enumOf(['compose', 'release'], { default: 'compose' }),
+    'compose-file': f.list({ default: ['docker-compose.yml'] }),
+    'env-file': f.optionalString({ secret: true }),
+    image: f.optionalString(),
+    services: f.list(),
+    source: f.optionalString(),
+    'shared-paths': f.custom((raw) => raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
+    'build-command': f.optionalString(),
+    'restart-command': f.optionalString(),
+    'keep-releases': f.int(1, 100, { default: 5 }),
+    'migrate-command': f.optionalString(),
+    'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    'migrate-service': f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    'migrate-timeout': f.duration({ default: 1_800_000, min: 1000 }),
+    'pre-deploy': f.optionalString(),
+    'post-deploy': f.optionalString(),
+    'on-failure': f.optionalString(),
+    ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+    'auto-rollback': f.custom(parseBool, {}),
+    canary: f.int(0, 1000, { default: 0 }),
+    'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'lock-timeout': f.duration({ default: 600_000 }),
+    'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
+    'github-deployment': f.bool({ default: true }),
+    'github-token': f.optionalString({ secret: true }),
+    'environment-url': f.optionalString(),
+};
+const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./src/schemas/security-update.ts
 
+
+
+
+
+const security_update_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 /** The inputs of the security-update action (its own ones; see action.yml). */
-const own = {};
-const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
+const security_update_own = {
+    mode: f.enumOf(['security', 'full', 'dist'], { default: 'security' }),
+    exclude: f.custom((raw) => {
+        const list = raw
+            .split(/[\n,\s]+/)
+            .map((s) => s.trim())
+            .filter(Boolean);
+        const bad = list.find((p) => !PACKAGE.test(p));
+        if (bad)
+            throw new ParseError(`'${bad}' is not a Debian package name`);
+        return list;
+    }, { default: [] }),
+    reboot: f.enumOf(['if-required', 'never', 'always'], { default: 'if-required' }),
+    'reboot-command': f.optionalString(),
+    'reboot-timeout': f.duration({ default: 600_000, min: 1000 }),
+    'restart-services': f.bool({ default: true }),
+    'dry-run': f.bool({ default: false }),
+    'use-sudo': f.enumOf(['auto', 'true', 'false'], { default: 'auto' }),
+    app: f.string({ default: 'host', pattern: security_update_NAME, hint: 'letters, digits, dot, dash or underscore' }),
+    environment: f.string({ default: 'production', pattern: security_update_NAME, hint: 'letters, digits, dot, dash or underscore' }),
+    'lock-timeout': own['lock-timeout'],
+    'dpkg-lock-timeout': f.duration({ default: 300_000 }),
+    timeout: f.duration({ default: 30 * 60_000, min: 1000 }),
+    ...healthSchema('health-', { urlRequired: false, viaSshDefault: false }),
+};
+const security_update_schema = { ...security_update_own, ...sshSchema({ maxParallel: 1 }) };
 
 ;// CONCATENATED MODULE: ./actions/security-update/index.ts
 
 
 
 
-runAction((ctx) => pendingAction(ctx, 'security-update', schema, { ssh: true }));
+
+
+
+
+
+async function main(ctx) {
+    const { values: v, problems } = schema_collectInputs(security_update_schema, ctx.inputs);
+    const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
+    const cfg = preparePatch(v, problems, { ...ctx.run, logger: ctx.logger, mask: ctx.inputs.mask });
+    if (!cfg || !ssh)
+        throw new schema_InputError(problems);
+    const pool = new SshPool(ssh.options);
+    try {
+        const r = await securityUpdate({ ...cfg, maxParallel: ssh.maxParallel }, pool, ssh.targets, ctx.logger);
+        for (const [k, val] of Object.entries(patchOutputs(r, cfg.dryRun)))
+            ctx.setOutput(k, val);
+        await ctx.summary(patchSummary(r, { mode: cfg.mode, dryRun: cfg.dryRun }));
+        if (!r.ok)
+            throw new Error(r.error);
+    }
+    finally {
+        await pool.closeAll();
+    }
+}
+runAction(main);
 

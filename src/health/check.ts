@@ -9,7 +9,7 @@ import type { SshPool } from '../host/pool.js';
 import type { SshSession } from '../host/session.js';
 import { errorMessage } from '../log.js';
 import { percentile, runGate, type GateResult } from './gate.js';
-import { redactUrl, type HealthSpec } from './spec.js';
+import { hasHostPlaceholder, redactUrl, urlFor, type HealthSpec } from './spec.js';
 
 export interface HealthResult {
   healthy: boolean;
@@ -53,8 +53,13 @@ function aggregate(gates: GateResult[], elapsedMs: number): HealthResult {
 
 export async function checkHealth(spec: HealthSpec, ctx: HealthContext): Promise<HealthResult> {
   const started = Date.now();
+  if (spec.urls.some(hasHostPlaceholder) && !ctx.targets?.length) throw new Error('a health URL with {host} needs hosts to check');
   if (!spec.viaSsh) {
-    const gates = await Promise.all(spec.urls.map((url) => runGate({ url, label: redactUrl(url) }, spec, ctx.logger)));
+    // Each URL once; one naming {host}, once per host with its address.
+    const targets = spec.urls.flatMap((url) =>
+      hasHostPlaceholder(url) ? ctx.targets!.map((t) => ({ url: urlFor(url, t.host), label: `${t.name} ${redactUrl(urlFor(url, t.host))}` })) : [{ url, label: redactUrl(url) }],
+    );
+    const gates = await Promise.all(targets.map((t) => runGate(t, spec, ctx.logger)));
     return aggregate(gates, Date.now() - started);
   }
   if (!ctx.pool || !ctx.targets?.length) throw new Error('via-ssh needs hosts to check from');
@@ -80,11 +85,13 @@ export async function checkHealth(spec: HealthSpec, ctx: HealthContext): Promise
       }
       const s = session;
       return Promise.all(
-        spec.urls.map((url) =>
-          runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) =>
-            g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g,
+        spec.urls
+          .map((u) => urlFor(u, t.host))
+          .map((url) =>
+            runGate({ url, label: `${t.name} ${redactUrl(url)}`, connect: (host, port) => s.forwardOut(host, port) }, spec, ctx.logger).then((g) =>
+              g.failure ? { ...g, failure: `host ${t.name}: ${g.failure}` } : g,
+            ),
           ),
-        ),
       );
     },
     { maxParallel: ctx.maxParallel ?? 10, onFailure: 'continue' },

@@ -109,6 +109,24 @@ export function parseHeaders(raw: string): Header[] {
   return out;
 }
 
+/**
+ * `{host}` in a health URL's host stands for each host's address (a gate per host, from the
+ * runner): parsed with this stand-in, replaced by `urlFor` before each host's gate.
+ */
+export const HOST_PLACEHOLDER = 'ops-actions-host.invalid';
+
+export function hasHostPlaceholder(u: URL): boolean {
+  return u.hostname === HOST_PLACEHOLDER;
+}
+
+/** The URL for one host: `{host}` replaced by its address (IPv6 in brackets). */
+export function urlFor(u: URL, address: string): URL {
+  if (!hasHostPlaceholder(u)) return u;
+  const v = new URL(u.href);
+  v.hostname = address.includes(':') ? `[${address}]` : address;
+  return v;
+}
+
 export function parseUrls(raw: string): URL[] {
   const lines = raw
     .split('\n')
@@ -118,7 +136,7 @@ export function parseUrls(raw: string): URL[] {
   return lines.map((l) => {
     let u: URL;
     try {
-      u = new URL(l);
+      u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
     } catch {
       throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
     }

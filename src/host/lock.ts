@@ -13,6 +13,8 @@ import { acquireCommand, breakCommand, releaseCommand, renewCommand } from '../c
 import { formatDuration } from '../text.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { SshSession } from './session.js';
+import { privileged } from '../commands/host.js';
+import type { Command } from '../shell/index.js';
 
 export type LockKind = 'deploy' | 'maintenance';
 
@@ -85,7 +87,11 @@ export interface LockSite {
   sortKey: string;
   /** Not taken while the host's maintenance lock is held. */
   guarded?: boolean;
+  /** Lock commands run as root through sudo (the host-wide maintenance lock). */
+  sudo?: boolean;
 }
+
+const asSite = (s: LockSite, c: Command): Command => privileged(c, s.sudo ?? false);
 
 /**
  * The host-scoped maintenance lock lives in the host-wide state directory
@@ -140,7 +146,7 @@ export class HeldLocks {
 
   private async renew(s: LockSite): Promise<void> {
     if (this.released || this.lostWhy) return;
-    const r = await s.session.run(renewCommand(s.appDir, this.owner.id, this.renewed()), { step: 'lock' });
+    const r = await s.session.run(asSite(s, renewCommand(s.appDir, this.owner.id, this.renewed())), { step: 'lock' });
     if (r.stdout.startsWith('lost')) {
       const now = parseHeld(`held\n0\n${r.stdout.split('\n').slice(1).join('\n')}`).owner;
       this.lostWhy = `the lock on ${s.name} is no longer this run's${now.id ? ` (it is now the ${describeOwner(now)})` : ' (it was removed)'}`;
@@ -169,7 +175,7 @@ export class HeldLocks {
     await Promise.all(
       this.sites.map(async (s) => {
         try {
-          const r = await s.session.run(releaseCommand(s.appDir, this.owner.id), { step: 'unlock' });
+          const r = await s.session.run(asSite(s, releaseCommand(s.appDir, this.owner.id)), { step: 'unlock' });
           if (r.stdout.trim() === 'released') this.logger.info(`host ${s.name}: lock released`);
           else this.logger.warning(`host ${s.name}: the lock is no longer this run's; left it as it is`);
         } catch (e) {
@@ -216,7 +222,7 @@ export async function acquireLocks(sites: LockSite[], base: Omit<LockOwner, 'acq
 async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: LockOptions): Promise<'acquired' | 'already'> {
   let shown = '';
   for (;;) {
-    const r = await s.session.run(acquireCommand(s.appDir, owner, s.guarded), { step: 'lock' });
+    const r = await s.session.run(asSite(s, acquireCommand(s.appDir, owner, s.guarded)), { step: 'lock' });
     if (r.stdout.startsWith('acquired')) return 'acquired';
     const { owner: held, ageS, stale, unknown, limitS } = parseHeld(r.stdout);
     if (held.id === owner.id && !r.stdout.startsWith('held-guard')) return 'already';
@@ -230,7 +236,7 @@ async function acquireOne(s: LockSite, owner: LockOwner, deadline: number, o: Lo
     }
     if (stale && held.kind !== 'maintenance' && !guarded) {
       o.logger.warning(`host ${s.name}: breaking a stale ${desc} (its holder stopped renewing it)`);
-      const b = await s.session.run(breakCommand(s.appDir, held.id ?? '', limitS), { step: 'lock' });
+      const b = await s.session.run(asSite(s, breakCommand(s.appDir, held.id ?? '', limitS)), { step: 'lock' });
       if (b.stdout.trim() === 'broken') continue;
     }
     if (Date.now() >= deadline) {

@@ -1,0 +1,74 @@
+/** Reading apt's, dpkg's and needrestart's answers (their real output, from a Debian 12 host). */
+import { describe, expect, it } from 'vitest';
+import { dpkgLockHolder, parseAfterUpgrade, parseInstalled, parseSimulation, selectUpgrades } from '../../src/maintenance/plan.js';
+import { aptApplyCommand, aptSimulateCommand } from '../../src/commands/apt.js';
+import { render } from '../../src/shell/index.js';
+
+const SIM = `NOTE: This is only a simulation!
+Reading package lists...
+Inst libperl5.36 [5.36.0-7+deb12u3] (5.36.0-7+deb12u4 Debian-Security:12/oldstable-security [amd64]) [perl:amd64 ]
+Inst tzdata [2026b-0+deb12u1] (2026f-0+deb12u1 Debian:12.13/oldstable, Debian-Security:12/oldstable-security [all])
+Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
+Inst base-files [12.4+deb12u15] (12.4+deb12u16 Debian:12.14/oldstable [amd64])
+Inst libfoo1:i386 (1.0-1 Debian:12.14/oldstable [i386])
+Conf libssl3 (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
+`;
+
+describe('apt simulation', () => {
+  it('reads each Inst line: package, installed and new version, the suites offering it', () => {
+    const p = parseSimulation(SIM);
+    expect(p.map((x) => [x.package, x.from, x.to, x.security])).toEqual([
+      ['libperl5.36', '5.36.0-7+deb12u3', '5.36.0-7+deb12u4', true],
+      ['tzdata', '2026b-0+deb12u1', '2026f-0+deb12u1', true],
+      ['libssl3', '3.0.20-1~deb12u2', '3.0.22-1~deb12u2', true],
+      ['base-files', '12.4+deb12u15', '12.4+deb12u16', false],
+      ['libfoo1', '', '1.0-1', false],
+    ]);
+    expect(p[1]!.suites).toEqual(['oldstable', 'oldstable-security']);
+  });
+
+  it('security mode takes only security updates; exclude leaves packages out in every mode', () => {
+    const p = parseSimulation(SIM);
+    const s = selectUpgrades(p, 'security', ['tzdata']);
+    expect(s.selected.map((x) => x.package)).toEqual(['libperl5.36', 'libssl3']);
+    expect(s.excluded.map((x) => x.package)).toEqual(['tzdata']);
+    expect(selectUpgrades(p, 'full', ['base-files']).selected.map((x) => x.package)).toEqual(['libperl5.36', 'tzdata', 'libssl3', 'libfoo1']);
+  });
+
+  it('applies non-interactively, keeping changed config files, waiting a bound for the dpkg lock', () => {
+    expect(render(aptApplyCommand('security', 300, ['libssl3', 'openssl']))).toMatchInlineSnapshot(
+      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=300' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' install --only-upgrade -- libssl3 openssl"`,
+    );
+    expect(render(aptApplyCommand('dist', 60, []))).toMatchInlineSnapshot(
+      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=60' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' dist-upgrade"`,
+    );
+    expect(render(aptSimulateCommand('full'))).toMatchInlineSnapshot(
+      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -s -o 'Debug::NoLocking=1' upgrade"`,
+    );
+  });
+});
+
+describe('after the upgrade', () => {
+  it('dpkg-query: only installed packages', () => {
+    expect([...parseInstalled('libssl3\t3.0.22-1~deb12u2\tii \nold\t1.0\trc \n')]).toEqual([['libssl3', '3.0.22-1~deb12u2']]);
+  });
+
+  it('reboot-required, its packages, needrestart services and kernel status', () => {
+    const r = parseAfterUpgrade(
+      'REBOOT-REQUIRED: yes\nREBOOT-PKG: libc6\nNEEDRESTART: yes\nNEEDRESTART-VER: 3.6\nNEEDRESTART-KCUR: 6.1.0-18-amd64\nNEEDRESTART-KEXP: 6.1.0-21-amd64\nNEEDRESTART-KSTA: 3\nNEEDRESTART-SVC: ssh.service\nNEEDRESTART-SVC: cron.service\n',
+    );
+    expect(r).toMatchObject({ rebootRequired: true, needrestart: true, services: ['ssh.service', 'cron.service'], kernelStatus: 3 });
+    expect(r.rebootReasons).toEqual(['libc6', 'a newer kernel is installed than the one running']);
+    expect(parseAfterUpgrade('NEEDRESTART: yes\nNEEDRESTART-KSTA: 1\n').rebootRequired).toBe(false);
+    expect(parseAfterUpgrade('NEEDRESTART: no\n')).toMatchObject({ rebootRequired: false, needrestart: false, services: [] });
+  });
+
+  it("names the dpkg lock's holder as apt does", () => {
+    expect(
+      dpkgLockHolder(
+        'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?',
+      ),
+    ).toBe('process 4242 (apt-get) holds /var/lib/dpkg/lock-frontend');
+    expect(dpkgLockHolder('E: Unable to locate package nope')).toBeUndefined();
+  });
+});
