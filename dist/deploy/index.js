@@ -67283,6 +67283,8 @@ function urlFor(u, address) {
         return u;
     const v = new URL(u.href);
     v.hostname = address.includes(':') ? `[${address}]` : address;
+    if (hasHostPlaceholder(v))
+        throw new Error(`cannot put host address '${address}' into health URL ${redactUrl(u).replace(HOST_PLACEHOLDER, '{host}')}`);
     return v;
 }
 function parseUrls(raw) {
@@ -67295,7 +67297,8 @@ function parseUrls(raw) {
     return lines.map((l) => {
         let u;
         try {
-            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
+            // {host} stands only for the URL's host, never in its path or query.
+            u = new URL(l.replace(/^([a-z]+:\/\/(?:[^@/]*@)?)\{host\}/i, `$1${HOST_PLACEHOLDER}`));
         }
         catch {
             throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);

@@ -65775,7 +65775,8 @@ class SshPool {
  */
 
 const quiet = ['-q', '-o', 'Dpkg::Use-Pty=0'];
-const env = ['env', 'DEBIAN_FRONTEND=noninteractive', 'NEEDRESTART_MODE=l', 'APT_LISTCHANGES_FRONTEND=none'];
+// LC_ALL=C: apt's and dpkg's messages (the lock holder's name) are read in English.
+const env = ['env', 'LC_ALL=C', 'DEBIAN_FRONTEND=noninteractive', 'NEEDRESTART_MODE=l', 'APT_LISTCHANGES_FRONTEND=none'];
 const lockWait = (s) => ['-o', `DPkg::Lock::Timeout=${Math.max(0, Math.round(s))}`];
 const conf = ['-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
 function aptUpdateCommand(lockTimeoutS) {
@@ -65793,7 +65794,7 @@ function aptApplyCommand(mode, lockTimeoutS, packages) {
     return [...base, mode === 'full' ? 'upgrade' : 'dist-upgrade'];
 }
 function aptMarkCommand(action, packages) {
-    return ['apt-mark', action, '--', ...packages];
+    return ['env', 'LC_ALL=C', 'apt-mark', action, '--', ...packages];
 }
 function showHoldsCommand() {
     return ['apt-mark', 'showhold'];
@@ -66040,6 +66041,8 @@ function urlFor(u, address) {
         return u;
     const v = new URL(u.href);
     v.hostname = address.includes(':') ? `[${address}]` : address;
+    if (hasHostPlaceholder(v))
+        throw new Error(`cannot put host address '${address}' into health URL ${redactUrl(u).replace(HOST_PLACEHOLDER, '{host}')}`);
     return v;
 }
 function parseUrls(raw) {
@@ -66052,7 +66055,8 @@ function parseUrls(raw) {
     return lines.map((l) => {
         let u;
         try {
-            u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
+            // {host} stands only for the URL's host, never in its path or query.
+            u = new URL(l.replace(/^([a-z]+:\/\/(?:[^@/]*@)?)\{host\}/i, `$1${HOST_PLACEHOLDER}`));
         }
         catch {
             throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
@@ -66911,9 +66915,13 @@ function parseSimulation(stdout) {
         const m = /^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^[)]*?)(?: \[[^\]]*\])?\)/.exec(line);
         if (!m)
             continue;
+        // `Origin:version/suite`, or `Label:suite` for a source without a version.
         const suites = m[4]
             .split(',')
-            .map((s) => s.trim().split('/')[1] ?? '')
+            .map((s) => {
+            const t = s.trim();
+            return t.includes('/') ? t.slice(t.lastIndexOf('/') + 1) : t.slice(t.indexOf(':') + 1);
+        })
             .filter(Boolean);
         out.push({ package: m[1].replace(/:\S+$/, ''), from: m[2] ?? '', to: m[3], suites, security: suites.some((s) => /-security$/.test(s)) });
     }
@@ -66949,6 +66957,8 @@ function parseAfterUpgrade(stdout) {
             r.services.push(v);
         else if (k === 'NEEDRESTART-KSTA')
             r.kernelStatus = Number(v);
+        else if (k === 'NEEDRESTART-FAILED')
+            r.needrestartFailed = v || 'failed';
     }
     if (r.kernelStatus !== undefined && r.kernelStatus >= 2) {
         r.rebootRequired = true;
@@ -66976,6 +66986,7 @@ function dpkgLockHolder(text) {
  * a new boot marker → health gate → release. A host that fails stops the run: later hosts
  * are not touched, and the result says who was updated, who was not, and why.
  */
+
 
 
 
@@ -67036,6 +67047,10 @@ async function patchHost(cfg, pool, target, logger) {
     let s;
     let historyFile;
     let viaSudo = false;
+    /** Leave the maintenance lock in place (the host's state needs a person). */
+    let keepLock = false;
+    let plannedAll = [];
+    let lockDir = '';
     const as = (c) => privileged(c, viaSudo);
     const run = async (name, c, o = {}) => {
         step = name;
@@ -67050,6 +67065,14 @@ async function patchHost(cfg, pool, target, logger) {
             said = true;
             await new Promise((res) => setTimeout(res, 2000));
             x = await s.exec(as(c), { step: name, timeoutMs: o.timeoutMs });
+        }
+        if (x.timedOut) {
+            const limit = formatDuration(o.timeoutMs ?? 0);
+            const dpkg = name === 'upgrade' || name === 'hold' || name === 'unhold';
+            if (dpkg)
+                keepLock = true;
+            throw new StepError(name, `'${name}' did not finish within ${limit}${name === 'upgrade' ? " ('timeout')" : ''}${x.mayStillRun ? ' and may still be running on the host' : ' and was stopped'}` +
+                (dpkg ? '; dpkg may be half-way: check the host (dpkg --audit, dpkg --configure -a). Its maintenance lock stays, so nothing deploys to it meanwhile' : ''));
         }
         if (o.check !== false && x.code !== 0) {
             const tail = (x.stderr || x.stdout).trim().split('\n').slice(-8).join('\n');
@@ -67080,6 +67103,7 @@ async function patchHost(cfg, pool, target, logger) {
             step = 'lock';
             const hostDir = (await s.run(hostDirCommand(), { step: 'lock' })).stdout.trim();
             const dir = external_node_path_default().posix.join(hostDir, HOST_LOCK_NAME);
+            lockDir = dir;
             await s.run(as(maintenanceDirCommand(dir)), { step: 'lock' });
             historyFile = external_node_path_default().posix.join(dir, 'history.jsonl');
             locks = await acquireLocks([{ name: target.name, appDir: dir, session: s, sortKey: target.name, sudo: viaSudo }], { id: `${cfg.run.runId || 'local'}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`, kind: 'maintenance', app: cfg.run.app, environment: cfg.run.environment, actor: cfg.run.actor, run_url: cfg.run.runUrl }, { timeoutMs: cfg.lockTimeoutMs, ttlMs: 10 * 60_000, logger });
@@ -67093,10 +67117,11 @@ async function patchHost(cfg, pool, target, logger) {
         }
         else {
             logger.info(`host ${target.name}: refreshing the package lists`);
-            await run('apt-get update', aptUpdateCommand(cfg.dpkgLockTimeoutMs / 1000), { timeoutMs: 10 * 60_000 });
+            await run('apt-get update', aptUpdateCommand(cfg.dpkgLockTimeoutMs / 1000), { timeoutMs: Math.max(10 * 60_000, cfg.dpkgLockTimeoutMs + 5 * 60_000) });
         }
         const sim = await run('plan', aptSimulateCommand(cfg.mode), { timeoutMs: 5 * 60_000 });
         const plan = parseSimulation(sim.stdout);
+        plannedAll = plan;
         const { selected, excluded } = selectUpgrades(plan, cfg.mode, cfg.exclude);
         r.packages = selected.map(asUpgrade);
         r.excluded = excluded.map(asUpgrade);
@@ -67117,22 +67142,30 @@ async function patchHost(cfg, pool, target, logger) {
             locks.assertHeld();
             const holds = new Set((await run('holds', showHoldsCommand())).stdout.split('\n').map((l) => l.trim()));
             const toHold = cfg.exclude.filter((p) => !holds.has(p) && plan.some((x) => x.package === p));
-            if (toHold.length)
-                await run('hold', aptMarkCommand('hold', toHold), { waitForLock: true });
+            // New packages (a new kernel's) come in as dependencies of the upgrades that need them;
+            // naming them with --only-upgrade would skip them.
+            const named = selected.filter((p) => p.from !== '').map((p) => p.package);
             try {
+                if (toHold.length)
+                    await run('hold', aptMarkCommand('hold', toHold), { waitForLock: true });
                 logger.info(`host ${target.name}: upgrading`);
-                await run('upgrade', aptApplyCommand(cfg.mode, cfg.dpkgLockTimeoutMs / 1000, selected.map((p) => p.package)), { timeoutMs: cfg.timeoutMs });
+                await run('upgrade', aptApplyCommand(cfg.mode, cfg.dpkgLockTimeoutMs / 1000, named), { timeoutMs: cfg.timeoutMs });
             }
             finally {
                 // Unheld whatever happened (only what this run held: holds of the admin's stay).
                 if (toHold.length) {
-                    const u = await s.exec(as(aptMarkCommand('unhold', toHold)), { step: 'unhold' }).catch((e) => ({ code: -1, stderr: errorMessage(e), stdout: '' }));
-                    if (u.code !== 0)
-                        r.warnings.push(`could not unhold ${toHold.join(', ')} (${u.stderr.trim()}); run apt-mark unhold on the host`);
+                    const u = await run('unhold', aptMarkCommand('unhold', toHold), { waitForLock: true, check: false }).catch((e) => ({ code: -1, stderr: errorMessage(e), stdout: '' }));
+                    if (u.code !== 0) {
+                        const w = `could not unhold ${toHold.join(', ')} (${u.stderr.trim().split('\n').pop()}); run 'apt-mark unhold ${toHold.join(' ')}' on the host`;
+                        r.warnings.push(w);
+                        logger.warning(`host ${target.name}: ${w}`);
+                    }
                 }
             }
             const installed = parseInstalled((await run('verify', installedVersionsCommand(plan.map((p) => p.package)))).stdout);
-            const wrong = selected.filter((p) => installed.get(p.package) !== p.to);
+            const wrong = selected.filter((p) => p.from !== '' && installed.get(p.package) !== p.to);
+            // What changed, whatever the reason (dependencies of security updates included).
+            r.packages = plan.filter((p) => installed.has(p.package) && installed.get(p.package) !== p.from).map((p) => ({ package: p.package, from: p.from, to: installed.get(p.package) }));
             if (wrong.length)
                 throw new StepError('verify', `apt-get succeeded, but ${wrong.map((p) => `${p.package} is at ${installed.get(p.package) ?? 'nothing'} (expected ${p.to})`).join(', ')}`);
             const moved = excluded.filter((p) => installed.get(p.package) !== p.from);
@@ -67142,6 +67175,8 @@ async function patchHost(cfg, pool, target, logger) {
         const rebooting = cfg.reboot === 'always';
         const after = parseAfterUpgrade((await run('services', afterUpgradeCommand(), { check: false, timeoutMs: 10 * 60_000 })).stdout);
         r.rebootReasons = after.rebootReasons;
+        if (after.needrestartFailed)
+            r.warnings.push(`needrestart failed (${after.needrestartFailed}): services using replaced libraries were not checked`);
         const willReboot = rebooting || (cfg.reboot === 'if-required' && after.rebootRequired);
         if (cfg.restartServices && !willReboot && after.services.length) {
             const out = (await run('restart services', restartServicesCommand(after.services), { check: false, timeoutMs: 10 * 60_000 })).stdout;
@@ -67194,16 +67229,29 @@ async function patchHost(cfg, pool, target, logger) {
         r.status = 'failed';
         r.step = e instanceof StepError ? e.step : step;
         r.error = errorMessage(e).replace(`host ${target.name}: `, '');
-        // Packages are only "upgraded" once verified.
-        if (r.step === 'upgrade' || r.step === 'hold' || r.step === 'verify')
-            r.packages = [];
+        // A host that went down and did not come back (not a reboot command that just failed).
+        if (r.step === 'reboot' && !(e instanceof SshError && e.kind === 'command'))
+            keepLock = true;
+        if (keepLock && lockDir)
+            r.error += `. The host's maintenance lock stays (deploys refuse to start) until someone has checked it: then remove ${lockDir}/.lock`;
+        // A failed upgrade may have changed some packages: report what dpkg now has.
+        if ((r.step === 'upgrade' || r.step === 'hold') && s && !s.lost && plannedAll.length) {
+            const now = await s
+                .exec(installedVersionsCommand(plannedAll.map((p) => p.package)), { step: 'verify' })
+                .then((x) => parseInstalled(x.stdout))
+                .catch(() => undefined);
+            r.packages = now ? plannedAll.filter((p) => now.has(p.package) && now.get(p.package) !== p.from).map((p) => ({ package: p.package, from: p.from, to: now.get(p.package) })) : [];
+        }
         logger.error(`host ${target.name}: ${r.step === 'connect' ? '' : `${r.step}: `}${r.error}`);
         await record({ type: 'maintenance-failed', release: '', error: r.error, step: r.step });
         return r;
     }
     finally {
         r.durationMs = Date.now() - t0;
-        await locks?.release();
+        if (keepLock)
+            logger.warning(`host ${target.name}: its maintenance lock is left in place (${lockDir}/.lock)`);
+        else
+            await locks?.release();
     }
 }
 
@@ -67273,7 +67321,7 @@ const STATUS_ICON = {
 function patchOutputs(r, dryRun) {
     const by = (f) => Object.fromEntries(r.hosts.map((h) => [h.host, f(h)]));
     return {
-        upgraded: JSON.stringify(dryRun ? {} : by((h) => (h.status === 'updated' ? h.packages : []))),
+        upgraded: JSON.stringify(dryRun ? {} : by((h) => (h.status === 'planned' ? [] : h.packages))),
         planned: JSON.stringify(by((h) => h.packages)),
         rebooted: r.hosts
             .filter((h) => h.rebooted)

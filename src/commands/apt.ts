@@ -8,7 +8,8 @@ import { sh, shScript, type Command } from '../shell/index.js';
 export type UpdateMode = 'security' | 'full' | 'dist';
 
 const quiet = ['-q', '-o', 'Dpkg::Use-Pty=0'];
-const env = ['env', 'DEBIAN_FRONTEND=noninteractive', 'NEEDRESTART_MODE=l', 'APT_LISTCHANGES_FRONTEND=none'];
+// LC_ALL=C: apt's and dpkg's messages (the lock holder's name) are read in English.
+const env = ['env', 'LC_ALL=C', 'DEBIAN_FRONTEND=noninteractive', 'NEEDRESTART_MODE=l', 'APT_LISTCHANGES_FRONTEND=none'];
 const lockWait = (s: number) => ['-o', `DPkg::Lock::Timeout=${Math.max(0, Math.round(s))}`];
 const conf = ['-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'];
 
@@ -29,7 +30,7 @@ export function aptApplyCommand(mode: UpdateMode, lockTimeoutS: number, packages
 }
 
 export function aptMarkCommand(action: 'hold' | 'unhold', packages: string[]): Command {
-  return ['apt-mark', action, '--', ...packages];
+  return ['env', 'LC_ALL=C', 'apt-mark', action, '--', ...packages];
 }
 
 export function showHoldsCommand(): Command {

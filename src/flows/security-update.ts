@@ -28,6 +28,7 @@ import { appendEvent, type HistoryEvent, type NewEvent } from '../host/history.j
 import { acquireLocks, HOST_LOCK_NAME, type HeldLocks } from '../host/lock.js';
 import type { SshPool } from '../host/pool.js';
 import { rebootAndWait } from '../host/reboot.js';
+import { SshError } from '../host/errors.js';
 import type { SshSession } from '../host/session.js';
 import type { Target } from '../host/target.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -113,6 +114,10 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
   let s: SshSession | undefined;
   let historyFile: string | undefined;
   let viaSudo = false;
+  /** Leave the maintenance lock in place (the host's state needs a person). */
+  let keepLock = false;
+  let plannedAll: PlannedUpgrade[] = [];
+  let lockDir = '';
   const as = (c: Command) => privileged(c, viaSudo);
   const run = async (name: string, c: Command, o: { timeoutMs?: number; check?: boolean; waitForLock?: boolean } = {}) => {
     step = name;
@@ -126,6 +131,16 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
       said = true;
       await new Promise((res) => setTimeout(res, 2000));
       x = await s!.exec(as(c), { step: name, timeoutMs: o.timeoutMs });
+    }
+    if (x.timedOut) {
+      const limit = formatDuration(o.timeoutMs ?? 0);
+      const dpkg = name === 'upgrade' || name === 'hold' || name === 'unhold';
+      if (dpkg) keepLock = true;
+      throw new StepError(
+        name,
+        `'${name}' did not finish within ${limit}${name === 'upgrade' ? " ('timeout')" : ''}${x.mayStillRun ? ' and may still be running on the host' : ' and was stopped'}` +
+          (dpkg ? '; dpkg may be half-way: check the host (dpkg --audit, dpkg --configure -a). Its maintenance lock stays, so nothing deploys to it meanwhile' : ''),
+      );
     }
     if (o.check !== false && x.code !== 0) {
       const tail = (x.stderr || x.stdout).trim().split('\n').slice(-8).join('\n');
@@ -161,6 +176,7 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
       step = 'lock';
       const hostDir = (await s.run(hostDirCommand(), { step: 'lock' })).stdout.trim();
       const dir = path.posix.join(hostDir, HOST_LOCK_NAME);
+      lockDir = dir;
       await s.run(as(maintenanceDirCommand(dir)), { step: 'lock' });
       historyFile = path.posix.join(dir, 'history.jsonl');
       locks = await acquireLocks(
@@ -177,10 +193,11 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
       logger.warning(`host ${target.name}: ${r.warnings[r.warnings.length - 1]}`);
     } else {
       logger.info(`host ${target.name}: refreshing the package lists`);
-      await run('apt-get update', aptUpdateCommand(cfg.dpkgLockTimeoutMs / 1000), { timeoutMs: 10 * 60_000 });
+      await run('apt-get update', aptUpdateCommand(cfg.dpkgLockTimeoutMs / 1000), { timeoutMs: Math.max(10 * 60_000, cfg.dpkgLockTimeoutMs + 5 * 60_000) });
     }
     const sim = await run('plan', aptSimulateCommand(cfg.mode), { timeoutMs: 5 * 60_000 });
     const plan = parseSimulation(sim.stdout);
+    plannedAll = plan;
     const { selected, excluded } = selectUpgrades(plan, cfg.mode, cfg.exclude);
     r.packages = selected.map(asUpgrade);
     r.excluded = excluded.map(asUpgrade);
@@ -202,27 +219,28 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
       locks!.assertHeld();
       const holds = new Set((await run('holds', showHoldsCommand())).stdout.split('\n').map((l) => l.trim()));
       const toHold = cfg.exclude.filter((p) => !holds.has(p) && plan.some((x) => x.package === p));
-      if (toHold.length) await run('hold', aptMarkCommand('hold', toHold), { waitForLock: true });
+      // New packages (a new kernel's) come in as dependencies of the upgrades that need them;
+      // naming them with --only-upgrade would skip them.
+      const named = selected.filter((p) => p.from !== '').map((p) => p.package);
       try {
+        if (toHold.length) await run('hold', aptMarkCommand('hold', toHold), { waitForLock: true });
         logger.info(`host ${target.name}: upgrading`);
-        await run(
-          'upgrade',
-          aptApplyCommand(
-            cfg.mode,
-            cfg.dpkgLockTimeoutMs / 1000,
-            selected.map((p) => p.package),
-          ),
-          { timeoutMs: cfg.timeoutMs },
-        );
+        await run('upgrade', aptApplyCommand(cfg.mode, cfg.dpkgLockTimeoutMs / 1000, named), { timeoutMs: cfg.timeoutMs });
       } finally {
         // Unheld whatever happened (only what this run held: holds of the admin's stay).
         if (toHold.length) {
-          const u = await s.exec(as(aptMarkCommand('unhold', toHold)), { step: 'unhold' }).catch((e) => ({ code: -1, stderr: errorMessage(e), stdout: '' }));
-          if (u.code !== 0) r.warnings.push(`could not unhold ${toHold.join(', ')} (${u.stderr.trim()}); run apt-mark unhold on the host`);
+          const u = await run('unhold', aptMarkCommand('unhold', toHold), { waitForLock: true, check: false }).catch((e) => ({ code: -1, stderr: errorMessage(e), stdout: '' }));
+          if (u.code !== 0) {
+            const w = `could not unhold ${toHold.join(', ')} (${u.stderr.trim().split('\n').pop()}); run 'apt-mark unhold ${toHold.join(' ')}' on the host`;
+            r.warnings.push(w);
+            logger.warning(`host ${target.name}: ${w}`);
+          }
         }
       }
       const installed = parseInstalled((await run('verify', installedVersionsCommand(plan.map((p) => p.package)))).stdout);
-      const wrong = selected.filter((p) => installed.get(p.package) !== p.to);
+      const wrong = selected.filter((p) => p.from !== '' && installed.get(p.package) !== p.to);
+      // What changed, whatever the reason (dependencies of security updates included).
+      r.packages = plan.filter((p) => installed.has(p.package) && installed.get(p.package) !== p.from).map((p) => ({ package: p.package, from: p.from, to: installed.get(p.package)! }));
       if (wrong.length) throw new StepError('verify', `apt-get succeeded, but ${wrong.map((p) => `${p.package} is at ${installed.get(p.package) ?? 'nothing'} (expected ${p.to})`).join(', ')}`);
       const moved = excluded.filter((p) => installed.get(p.package) !== p.from);
       if (moved.length) r.warnings.push(`excluded packages changed anyway: ${moved.map((p) => `${p.package} ${p.from} → ${installed.get(p.package)}`).join(', ')}`);
@@ -230,6 +248,7 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
     const rebooting = cfg.reboot === 'always';
     const after = parseAfterUpgrade((await run('services', afterUpgradeCommand(), { check: false, timeoutMs: 10 * 60_000 })).stdout);
     r.rebootReasons = after.rebootReasons;
+    if (after.needrestartFailed) r.warnings.push(`needrestart failed (${after.needrestartFailed}): services using replaced libraries were not checked`);
     const willReboot = rebooting || (cfg.reboot === 'if-required' && after.rebootRequired);
     if (cfg.restartServices && !willReboot && after.services.length) {
       const out = (await run('restart services', restartServicesCommand(after.services), { check: false, timeoutMs: 10 * 60_000 })).stdout;
@@ -269,13 +288,23 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
     r.status = 'failed';
     r.step = e instanceof StepError ? e.step : step;
     r.error = errorMessage(e).replace(`host ${target.name}: `, '');
-    // Packages are only "upgraded" once verified.
-    if (r.step === 'upgrade' || r.step === 'hold' || r.step === 'verify') r.packages = [];
+    // A host that went down and did not come back (not a reboot command that just failed).
+    if (r.step === 'reboot' && !(e instanceof SshError && e.kind === 'command')) keepLock = true;
+    if (keepLock && lockDir) r.error += `. The host's maintenance lock stays (deploys refuse to start) until someone has checked it: then remove ${lockDir}/.lock`;
+    // A failed upgrade may have changed some packages: report what dpkg now has.
+    if ((r.step === 'upgrade' || r.step === 'hold') && s && !s.lost && plannedAll.length) {
+      const now = await s
+        .exec(installedVersionsCommand(plannedAll.map((p) => p.package)), { step: 'verify' })
+        .then((x) => parseInstalled(x.stdout))
+        .catch(() => undefined);
+      r.packages = now ? plannedAll.filter((p) => now.has(p.package) && now.get(p.package) !== p.from).map((p) => ({ package: p.package, from: p.from, to: now.get(p.package)! })) : [];
+    }
     logger.error(`host ${target.name}: ${r.step === 'connect' ? '' : `${r.step}: `}${r.error}`);
     await record({ type: 'maintenance-failed', release: '', error: r.error, step: r.step });
     return r;
   } finally {
     r.durationMs = Date.now() - t0;
-    await locks?.release();
+    if (keepLock) logger.warning(`host ${target.name}: its maintenance lock is left in place (${lockDir}/.lock)`);
+    else await locks?.release();
   }
 }

@@ -124,6 +124,7 @@ export function urlFor(u: URL, address: string): URL {
   if (!hasHostPlaceholder(u)) return u;
   const v = new URL(u.href);
   v.hostname = address.includes(':') ? `[${address}]` : address;
+  if (hasHostPlaceholder(v)) throw new Error(`cannot put host address '${address}' into health URL ${redactUrl(u).replace(HOST_PLACEHOLDER, '{host}')}`);
   return v;
 }
 
@@ -136,7 +137,8 @@ export function parseUrls(raw: string): URL[] {
   return lines.map((l) => {
     let u: URL;
     try {
-      u = new URL(l.replaceAll('{host}', HOST_PLACEHOLDER));
+      // {host} stands only for the URL's host, never in its path or query.
+      u = new URL(l.replace(/^([a-z]+:\/\/(?:[^@/]*@)?)\{host\}/i, `$1${HOST_PLACEHOLDER}`));
     } catch {
       throw new ParseError(`'${redactUrl(l)}' is not a URL; write it in full, e.g. http://127.0.0.1:8080/health`);
     }

@@ -21,9 +21,13 @@ export function parseSimulation(stdout: string): PlannedUpgrade[] {
   for (const line of stdout.split('\n')) {
     const m = /^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^[)]*?)(?: \[[^\]]*\])?\)/.exec(line);
     if (!m) continue;
+    // `Origin:version/suite`, or `Label:suite` for a source without a version.
     const suites = m[4]!
       .split(',')
-      .map((s) => s.trim().split('/')[1] ?? '')
+      .map((s) => {
+        const t = s.trim();
+        return t.includes('/') ? t.slice(t.lastIndexOf('/') + 1) : t.slice(t.indexOf(':') + 1);
+      })
       .filter(Boolean);
     out.push({ package: m[1]!.replace(/:\S+$/, ''), from: m[2] ?? '', to: m[3]!, suites, security: suites.some((s) => /-security$/.test(s)) });
   }
@@ -55,6 +59,8 @@ export interface AfterUpgrade {
   services: string[];
   /** needrestart's kernel status: 0 unknown, 1 current, 2 ABI-compatible upgrade, 3 new version. */
   kernelStatus?: number;
+  /** needrestart ran and failed (its exit code): services were not checked. */
+  needrestartFailed?: string;
 }
 
 export function parseAfterUpgrade(stdout: string): AfterUpgrade {
@@ -67,6 +73,7 @@ export function parseAfterUpgrade(stdout: string): AfterUpgrade {
     else if (k === 'NEEDRESTART') r.needrestart = v === 'yes';
     else if (k === 'NEEDRESTART-SVC' && v) r.services.push(v);
     else if (k === 'NEEDRESTART-KSTA') r.kernelStatus = Number(v);
+    else if (k === 'NEEDRESTART-FAILED') r.needrestartFailed = v || 'failed';
   }
   if (r.kernelStatus !== undefined && r.kernelStatus >= 2) {
     r.rebootRequired = true;

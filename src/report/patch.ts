@@ -6,7 +6,7 @@ import { code, esc, table } from './markdown.js';
 export function patchOutputs(r: PatchResult, dryRun: boolean): Record<string, string> {
   const by = <T>(f: (h: PatchResult['hosts'][number]) => T) => Object.fromEntries(r.hosts.map((h) => [h.host, f(h)]));
   return {
-    upgraded: JSON.stringify(dryRun ? {} : by((h) => (h.status === 'updated' ? h.packages : []))),
+    upgraded: JSON.stringify(dryRun ? {} : by((h) => (h.status === 'planned' ? [] : h.packages))),
     planned: JSON.stringify(by((h) => h.packages)),
     rebooted: r.hosts
       .filter((h) => h.rebooted)

@@ -145,7 +145,8 @@ describe('postgres', () => {
     const killer = (async () => {
       for (let i = 0; i < 100; i++) {
         await sleep(100);
-        const r = await onHost(pool, db, 'pkill -x pg_dump && echo killed || true');
+        // The dump itself (pg_dump -Fc), never the version probe that runs just before it.
+        const r = await onHost(pool, db, 'pkill -f "[p]g_dump -Fc " && echo killed || true');
         if (r.includes('killed')) return true;
       }
       return false;

@@ -11,6 +11,7 @@ Inst tzdata [2026b-0+deb12u1] (2026f-0+deb12u1 Debian:12.13/oldstable, Debian-Se
 Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
 Inst base-files [12.4+deb12u15] (12.4+deb12u16 Debian:12.14/oldstable [amd64])
 Inst libfoo1:i386 (1.0-1 Debian:12.14/oldstable [i386])
+Inst libbar2 [2.0-1] (2.0-1+deb12u1 Local mirror:bookworm-security [amd64])
 Conf libssl3 (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])
 `;
 
@@ -23,6 +24,7 @@ describe('apt simulation', () => {
       ['libssl3', '3.0.20-1~deb12u2', '3.0.22-1~deb12u2', true],
       ['base-files', '12.4+deb12u15', '12.4+deb12u16', false],
       ['libfoo1', '', '1.0-1', false],
+      ['libbar2', '2.0-1', '2.0-1+deb12u1', true],
     ]);
     expect(p[1]!.suites).toEqual(['oldstable', 'oldstable-security']);
   });
@@ -30,20 +32,20 @@ describe('apt simulation', () => {
   it('security mode takes only security updates; exclude leaves packages out in every mode', () => {
     const p = parseSimulation(SIM);
     const s = selectUpgrades(p, 'security', ['tzdata']);
-    expect(s.selected.map((x) => x.package)).toEqual(['libperl5.36', 'libssl3']);
+    expect(s.selected.map((x) => x.package)).toEqual(['libperl5.36', 'libssl3', 'libbar2']);
     expect(s.excluded.map((x) => x.package)).toEqual(['tzdata']);
-    expect(selectUpgrades(p, 'full', ['base-files']).selected.map((x) => x.package)).toEqual(['libperl5.36', 'tzdata', 'libssl3', 'libfoo1']);
+    expect(selectUpgrades(p, 'full', ['base-files']).selected.map((x) => x.package)).toEqual(['libperl5.36', 'tzdata', 'libssl3', 'libfoo1', 'libbar2']);
   });
 
   it('applies non-interactively, keeping changed config files, waiting a bound for the dpkg lock', () => {
     expect(render(aptApplyCommand('security', 300, ['libssl3', 'openssl']))).toMatchInlineSnapshot(
-      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=300' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' install --only-upgrade -- libssl3 openssl"`,
+      `"env 'LC_ALL=C' 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=300' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' install --only-upgrade -- libssl3 openssl"`,
     );
     expect(render(aptApplyCommand('dist', 60, []))).toMatchInlineSnapshot(
-      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=60' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' dist-upgrade"`,
+      `"env 'LC_ALL=C' 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -y -o 'DPkg::Lock::Timeout=60' -o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold' dist-upgrade"`,
     );
     expect(render(aptSimulateCommand('full'))).toMatchInlineSnapshot(
-      `"env 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -s -o 'Debug::NoLocking=1' upgrade"`,
+      `"env 'LC_ALL=C' 'DEBIAN_FRONTEND=noninteractive' 'NEEDRESTART_MODE=l' 'APT_LISTCHANGES_FRONTEND=none' apt-get -q -o 'Dpkg::Use-Pty=0' -s -o 'Debug::NoLocking=1' upgrade"`,
     );
   });
 });
@@ -70,5 +72,16 @@ describe('after the upgrade', () => {
       ),
     ).toBe('process 4242 (apt-get) holds /var/lib/dpkg/lock-frontend');
     expect(dpkgLockHolder('E: Unable to locate package nope')).toBeUndefined();
+  });
+});
+
+describe('{host} in health URLs', () => {
+  it('stands for each host in the URL host only, never in its path', async () => {
+    const { parseUrls, urlFor } = await import('../../src/health/spec.js');
+    const [u] = parseUrls('https://{host}:8443/health?x={host}');
+    expect(urlFor(u!, '10.0.0.5').href).toBe('https://10.0.0.5:8443/health?x={host}');
+    expect(urlFor(u!, '2001:db8::1').host).toBe('[2001:db8::1]:8443');
+    expect(() => urlFor(u!, 'bad host')).toThrow(/cannot put host address 'bad host'/);
+    expect(parseUrls('http://127.0.0.1:8080/health')[0]!.href).toBe('http://127.0.0.1:8080/health');
   });
 });
