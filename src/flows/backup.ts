@@ -21,6 +21,7 @@ import type { Target } from '../host/target.js';
 import { Timeline } from '../host/timeline.js';
 import { formatDuration } from '../text.js';
 import type { Storage } from '../storage/index.js';
+import type { BackupResult } from '../backup/results.js';
 import { backupDir, listBackups, MANIFEST_FORMAT, newBackupId, setPrefix, type Compression, type Manifest } from '../backup/manifest.js';
 import { applyRetention, type Retention } from '../backup/retention.js';
 import { compressor, encrypt, tap, type Encryption } from '../backup/pipeline.js';
@@ -43,17 +44,7 @@ export interface BackupConfig {
   timeoutMs: number;
 }
 
-export interface BackupResult {
-  ok: boolean;
-  manifest?: Manifest;
-  location?: string;
-  durationMs: number;
-  deleted: string[];
-  kept: { id: string; reasons: string[] }[];
-  orphansRemoved: string[];
-  warnings: string[];
-  error?: string;
-}
+export type { BackupResult } from '../backup/results.js';
 
 /** A 0600 file with a secret in the user's ~/.ops-actions/tmp, removed afterwards. */
 async function secretFile(h: HostCtx, value: string): Promise<string> {

@@ -7,6 +7,7 @@
  * with `drop-existing`) → restore, streaming the same way again → health gate → record
  * `restore-completed`. Nothing touches the target before the backup is proven whole.
  */
+import type { Phase, RestoreResult } from '../backup/results.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkHealth } from '../health/check.js';
@@ -46,23 +47,7 @@ export interface RestoreConfig {
   timeoutMs: number;
 }
 
-export interface Phase {
-  name: string;
-  ms: number;
-  ok: boolean;
-}
-
-export interface RestoreResult {
-  ok: boolean;
-  manifest?: Manifest;
-  phases: Phase[];
-  durationMs: number;
-  backupAgeS?: number;
-  rtoMet?: boolean;
-  rpoMet?: boolean;
-  restored: boolean;
-  error?: string;
-}
+export type { Phase, RestoreResult } from '../backup/results.js';
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 

@@ -1,39 +1,12 @@
 /** backup's and restore's job summaries, outputs and the DR drill report. */
 import { formatDuration } from '../text.js';
 import { code, esc, table } from './markdown.js';
-
-interface ManifestView {
-  id: string;
-  app: string;
-  environment: string;
-  name: string;
-  host: string;
-  source: { kind: string; database?: string; paths?: string[]; volume?: string; path?: string };
-  tool: string;
-  object: string;
-  compression: string;
-  dump_compression?: string;
-  encryption: { kind: string };
-  plaintext: { bytes: number; sha256: string };
-  ciphertext: { bytes: number; sha256: string };
-  finished: string;
-}
-
-interface BackupView {
-  ok: boolean;
-  manifest?: ManifestView;
-  location?: string;
-  durationMs: number;
-  deleted: string[];
-  kept: { id: string; reasons: string[] }[];
-  orphansRemoved: string[];
-  warnings: string[];
-  error?: string;
-}
+import type { Manifest } from '../backup/manifest.js';
+import type { BackupResult, RestoreResult } from '../backup/results.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 2 : 1)} MiB`;
 
-export function backupOutputs(r: BackupView): Record<string, string | number> {
+export function backupOutputs(r: BackupResult): Record<string, string | number> {
   const m = r.manifest;
   return {
     'backup-id': m?.id ?? '',
@@ -46,12 +19,12 @@ export function backupOutputs(r: BackupView): Record<string, string | number> {
 }
 
 /** What of the source was backed up: the database, file, paths or volume. */
-function sourceWhat(s: ManifestView['source']): string {
+function sourceWhat(s: Manifest['source']): string {
   const what = s.database ?? s.path ?? s.volume ?? s.paths?.join(', ');
   return what ? code(what) : '';
 }
 
-export function backupSummary(r: BackupView, title: string): string {
+export function backupSummary(r: BackupResult, title: string): string {
   const m = r.manifest;
   const lines = [`## ${title}: ${r.ok ? '✅ complete' : '❌ failed'}`, ''];
   if (!r.ok) lines.push(esc(r.error ?? 'failed'), '');
@@ -81,19 +54,7 @@ export function backupSummary(r: BackupView, title: string): string {
   return lines.join('\n');
 }
 
-interface RestoreView {
-  ok: boolean;
-  manifest?: ManifestView;
-  phases: { name: string; ms: number; ok: boolean }[];
-  durationMs: number;
-  backupAgeS?: number;
-  rtoMet?: boolean;
-  rpoMet?: boolean;
-  restored: boolean;
-  error?: string;
-}
-
-export function restoreOutputs(r: RestoreView, reportPath: string): Record<string, string | number | boolean> {
+export function restoreOutputs(r: RestoreResult, reportPath: string): Record<string, string | number | boolean> {
   return {
     'backup-id': r.manifest?.id ?? '',
     'duration-ms': r.durationMs,
@@ -105,7 +66,7 @@ export function restoreOutputs(r: RestoreView, reportPath: string): Record<strin
 }
 
 /** The DR drill report: what was restored, each phase's time, RTO and RPO against their targets. */
-export function drReport(r: RestoreView, o: { title: string; mode: string; target: string; rtoTargetMs: number; rpoTargetMs: number; when: string }): string {
+export function drReport(r: RestoreResult, o: { title: string; mode: string; target: string; rtoTargetMs: number; rpoTargetMs: number; when: string }): string {
   const m = r.manifest;
   const verdict = (met: boolean | undefined) => (met === undefined ? '–' : met ? '✅ met' : '❌ missed');
   return [
