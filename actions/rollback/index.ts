@@ -8,6 +8,7 @@ import { SshPool } from '../../src/host/pool.js';
 import { rollback, type RollbackResult } from '../../src/flows/rollback.js';
 import { deploySummary } from '../../src/report/deploy.js';
 import { schema } from '../../src/schemas/rollback.js';
+import { confirmPolicy } from '../../src/deploy/switch.js';
 
 async function main(ctx: ActionContext) {
   const { values: v, problems } = collectInputs(schema, ctx.inputs);
@@ -16,6 +17,11 @@ async function main(ctx: ActionContext) {
   const tlsWarning = insecureTlsWarning(spec, 'health-');
   if (tlsWarning) ctx.logger.warning(tlsWarning);
   const ssh = resolveSshInto(v, problems, { workspace: ctx.run.workspace, logger: ctx.logger });
+  const confirm = confirmPolicy(
+    { confirmTimeoutMs: v['confirm-timeout'], gateTimeoutMs: spec.urls.length ? spec.timeoutMs : undefined, lockTimeoutMs: v['lock-timeout'], autoRollback: true },
+    problems,
+    (m) => ctx.logger.warning(m),
+  );
   if (problems.length) throw new InputError(problems);
   const pool = new SshPool(ssh!.options);
   let r: RollbackResult;
@@ -28,6 +34,7 @@ async function main(ctx: ActionContext) {
         gate: spec.urls.length ? { spec, autoRollback: false } : undefined,
         maxParallel: ssh!.maxParallel,
         lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
+        confirm,
         commandTimeoutMs: ssh!.options.commandTimeoutMs,
         onLocked: (held, id) => saveLocks(ctx, held, id),
       },
@@ -57,7 +64,7 @@ async function main(ctx: ActionContext) {
   );
   ctx.setOutput('version', r.version);
   await ctx.summary(
-    deploySummary({ ok: r.ok, release: { id: r.to, version: r.version }, hosts: r.hosts, rolledBack: false, timeline: r.timeline }, `Rollback ${v.app} in ${v.environment}`) +
+    deploySummary({ ok: r.ok, release: { id: r.to, version: r.version }, hosts: r.hosts, rolledBack: false, timeline: r.timeline, notices: r.notices }, `Rollback ${v.app} in ${v.environment}`) +
       '\n> Database migrations are not reverted by a rollback.\n',
   );
   if (!r.ok) throw new Error(r.error);

@@ -66729,6 +66729,18 @@ if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
 printf '%s\\n' "$2" >> "$1"
 chmod 600 "$1"`, file, line);
 }
+/**
+ * Append one event whose time is taken on the host when the command runs (for commands
+ * rendered now and run later, by the host's watchdog). `event` has no `time`; it is put first.
+ */
+function appendEventAtHostTimeCommand(file, event) {
+    const rest = JSON.stringify(event).replace(/\n/g, '\\n').slice(1);
+    return shell_shScript(shell_sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '{"time":"%s",%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$2" >> "$1"
+chmod 600 "$1"`, file, rest);
+}
 
 ;// CONCATENATED MODULE: ./src/commands/hooks.ts
 /** User scripts on a host (hooks, build, restart and migration commands). */
@@ -67022,12 +67034,128 @@ function versionCommand(argv) {
     return argv;
 }
 
+;// CONCATENATED MODULE: ./src/commands/watchdog.ts
+/**
+ * The switch watchdog's remote operations ("commit confirmed"). Before a host is switched,
+ * a detached process is started on the host: unless the switch is confirmed within its
+ * timeout (by the host's clock), it takes the deploy lock and runs the revert command (the
+ * same activation steps a rollback runs), records the revert in the history and exits.
+ *
+ * The decision is one atomic `ln -s` of `<dir>/decided`: the run writes `confirmed` (or
+ * `rolled-back` when it returned the host itself), the watchdog writes `reverting`; whoever
+ * is first decides, the other reads the link. Everything here is constant script text with
+ * data as positional parameters; the revert, lock and history commands are rendered
+ * `Command`s built by their own builders.
+ */
+
+/** The watchdog itself (run detached by `armWatchdogCommand`). */
+const WATCHDOG = shell_sh `app_dir=$1 d=$2 guarded=$3 previous=$4 timeout_s=$5 lock_wait_s=$6 run_mark=$7
+acquire=$8 takeover=$9
+shift 9
+release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5
+set +e
+trap 'rm -rf "$d"' EXIT
+say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $guarded (pid $$): $*"; }
+cur() { c=$(readlink "$app_dir/current" 2>/dev/null) || c=; echo "\${c##*/}"; }
+other() { c=$(cur); [ "$c" != "$guarded" ] && [ "$c" != "$previous" ]; }
+deadline=$(( $(date +%s) + timeout_s ))
+say "armed: returns to $previous unless the switch to $guarded is confirmed within \${timeout_s}s"
+while :; do
+  if [ -L "$d/decided" ]; then say "$(readlink "$d/decided"); exiting"; exit 0; fi
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  [ "$(date +%s)" -lt "$deadline" ] || break
+  sleep 1
+done
+if ! ln -s reverting "$d/decided" 2>/dev/null; then say "$(readlink "$d/decided") at the deadline; exiting"; exit 0; fi
+say "not confirmed within \${timeout_s}s: taking the deploy lock to return to $previous"
+lock_deadline=$(( $(date +%s) + lock_wait_s ))
+shown=
+while :; do
+  out=$(sh -c "$acquire" 2>&1)
+  case $out in acquired*) break ;; esac
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  case $out in
+    held-guard*) w="the host's maintenance lock" ;;
+    held*)
+      if printf '%s' "$out" | grep -qF -- "$run_mark"; then
+        say "taking over the lock of the run that switched (it never confirmed)"
+        sh -c "$takeover" >/dev/null 2>&1
+        continue
+      fi
+      w="another run's deploy lock" ;;
+    *) w="the lock (could not be read: $out)" ;;
+  esac
+  [ "$w" = "$shown" ] || { say "waiting for $w"; shown=$w; }
+  if [ "$(date +%s)" -ge "$lock_deadline" ]; then say "gave up waiting for $w after \${lock_wait_s}s; $guarded stays live"; exit 1; fi
+  sleep 2
+done
+( while sleep 20; do sh -c "$renew" >/dev/null 2>&1; done ) &
+renewer=$!
+unlock() { kill "$renewer" 2>/dev/null; wait "$renewer" 2>/dev/null; sh -c "$release" >/dev/null 2>&1; }
+if other; then say "the host serves $(cur) now (another run switched it); exiting"; unlock; exit 0; fi
+say "returning to $previous"
+if sh -c "$revert"; then
+  sh -c "$record_reverted" || say "could not record the revert in the history"
+  say "returned to $previous; $guarded is marked bad"
+  unlock
+  exit 0
+fi
+rc=$?
+sh -c "$record_failed" || true
+say "returning to $previous failed (exit code $rc); $guarded may still be live"
+unlock
+exit 1`;
+/**
+ * Start the watchdog detached from the SSH session (a new session by `setsid`, else
+ * `nohup`), its output appended to the log. Prints `armed <pid>`. Fails when the
+ * directory already exists (a token is used once) or neither launcher exists.
+ */
+function armWatchdogCommand(p) {
+    return shell_shScript(shell_sh `log=$1 d=$2 body=$3
+shift 3
+umask 077
+mkdir -p "$(dirname "$d")"
+mkdir "$d"
+: >> "$log"
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+elif command -v nohup >/dev/null 2>&1; then
+  nohup sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+else
+  rm -rf "$d"
+  echo "neither setsid nor nohup is installed: the watchdog cannot run detached" >&2
+  exit 3
+fi
+echo "$!" > "$d/pid"
+echo "armed $!"`, p.log, p.dir, watchdogBody(), p.appDir, p.dir, p.guarded, p.previous, String(p.timeoutS), String(p.lockWaitS), p.runMark, p.acquire, p.takeover, p.release, p.renew, p.revert, p.recordReverted, p.recordFailed);
+}
+/** The watchdog's script text (constant; what `armWatchdogCommand` runs detached). */
+function watchdogBody() {
+    return shell_shScript(WATCHDOG)[2];
+}
+/**
+ * Decide a watchdog's switch: `confirmed`, `rolled-back` (the run returned the host
+ * itself) or `kept` (the run leaves a release that failed its gate live, as asked). Prints `ok` when this call decided; otherwise what was decided first
+ * (`reverting`: the watchdog is returning the host), or `gone` when the watchdog has
+ * already exited (its directory removed).
+ */
+function decideWatchdogCommand(dir, what) {
+    return shell_shScript(shell_sh `if [ ! -d "$1" ]; then echo gone
+elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
+else readlink "$1/decided" 2>/dev/null || echo gone; fi`, dir, what);
+}
+/** Whether a watchdog process is still running (`running` or `gone`). */
+function watchdogAliveCommand(pid) {
+    return shell_shScript(shell_sh `if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -67973,7 +68101,7 @@ const SCHEMA = {
     'maintenance-started': { mode: 'string' },
     'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
     'maintenance-failed': { error: 'string' },
-    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+    'switch-reverted-unconfirmed': { to: 'string', reason: 'string' },
 };
 function hasKind(v, k) {
     if (k === 'string[]')
@@ -68191,10 +68319,12 @@ async function stageCompose(h, m, src) {
     await h.session.replaceFile(external_node_path_default().posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
     return full;
 }
-/** Make a compose release serve: `up -d` with its files, then point `current` at it. */
-async function activateCompose(h, m) {
-    await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
-    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+/** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
+function composeActivation(h, m) {
+    return [
+        { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
+        { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+    ];
 }
 function parseContainers(stdout) {
     return stdout
@@ -68307,11 +68437,288 @@ async function stageFiles(h, m, src, hookEnv) {
     await h.session.replaceFile(external_node_path_default().posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
     return m;
 }
-/** Switch `current` atomically, then run the release's restart command. */
-async function activateFiles(h, m, hookEnv) {
-    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
-    if (m.restart_command)
-        await h.session.run(hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
+/** What makes a file release serve: `current` switched atomically, then the release's restart command. */
+function filesActivation(h, m, hookEnv) {
+    return [
+        { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+        ...(m.restart_command ? [{ step: 'restart-command', command: hookCommand(h.layout.current, m.restart_command, hookEnv), stream: true }] : []),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/host/watchdog.ts
+/**
+ * Commit-confirmed switches, runner side: arm a host's watchdog before switching it,
+ * confirm it once the switch is proven (or say the run returned the host itself). A run
+ * that dies between the two leaves a host that returns to its previous release by itself.
+ *
+ *   <app-dir>/.watchdog/<token>/   one armed switch (pid; `decided` -> confirmed | rolled-back | reverting)
+ *   <app-dir>/watchdog.log         what every watchdog did (0600)
+ */
+
+
+
+
+
+/** An armed watchdog on one host. */
+class Watchdog {
+    session;
+    dir;
+    pid;
+    timeoutMs;
+    constructor(session, dir, pid, timeoutMs) {
+        this.session = session;
+        this.dir = dir;
+        this.pid = pid;
+        this.timeoutMs = timeoutMs;
+    }
+    /** Decide: `ok` when this call decided; `reverting` when the watchdog was first. */
+    async decide(what) {
+        const r = await this.session.run(decideWatchdogCommand(this.dir, what), { step: 'confirm' });
+        const out = r.stdout.trim();
+        if (out === 'ok')
+            return 'ok';
+        if (out === 'reverting')
+            return 'reverting';
+        // Already decided the same way (a second call), or the watchdog has exited.
+        return out === what ? 'ok' : 'gone';
+    }
+    async alive() {
+        const r = await this.session.run(watchdogAliveCommand(this.pid), { step: 'watchdog' });
+        return r.stdout.trim() === 'running';
+    }
+}
+function watchdogPaths(l) {
+    return { root: external_node_path_default().posix.join(l.appDir, '.watchdog'), log: external_node_path_default().posix.join(l.appDir, 'watchdog.log') };
+}
+/** Start the host's watchdog for one switch. Throws (nothing switched yet) when it cannot be started. */
+async function armWatchdog(session, o) {
+    const { root, log } = watchdogPaths(o.layout);
+    const token = `${o.guarded.id}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    const dir = external_node_path_default().posix.join(root, token);
+    const appDir = o.layout.appDir;
+    const owner = {
+        id: `watchdog-${token}`,
+        kind: 'deploy',
+        app: o.app,
+        environment: o.environment,
+        actor: 'ops-actions watchdog',
+        run_url: o.runUrl,
+        acquired: new Date().toISOString(),
+        ttl_s: Math.max(60, o.runLock.ttl_s),
+        expires: new Date(Date.now() + Math.max(60, o.runLock.ttl_s) * 1000).toISOString(),
+    };
+    const timeoutS = Math.max(1, Math.ceil(o.timeoutMs / 1000));
+    const reason = `the switch to ${o.guarded.id} was not confirmed within ${timeoutS}s (the run that switched it died or ran out of time: ${o.runUrl || 'no run URL'})`;
+    const reverted = {
+        host: o.host,
+        type: 'switch-reverted-unconfirmed',
+        release: o.guarded.id,
+        version: o.guarded.version,
+        to: o.previous.id,
+        reason,
+        actor: owner.actor,
+        run_url: o.runUrl,
+    };
+    const failed = { host: o.host, type: 'marked-bad', release: o.guarded.id, reason: `${reason}; returning to ${o.previous.id} failed (see ${log})` };
+    const r = await session.run(armWatchdogCommand({
+        appDir,
+        dir,
+        log,
+        guarded: o.guarded.id,
+        previous: o.previous.id,
+        timeoutS,
+        lockWaitS: Math.max(1, Math.ceil(o.lockWaitMs / 1000)),
+        runMark: `"id":${JSON.stringify(o.runLock.id)}`,
+        acquire: render(acquireCommand(appDir, owner, true)),
+        takeover: render(breakCommand(appDir, o.runLock.id, -1)),
+        release: render(releaseCommand(appDir, owner.id)),
+        renew: render(['touch', external_node_path_default().posix.join(o.layout.lock, 'owner.json')]),
+        revert: o.revert.map((c) => render(c)).join(' && '),
+        recordReverted: render(appendEventAtHostTimeCommand(o.layout.history, reverted)),
+        recordFailed: render(appendEventAtHostTimeCommand(o.layout.history, failed)),
+    }), { step: 'arm watchdog' });
+    const pid = Number(/^armed (\d+)/m.exec(r.stdout)?.[1]);
+    if (!pid)
+        throw new Error(`host ${o.host}: the watchdog did not start (${r.stdout.trim() || r.stderr.trim() || 'no output'})`);
+    return new Watchdog(session, dir, pid, o.timeoutMs);
+}
+/**
+ * A revert by a watchdog that no run has reported yet: the last one in the history, when
+ * no deploy or rollback started after it.
+ */
+function unreportedRevert(history) {
+    const last = history_eventsOf(history, 'switch-reverted-unconfirmed').pop();
+    if (!last)
+        return undefined;
+    const after = history.slice(history.indexOf(last) + 1);
+    return after.some((e) => e.type === 'deploy-started' || (e.type === 'rollback' && e.reason === 'manual')) ? undefined : last;
+}
+
+;// CONCATENATED MODULE: ./src/deploy/context.ts
+
+
+
+
+
+
+async function loadHost(target, session, appDir, o) {
+    const state = await context_readState(session, appDir);
+    return { target, session, state, layout: layout(state.appDir), ...o };
+}
+/** The host's state in one round trip; a read that does not fit in memory is an error, never a half-read state. */
+async function context_readState(session, appDir) {
+    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
+    if (r.truncated)
+        throw new Error(`host ${session.target.name}: its state under ${appDir} is larger than can be read (over 8 MiB); check its releases/ and history.jsonl`);
+    try {
+        return parseState(r.stdout);
+    }
+    catch (e) {
+        throw new Error(`host ${session.target.name}: ${e.message}`);
+    }
+}
+/** Re-read the host's state (after changes). */
+async function reloadHost(h, appDir) {
+    h.state = await context_readState(h.session, appDir);
+}
+async function record(h, e) {
+    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
+    await h.session.run(history_appendEvent(h.layout.history, event), { step: 'history' });
+}
+/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
+function redactEvent(e, redact) {
+    if (typeof e === 'string')
+        return redact(e);
+    if (Array.isArray(e))
+        return e.map((x) => redactEvent(x, redact));
+    if (e && typeof e === 'object')
+        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
+    return e;
+}
+/**
+ * Connect to every target and read its state (one round trip each). Unreachable hosts are
+ * failed results; nothing is changed anywhere by this.
+ */
+async function connectHosts(pool, targets, appDir, o) {
+    return forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
+}
+/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
+function lockSite(h) {
+    const t = h.target;
+    // A deploy never starts while the host is under maintenance (its host-scoped lock).
+    return {
+        name: t.name,
+        appDir: h.layout.appDir,
+        session: h.session,
+        sortKey: `${h.state.machineId}\t${h.layout.appDir}\t${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}`,
+        guarded: true,
+    };
+}
+/**
+ * Take the lock on every host (canonical order), then re-read every host: whatever
+ * another run did while this one waited (a switch, a new release, a prune) is what this
+ * run must work from.
+ */
+async function lockAndRefresh(hosts, appDir, run, kind, o) {
+    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
+    try {
+        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
+    }
+    catch (e) {
+        await locks.release();
+        throw e;
+    }
+    return locks;
+}
+/** Run a step on the host, timed on the timeline. */
+async function step(h, name, fn) {
+    const start = Date.now();
+    try {
+        const v = await fn();
+        h.timeline.add(h.target.name, name, start, Date.now(), true);
+        return v;
+    }
+    catch (e) {
+        h.timeline.add(h.target.name, name, start, Date.now(), false);
+        throw e;
+    }
+}
+/** The only variables hooks and migrations get from a run (no secrets). */
+function hookEnv(run, release, host) {
+    return {
+        OPS_APP: run.app,
+        OPS_ENVIRONMENT: run.environment,
+        OPS_VERSION: run.version,
+        OPS_RELEASE: release,
+        OPS_HOST: host,
+        OPS_RUN_URL: run.runUrl,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/deploy/switch.ts
+
+
+
+
+/** The steps that make `m` serve on this host, by its strategy. */
+function activationSteps(h, m, run) {
+    if (m.strategy === 'compose')
+        return composeActivation(h, m);
+    return filesActivation(h, m, hookEnv({ ...run, version: m.version }, m.id, h.target.name));
+}
+/** Make a release serve on a host, by its own strategy. */
+async function activate(h, m, run) {
+    for (const s of activationSteps(h, m, run))
+        await h.session.run(s.command, { step: s.step, stream: s.stream });
+    h.state.current = m.id;
+}
+/**
+ * Arm the host's watchdog for the switch from `previous` to `to`: unless confirmed within
+ * the timeout, the host returns to `previous` through the same activation steps.
+ */
+async function armSwitch(h, to, previous, run, policy, runLock) {
+    return armWatchdog(h.session, {
+        layout: h.layout,
+        host: h.target.name,
+        app: run.app,
+        environment: run.environment,
+        actor: run.actor,
+        runUrl: run.runUrl,
+        guarded: { id: to.id, version: to.version },
+        previous: { id: previous.id, version: previous.version },
+        revert: activationSteps(h, previous, run).map((s) => s.command),
+        timeoutMs: policy.timeoutMs,
+        lockWaitMs: policy.lockWaitMs,
+        runLock,
+    });
+}
+/** The watchdog reverts no run has reported yet, one line per host (logged as warnings). */
+function revertNotices(hosts) {
+    const out = [];
+    for (const h of hosts) {
+        const e = unreportedRevert(h.state.history);
+        if (!e)
+            continue;
+        out.push(`host ${h.target.name}: at ${e.time} its watchdog returned it from ${e.release} to ${e.to}, because ${e.reason.replace(/^the switch/, 'the switch')}`);
+    }
+    return out;
+}
+/**
+ * The watchdog's timeout from the inputs: `confirm-timeout`, by default the health gate's
+ * timeout plus 60 s (the switch's own time). Problems and warnings go to the caller.
+ */
+function confirmPolicy(o, problems, warn) {
+    const timeoutMs = o.confirmTimeoutMs ?? (o.gateTimeoutMs ?? 0) + 60_000;
+    if (o.confirmTimeoutMs === 0) {
+        warn('confirm-timeout is 0: no watchdog on the hosts; if this run dies after switching a host (a cancelled job, a lost runner), nothing returns it to the previous release');
+    }
+    else if (o.gateTimeoutMs !== undefined && timeoutMs <= o.gateTimeoutMs) {
+        problems.push({
+            input: 'confirm-timeout',
+            message: `must be longer than health-timeout (${Math.round(o.gateTimeoutMs / 1000)}s): the watchdog would return a host whose gate is still probing (leave it empty for health-timeout + 60s)`,
+        });
+    }
+    return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs };
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -68557,107 +68964,6 @@ async function checkSource(source) {
         await checkTarball(source);
 }
 
-;// CONCATENATED MODULE: ./src/deploy/context.ts
-
-
-
-
-
-
-async function loadHost(target, session, appDir, o) {
-    const state = await context_readState(session, appDir);
-    return { target, session, state, layout: layout(state.appDir), ...o };
-}
-/** The host's state in one round trip; a read that does not fit in memory is an error, never a half-read state. */
-async function context_readState(session, appDir) {
-    const r = await session.run(readStateCommand(appDir), { step: 'read state' });
-    if (r.truncated)
-        throw new Error(`host ${session.target.name}: its state under ${appDir} is larger than can be read (over 8 MiB); check its releases/ and history.jsonl`);
-    try {
-        return parseState(r.stdout);
-    }
-    catch (e) {
-        throw new Error(`host ${session.target.name}: ${e.message}`);
-    }
-}
-/** Re-read the host's state (after changes). */
-async function reloadHost(h, appDir) {
-    h.state = await context_readState(h.session, appDir);
-}
-async function record(h, e) {
-    const event = redactEvent({ time: new Date().toISOString(), host: h.target.name, ...e }, (t) => h.logger.secrets.redact(t));
-    await h.session.run(history_appendEvent(h.layout.history, event), { step: 'history' });
-}
-/** The event with every string in it redacted (what the run knows to be secret never reaches the host's history). */
-function redactEvent(e, redact) {
-    if (typeof e === 'string')
-        return redact(e);
-    if (Array.isArray(e))
-        return e.map((x) => redactEvent(x, redact));
-    if (e && typeof e === 'object')
-        return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, redactEvent(v, redact)]));
-    return e;
-}
-/**
- * Connect to every target and read its state (one round trip each). Unreachable hosts are
- * failed results; nothing is changed anywhere by this.
- */
-async function connectHosts(pool, targets, appDir, o) {
-    return forEachHost(targets, async (t) => loadHost(t, await pool.get(t), appDir, o), { maxParallel: Math.max(o.maxParallel, 10), onFailure: 'continue' });
-}
-/** The site of a host's lock, in the canonical order (address, port, user, app dir). */
-function lockSite(h) {
-    const t = h.target;
-    // A deploy never starts while the host is under maintenance (its host-scoped lock).
-    return {
-        name: t.name,
-        appDir: h.layout.appDir,
-        session: h.session,
-        sortKey: `${h.state.machineId}\t${h.layout.appDir}\t${t.host.toLowerCase()}\t${String(t.port).padStart(5, '0')}\t${t.user}`,
-        guarded: true,
-    };
-}
-/**
- * Take the lock on every host (canonical order), then re-read every host: whatever
- * another run did while this one waited (a switch, a new release, a prune) is what this
- * run must work from.
- */
-async function lockAndRefresh(hosts, appDir, run, kind, o) {
-    const locks = await acquireLocks(hosts.map(lockSite), { id: `${run.runId || 'local'}-${process.pid}-${Date.now().toString(36)}`, kind, app: run.app, environment: run.environment, actor: run.actor, run_url: run.runUrl }, o);
-    try {
-        await Promise.all(hosts.map((h) => reloadHost(h, appDir)));
-    }
-    catch (e) {
-        await locks.release();
-        throw e;
-    }
-    return locks;
-}
-/** Run a step on the host, timed on the timeline. */
-async function step(h, name, fn) {
-    const start = Date.now();
-    try {
-        const v = await fn();
-        h.timeline.add(h.target.name, name, start, Date.now(), true);
-        return v;
-    }
-    catch (e) {
-        h.timeline.add(h.target.name, name, start, Date.now(), false);
-        throw e;
-    }
-}
-/** The only variables hooks and migrations get from a run (no secrets). */
-function hookEnv(run, release, host) {
-    return {
-        OPS_APP: run.app,
-        OPS_ENVIRONMENT: run.environment,
-        OPS_VERSION: run.version,
-        OPS_RELEASE: release,
-        OPS_HOST: host,
-        OPS_RUN_URL: run.runUrl,
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/flows/deploy.ts
 
 
@@ -68672,14 +68978,9 @@ function hookEnv(run, release, host) {
 
 
 
-/** Make a release serve on a host, by its own strategy. */
-async function activate(h, m, run) {
-    if (m.strategy === 'compose')
-        await activateCompose(h, m);
-    else
-        await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
-    h.state.current = m.id;
-}
+
+
+
 /**
  * The health gate for one host (through its tunnel by default). After a compose switch
  * the release's containers must also be running, before and after the probes, without
@@ -68761,9 +69062,13 @@ async function deploy(cfg, pool, targets, logger) {
         return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
     }
     try {
+        const notices = revertNotices(hosts);
+        for (const n of notices)
+            logger.warning(n);
         // The id is taken under the lock: release ids sort by time, so a run that waited for
         // another one's lock must get the later id.
-        return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+        const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+        return notices.length ? { ...r, notices } : r;
     }
     finally {
         await locks.release();
@@ -68919,38 +69224,84 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
             throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
         }
     }
+    const watchdog = await armFor(cfg, h, m, previous, logger, locks);
     // The last moment to find the lock gone: after this the host changes.
-    await locks.verify([h.target.name]);
+    try {
+        await locks.verify([h.target.name]);
+    }
+    catch (e) {
+        await watchdog?.decide('rolled-back').catch(() => { });
+        throw e;
+    }
     try {
         await step(h, 'switch', () => activate(h, m, run));
         await record(h, { type: 'switched', ...ident, from: previous });
     }
     catch (e) {
         // The switch itself failed: put the previous release back.
-        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks);
+        const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks, watchdog);
         throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
-    if (!cfg.gate)
+    if (!cfg.gate) {
+        await confirmHost(h, m, previous, watchdog);
         return {};
+    }
     let health;
     try {
         health = await step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
     }
     catch (e) {
         // The gate could not even run (the connection dropped): the release is not proven.
-        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks) : false;
+        const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks, watchdog) : false;
         throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
     }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
     if (health.healthy) {
         await record(h, { type: 'health-passed', ...ident, health: stats });
+        await confirmHost(h, m, previous, watchdog, health);
         return { health };
     }
     // The gate names the host in each failure; here the host is named once, up front.
     const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
     await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => { });
-    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks) : false;
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks, watchdog) : false;
     throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
+}
+/**
+ * Arm the host's watchdog before its switch, when there is a release to return to and
+ * failures are rolled back (auto-rollback off means a failing release stays live, so
+ * nothing undoes it either). A watchdog that cannot start fails the host before it is
+ * switched.
+ */
+async function armFor(cfg, h, m, previous, logger, locks) {
+    if (cfg.confirm.timeoutMs <= 0 || cfg.gate?.autoRollback === false || !previous)
+        return undefined;
+    const prev = h.state.manifests.get(previous);
+    if (!prev) {
+        logger.warning(`host ${h.target.name}: release ${previous} has no release.json, so no watchdog can return to it; switching without one`);
+        return undefined;
+    }
+    try {
+        return await step(h, 'arm watchdog', () => armSwitch(h, m, prev, cfg.run, cfg.confirm, locks.owner));
+    }
+    catch (e) {
+        throw new HostFailure(`host ${h.target.name}: could not start the watchdog that returns it to ${previous} if this run dies (${errorMessage(e).replace(`host ${h.target.name}: `, '')}); nothing was switched on this host. Set confirm-timeout: 0 to deploy without it.`, false);
+    }
+}
+/** Confirm the switch: the watchdog stands down. One that was first (the run was too slow) is returning the host. */
+async function confirmHost(h, m, previous, watchdog, health) {
+    if (!watchdog)
+        return;
+    let d;
+    try {
+        d = await watchdog.decide('confirmed');
+    }
+    catch (e) {
+        throw new HostFailure(`host ${h.target.name}: release ${m.id} is live but its switch could not be confirmed (${errorMessage(e).replace(`host ${h.target.name}: `, '')}); unless confirmed, the host's watchdog returns it to ${previous} ${text_formatDuration(watchdog.timeoutMs)} after the switch`, false, health);
+    }
+    if (d === 'reverting') {
+        throw new HostFailure(`host ${h.target.name}: release ${m.id} was not confirmed within confirm-timeout (${text_formatDuration(watchdog.timeoutMs)}); the host's watchdog is returning it to ${previous}. Raise confirm-timeout above the switch and health gate's time.`, true, health);
+    }
 }
 /**
  * Whether this run may still change the host: its lock there is checked (and renewed) now.
@@ -68974,10 +69325,16 @@ async function runOnFailure(cfg, h, m, logger, locks) {
         .catch((e) => logger.warning(`host ${h.target.name}: on-failure hook: ${errorMessage(e)}`));
 }
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
-async function failHost(cfg, h, m, previous, reason, logger, locks) {
+async function failHost(cfg, h, m, previous, reason, logger, locks, watchdog) {
     let rolledBack = false;
     if (!(await mayChange(locks, h, `returning to ${previous ?? 'the previous release'}`, logger)))
         return false;
+    // The run returns the host itself: the watchdog stands down (unless it was first).
+    if (watchdog && (await watchdog.decide('rolled-back').catch(() => 'gone')) === 'reverting') {
+        logger.warning(`host ${h.target.name}: its watchdog is already returning it to ${previous} (confirm-timeout ran out)`);
+        await runOnFailure(cfg, h, m, logger, locks);
+        return true;
+    }
     if (cfg.gate?.autoRollback !== false && previous) {
         try {
             await backTo(cfg, h, m, previous, reason, logger);
@@ -69187,6 +69544,7 @@ function migrationErrorResult(e) {
 
 
 
+
 function prepareDeploy(v, problems, c, onLocked) {
     const spec = healthSpec(v, 'health-', problems);
     maskHealthSecrets(spec, c.mask);
@@ -69227,6 +69585,8 @@ function prepareDeploy(v, problems, c, onLocked) {
     }
     if (v['auto-rollback'] === true && !spec.urls?.length)
         problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
+    const autoRollback = v['auto-rollback'] ?? true;
+    const confirm = confirmPolicy({ confirmTimeoutMs: v['confirm-timeout'], gateTimeoutMs: spec.urls.length ? spec.timeoutMs : undefined, lockTimeoutMs: v['lock-timeout'], autoRollback: autoRollback || !spec.urls.length }, problems, (m) => c.logger.warning(m));
     if (problems.length || !ssh)
         return undefined;
     const version = v.version || c.sha.slice(0, 7) || 'manual';
@@ -69239,9 +69599,10 @@ function prepareDeploy(v, problems, c, onLocked) {
         files,
         keepReleases: v['keep-releases'],
         hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
-        gate: spec.urls.length ? { spec, autoRollback: v['auto-rollback'] ?? true } : undefined,
+        gate: spec.urls.length ? { spec, autoRollback } : undefined,
         fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
         lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
+        confirm,
         commandTimeoutMs: ssh.options.commandTimeoutMs,
         beforeSwitch: v['migrate-command']
             ? async (hosts, release) => {
@@ -69328,6 +69689,7 @@ function deploySummary(r, title) {
         '',
         `Release ${code(m.id)} · version ${code(m.version)}${m.image ? ` · image ${code(m.image)}` : ''}${m.image_digest ? ` · digest ${code(m.image_digest)}` : ''}`,
         '',
+        ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
         table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
         mermaidGantt(r.timeline, `${title} ${m.id}`),
     ].join('\n');
@@ -74448,6 +74810,12 @@ const own = {
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),
     'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'confirm-timeout': f.custom((raw) => {
+        const ms = parseDuration(raw);
+        if (ms !== 0 && ms < 5000)
+            throw new ParseError(`'${raw.trim()}' is too short; use at least 5s (or 0 to turn the watchdog off)`);
+        return ms;
+    }, {}),
     'lock-timeout': f.duration({ default: 600_000 }),
     'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
     'github-deployment': f.bool({ default: true }),

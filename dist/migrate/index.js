@@ -55205,7 +55205,7 @@ exports.NodeBase = NodeBase;
 
 var createNode = __nccwpck_require__(2404);
 var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(4723);
+var addPairToJSMap = __nccwpck_require__(7104);
 var identity = __nccwpck_require__(1127);
 
 function createPair(key, value, ctx) {
@@ -55284,7 +55284,7 @@ exports.isScalarValue = isScalarValue;
 
 
 var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(4723);
+var addPairToJSMap = __nccwpck_require__(7104);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
@@ -55554,7 +55554,7 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 4723:
+/***/ 7104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -65888,6 +65888,18 @@ if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
 printf '%s\\n' "$2" >> "$1"
 chmod 600 "$1"`, file, line);
 }
+/**
+ * Append one event whose time is taken on the host when the command runs (for commands
+ * rendered now and run later, by the host's watchdog). `event` has no `time`; it is put first.
+ */
+function appendEventAtHostTimeCommand(file, event) {
+    const rest = JSON.stringify(event).replace(/\n/g, '\\n').slice(1);
+    return shScript(sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '{"time":"%s",%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$2" >> "$1"
+chmod 600 "$1"`, file, rest);
+}
 
 ;// CONCATENATED MODULE: ./src/commands/hooks.ts
 /** User scripts on a host (hooks, build, restart and migration commands). */
@@ -66181,12 +66193,128 @@ function versionCommand(argv) {
     return argv;
 }
 
+;// CONCATENATED MODULE: ./src/commands/watchdog.ts
+/**
+ * The switch watchdog's remote operations ("commit confirmed"). Before a host is switched,
+ * a detached process is started on the host: unless the switch is confirmed within its
+ * timeout (by the host's clock), it takes the deploy lock and runs the revert command (the
+ * same activation steps a rollback runs), records the revert in the history and exits.
+ *
+ * The decision is one atomic `ln -s` of `<dir>/decided`: the run writes `confirmed` (or
+ * `rolled-back` when it returned the host itself), the watchdog writes `reverting`; whoever
+ * is first decides, the other reads the link. Everything here is constant script text with
+ * data as positional parameters; the revert, lock and history commands are rendered
+ * `Command`s built by their own builders.
+ */
+
+/** The watchdog itself (run detached by `armWatchdogCommand`). */
+const WATCHDOG = shell_sh `app_dir=$1 d=$2 guarded=$3 previous=$4 timeout_s=$5 lock_wait_s=$6 run_mark=$7
+acquire=$8 takeover=$9
+shift 9
+release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5
+set +e
+trap 'rm -rf "$d"' EXIT
+say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $guarded (pid $$): $*"; }
+cur() { c=$(readlink "$app_dir/current" 2>/dev/null) || c=; echo "\${c##*/}"; }
+other() { c=$(cur); [ "$c" != "$guarded" ] && [ "$c" != "$previous" ]; }
+deadline=$(( $(date +%s) + timeout_s ))
+say "armed: returns to $previous unless the switch to $guarded is confirmed within \${timeout_s}s"
+while :; do
+  if [ -L "$d/decided" ]; then say "$(readlink "$d/decided"); exiting"; exit 0; fi
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  [ "$(date +%s)" -lt "$deadline" ] || break
+  sleep 1
+done
+if ! ln -s reverting "$d/decided" 2>/dev/null; then say "$(readlink "$d/decided") at the deadline; exiting"; exit 0; fi
+say "not confirmed within \${timeout_s}s: taking the deploy lock to return to $previous"
+lock_deadline=$(( $(date +%s) + lock_wait_s ))
+shown=
+while :; do
+  out=$(sh -c "$acquire" 2>&1)
+  case $out in acquired*) break ;; esac
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  case $out in
+    held-guard*) w="the host's maintenance lock" ;;
+    held*)
+      if printf '%s' "$out" | grep -qF -- "$run_mark"; then
+        say "taking over the lock of the run that switched (it never confirmed)"
+        sh -c "$takeover" >/dev/null 2>&1
+        continue
+      fi
+      w="another run's deploy lock" ;;
+    *) w="the lock (could not be read: $out)" ;;
+  esac
+  [ "$w" = "$shown" ] || { say "waiting for $w"; shown=$w; }
+  if [ "$(date +%s)" -ge "$lock_deadline" ]; then say "gave up waiting for $w after \${lock_wait_s}s; $guarded stays live"; exit 1; fi
+  sleep 2
+done
+( while sleep 20; do sh -c "$renew" >/dev/null 2>&1; done ) &
+renewer=$!
+unlock() { kill "$renewer" 2>/dev/null; wait "$renewer" 2>/dev/null; sh -c "$release" >/dev/null 2>&1; }
+if other; then say "the host serves $(cur) now (another run switched it); exiting"; unlock; exit 0; fi
+say "returning to $previous"
+if sh -c "$revert"; then
+  sh -c "$record_reverted" || say "could not record the revert in the history"
+  say "returned to $previous; $guarded is marked bad"
+  unlock
+  exit 0
+fi
+rc=$?
+sh -c "$record_failed" || true
+say "returning to $previous failed (exit code $rc); $guarded may still be live"
+unlock
+exit 1`;
+/**
+ * Start the watchdog detached from the SSH session (a new session by `setsid`, else
+ * `nohup`), its output appended to the log. Prints `armed <pid>`. Fails when the
+ * directory already exists (a token is used once) or neither launcher exists.
+ */
+function armWatchdogCommand(p) {
+    return shScript(sh `log=$1 d=$2 body=$3
+shift 3
+umask 077
+mkdir -p "$(dirname "$d")"
+mkdir "$d"
+: >> "$log"
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+elif command -v nohup >/dev/null 2>&1; then
+  nohup sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+else
+  rm -rf "$d"
+  echo "neither setsid nor nohup is installed: the watchdog cannot run detached" >&2
+  exit 3
+fi
+echo "$!" > "$d/pid"
+echo "armed $!"`, p.log, p.dir, watchdogBody(), p.appDir, p.dir, p.guarded, p.previous, String(p.timeoutS), String(p.lockWaitS), p.runMark, p.acquire, p.takeover, p.release, p.renew, p.revert, p.recordReverted, p.recordFailed);
+}
+/** The watchdog's script text (constant; what `armWatchdogCommand` runs detached). */
+function watchdogBody() {
+    return shScript(WATCHDOG)[2];
+}
+/**
+ * Decide a watchdog's switch: `confirmed`, `rolled-back` (the run returned the host
+ * itself) or `kept` (the run leaves a release that failed its gate live, as asked). Prints `ok` when this call decided; otherwise what was decided first
+ * (`reverting`: the watchdog is returning the host), or `gone` when the watchdog has
+ * already exited (its directory removed).
+ */
+function decideWatchdogCommand(dir, what) {
+    return shScript(sh `if [ ! -d "$1" ]; then echo gone
+elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
+else readlink "$1/decided" 2>/dev/null || echo gone; fi`, dir, what);
+}
+/** Whether a watchdog process is still running (`running` or `gone`). */
+function watchdogAliveCommand(pid) {
+    return shScript(sh `if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -66606,7 +66734,7 @@ const SCHEMA = {
     'maintenance-started': { mode: 'string' },
     'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
     'maintenance-failed': { error: 'string' },
-    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+    'switch-reverted-unconfirmed': { to: 'string', reason: 'string' },
 };
 function hasKind(v, k) {
     if (k === 'string[]')
@@ -66910,10 +67038,12 @@ async function stageCompose(h, m, src) {
     await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
     return full;
 }
-/** Make a compose release serve: `up -d` with its files, then point `current` at it. */
-async function activateCompose(h, m) {
-    await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
-    await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+/** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
+function composeActivation(h, m) {
+    return [
+        { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
+        { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+    ];
 }
 function parseContainers(stdout) {
     return stdout
@@ -67510,6 +67640,12 @@ const own = {
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),
     'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'confirm-timeout': f.custom((raw) => {
+        const ms = parseDuration(raw);
+        if (ms !== 0 && ms < 5000)
+            throw new ParseError(`'${raw.trim()}' is too short; use at least 5s (or 0 to turn the watchdog off)`);
+        return ms;
+    }, {}),
     'lock-timeout': f.duration({ default: 600_000 }),
     'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
     'github-deployment': f.bool({ default: true }),

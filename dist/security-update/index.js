@@ -66466,6 +66466,18 @@ if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
 printf '%s\\n' "$2" >> "$1"
 chmod 600 "$1"`, file, line);
 }
+/**
+ * Append one event whose time is taken on the host when the command runs (for commands
+ * rendered now and run later, by the host's watchdog). `event` has no `time`; it is put first.
+ */
+function appendEventAtHostTimeCommand(file, event) {
+    const rest = JSON.stringify(event).replace(/\n/g, '\\n').slice(1);
+    return shScript(sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '{"time":"%s",%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$2" >> "$1"
+chmod 600 "$1"`, file, rest);
+}
 
 ;// CONCATENATED MODULE: ./src/host/history.ts
 /**
@@ -66494,7 +66506,7 @@ const SCHEMA = {
     'maintenance-started': { mode: 'string' },
     'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
     'maintenance-failed': { error: 'string' },
-    'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+    'switch-reverted-unconfirmed': { to: 'string', reason: 'string' },
 };
 function hasKind(v, k) {
     if (k === 'string[]')
@@ -67453,6 +67465,12 @@ const own = {
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),
     'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'confirm-timeout': f.custom((raw) => {
+        const ms = parseDuration(raw);
+        if (ms !== 0 && ms < 5000)
+            throw new ParseError(`'${raw.trim()}' is too short; use at least 5s (or 0 to turn the watchdog off)`);
+        return ms;
+    }, {}),
     'lock-timeout': f.duration({ default: 600_000 }),
     'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
     'github-deployment': f.bool({ default: true }),

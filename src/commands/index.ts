@@ -12,3 +12,4 @@ export * from './releases.js';
 export * from './host.js';
 export * from './storage.js';
 export * from './backup.js';
+export * from './watchdog.js';

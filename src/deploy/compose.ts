@@ -3,6 +3,7 @@ import path from 'node:path';
 import { containersCommand, mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { switchCommand } from '../commands/index.js';
+import type { Command } from '../shell/index.js';
 import type { HostCtx } from './context.js';
 
 export interface ComposeSource {
@@ -56,10 +57,19 @@ export async function stageCompose(h: HostCtx, m: ReleaseManifest, src: ComposeS
   return full;
 }
 
-/** Make a compose release serve: `up -d` with its files, then point `current` at it. */
-export async function activateCompose(h: HostCtx, m: ReleaseManifest): Promise<void> {
-  await h.session.run(upCommand(composeCall(h, m), m.services ?? []), { step: 'up', stream: true });
-  await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
+/** One command of a switch, named for the log. */
+export interface ActivationStep {
+  step: string;
+  command: Command;
+  stream?: boolean;
+}
+
+/** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
+export function composeActivation(h: HostCtx, m: ReleaseManifest): ActivationStep[] {
+  return [
+    { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
+    { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+  ];
 }
 
 /** One container of a compose project, as `docker inspect` describes it. */

@@ -7,6 +7,7 @@ import { extractCommand, hookCommand, mkdirCommand, sharedPathsCommand } from '.
 import type { ReleaseManifest } from '../host/state.js';
 import { switchCommand } from '../commands/index.js';
 import type { HostCtx } from './context.js';
+import type { ActivationStep } from './compose.js';
 
 export interface FilesSource {
   /** A directory or a .tar / .tar.gz / .tgz in the workspace. */
@@ -83,8 +84,10 @@ export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSourc
   return m;
 }
 
-/** Switch `current` atomically, then run the release's restart command. */
-export async function activateFiles(h: HostCtx, m: ReleaseManifest, hookEnv: Record<string, string>): Promise<void> {
-  await h.session.run(switchCommand(h.layout.appDir, m.id), { step: 'switch' });
-  if (m.restart_command) await h.session.run(hookCommand(h.layout.current, m.restart_command, hookEnv), { step: 'restart-command', stream: true });
+/** What makes a file release serve: `current` switched atomically, then the release's restart command. */
+export function filesActivation(h: HostCtx, m: ReleaseManifest, hookEnv: Record<string, string>): ActivationStep[] {
+  return [
+    { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+    ...(m.restart_command ? [{ step: 'restart-command', command: hookCommand(h.layout.current, m.restart_command, hookEnv), stream: true }] : []),
+  ];
 }

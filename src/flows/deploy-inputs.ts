@@ -10,6 +10,7 @@ import type { schema } from '../schemas/deploy.js';
 import type { Caller } from './caller.js';
 import type { DeployConfig } from './deploy.js';
 import { runMigration } from '../deploy/migration.js';
+import { confirmPolicy } from '../deploy/switch.js';
 
 export interface PreparedDeploy {
   cfg: DeployConfig;
@@ -50,6 +51,12 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
   }
   if (v['auto-rollback'] === true && !spec.urls?.length) problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
+  const autoRollback = v['auto-rollback'] ?? true;
+  const confirm = confirmPolicy(
+    { confirmTimeoutMs: v['confirm-timeout'], gateTimeoutMs: spec.urls.length ? spec.timeoutMs : undefined, lockTimeoutMs: v['lock-timeout'], autoRollback: autoRollback || !spec.urls.length },
+    problems,
+    (m) => c.logger.warning(m),
+  );
   if (problems.length || !ssh) return undefined;
 
   const version = v.version || c.sha.slice(0, 7) || 'manual';
@@ -62,9 +69,10 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     files,
     keepReleases: v['keep-releases'],
     hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
-    gate: spec.urls.length ? { spec, autoRollback: v['auto-rollback'] ?? true } : undefined,
+    gate: spec.urls.length ? { spec, autoRollback } : undefined,
     fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
     lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
+    confirm,
     commandTimeoutMs: ssh.options.commandTimeoutMs,
     beforeSwitch: v['migrate-command']
       ? async (hosts, release) => {

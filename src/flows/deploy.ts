@@ -19,8 +19,11 @@ import { LockLostError, type HeldLocks, type LockSite } from '../host/lock.js';
 import { newReleaseId } from '../host/layout.js';
 import { planPrune, type ReleaseManifest } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
-import { activateCompose, containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
-import { activateFiles, stageFiles, type FilesSource } from '../deploy/files.js';
+import { formatDuration } from '../text.js';
+import { containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
+import { stageFiles, type FilesSource } from '../deploy/files.js';
+import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
+import type { Watchdog } from '../host/watchdog.js';
 import { checkSource } from '../deploy/source.js';
 import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
 import { connectHosts, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
@@ -43,6 +46,8 @@ export interface DeployConfig {
   gate?: Gate;
   fleet: { maxParallel: number; canary: number; onHostFailure: 'halt' | 'rollback-all' };
   lock: { timeoutMs: number; ttlMs: number };
+  /** The host's watchdog: a switch not confirmed in time is undone on the host (timeout 0: off). */
+  confirm: ConfirmPolicy;
   commandTimeoutMs: number;
   /** Runs once, after staging and before any switch (migrations). */
   beforeSwitch?: (hosts: HostCtx[], release: ReleaseManifest) => Promise<void>;
@@ -58,14 +63,11 @@ export interface DeployResult {
   rolledBack: boolean;
   error?: string;
   timeline: Timeline;
+  /** What happened on the hosts since the last run that this run reports (a watchdog's revert). */
+  notices?: string[];
 }
 
-/** Make a release serve on a host, by its own strategy. */
-export async function activate(h: HostCtx, m: ReleaseManifest, run: RunInfo): Promise<void> {
-  if (m.strategy === 'compose') await activateCompose(h, m);
-  else await activateFiles(h, m, hookEnv(run, m.id, h.target.name));
-  h.state.current = m.id;
-}
+export { activate } from '../deploy/switch.js';
 
 /**
  * The health gate for one host (through its tunnel by default). After a compose switch
@@ -153,9 +155,12 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
     return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
   }
   try {
+    const notices = revertNotices(hosts);
+    for (const n of notices) logger.warning(n);
     // The id is taken under the lock: release ids sort by time, so a run that waited for
     // another one's lock must get the later id.
-    return await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+    const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+    return notices.length ? { ...r, notices } : r;
   } finally {
     await locks.release();
   }
@@ -340,23 +345,32 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
       throw new HostFailure(`${onHost(h, errorMessage(e))}; nothing was switched on this host`, false);
     }
   }
+  const watchdog = await armFor(cfg, h, m, previous, logger, locks);
   // The last moment to find the lock gone: after this the host changes.
-  await locks.verify([h.target.name]);
+  try {
+    await locks.verify([h.target.name]);
+  } catch (e) {
+    await watchdog?.decide('rolled-back').catch(() => {});
+    throw e;
+  }
   try {
     await step(h, 'switch', () => activate(h, m, run));
     await record(h, { type: 'switched', ...ident, from: previous });
   } catch (e) {
     // The switch itself failed: put the previous release back.
-    const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks);
+    const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks, watchdog);
     throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
   }
-  if (!cfg.gate) return {};
+  if (!cfg.gate) {
+    await confirmHost(h, m, previous, watchdog);
+    return {};
+  }
   let health: HealthResult;
   try {
     health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
   } catch (e) {
     // The gate could not even run (the connection dropped): the release is not proven.
-    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks) : false;
+    const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks, watchdog) : false;
     throw new HostFailure(
       `host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`,
       rolledBack,
@@ -365,17 +379,63 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
   if (health.healthy) {
     await record(h, { type: 'health-passed', ...ident, health: stats });
+    await confirmHost(h, m, previous, watchdog, health);
     return { health };
   }
   // The gate names the host in each failure; here the host is named once, up front.
   const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
   await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => {});
-  const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks) : false;
+  const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks, watchdog) : false;
   throw new HostFailure(
     `host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
     rolledBack,
     health,
   );
+}
+
+/**
+ * Arm the host's watchdog before its switch, when there is a release to return to and
+ * failures are rolled back (auto-rollback off means a failing release stays live, so
+ * nothing undoes it either). A watchdog that cannot start fails the host before it is
+ * switched.
+ */
+async function armFor(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, logger: Logger, locks: HeldLocks): Promise<Watchdog | undefined> {
+  if (cfg.confirm.timeoutMs <= 0 || cfg.gate?.autoRollback === false || !previous) return undefined;
+  const prev = h.state.manifests.get(previous);
+  if (!prev) {
+    logger.warning(`host ${h.target.name}: release ${previous} has no release.json, so no watchdog can return to it; switching without one`);
+    return undefined;
+  }
+  try {
+    return await step(h, 'arm watchdog', () => armSwitch(h, m, prev, cfg.run, cfg.confirm, locks.owner));
+  } catch (e) {
+    throw new HostFailure(
+      `host ${h.target.name}: could not start the watchdog that returns it to ${previous} if this run dies (${errorMessage(e).replace(`host ${h.target.name}: `, '')}); nothing was switched on this host. Set confirm-timeout: 0 to deploy without it.`,
+      false,
+    );
+  }
+}
+
+/** Confirm the switch: the watchdog stands down. One that was first (the run was too slow) is returning the host. */
+async function confirmHost(h: HostCtx, m: ReleaseManifest, previous: string | undefined, watchdog: Watchdog | undefined, health?: HealthResult): Promise<void> {
+  if (!watchdog) return;
+  let d: Awaited<ReturnType<Watchdog['decide']>>;
+  try {
+    d = await watchdog.decide('confirmed');
+  } catch (e) {
+    throw new HostFailure(
+      `host ${h.target.name}: release ${m.id} is live but its switch could not be confirmed (${errorMessage(e).replace(`host ${h.target.name}: `, '')}); unless confirmed, the host's watchdog returns it to ${previous} ${formatDuration(watchdog.timeoutMs)} after the switch`,
+      false,
+      health,
+    );
+  }
+  if (d === 'reverting') {
+    throw new HostFailure(
+      `host ${h.target.name}: release ${m.id} was not confirmed within confirm-timeout (${formatDuration(watchdog.timeoutMs)}); the host's watchdog is returning it to ${previous}. Raise confirm-timeout above the switch and health gate's time.`,
+      true,
+      health,
+    );
+  }
 }
 
 /**
@@ -400,9 +460,15 @@ async function runOnFailure(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, l
 }
 
 /** On a failed host: back to the previous release (if there is one), mark the new one bad, run on-failure. */
-async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, reason: string, logger: Logger, locks: HeldLocks): Promise<boolean> {
+async function failHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, reason: string, logger: Logger, locks: HeldLocks, watchdog?: Watchdog): Promise<boolean> {
   let rolledBack = false;
   if (!(await mayChange(locks, h, `returning to ${previous ?? 'the previous release'}`, logger))) return false;
+  // The run returns the host itself: the watchdog stands down (unless it was first).
+  if (watchdog && (await watchdog.decide('rolled-back').catch(() => 'gone' as const)) === 'reverting') {
+    logger.warning(`host ${h.target.name}: its watchdog is already returning it to ${previous} (confirm-timeout ran out)`);
+    await runOnFailure(cfg, h, m, logger, locks);
+    return true;
+  }
   if (cfg.gate?.autoRollback !== false && previous) {
     try {
       await backTo(cfg, h, m, previous, reason, logger);

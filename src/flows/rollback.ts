@@ -14,7 +14,10 @@ import { releaseStates } from '../host/history.js';
 import type { HostState } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import type { HeldLocks, LockSite } from '../host/lock.js';
-import { activate, gateHost, type Gate } from './deploy.js';
+import { gateHost, type Gate } from './deploy.js';
+import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
+import type { Watchdog } from '../host/watchdog.js';
+import { formatDuration } from '../text.js';
 import type { HostOutcome, RunInfo } from '../deploy/context.js';
 import { connectHosts, lockAndRefresh, record, step } from '../deploy/context.js';
 
@@ -25,6 +28,8 @@ export interface RollbackConfig {
   gate?: Gate;
   maxParallel: number;
   lock: { timeoutMs: number; ttlMs: number };
+  /** The host's watchdog: a switch not confirmed in time is undone on the host (timeout 0: off). */
+  confirm: ConfirmPolicy;
   commandTimeoutMs: number;
   /** Called each time one more host's lock is held (the action saves them for its post step). */
   onLocked?: (held: LockSite[], ownerId: string) => void;
@@ -39,6 +44,8 @@ export interface RollbackResult {
   hosts: HostOutcome[];
   error?: string;
   timeline: Timeline;
+  /** What happened on the hosts since the last run that this run reports (a watchdog's revert). */
+  notices?: string[];
 }
 
 /** Which release to return to, as the history of this host says. */
@@ -81,6 +88,8 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
   } catch (e) {
     return untouched(`${errorMessage(e)}\nNothing was changed.`);
   }
+  const notices = revertNotices(hosts);
+  for (const n of notices) logger.warning(n);
   try {
     // Chosen under the lock, from the state as it is now.
     let to: string;
@@ -106,13 +115,34 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           return { left, health: undefined };
         }
         logger.info(`host ${h.target.name}: rolling back ${left ?? '(nothing)'} → ${to} (${m.version})`);
-        await lock.verify([h.target.name]);
+        const leftManifest = left ? h.state.manifests.get(left) : undefined;
+        // The host's watchdog: if this run dies before the switch is proven, the host
+        // returns to what it served before this rollback.
+        const watchdog: Watchdog | undefined = cfg.confirm.timeoutMs > 0 && leftManifest ? await step(h, 'arm watchdog', () => armSwitch(h, m, leftManifest, run, cfg.confirm, lock.owner)) : undefined;
+        const confirm = async (what: 'confirmed' | 'kept') => {
+          if (watchdog && (await watchdog.decide(what)) === 'reverting') {
+            throw new Error(
+              `host ${h.target.name}: the switch to ${to} was not confirmed within confirm-timeout (${formatDuration(watchdog.timeoutMs)}); the host's watchdog is returning it to ${left}`,
+            );
+          }
+        };
+        try {
+          await lock.verify([h.target.name]);
+        } catch (e) {
+          await watchdog?.decide('rolled-back').catch(() => {});
+          throw e;
+        }
         await step(h, 'switch', () => activate(h, m, run));
         await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
         if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
-        if (!cfg.gate) return { left, health: undefined };
+        if (!cfg.gate) {
+          await confirm('confirmed');
+          return { left, health: undefined };
+        }
         const health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
         await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
+        // A failed gate leaves the release live (this run decides so; the watchdog stands down).
+        await confirm(health.healthy ? 'confirmed' : 'kept');
         if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
         return { left, health };
       },
@@ -129,6 +159,7 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
     }));
     const failed = outcomes.filter((o) => o.result !== 'succeeded');
     return {
+      ...(notices.length ? { notices } : {}),
       ok: failed.length === 0,
       to,
       version: first.state.manifests.get(to)?.version ?? '',

@@ -112,10 +112,13 @@ export interface MaintenanceFailed extends Base {
   error: string;
   step?: string;
 }
-/** A host's watchdog returned it to the last good release because the switch was never confirmed. */
+/**
+ * A host's watchdog returned it to `to` because the switch to `release` was never confirmed
+ * (the run that switched died or ran out of its confirm-timeout); `release` is bad from then on.
+ */
 export interface SwitchRevertedUnconfirmed extends Base {
   type: 'switch-reverted-unconfirmed';
-  from: string;
+  to: string;
   reason: string;
 }
 
@@ -163,7 +166,7 @@ const SCHEMA: Record<EventType, Record<string, Kind>> = {
   'maintenance-started': { mode: 'string' },
   'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
   'maintenance-failed': { error: 'string' },
-  'switch-reverted-unconfirmed': { from: 'string', reason: 'string' },
+  'switch-reverted-unconfirmed': { to: 'string', reason: 'string' },
 };
 
 function hasKind(v: unknown, k: Kind): boolean {

@@ -7,7 +7,9 @@ import { mermaidGantt } from './timeline.js';
 
 const ICON: Record<string, string> = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': '↩️ rolled back', skipped: '⏭️ untouched' };
 
-type SummaryInput = { ok: boolean; rolledBack: boolean; hosts: HostOutcome[]; timeline: Timeline } & { release: Pick<ReleaseManifest, 'id' | 'version' | 'image' | 'image_digest'> };
+type SummaryInput = { ok: boolean; rolledBack: boolean; hosts: HostOutcome[]; timeline: Timeline; notices?: string[] } & {
+  release: Pick<ReleaseManifest, 'id' | 'version' | 'image' | 'image_digest'>;
+};
 
 export function deploySummary(r: SummaryInput, title: string): string {
   const d = (host: string, s: string) => {
@@ -30,6 +32,7 @@ export function deploySummary(r: SummaryInput, title: string): string {
     '',
     `Release ${code(m.id)} · version ${code(m.version)}${m.image ? ` · image ${code(m.image)}` : ''}${m.image_digest ? ` · digest ${code(m.image_digest)}` : ''}`,
     '',
+    ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
     table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
     mermaidGantt(r.timeline, `${title} ${m.id}`),
   ].join('\n');

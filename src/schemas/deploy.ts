@@ -1,4 +1,4 @@
-import { f, parseBool } from '../inputs/schema.js';
+import { f, parseBool, parseDuration } from '../inputs/schema.js';
 import { ParseError } from '../text.js';
 import { appSchema } from '../inputs/common.js';
 import { sshSchema } from '../inputs/ssh.js';
@@ -46,6 +46,11 @@ export const own = {
   'auto-rollback': f.custom<boolean | undefined>(parseBool, {}),
   canary: f.int(0, 1000, { default: 0 }),
   'on-host-failure': f.enumOf(['halt', 'rollback-all'] as const, { default: 'halt' }),
+  'confirm-timeout': f.custom<number | undefined>((raw) => {
+    const ms = parseDuration(raw);
+    if (ms !== 0 && ms < 5000) throw new ParseError(`'${raw.trim()}' is too short; use at least 5s (or 0 to turn the watchdog off)`);
+    return ms;
+  }, {}),
   'lock-timeout': f.duration({ default: 600_000 }),
   'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
   'github-deployment': f.bool({ default: true }),
