@@ -39,15 +39,19 @@ export interface WatchdogScriptParams {
   recordReverted: string;
   /** Appends an event saying the revert failed. */
   recordFailed: string;
+  /** The revert is stopped after this long (where the host has `timeout`). */
+  revertTimeoutS: number;
 }
 
 /** The watchdog itself (run detached by `armWatchdogCommand`). */
 const WATCHDOG = sh`app_dir=$1 d=$2 guarded=$3 previous=$4 timeout_s=$5 lock_wait_s=$6 run_mark=$7
 acquire=$8 takeover=$9
 shift 9
-release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5
+release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5 revert_timeout_s=$6
 set +e
-trap 'rm -rf "$d"' EXIT
+# Its directory goes when it exits, except after a revert: the run that armed it reads
+# 'reverting' there (the next arm removes directories whose watchdog is gone).
+trap '[ "$(readlink "$d/decided" 2>/dev/null)" = reverting ] || rm -rf "$d"' EXIT
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $guarded (pid $$): $*"; }
 cur() { c=$(readlink "$app_dir/current" 2>/dev/null) || c=; echo "\${c##*/}"; }
 other() { c=$(cur); [ "$c" != "$guarded" ] && [ "$c" != "$previous" ]; }
@@ -82,18 +86,20 @@ while :; do
   if [ "$(date +%s)" -ge "$lock_deadline" ]; then say "gave up waiting for $w after \${lock_wait_s}s; $guarded stays live"; exit 1; fi
   sleep 2
 done
-( while sleep 20; do sh -c "$renew" >/dev/null 2>&1; done ) &
+# Renews the lock while the revert runs; stops when this process is gone.
+( while sleep 20 && kill -0 $$ 2>/dev/null; do sh -c "$renew" >/dev/null 2>&1; done ) &
 renewer=$!
 unlock() { kill "$renewer" 2>/dev/null; wait "$renewer" 2>/dev/null; sh -c "$release" >/dev/null 2>&1; }
 if other; then say "the host serves $(cur) now (another run switched it); exiting"; unlock; exit 0; fi
 say "returning to $previous"
-if sh -c "$revert"; then
+if command -v timeout >/dev/null 2>&1; then timeout -k 10 "$revert_timeout_s" sh -c "$revert"; else sh -c "$revert"; fi
+rc=$?
+if [ "$rc" -eq 0 ]; then
   sh -c "$record_reverted" || say "could not record the revert in the history"
   say "returned to $previous; $guarded is marked bad"
   unlock
   exit 0
 fi
-rc=$?
 sh -c "$record_failed" || true
 say "returning to $previous failed (exit code $rc); $guarded may still be live"
 unlock
@@ -108,10 +114,15 @@ export function armWatchdogCommand(p: WatchdogScriptParams): Command {
   return shScript(
     sh`log=$1 d=$2 body=$3
 shift 3
-umask 077
-mkdir -p "$(dirname "$d")"
-mkdir "$d"
-: >> "$log"
+# Private directory and log; the watchdog itself keeps the session's umask (what it
+# creates while reverting is made as a run would make it).
+# Directories of watchdogs that are gone (reverted, or killed with the host).
+for o in "$(dirname "$d")"/*/; do
+  [ -d "$o" ] || continue
+  p=$(cat "$o/pid" 2>/dev/null) || p=
+  if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then rm -rf "$o"; fi
+done
+( umask 077 && mkdir -p "$(dirname "$d")" && mkdir "$d" && : >> "$log" ) || exit 1
 if command -v setsid >/dev/null 2>&1; then
   setsid sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
 elif command -v nohup >/dev/null 2>&1; then
@@ -140,6 +151,7 @@ echo "armed $!"`,
     p.revert,
     p.recordReverted,
     p.recordFailed,
+    String(p.revertTimeoutS),
   );
 }
 
@@ -152,15 +164,18 @@ export function watchdogBody(): string {
  * Decide a watchdog's switch: `confirmed`, `rolled-back` (the run returned the host
  * itself) or `kept` (the run leaves a release that failed its gate live, as asked). Prints `ok` when this call decided; otherwise what was decided first
  * (`reverting`: the watchdog is returning the host), or `gone` when the watchdog has
- * already exited (its directory removed).
+ * already exited (its directory removed); then the release `current` points at.
  */
-export function decideWatchdogCommand(dir: string, what: 'confirmed' | 'rolled-back' | 'kept'): Command {
+export function decideWatchdogCommand(dir: string, what: 'confirmed' | 'rolled-back' | 'kept', appDir: string): Command {
   return shScript(
     sh`if [ ! -d "$1" ]; then echo gone
 elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
-else readlink "$1/decided" 2>/dev/null || echo gone; fi`,
+else readlink "$1/decided" 2>/dev/null || echo gone; fi
+c=$(readlink "$3/current" 2>/dev/null) || c=
+echo "\${c##*/}"`,
     dir,
     what,
+    appDir,
   );
 }
 

@@ -52,6 +52,7 @@ export async function armSwitch(
     revert: activationSteps(h, previous, run).map((s) => s.command),
     timeoutMs: policy.timeoutMs,
     lockWaitMs: policy.lockWaitMs,
+    revertTimeoutMs: h.commandTimeoutMs,
     runLock,
   });
 }

@@ -355,6 +355,8 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   }
   try {
     await step(h, 'switch', () => activate(h, m, run));
+    // A watchdog whose deadline passed during the switch has taken the lock over.
+    if (watchdog) await locks.verify([h.target.name]);
     await record(h, { type: 'switched', ...ident, from: previous });
   } catch (e) {
     // The switch itself failed: put the previous release back.

@@ -132,19 +132,25 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           await watchdog?.decide('rolled-back').catch(() => {});
           throw e;
         }
-        await step(h, 'switch', () => activate(h, m, run));
-        await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
-        if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
-        if (!cfg.gate) {
-          await confirm('confirmed');
-          return { left, health: undefined };
+        try {
+          await step(h, 'switch', () => activate(h, m, run));
+          await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
+          if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
+          if (!cfg.gate) {
+            await confirm('confirmed');
+            return { left, health: undefined };
+          }
+          const health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
+          await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
+          // A failed gate leaves the release live (this run decides so; the watchdog stands down).
+          await confirm(health.healthy ? 'confirmed' : 'kept');
+          if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
+          return { left, health };
+        } catch (e) {
+          // This run is alive and reports the failure: the host stays as it is (the watchdog stands down).
+          await watchdog?.decide('kept').catch(() => {});
+          throw e;
         }
-        const health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
-        await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
-        // A failed gate leaves the release live (this run decides so; the watchdog stands down).
-        await confirm(health.healthy ? 'confirmed' : 'kept');
-        if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
-        return { left, health };
       },
       { maxParallel: cfg.maxParallel, onFailure: 'halt', mode: 'batch', logger },
     );

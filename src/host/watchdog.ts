@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { render, type Command } from '../shell/index.js';
-import { acquireCommand, appendEventAtHostTimeCommand, armWatchdogCommand, breakCommand, decideWatchdogCommand, releaseCommand, watchdogAliveCommand } from '../commands/index.js';
+import { acquireCommand, appendEventAtHostTimeCommand, armWatchdogCommand, breakCommand, decideWatchdogCommand, releaseCommand, renewCommand, watchdogAliveCommand } from '../commands/index.js';
 import type { SshSession } from './session.js';
 import type { Layout } from './layout.js';
 import type { LockOwner } from './lock.js';
@@ -31,6 +31,8 @@ export interface ArmOptions {
   timeoutMs: number;
   /** How long the watchdog waits for a lock another run holds. */
   lockWaitMs: number;
+  /** The revert is stopped after this long (the run's command-timeout). */
+  revertTimeoutMs: number;
   /** The lock of the run that arms it (taken over at the deadline). */
   runLock: Pick<LockOwner, 'id' | 'ttl_s'>;
 }
@@ -44,16 +46,22 @@ export class Watchdog {
     readonly dir: string,
     readonly pid: number,
     readonly timeoutMs: number,
+    readonly appDir: string,
+    readonly guarded: string,
   ) {}
 
-  /** Decide: `ok` when this call decided; `reverting` when the watchdog was first. */
+  /**
+   * Decide: `ok` when this call decided (or had already decided so); `reverting` when the
+   * watchdog was first; `gone` when the watchdog exited undecided. A watchdog that is gone
+   * while the host no longer serves the guarded release counts as `reverting` (the host was
+   * returned, or switched by another run): the switch is not this run's to confirm.
+   */
   async decide(what: 'confirmed' | 'rolled-back' | 'kept'): Promise<Decision> {
-    const r = await this.session.run(decideWatchdogCommand(this.dir, what), { step: 'confirm' });
-    const out = r.stdout.trim();
-    if (out === 'ok') return 'ok';
+    const r = await this.session.run(decideWatchdogCommand(this.dir, what, this.appDir), { step: 'confirm' });
+    const [out = '', current = ''] = r.stdout.trim().split('\n');
+    if (out === 'ok' || out === what) return 'ok';
     if (out === 'reverting') return 'reverting';
-    // Already decided the same way (a second call), or the watchdog has exited.
-    return out === what ? 'ok' : 'gone';
+    return what === 'confirmed' && current !== this.guarded ? 'reverting' : 'gone';
   }
 
   async alive(): Promise<boolean> {
@@ -109,16 +117,17 @@ export async function armWatchdog(session: SshSession, o: ArmOptions): Promise<W
       acquire: render(acquireCommand(appDir, owner, true)),
       takeover: render(breakCommand(appDir, o.runLock.id, -1)),
       release: render(releaseCommand(appDir, owner.id)),
-      renew: render(['touch', path.posix.join(o.layout.lock, 'owner.json')]),
+      renew: render(renewCommand(appDir, owner.id, owner)),
       revert: o.revert.map((c) => render(c)).join(' && '),
       recordReverted: render(appendEventAtHostTimeCommand(o.layout.history, reverted)),
       recordFailed: render(appendEventAtHostTimeCommand(o.layout.history, failed)),
+      revertTimeoutS: Math.max(10, Math.ceil(o.revertTimeoutMs / 1000)),
     }),
     { step: 'arm watchdog' },
   );
   const pid = Number(/^armed (\d+)/m.exec(r.stdout)?.[1]);
   if (!pid) throw new Error(`host ${o.host}: the watchdog did not start (${r.stdout.trim() || r.stderr.trim() || 'no output'})`);
-  return new Watchdog(session, dir, pid, o.timeoutMs);
+  return new Watchdog(session, dir, pid, o.timeoutMs, appDir, o.guarded.id);
 }
 
 /**

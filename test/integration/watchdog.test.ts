@@ -93,6 +93,7 @@ describe('commit-confirmed switches (compose)', () => {
     const v2 = (await deploy('2.0.0', '2.0.0')).main;
     expect(v2.errors).toEqual([]);
     expect(await servedVersion(pool, h)).toBe('2.0.0');
+    await waitFor('the watchdog to stand down', async () => (await log(APP_DIR)).includes('confirmed; exiting'), 10_000);
     const l = await log(APP_DIR);
     expect(l).toContain(`watchdog ${v2.outputs['release-id']}`);
     expect(l).toMatch(/returns to \S+ unless the switch to \S+ is confirmed within 70s/);

@@ -45,6 +45,7 @@ function arm(dir: string, o: { timeoutS: number; lockWaitS?: number; runId?: str
       renew: render(['touch', path.join(dir, '.lock', 'owner.json')]),
       revert: [switchCommand(dir, 'A'), ['sh', '-c', 'echo "reverted $0" >> "$1"', 'x', path.join(dir, 'restarts')] as Command].map((c) => render(c)).join(' && '),
       recordReverted: render(appendEventAtHostTimeCommand(path.join(dir, 'history.jsonl'), { host: 'h1', type: 'switch-reverted-unconfirmed', release: 'B', to: 'A', reason: 'not confirmed' })),
+      revertTimeoutS: 30,
       recordFailed: render(appendEventAtHostTimeCommand(path.join(dir, 'history.jsonl'), { host: 'h1', type: 'marked-bad', release: 'B', reason: 'revert failed' })),
     }),
   );
@@ -69,11 +70,13 @@ const history = (dir: string) => (existsSync(path.join(dir, 'history.jsonl')) ? 
 
 describe('the host watchdog (local sh)', { timeout: 30_000 }, () => {
   it('pins the decide command', () => {
-    expect(render(decideWatchdogCommand('/srv/app/.watchdog/R.1', 'confirmed'))).toMatchInlineSnapshot(`
+    expect(render(decideWatchdogCommand('/srv/app/.watchdog/R.1', 'confirmed', '/srv/app'))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
       if [ ! -d "$1" ]; then echo gone
       elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
-      else readlink "$1/decided" 2>/dev/null || echo gone; fi' ops /srv/app/.watchdog/R.1 confirmed"
+      else readlink "$1/decided" 2>/dev/null || echo gone; fi
+      c=$(readlink "$3/current" 2>/dev/null) || c=
+      echo "\${c##*/}"' ops /srv/app/.watchdog/R.1 confirmed /srv/app"
     `);
   });
 
@@ -88,19 +91,32 @@ describe('the host watchdog (local sh)', { timeout: 30_000 }, () => {
     expect(h[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
     expect(unreportedRevert(h)?.to).toBe('A');
     expect(existsSync(path.join(dir, '.lock'))).toBe(false);
-    expect(existsSync(wd)).toBe(false);
+    // Kept for the run that armed it: it reads that the watchdog reverted.
+    expect(
+      runLocal(decideWatchdogCommand(wd, 'confirmed', dir))
+        .trim()
+        .split('\n'),
+    ).toEqual(['reverting', 'A']);
     expect(log(dir)).toMatch(/not confirmed within 1s.*\n.*returning to A\n.*returned to A; B is marked bad/);
   });
 
   it('confirmed: exits at once without touching anything; the run reads what it decided', async () => {
     const dir = app();
     const { wd, pid } = arm(dir, { timeoutS: 60 });
-    expect(runLocal(decideWatchdogCommand(wd, 'confirmed')).trim()).toBe('ok');
+    expect(
+      runLocal(decideWatchdogCommand(wd, 'confirmed', dir))
+        .trim()
+        .split('\n'),
+    ).toEqual(['ok', 'B']);
     expect(await gone(pid, 5000)).toBe(true);
     expect(current(dir)).toBe('B');
     expect(history(dir)).toEqual([]);
     expect(log(dir)).toContain('confirmed; exiting');
-    expect(runLocal(decideWatchdogCommand(wd, 'confirmed')).trim()).toBe('gone');
+    expect(
+      runLocal(decideWatchdogCommand(wd, 'confirmed', dir))
+        .trim()
+        .split('\n'),
+    ).toEqual(['gone', 'B']);
   });
 
   it('another run switched the host meanwhile: exits without reverting', async () => {
