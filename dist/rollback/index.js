@@ -64808,7 +64808,7 @@ const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'cas
  * anything else in any position: no `=` (an assignment at the start of a command), no
  * reserved word.
  */
-function quote(s) {
+function shell_quote(s) {
     if (s.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
     if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s))
@@ -64817,7 +64817,7 @@ function quote(s) {
 }
 /** Render a command as one POSIX sh command line. */
 function render(c) {
-    return c.map((w) => (isToken(w) ? w[TOKEN] : quote(w))).join(' ');
+    return c.map((w) => (isToken(w) ? w[TOKEN] : shell_quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -64862,7 +64862,7 @@ const not = (c) => [token('!'), ...c];
  */
 function home(rel = '') {
     const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
-    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
+    return token(r === '' ? '"$HOME"' : `"$HOME"/${shell_quote(r)}`);
 }
 /** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
 function remotePath(p) {
@@ -66211,9 +66211,11 @@ function versionCommand(argv) {
 const WATCHDOG = shell_sh `app_dir=$1 d=$2 guarded=$3 previous=$4 timeout_s=$5 lock_wait_s=$6 run_mark=$7
 acquire=$8 takeover=$9
 shift 9
-release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5
+release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5 revert_timeout_s=$6
 set +e
-trap 'rm -rf "$d"' EXIT
+# Its directory goes when it exits, except after a revert: the run that armed it reads
+# 'reverting' there (the next arm removes directories whose watchdog is gone).
+trap '[ "$(readlink "$d/decided" 2>/dev/null)" = reverting ] || rm -rf "$d"' EXIT
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $guarded (pid $$): $*"; }
 cur() { c=$(readlink "$app_dir/current" 2>/dev/null) || c=; echo "\${c##*/}"; }
 other() { c=$(cur); [ "$c" != "$guarded" ] && [ "$c" != "$previous" ]; }
@@ -66248,18 +66250,20 @@ while :; do
   if [ "$(date +%s)" -ge "$lock_deadline" ]; then say "gave up waiting for $w after \${lock_wait_s}s; $guarded stays live"; exit 1; fi
   sleep 2
 done
-( while sleep 20; do sh -c "$renew" >/dev/null 2>&1; done ) &
+# Renews the lock while the revert runs; stops when this process is gone.
+( while sleep 20 && kill -0 $$ 2>/dev/null; do sh -c "$renew" >/dev/null 2>&1; done ) &
 renewer=$!
 unlock() { kill "$renewer" 2>/dev/null; wait "$renewer" 2>/dev/null; sh -c "$release" >/dev/null 2>&1; }
 if other; then say "the host serves $(cur) now (another run switched it); exiting"; unlock; exit 0; fi
 say "returning to $previous"
-if sh -c "$revert"; then
+if command -v timeout >/dev/null 2>&1; then timeout -k 10 "$revert_timeout_s" sh -c "$revert"; else sh -c "$revert"; fi
+rc=$?
+if [ "$rc" -eq 0 ]; then
   sh -c "$record_reverted" || say "could not record the revert in the history"
   say "returned to $previous; $guarded is marked bad"
   unlock
   exit 0
 fi
-rc=$?
 sh -c "$record_failed" || true
 say "returning to $previous failed (exit code $rc); $guarded may still be live"
 unlock
@@ -66272,10 +66276,15 @@ exit 1`;
 function armWatchdogCommand(p) {
     return shell_shScript(shell_sh `log=$1 d=$2 body=$3
 shift 3
-umask 077
-mkdir -p "$(dirname "$d")"
-mkdir "$d"
-: >> "$log"
+# Private directory and log; the watchdog itself keeps the session's umask (what it
+# creates while reverting is made as a run would make it).
+# Directories of watchdogs that are gone (reverted, or killed with the host).
+for o in "$(dirname "$d")"/*/; do
+  [ -d "$o" ] || continue
+  p=$(cat "$o/pid" 2>/dev/null) || p=
+  if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then rm -rf "$o"; fi
+done
+( umask 077 && mkdir -p "$(dirname "$d")" && mkdir "$d" && : >> "$log" ) || exit 1
 if command -v setsid >/dev/null 2>&1; then
   setsid sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
 elif command -v nohup >/dev/null 2>&1; then
@@ -66286,7 +66295,7 @@ else
   exit 3
 fi
 echo "$!" > "$d/pid"
-echo "armed $!"`, p.log, p.dir, watchdogBody(), p.appDir, p.dir, p.guarded, p.previous, String(p.timeoutS), String(p.lockWaitS), p.runMark, p.acquire, p.takeover, p.release, p.renew, p.revert, p.recordReverted, p.recordFailed);
+echo "armed $!"`, p.log, p.dir, watchdogBody(), p.appDir, p.dir, p.guarded, p.previous, String(p.timeoutS), String(p.lockWaitS), p.runMark, p.acquire, p.takeover, p.release, p.renew, p.revert, p.recordReverted, p.recordFailed, String(p.revertTimeoutS));
 }
 /** The watchdog's script text (constant; what `armWatchdogCommand` runs detached). */
 function watchdogBody() {
@@ -66296,16 +66305,59 @@ function watchdogBody() {
  * Decide a watchdog's switch: `confirmed`, `rolled-back` (the run returned the host
  * itself) or `kept` (the run leaves a release that failed its gate live, as asked). Prints `ok` when this call decided; otherwise what was decided first
  * (`reverting`: the watchdog is returning the host), or `gone` when the watchdog has
- * already exited (its directory removed).
+ * already exited (its directory removed); then the release `current` points at.
  */
-function decideWatchdogCommand(dir, what) {
+function decideWatchdogCommand(dir, what, appDir) {
     return shell_shScript(shell_sh `if [ ! -d "$1" ]; then echo gone
 elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
-else readlink "$1/decided" 2>/dev/null || echo gone; fi`, dir, what);
+else readlink "$1/decided" 2>/dev/null || echo gone; fi
+c=$(readlink "$3/current" 2>/dev/null) || c=
+echo "\${c##*/}"`, dir, what, appDir);
 }
 /** Whether a watchdog process is still running (`running` or `gone`). */
 function watchdogAliveCommand(pid) {
     return shell_shScript(shell_sh `if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
+}
+
+;// CONCATENATED MODULE: ./src/commands/run.ts
+/**
+ * The run action's remote operations: a private directory for one run's script and
+ * environment (uploaded by SFTP, never on a command line), and the wrapper that runs the
+ * script fail-fast in the working directory and removes the directory afterwards.
+ */
+
+/** `mktemp -d` under $TMPDIR (0700); prints the directory. */
+function makeRunDirCommand() {
+    return shScript(sh `umask 077
+mktemp -d "\${TMPDIR:-/tmp}/ops-run.XXXXXXXX"`);
+}
+/**
+ * The environment file the wrapper sources: `export NAME='value'` lines, every value
+ * quoted as one literal word (newlines, quotes and `$()` arrive as they are).
+ */
+function envFileText(vars) {
+    return vars.map(([k, v]) => `export ${k}=${quote(v)}\n`).join('');
+}
+/**
+ * Run `<dir>/script` in `workdir` with `<dir>/env` sourced: executed directly when it has a
+ * shebang (`direct`), else by bash `-euo pipefail` when the host has bash, else `sh -eu`
+ * (with pipefail where that sh has it). The directory is removed when the script ends or
+ * the wrapper is signalled (the executor's timeout stops the whole process group).
+ */
+function runScriptCommand(dir, workdir, direct) {
+    return shScript(sh `d=$1 wd=$2
+trap 'rm -rf "$d"' EXIT
+trap 'rm -rf "$d"; exit 143' TERM INT HUP
+. "$d/env"
+case $wd in "~") wd=$HOME ;; "~/"*) wd="$HOME/\${wd#"~/"}" ;; esac
+if [ -n "$wd" ]; then cd "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
+set +e
+if [ "$3" = direct ]; then "$d/script"
+elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$d/script"
+elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$d/script"
+else sh -eu "$d/script"; fi
+rc=$?
+exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 }
 
 ;// CONCATENATED MODULE: ./src/commands/index.ts
@@ -66314,6 +66366,7 @@ function watchdogAliveCommand(pid) {
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -67624,22 +67677,30 @@ class Watchdog {
     dir;
     pid;
     timeoutMs;
-    constructor(session, dir, pid, timeoutMs) {
+    appDir;
+    guarded;
+    constructor(session, dir, pid, timeoutMs, appDir, guarded) {
         this.session = session;
         this.dir = dir;
         this.pid = pid;
         this.timeoutMs = timeoutMs;
+        this.appDir = appDir;
+        this.guarded = guarded;
     }
-    /** Decide: `ok` when this call decided; `reverting` when the watchdog was first. */
+    /**
+     * Decide: `ok` when this call decided (or had already decided so); `reverting` when the
+     * watchdog was first; `gone` when the watchdog exited undecided. A watchdog that is gone
+     * while the host no longer serves the guarded release counts as `reverting` (the host was
+     * returned, or switched by another run): the switch is not this run's to confirm.
+     */
     async decide(what) {
-        const r = await this.session.run(decideWatchdogCommand(this.dir, what), { step: 'confirm' });
-        const out = r.stdout.trim();
-        if (out === 'ok')
+        const r = await this.session.run(decideWatchdogCommand(this.dir, what, this.appDir), { step: 'confirm' });
+        const [out = '', current = ''] = r.stdout.trim().split('\n');
+        if (out === 'ok' || out === what)
             return 'ok';
         if (out === 'reverting')
             return 'reverting';
-        // Already decided the same way (a second call), or the watchdog has exited.
-        return out === what ? 'ok' : 'gone';
+        return what === 'confirmed' && current !== this.guarded ? 'reverting' : 'gone';
     }
     async alive() {
         const r = await this.session.run(watchdogAliveCommand(this.pid), { step: 'watchdog' });
@@ -67691,15 +67752,16 @@ async function armWatchdog(session, o) {
         acquire: render(acquireCommand(appDir, owner, true)),
         takeover: render(breakCommand(appDir, o.runLock.id, -1)),
         release: render(releaseCommand(appDir, owner.id)),
-        renew: render(['touch', external_node_path_default().posix.join(o.layout.lock, 'owner.json')]),
+        renew: render(renewCommand(appDir, owner.id, owner)),
         revert: o.revert.map((c) => render(c)).join(' && '),
         recordReverted: render(appendEventAtHostTimeCommand(o.layout.history, reverted)),
         recordFailed: render(appendEventAtHostTimeCommand(o.layout.history, failed)),
+        revertTimeoutS: Math.max(10, Math.ceil(o.revertTimeoutMs / 1000)),
     }), { step: 'arm watchdog' });
     const pid = Number(/^armed (\d+)/m.exec(r.stdout)?.[1]);
     if (!pid)
         throw new Error(`host ${o.host}: the watchdog did not start (${r.stdout.trim() || r.stderr.trim() || 'no output'})`);
-    return new Watchdog(session, dir, pid, o.timeoutMs);
+    return new Watchdog(session, dir, pid, o.timeoutMs, appDir, o.guarded.id);
 }
 /**
  * A revert by a watchdog that no run has reported yet: the last one in the history, when
@@ -67848,6 +67910,7 @@ async function switch_armSwitch(h, to, previous, run, policy, runLock) {
         revert: activationSteps(h, previous, run).map((s) => s.command),
         timeoutMs: policy.timeoutMs,
         lockWaitMs: policy.lockWaitMs,
+        revertTimeoutMs: h.commandTimeoutMs,
         runLock,
     });
 }
@@ -68394,6 +68457,9 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     try {
         await step(h, 'switch', () => activate(h, m, run));
+        // A watchdog whose deadline passed during the switch has taken the lock over.
+        if (watchdog)
+            await locks.verify([h.target.name]);
         await record(h, { type: 'switched', ...ident, from: previous });
     }
     catch (e) {
@@ -68635,21 +68701,28 @@ async function rollback(cfg, pool, targets, logger) {
                 await watchdog?.decide('rolled-back').catch(() => { });
                 throw e;
             }
-            await context_step(h, 'switch', () => switch_activate(h, m, run));
-            await context_record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
-            if (left)
-                await context_record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
-            if (!cfg.gate) {
-                await confirm('confirmed');
-                return { left, health: undefined };
+            try {
+                await context_step(h, 'switch', () => switch_activate(h, m, run));
+                await context_record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
+                if (left)
+                    await context_record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
+                if (!cfg.gate) {
+                    await confirm('confirmed');
+                    return { left, health: undefined };
+                }
+                const health = await context_step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
+                await context_record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
+                // A failed gate leaves the release live (this run decides so; the watchdog stands down).
+                await confirm(health.healthy ? 'confirmed' : 'kept');
+                if (!health.healthy)
+                    throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
+                return { left, health };
             }
-            const health = await context_step(h, 'health', () => gateHost(h, m, cfg.gate.spec, pool, logger));
-            await context_record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
-            // A failed gate leaves the release live (this run decides so; the watchdog stands down).
-            await confirm(health.healthy ? 'confirmed' : 'kept');
-            if (!health.healthy)
-                throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
-            return { left, health };
+            catch (e) {
+                // This run is alive and reports the failure: the host stays as it is (the watchdog stands down).
+                await watchdog?.decide('kept').catch(() => { });
+                throw e;
+            }
         }, { maxParallel: cfg.maxParallel, onFailure: 'halt', mode: 'batch', logger });
         const outcomes = rs.map((r, i) => ({
             host: r.target.name,

@@ -13,3 +13,4 @@ export * from './host.js';
 export * from './storage.js';
 export * from './backup.js';
 export * from './watchdog.js';
+export * from './run.js';

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../harness.js';
 
-const ACTIONS = ['build-push', 'deploy', 'migrate', 'healthcheck', 'rollback', 'backup', 'restore', 'security-update'];
+const ACTIONS = ['build-push', 'deploy', 'migrate', 'healthcheck', 'rollback', 'backup', 'restore', 'security-update', 'run'];
 
 describe('action metadata', () => {
-  it('has exactly the eight actions', () => {
+  it('has exactly the nine actions', () => {
     expect(readdirSync(path.join(ROOT, 'actions')).sort()).toEqual([...ACTIONS].sort());
   });
 
