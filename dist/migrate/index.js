@@ -65841,6 +65841,14 @@ function runOneOffCopyCommand(c, files, service, script, env) {
 function execInServiceCommand(c, service, script, env) {
     return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
 }
+/** Every container of the release's project, stopped ones too (for failure diagnostics). */
+function psCommand(c) {
+    return [...composeArgs(c), 'ps', '-a'];
+}
+/** The last `lines` lines of the services' logs (all services when none are named). */
+function logsCommand(c, services, lines) {
+    return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
+}
 
 ;// CONCATENATED MODULE: ./src/commands/files.ts
 /** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
@@ -66342,20 +66350,23 @@ function envFileText(vars) {
  * Run `<dir>/script` in `workdir` with `<dir>/env` sourced: executed directly when it has a
  * shebang (`direct`), else by bash `-euo pipefail` when the host has bash, else `sh -eu`
  * (with pipefail where that sh has it). The directory is removed when the script ends or
- * the wrapper is signalled (the executor's timeout stops the whole process group).
+ * the wrapper is signalled (the executor's timeout stops the whole process group). Its own
+ * variables are read-only, so the environment file cannot redirect them.
  */
 function runScriptCommand(dir, workdir, direct) {
-    return shScript(sh `d=$1 wd=$2
-trap 'rm -rf "$d"' EXIT
-trap 'rm -rf "$d"; exit 143' TERM INT HUP
-. "$d/env"
+    return shScript(sh `OPS_RUN_DIR=$1 OPS_RUN_WD=$2 OPS_RUN_MODE=$3
+readonly OPS_RUN_DIR OPS_RUN_WD OPS_RUN_MODE
+trap 'rm -rf "$OPS_RUN_DIR"' EXIT
+trap 'rm -rf "$OPS_RUN_DIR"; exit 143' TERM INT HUP
+. "$OPS_RUN_DIR/env"
+wd=$OPS_RUN_WD
 case $wd in "~") wd=$HOME ;; "~/"*) wd="$HOME/\${wd#"~/"}" ;; esac
-if [ -n "$wd" ]; then cd "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
+if [ -n "$wd" ]; then cd -- "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
 set +e
-if [ "$3" = direct ]; then "$d/script"
-elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$d/script"
-elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$d/script"
-else sh -eu "$d/script"; fi
+if [ "$OPS_RUN_MODE" = direct ]; then "$OPS_RUN_DIR/script"
+elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$OPS_RUN_DIR/script"
+elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$OPS_RUN_DIR/script"
+else sh -eu "$OPS_RUN_DIR/script"; fi
 rc=$?
 exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 }
@@ -67689,6 +67700,8 @@ const own = {
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
+    'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
+    'diagnostics-command': f.optionalString(),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),

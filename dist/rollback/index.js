@@ -65841,6 +65841,14 @@ function runOneOffCopyCommand(c, files, service, script, env) {
 function execInServiceCommand(c, service, script, env) {
     return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
 }
+/** Every container of the release's project, stopped ones too (for failure diagnostics). */
+function compose_psCommand(c) {
+    return [...composeArgs(c), 'ps', '-a'];
+}
+/** The last `lines` lines of the services' logs (all services when none are named). */
+function compose_logsCommand(c, services, lines) {
+    return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
+}
 
 ;// CONCATENATED MODULE: ./src/commands/files.ts
 /** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
@@ -66342,20 +66350,23 @@ function envFileText(vars) {
  * Run `<dir>/script` in `workdir` with `<dir>/env` sourced: executed directly when it has a
  * shebang (`direct`), else by bash `-euo pipefail` when the host has bash, else `sh -eu`
  * (with pipefail where that sh has it). The directory is removed when the script ends or
- * the wrapper is signalled (the executor's timeout stops the whole process group).
+ * the wrapper is signalled (the executor's timeout stops the whole process group). Its own
+ * variables are read-only, so the environment file cannot redirect them.
  */
 function runScriptCommand(dir, workdir, direct) {
-    return shScript(sh `d=$1 wd=$2
-trap 'rm -rf "$d"' EXIT
-trap 'rm -rf "$d"; exit 143' TERM INT HUP
-. "$d/env"
+    return shScript(sh `OPS_RUN_DIR=$1 OPS_RUN_WD=$2 OPS_RUN_MODE=$3
+readonly OPS_RUN_DIR OPS_RUN_WD OPS_RUN_MODE
+trap 'rm -rf "$OPS_RUN_DIR"' EXIT
+trap 'rm -rf "$OPS_RUN_DIR"; exit 143' TERM INT HUP
+. "$OPS_RUN_DIR/env"
+wd=$OPS_RUN_WD
 case $wd in "~") wd=$HOME ;; "~/"*) wd="$HOME/\${wd#"~/"}" ;; esac
-if [ -n "$wd" ]; then cd "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
+if [ -n "$wd" ]; then cd -- "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
 set +e
-if [ "$3" = direct ]; then "$d/script"
-elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$d/script"
-elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$d/script"
-else sh -eu "$d/script"; fi
+if [ "$OPS_RUN_MODE" = direct ]; then "$OPS_RUN_DIR/script"
+elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$OPS_RUN_DIR/script"
+elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$OPS_RUN_DIR/script"
+else sh -eu "$OPS_RUN_DIR/script"; fi
 rc=$?
 exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 }
@@ -67490,7 +67501,7 @@ function state_planPrune(state, live, keep) {
 
 
 /** How to call Compose for a release on this host (v2 when the host has it, else v1). */
-function composeCall(h, m) {
+function compose_composeCall(h, m) {
     return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project, files: m.compose_files ?? [] };
 }
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
@@ -67519,7 +67530,7 @@ async function compose_stageCompose(h, m, src) {
     for (const f of src.files)
         await h.session.writeFile(path.posix.join(dir, f.name), f.content, 0o644);
     await h.session.writeFile(path.posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
-    await h.session.run(pullCommand(composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
+    await h.session.run(pullCommand(compose_composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
     let digest;
     if (m.image) {
         const r = await h.session.exec(repoDigestsCommand(m.image));
@@ -67534,7 +67545,7 @@ async function compose_stageCompose(h, m, src) {
 /** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
 function composeActivation(h, m) {
     return [
-        { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
+        { step: 'up', command: upCommand(compose_composeCall(h, m), m.services ?? []), stream: true },
         { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
     ];
 }
@@ -67943,6 +67954,50 @@ function confirmPolicy(o, problems, warn) {
     return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs };
 }
 
+;// CONCATENATED MODULE: ./src/deploy/diagnostics.ts
+/**
+ * What an operator looks at first when a host fails its switch or its health gate,
+ * collected before the host is returned (the failed release's containers still exist):
+ * the release's containers (`compose ps -a`) and the last lines of its services' logs, or
+ * for file releases the output of the user's `diagnostics-command`. Secrets are redacted;
+ * collecting never fails the deploy.
+ */
+
+
+
+
+const MAX_CHARS = 16_000;
+async function diagnostics_collectDiagnostics(h, m, spec, run) {
+    if (spec.lines <= 0)
+        return undefined;
+    const parts = [];
+    const grab = async (title, fn) => {
+        try {
+            const r = await fn();
+            parts.push(`$ ${title}\n${`${r.stdout}${r.stderr}`.trimEnd()}`);
+        }
+        catch (e) {
+            parts.push(`$ ${title}\n(could not be collected: ${errorMessage(e)})`);
+        }
+    };
+    const timeoutMs = Math.min(h.commandTimeoutMs, 60_000);
+    if (m.strategy === 'compose') {
+        const c = composeCall(h, m);
+        await grab('compose ps -a', () => h.session.exec(psCommand(c), { step: 'diagnostics', timeoutMs }));
+        await grab(`compose logs --tail ${spec.lines}`, () => h.session.exec(logsCommand(c, m.services ?? [], spec.lines), { step: 'diagnostics', timeoutMs }));
+    }
+    if (spec.command) {
+        const dir = h.layout.release(m.id);
+        await grab(spec.command, () => h.session.exec(hookCommand(dir, spec.command, hookEnv(run, m.id, h.target.name)), { step: 'diagnostics', timeoutMs }));
+    }
+    if (!parts.length)
+        return undefined;
+    let text = h.logger.secrets.redact(parts.join('\n\n'));
+    if (text.length > MAX_CHARS)
+        text = `(first ${text.length - MAX_CHARS} characters left out)\n${text.slice(-MAX_CHARS)}`;
+    return text;
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/deploy/source.ts
@@ -68203,6 +68258,7 @@ async function source_checkSource(source) {
 
 
 
+
 /**
  * The health gate for one host (through its tunnel by default). After a compose switch
  * the release's containers must also be running, before and after the probes, without
@@ -68417,11 +68473,24 @@ function outcome(h, result, previous, error) {
 class HostFailure extends Error {
     rolledBack;
     health;
-    constructor(message, rolledBack, health) {
+    diagnostics;
+    constructor(message, rolledBack, health, diagnostics) {
         super(message);
         this.rolledBack = rolledBack;
         this.health = health;
+        this.diagnostics = diagnostics;
     }
+}
+/** Collect the failed release's diagnostics on the host (before it is returned) and print them in a log group. */
+async function diagnose(cfg, h, m, logger) {
+    const text = await collectDiagnostics(h, m, cfg.diagnostics, cfg.run).catch(() => undefined);
+    if (text) {
+        await logger.group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
+            for (const l of text.split('\n'))
+                logger.info(l);
+        });
+    }
+    return text;
 }
 function fromSwitch(h, r, previous, id) {
     const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
@@ -68430,7 +68499,7 @@ function fromSwitch(h, r, previous, id) {
     if (r.status === 'skipped')
         return { ...base, result: 'skipped', serving: previous };
     const f = r.cause instanceof HostFailure ? r.cause : undefined;
-    return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
+    return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health, diagnostics: f?.diagnostics };
 }
 async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     const { run } = cfg;
@@ -68464,8 +68533,9 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The switch itself failed: put the previous release back.
+        const diagnostics = await diagnose(cfg, h, m, logger);
         const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks, watchdog);
-        throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack, undefined, diagnostics);
     }
     if (!cfg.gate) {
         await confirmHost(h, m, previous, watchdog);
@@ -68477,8 +68547,9 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     }
     catch (e) {
         // The gate could not even run (the connection dropped): the release is not proven.
+        const diagnostics = await diagnose(cfg, h, m, logger);
         const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks, watchdog) : false;
-        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+        throw new HostFailure(`host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack, undefined, diagnostics);
     }
     const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
     if (health.healthy) {
@@ -68489,8 +68560,9 @@ async function switchHost(cfg, h, m, previous, pool, logger, locks) {
     // The gate names the host in each failure; here the host is named once, up front.
     const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
     await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => { });
+    const diagnostics = await diagnose(cfg, h, m, logger);
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks, watchdog) : false;
-    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health);
+    throw new HostFailure(`host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`, rolledBack, health, diagnostics);
 }
 /**
  * Arm the host's watchdog before its switch, when there is a release to return to and
@@ -68825,6 +68897,7 @@ function deploySummary(r, title) {
         '',
         ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
         table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
+        ...r.hosts.filter((h) => h.diagnostics).map((h) => `<details><summary>${esc(h.host)}: diagnostics</summary>\n\n${fenced(h.diagnostics)}\n</details>\n`),
         mermaidGantt(r.timeline, `${title} ${m.id}`),
     ].join('\n');
 }
@@ -68919,6 +68992,8 @@ const own = {
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
+    'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
+    'diagnostics-command': f.optionalString(),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),

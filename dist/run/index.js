@@ -65841,6 +65841,14 @@ function runOneOffCopyCommand(c, files, service, script, env) {
 function execInServiceCommand(c, service, script, env) {
     return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
 }
+/** Every container of the release's project, stopped ones too (for failure diagnostics). */
+function psCommand(c) {
+    return [...composeArgs(c), 'ps', '-a'];
+}
+/** The last `lines` lines of the services' logs (all services when none are named). */
+function logsCommand(c, services, lines) {
+    return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
+}
 
 ;// CONCATENATED MODULE: ./src/commands/files.ts
 /** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
@@ -66342,20 +66350,23 @@ function envFileText(vars) {
  * Run `<dir>/script` in `workdir` with `<dir>/env` sourced: executed directly when it has a
  * shebang (`direct`), else by bash `-euo pipefail` when the host has bash, else `sh -eu`
  * (with pipefail where that sh has it). The directory is removed when the script ends or
- * the wrapper is signalled (the executor's timeout stops the whole process group).
+ * the wrapper is signalled (the executor's timeout stops the whole process group). Its own
+ * variables are read-only, so the environment file cannot redirect them.
  */
 function runScriptCommand(dir, workdir, direct) {
-    return shell_shScript(shell_sh `d=$1 wd=$2
-trap 'rm -rf "$d"' EXIT
-trap 'rm -rf "$d"; exit 143' TERM INT HUP
-. "$d/env"
+    return shell_shScript(shell_sh `OPS_RUN_DIR=$1 OPS_RUN_WD=$2 OPS_RUN_MODE=$3
+readonly OPS_RUN_DIR OPS_RUN_WD OPS_RUN_MODE
+trap 'rm -rf "$OPS_RUN_DIR"' EXIT
+trap 'rm -rf "$OPS_RUN_DIR"; exit 143' TERM INT HUP
+. "$OPS_RUN_DIR/env"
+wd=$OPS_RUN_WD
 case $wd in "~") wd=$HOME ;; "~/"*) wd="$HOME/\${wd#"~/"}" ;; esac
-if [ -n "$wd" ]; then cd "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
+if [ -n "$wd" ]; then cd -- "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
 set +e
-if [ "$3" = direct ]; then "$d/script"
-elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$d/script"
-elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$d/script"
-else sh -eu "$d/script"; fi
+if [ "$OPS_RUN_MODE" = direct ]; then "$OPS_RUN_DIR/script"
+elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$OPS_RUN_DIR/script"
+elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$OPS_RUN_DIR/script"
+else sh -eu "$OPS_RUN_DIR/script"; fi
 rc=$?
 exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 }
@@ -66725,7 +66736,7 @@ function resolveAppDir(appDir, home) {
     if (appDir === '~')
         return home;
     if (appDir.startsWith('~/'))
-        return path.posix.join(home, appDir.slice(2));
+        return external_node_path_default().posix.join(home, appDir.slice(2));
     return appDir;
 }
 const RELEASE_ID = /^\d{8}T\d{6}Z-[A-Za-z0-9._-]{1,64}$/;
@@ -67059,6 +67070,7 @@ class Timeline {
 
 
 
+
 const lastLines = (s, n) => {
     const lines = s.replace(/\n$/, '').split('\n');
     return (lines.length > n ? lines.slice(-n) : lines).join('\n');
@@ -67144,7 +67156,11 @@ async function onHost(s, cfg, logger) {
     try {
         await s.writeFile(external_node_path_default().posix.join(dir, 'env'), envFileText(cfg.env), 0o600);
         await s.writeFile(external_node_path_default().posix.join(dir, 'script'), cfg.script, 0o700);
-        const wrapper = runScriptCommand(dir, cfg.workingDirectory, cfg.direct);
+        // Under sudo, HOME is root's: `~` means the connecting user's home, resolved first.
+        let wd = cfg.workingDirectory;
+        if (cfg.sudo && (wd === '~' || wd.startsWith('~/')))
+            wd = resolveAppDir(wd, (await s.run(['sh', '-c', 'printf %s "$HOME"'], { step: 'prepare' })).stdout);
+        const wrapper = runScriptCommand(dir, wd, cfg.direct);
         const r = await s.exec(cfg.sudo ? sudo(wrapper) : wrapper, { step: 'script', stream: true, timeoutMs: cfg.timeoutMs });
         const code = r.timedOut ? null : r.code;
         const tail = lastLines(r.stderr.trim() || r.stdout.trim(), 5);
@@ -67207,7 +67223,8 @@ function runOutputs(r) {
     const results = Object.fromEntries(r.hosts.map((h) => [h.host, { result: h.result, exit_code: h.exitCode, duration_ms: h.durationMs, ...(h.timedOut ? { timed_out: true } : {}), stdout: h.stdout, stderr: h.stderr }]));
     return {
         results: JSON.stringify(results),
-        stdout: r.stdout ?? '',
+        // GitHub keeps step outputs up to about 1 MB: the end of a longer stdout.
+        stdout: (r.stdout ?? '').length > 900_000 ? `(first ${(r.stdout ?? '').length - 900_000} characters left out)\n${(r.stdout ?? '').slice(-900_000)}` : (r.stdout ?? ''),
         'hosts-succeeded': r.hosts
             .filter((h) => h.result === 'succeeded')
             .map((h) => h.host)
@@ -67518,6 +67535,8 @@ const own = {
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
+    'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
+    'diagnostics-command': f.optionalString(),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),
@@ -67560,6 +67579,8 @@ function parseEnvLines(raw) {
         const name = m[1];
         if (!isEnvName(name))
             throw new ParseError(`line ${i + 1}: '${name}' is not a variable name (letters, digits, _; not starting with a digit)`);
+        if (name.startsWith('OPS_RUN_'))
+            throw new ParseError(`line ${i + 1}: names starting with OPS_RUN_ are the run action's own`);
         if (heredoc) {
             const end = lines.indexOf(heredoc[2], i + 1);
             if (end < 0)
@@ -67577,7 +67598,8 @@ const run_own = {
     script: f.optionalString({ secret: false }),
     'script-file': f.optionalString(),
     env: f.custom(parseEnvLines, { default: [] }),
-    'secret-env': f.custom(parseEnvLines, { default: [], secret: true }),
+    // Not masked as a whole (its NAME<<EOF lines would be): each value is masked by the action.
+    'secret-env': f.custom(parseEnvLines, { default: [] }),
     'working-directory': f.string({ default: '', pattern: /^(~|~\/[^\0]*|\/[^\0]*|[^\0~/][^\0]*)?$/, hint: 'a path on the host' }),
     sudo: f.bool({ default: false }),
     timeout: f.duration({ default: 600_000, min: 1000 }),

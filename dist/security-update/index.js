@@ -67461,6 +67461,8 @@ const own = {
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
+    'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
+    'diagnostics-command': f.optionalString(),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
     'auto-rollback': f.custom(parseBool, {}),
     canary: f.int(0, 1000, { default: 0 }),

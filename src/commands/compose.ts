@@ -96,3 +96,13 @@ export function runOneOffCopyCommand(c: ComposeCall, files: { config: string; ov
 export function execInServiceCommand(c: ComposeCall, service: string, script: string, env: Record<string, string>): Command {
   return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
 }
+
+/** Every container of the release's project, stopped ones too (for failure diagnostics). */
+export function psCommand(c: ComposeCall): Command {
+  return [...composeArgs(c), 'ps', '-a'];
+}
+
+/** The last `lines` lines of the services' logs (all services when none are named). */
+export function logsCommand(c: ComposeCall, services: string[], lines: number): Command {
+  return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
+}

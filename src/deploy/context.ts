@@ -142,6 +142,8 @@ export interface HostOutcome {
   /** Something that went wrong after the host succeeded (a failing post-deploy hook). */
   after?: string;
   health?: HealthResult;
+  /** What was collected on the host when it failed (container states, logs), redacted. */
+  diagnostics?: string;
   durationMs: number;
 }
 

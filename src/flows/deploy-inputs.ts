@@ -73,6 +73,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     fleet: { maxParallel: ssh.maxParallel, canary: v.canary, onHostFailure: v['on-host-failure'] },
     lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
     confirm,
+    diagnostics: { lines: v['diagnostics-lines'], command: v['diagnostics-command'] },
     commandTimeoutMs: ssh.options.commandTimeoutMs,
     beforeSwitch: v['migrate-command']
       ? async (hosts, release) => {

@@ -24,6 +24,7 @@ import { containerProblems, readContainers, stageCompose, type ComposeSource } f
 import { stageFiles, type FilesSource } from '../deploy/files.js';
 import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
+import { collectDiagnostics, type DiagnosticsSpec } from '../deploy/diagnostics.js';
 import { checkSource } from '../deploy/source.js';
 import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
 import { connectHosts, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
@@ -48,6 +49,8 @@ export interface DeployConfig {
   lock: { timeoutMs: number; ttlMs: number };
   /** The host's watchdog: a switch not confirmed in time is undone on the host (timeout 0: off). */
   confirm: ConfirmPolicy;
+  /** What is collected from a host that fails its switch or gate. */
+  diagnostics: DiagnosticsSpec;
   commandTimeoutMs: number;
   /** Runs once, after staging and before any switch (migrations). */
   beforeSwitch?: (hosts: HostCtx[], release: ReleaseManifest) => Promise<void>;
@@ -319,9 +322,21 @@ class HostFailure extends Error {
     message: string,
     readonly rolledBack: boolean,
     readonly health?: HealthResult,
+    readonly diagnostics?: string,
   ) {
     super(message);
   }
+}
+
+/** Collect the failed release's diagnostics on the host (before it is returned) and print them in a log group. */
+async function diagnose(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger): Promise<string | undefined> {
+  const text = await collectDiagnostics(h, m, cfg.diagnostics, cfg.run).catch(() => undefined);
+  if (text) {
+    await logger.group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
+      for (const l of text.split('\n')) logger.info(l);
+    });
+  }
+  return text;
 }
 
 function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | undefined, id: string): HostOutcome {
@@ -329,7 +344,7 @@ function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | u
   if (r.status === 'succeeded') return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
   if (r.status === 'skipped') return { ...base, result: 'skipped', serving: previous };
   const f = r.cause instanceof HostFailure ? r.cause : undefined;
-  return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health };
+  return { ...base, result: f?.rolledBack ? 'rolled-back' : 'failed', error: r.error, health: f?.health, diagnostics: f?.diagnostics };
 }
 
 async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, previous: string | undefined, pool: SshPool, logger: Logger, locks: HeldLocks): Promise<SwitchValue> {
@@ -360,8 +375,9 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     await record(h, { type: 'switched', ...ident, from: previous });
   } catch (e) {
     // The switch itself failed: put the previous release back.
+    const diagnostics = await diagnose(cfg, h, m, logger);
     const rolledBack = await failHost(cfg, h, m, previous, `switch failed: ${errorMessage(e)}`, logger, locks, watchdog);
-    throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack);
+    throw new HostFailure(`${onHost(h, errorMessage(e))}${rolledBack ? `; rolled back to ${previous}` : ''}`, rolledBack, undefined, diagnostics);
   }
   if (!cfg.gate) {
     await confirmHost(h, m, previous, watchdog);
@@ -372,10 +388,13 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
     health = await step(h, 'health', () => gateHost(h, m, cfg.gate!.spec, pool, logger));
   } catch (e) {
     // The gate could not even run (the connection dropped): the release is not proven.
+    const diagnostics = await diagnose(cfg, h, m, logger);
     const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, `health gate error: ${errorMessage(e)}`, logger, locks, watchdog) : false;
     throw new HostFailure(
       `host ${h.target.name}: the health gate of ${m.id} could not run: ${errorMessage(e).replace(`host ${h.target.name}: `, '')}${rolledBack ? `; rolled back to ${previous}` : ''}`,
       rolledBack,
+      undefined,
+      diagnostics,
     );
   }
   const stats = { attempts: health.attempts, p50: health.p50, p95: health.p95 };
@@ -387,11 +406,13 @@ async function switchHost(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, pre
   // The gate names the host in each failure; here the host is named once, up front.
   const why = health.failures.map((f) => f.replace(`host ${h.target.name}: `, '')).join('; ');
   await record(h, { type: 'health-failed', ...ident, health: stats, error: why }).catch(() => {});
+  const diagnostics = await diagnose(cfg, h, m, logger);
   const rolledBack = cfg.gate.autoRollback ? await failHost(cfg, h, m, previous, 'health gate failed', logger, locks, watchdog) : false;
   throw new HostFailure(
     `host ${h.target.name}: release ${m.id} failed its health gate: ${why}${rolledBack ? `; rolled back to ${previous}` : cfg.gate.autoRollback ? '' : ' (auto-rollback is off: the failing release stays live)'}`,
     rolledBack,
     health,
+    diagnostics,
   );
 }
 

@@ -16,6 +16,7 @@ import { connectHosts, lockAndRefresh, type RunIdentity } from '../deploy/contex
 import type { HeldLocks, LockSite } from '../host/lock.js';
 import { Timeline } from '../host/timeline.js';
 import { formatDuration } from '../text.js';
+import { resolveAppDir } from '../host/layout.js';
 import type { HostRun, RunResult } from '../fleet/results.js';
 
 export type { HostRun, RunResult } from '../fleet/results.js';
@@ -137,7 +138,10 @@ async function onHost(s: SshSession, cfg: RunConfig, logger: Logger): Promise<Ho
   try {
     await s.writeFile(path.posix.join(dir, 'env'), envFileText(cfg.env), 0o600);
     await s.writeFile(path.posix.join(dir, 'script'), cfg.script, 0o700);
-    const wrapper = runScriptCommand(dir, cfg.workingDirectory, cfg.direct);
+    // Under sudo, HOME is root's: `~` means the connecting user's home, resolved first.
+    let wd = cfg.workingDirectory;
+    if (cfg.sudo && (wd === '~' || wd.startsWith('~/'))) wd = resolveAppDir(wd, (await s.run(['sh', '-c', 'printf %s "$HOME"'], { step: 'prepare' })).stdout);
+    const wrapper = runScriptCommand(dir, wd, cfg.direct);
     const r = await s.exec(cfg.sudo ? sudo(wrapper) : wrapper, { step: 'script', stream: true, timeoutMs: cfg.timeoutMs });
     const code = r.timedOut ? null : r.code;
     const tail = lastLines(r.stderr.trim() || r.stdout.trim(), 5);

@@ -2,7 +2,7 @@ import type { HostOutcome } from '../deploy/context.js';
 import type { Timeline } from '../host/timeline.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { formatDuration } from '../text.js';
-import { code, esc, table } from './markdown.js';
+import { code, esc, fenced, table } from './markdown.js';
 import { mermaidGantt } from './timeline.js';
 
 const ICON: Record<string, string> = { succeeded: '✅ succeeded', failed: '❌ failed', 'rolled-back': '↩️ rolled back', skipped: '⏭️ untouched' };
@@ -34,6 +34,7 @@ export function deploySummary(r: SummaryInput, title: string): string {
     '',
     ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
     table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
+    ...r.hosts.filter((h) => h.diagnostics).map((h) => `<details><summary>${esc(h.host)}: diagnostics</summary>\n\n${fenced(h.diagnostics!)}\n</details>\n`),
     mermaidGantt(r.timeline, `${title} ${m.id}`),
   ].join('\n');
 }

@@ -23,7 +23,8 @@ export function runOutputs(r: RunResult): Record<string, string> {
   );
   return {
     results: JSON.stringify(results),
-    stdout: r.stdout ?? '',
+    // GitHub keeps step outputs up to about 1 MB: the end of a longer stdout.
+    stdout: (r.stdout ?? '').length > 900_000 ? `(first ${(r.stdout ?? '').length - 900_000} characters left out)\n${(r.stdout ?? '').slice(-900_000)}` : (r.stdout ?? ''),
     'hosts-succeeded': r.hosts
       .filter((h) => h.result === 'succeeded')
       .map((h) => h.host)

@@ -19,6 +19,7 @@ export function parseEnvLines(raw: string): [string, string][] {
     if (!m) throw new ParseError(`line ${i + 1} is not NAME=value (or NAME<<DELIMITER for a value with newlines)`);
     const name = m[1]!;
     if (!isEnvName(name)) throw new ParseError(`line ${i + 1}: '${name}' is not a variable name (letters, digits, _; not starting with a digit)`);
+    if (name.startsWith('OPS_RUN_')) throw new ParseError(`line ${i + 1}: names starting with OPS_RUN_ are the run action's own`);
     if (heredoc) {
       const end = lines.indexOf(heredoc[2]!, i + 1);
       if (end < 0) throw new ParseError(`line ${i + 1}: ${name}<<${heredoc[2]} has no closing '${heredoc[2]}' line`);
@@ -34,7 +35,8 @@ export const own = {
   script: f.optionalString({ secret: false }),
   'script-file': f.optionalString(),
   env: f.custom(parseEnvLines, { default: [] }),
-  'secret-env': f.custom(parseEnvLines, { default: [], secret: true }),
+  // Not masked as a whole (its NAME<<EOF lines would be): each value is masked by the action.
+  'secret-env': f.custom(parseEnvLines, { default: [] }),
   'working-directory': f.string({ default: '', pattern: /^(~|~\/[^\0]*|\/[^\0]*|[^\0~/][^\0]*)?$/, hint: 'a path on the host' }),
   sudo: f.bool({ default: false }),
   timeout: f.duration({ default: 600_000, min: 1000 }),

@@ -94,6 +94,20 @@ describe('deploy with docker compose', () => {
     expect(second.some((e) => e.release === v3id && e.type === 'switched')).toBe(false);
   });
 
+  it('an image that exits at start: the deploy fails and rolls back, and its message is in the log and the summary', async () => {
+    const before = await currentOf(pool, sb.hosts[0]!, APP_DIR);
+    const r = await deploy('crash', '11.0.0', { 'health-timeout': '4s', 'diagnostics-lines': '20' });
+    expect(r.main.exitCode).toBe(1);
+    expect(r.main.outputs['rolled-back']).toBe('true');
+    expect(await currentOf(pool, sb.hosts[0]!, APP_DIR)).toBe(before);
+    expect(r.main.log).toContain(`diagnostics of ${r.main.outputs['release-id']}`);
+    expect(r.main.log).toContain('$ compose ps -a');
+    expect(r.main.log).toContain('cannot start (APP_MODE=crash)');
+    expect(r.main.summary).toMatch(/<details><summary>\S+: diagnostics<\/summary>/);
+    expect(r.main.summary).toContain('cannot start (APP_MODE=crash)');
+    expect(secretLeaks(r.main, ['pg-s3cret-9f8e7d'])).toEqual([]);
+  });
+
   it('rollback: by default the last good release before the current one, skipping bad ones', async () => {
     const ids = (await onHost(pool, sb.hosts[0]!, 'ls "$HOME/$1/releases"', APP_DIR)).trim().split('\n');
     const v2id = ids[1];

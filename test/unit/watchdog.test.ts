@@ -143,7 +143,7 @@ describe('the host watchdog (local sh)', { timeout: 30_000 }, () => {
     expect(d).toBe(true);
     expect(current(dir)).toBe('B');
     expect(readFileSync(path.join(dir, '.lock', 'owner.json'), 'utf8')).toContain('"someone-else"');
-    expect(log(dir)).toMatch(/waiting for another run's deploy lock[^]*gave up waiting/);
+    expect(log(dir)).toMatch(/waiting for another run's deploy lock[\s\S]*gave up waiting/);
   });
 
   it('waits for the maintenance lock (never broken)', async () => {
