@@ -66138,7 +66138,8 @@ const myIdent = (name) => `\`${name.replace(/`/g, '``')}\``;
 function sqliteDumpCommand(db) {
     return shScript(sh `t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
 trap 'rm -f "$t"' EXIT
-sqlite3 "$1" ".backup '$t'"
+# A writer holding its lock makes the copy wait (up to 60 s), not fail with "database is locked".
+sqlite3 -cmd '.timeout 60000' "$1" ".backup '$t'"
 cat "$t"`, db);
 }
 /**

@@ -258,7 +258,8 @@ describe('backup sources and storage', () => {
       "sh -c 'set -eu
       t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
       trap '\\''rm -f "$t"'\\'' EXIT
-      sqlite3 "$1" ".backup '\\''$t'\\''"
+      # A writer holding its lock makes the copy wait (up to 60 s), not fail with "database is locked".
+      sqlite3 -cmd '\\''.timeout 60000'\\'' "$1" ".backup '\\''$t'\\''"
       cat "$t"' ops /srv/app/db.sqlite"
     `);
     expect(r(c.filesTarCommand(['/srv/media', '/etc/app']))).toMatchInlineSnapshot(`"tar -C / -cf - -- srv/media etc/app"`);
