@@ -67164,10 +67164,6 @@ else readlink "$1/decided" 2>/dev/null || echo gone; fi
 c=$(readlink "$3/current" 2>/dev/null) || c=
 echo "\${c##*/}"`, dir, what, appDir);
 }
-/** Whether a watchdog process is still running (`running` or `gone`). */
-function watchdogAliveCommand(pid) {
-    return shell_shScript(shell_sh `if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
-}
 
 ;// CONCATENATED MODULE: ./src/commands/run.ts
 /**
@@ -68555,10 +68551,6 @@ class Watchdog {
             return 'reverting';
         return what === 'confirmed' && current !== this.guarded ? 'reverting' : 'gone';
     }
-    async alive() {
-        const r = await this.session.run(watchdogAliveCommand(this.pid), { step: 'watchdog' });
-        return r.stdout.trim() === 'running';
-    }
 }
 function watchdogPaths(l) {
     return { root: external_node_path_default().posix.join(l.appDir, '.watchdog'), log: external_node_path_default().posix.join(l.appDir, 'watchdog.log') };
@@ -68774,7 +68766,7 @@ function revertNotices(hosts) {
         const e = unreportedRevert(h.state.history);
         if (!e)
             continue;
-        out.push(`host ${h.target.name}: at ${e.time} its watchdog returned it from ${e.release} to ${e.to}, because ${e.reason.replace(/^the switch/, 'the switch')}`);
+        out.push(`host ${h.target.name}: at ${e.time} its watchdog returned it from ${e.release} to ${e.to}, because ${e.reason}`);
     }
     return out;
 }

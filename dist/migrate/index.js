@@ -66323,10 +66323,6 @@ else readlink "$1/decided" 2>/dev/null || echo gone; fi
 c=$(readlink "$3/current" 2>/dev/null) || c=
 echo "\${c##*/}"`, dir, what, appDir);
 }
-/** Whether a watchdog process is still running (`running` or `gone`). */
-function watchdogAliveCommand(pid) {
-    return shScript(sh `if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
-}
 
 ;// CONCATENATED MODULE: ./src/commands/run.ts
 /**

@@ -178,8 +178,3 @@ echo "\${c##*/}"`,
     appDir,
   );
 }
-
-/** Whether a watchdog process is still running (`running` or `gone`). */
-export function watchdogAliveCommand(pid: number): Command {
-  return shScript(sh`if kill -0 "$1" 2>/dev/null; then echo running; else echo gone; fi`, String(pid));
-}

@@ -63,7 +63,7 @@ export function revertNotices(hosts: HostCtx[]): string[] {
   for (const h of hosts) {
     const e = unreportedRevert(h.state.history);
     if (!e) continue;
-    out.push(`host ${h.target.name}: at ${e.time} its watchdog returned it from ${e.release} to ${e.to}, because ${e.reason.replace(/^the switch/, 'the switch')}`);
+    out.push(`host ${h.target.name}: at ${e.time} its watchdog returned it from ${e.release} to ${e.to}, because ${e.reason}`);
   }
   return out;
 }

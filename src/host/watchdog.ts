@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { render, type Command } from '../shell/index.js';
-import { acquireCommand, appendEventAtHostTimeCommand, armWatchdogCommand, breakCommand, decideWatchdogCommand, releaseCommand, renewCommand, watchdogAliveCommand } from '../commands/index.js';
+import { acquireCommand, appendEventAtHostTimeCommand, armWatchdogCommand, breakCommand, decideWatchdogCommand, releaseCommand, renewCommand } from '../commands/index.js';
 import type { SshSession } from './session.js';
 import type { Layout } from './layout.js';
 import type { LockOwner } from './lock.js';
@@ -62,11 +62,6 @@ export class Watchdog {
     if (out === 'ok' || out === what) return 'ok';
     if (out === 'reverting') return 'reverting';
     return what === 'confirmed' && current !== this.guarded ? 'reverting' : 'gone';
-  }
-
-  async alive(): Promise<boolean> {
-    const r = await this.session.run(watchdogAliveCommand(this.pid), { step: 'watchdog' });
-    return r.stdout.trim() === 'running';
   }
 }
 
