@@ -67209,12 +67209,54 @@ rc=$?
 exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 }
 
+;// CONCATENATED MODULE: ./src/commands/host-checks.ts
+/**
+ * The facts host checks are judged on, read in one round trip: each argument names one
+ * fact (`disk:<path>`, `inodes:<path>`, `memory`, `load`, `systemd:<unit>`,
+ * `process:<name>`, `reboot`, `ntp`) and gets a section of its own, opened by a marker
+ * line, holding the raw output of the standard tool that answers it. Parsing and
+ * judging happen on the runner (src/health/host-checks.ts).
+ */
+
+/** The line that opens each fact's section (followed by a space and the fact's name). */
+const FACT_MARKER = '@@ops-fact';
+const FACTS = shell_sh `for a in "$@"; do
+  echo "@@ops-fact $a"
+  case "$a" in
+    disk:*) df -P -k -- "\${a#disk:}" 2>&1 || true ;;
+    inodes:*) df -P -i -- "\${a#inodes:}" 2>&1 || true ;;
+    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo ;;
+    load) cat /proc/loadavg; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
+    systemd:*)
+      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl show -p LoadState -p ActiveState -p SubState -- "\${a#systemd:}" 2>&1 || true
+      else echo "no-systemd"; fi ;;
+    process:*)
+      if command -v pgrep >/dev/null 2>&1; then pgrep -x -- "\${a#process:}" | wc -l
+      else echo "no-pgrep"; fi ;;
+    reboot)
+      if [ -e /var/run/reboot-required ]; then echo "required"; cat /var/run/reboot-required.pkgs 2>/dev/null || true
+      else echo "not-required"; fi ;;
+    ntp)
+      if command -v timedatectl >/dev/null 2>&1; then timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown
+      else echo unknown; fi ;;
+  esac
+done`;
+function hostFactsCommand(facts) {
+    return shScript(FACTS, ...facts);
+}
+/** The host's clock, in seconds with nanoseconds (GNU date; a date without %N prints seconds only). */
+function hostClockCommand() {
+    return shScript(sh `t=$(date +%s.%N); case "$t" in *N*|*.) date +%s ;; *) echo "$t" ;; esac`);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -68333,8 +68375,32 @@ class Timeline {
     }
 }
 
+;// CONCATENATED MODULE: ./src/host/containers.ts
+/** A compose project's containers as `docker inspect` describes them, read through one session. */
+
+function parseContainers(stdout) {
+    return stdout
+        .split('\n')
+        .filter((l) => l.includes('|'))
+        .map((l) => {
+        const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
+        return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
+    });
+}
+/** The project's service containers (not one-off runs), optionally only the given services. */
+async function readProjectContainers(session, project, services) {
+    const r = await session.run(containersCommand(project), { step: 'containers' });
+    const wanted = services?.length ? new Set(services) : undefined;
+    return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+}
+/** A container that is meant to stay exited: a one-shot service that exited 0 without a restart policy. */
+function isOneShot(c) {
+    return c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+}
+
 ;// CONCATENATED MODULE: ./src/deploy/compose.ts
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
+
 
 
 
@@ -68387,20 +68453,10 @@ function composeActivation(h, m) {
         { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
     ];
 }
-function parseContainers(stdout) {
-    return stdout
-        .split('\n')
-        .filter((l) => l.includes('|'))
-        .map((l) => {
-        const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
-        return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
-    });
-}
+
 /** The release's service containers (not one-off runs) on the host. */
 async function readContainers(h, m) {
-    const r = await h.session.run(containersCommand(m.project), { step: 'containers' });
-    const wanted = m.services?.length ? new Set(m.services) : undefined;
-    return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+    return readProjectContainers(h.session, m.project, m.services);
 }
 /**
  * What is wrong with the release's containers: not running (a one-shot service that
@@ -68413,7 +68469,7 @@ function containerProblems(m, before, after) {
     const problems = [];
     for (const c of after) {
         const was = before.find((b) => b.name === c.name);
-        const oneShot = c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+        const oneShot = isOneShot(c);
         if (c.status === 'restarting')
             problems.push(`${c.name} (${c.service}) is restarting (last exit code ${c.exitCode})`);
         else if (c.status !== 'running' && !oneShot)

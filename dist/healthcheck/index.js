@@ -63722,7 +63722,7 @@ function endGroup() {
  * @param name The name of the group
  * @param fn The function to wrap in the group
  */
-function group(name, fn) {
+function core_group(name, fn) {
     return core_awaiter(this, void 0, void 0, function* () {
         startGroup(name);
         let result;
@@ -64058,7 +64058,7 @@ class CoreLogger {
         error(this.r(m));
     }
     group(name, fn) {
-        return group(this.r(name), fn);
+        return core_group(this.r(name), fn);
     }
     mask(value) {
         for (const part of this.secrets.add(value))
@@ -65409,7 +65409,7 @@ const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'cas
  * anything else in any position: no `=` (an assignment at the start of a command), no
  * reserved word.
  */
-function quote(s) {
+function shell_quote(s) {
     if (s.includes('\0'))
         throw new Error('a shell argument cannot contain a NUL byte');
     if (s !== '' && SAFE.test(s) && !s.includes('=') && !RESERVED.has(s))
@@ -65418,7 +65418,7 @@ function quote(s) {
 }
 /** Render a command as one POSIX sh command line. */
 function shell_render(c) {
-    return c.map((w) => (shell_isToken(w) ? w[shell_TOKEN] : quote(w))).join(' ');
+    return c.map((w) => (shell_isToken(w) ? w[shell_TOKEN] : shell_quote(w))).join(' ');
 }
 const AND = token('&&');
 const OR = token('||');
@@ -65434,7 +65434,7 @@ function join(op, cmds) {
     return out;
 }
 /** `a && b && c` */
-const and = (...cmds) => join(AND, cmds);
+const shell_and = (...cmds) => join(AND, cmds);
 /** `a || b` */
 const or = (...cmds) => join(OR, cmds);
 /** `a ; b` */
@@ -65446,7 +65446,7 @@ const subshell = (c) => [token('('), ...c, token(')')];
 /** `{ c ; }`: group without a subshell. */
 const shell_group = (c) => [token('{'), ...c, token('; }')];
 /** `c > path` (or `>>` when appending). */
-const toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
+const shell_toFile = (c, path, append = false) => [...c, token(append ? '>>' : '>'), path];
 /** `c < path` */
 const fromFile = (c, path) => [...c, token('<'), path];
 /** `c 2>/dev/null` */
@@ -65463,7 +65463,7 @@ const not = (c) => [token('!'), ...c];
  */
 function home(rel = '') {
     const r = rel.replace(/^~\/?/, '').replace(/^\/+/, '');
-    return token(r === '' ? '"$HOME"' : `"$HOME"/${quote(r)}`);
+    return token(r === '' ? '"$HOME"' : `"$HOME"/${shell_quote(r)}`);
 }
 /** A remote path: `~/x` becomes `home('x')`, anything else stays a literal word. */
 function remotePath(p) {
@@ -65483,7 +65483,7 @@ function envRef(name) {
  * Run `c` with extra environment variables: `env K=v ... c`. Works on any simple command;
  * compound commands are run through `sh -c`.
  */
-function withEnv(vars, c) {
+function shell_withEnv(vars, c) {
     const assigns = [];
     for (const [k, v] of Object.entries(vars)) {
         if (!ENV_NAME.test(k))
@@ -65510,7 +65510,7 @@ function script(lines) {
  * is passed as a single argument, never spliced into syntax. Bash skips its rc files:
  * started by sshd it would read bashrc, which often fails under `-u`.
  */
-function userScript(text) {
+function shell_userScript(text) {
     const launcher = 'if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc -euo pipefail -c "$1" ops-script; ' +
         'elif (set -o pipefail) 2>/dev/null; then exec sh -eu -o pipefail -c "$1" ops-script; ' +
         'else exec sh -eu -c "$1" ops-script; fi';
@@ -65532,6 +65532,274 @@ function shell_sh(strings, ...none) {
  */
 function shell_shScript(script, ...args) {
     return ['sh', '-c', `set -eu\n${script[SCRIPT]}`, 'ops', ...args];
+}
+
+;// CONCATENATED MODULE: ./src/commands/compose.ts
+/**
+ * Docker Compose on a host, as data: `docker compose` (v2) or `docker-compose` (v1) with a
+ * release's project name, files and env file; and the docker commands around it.
+ */
+
+
+/** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
+function composeArgs(c) {
+    const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
+}
+function pullCommand(c, services) {
+    return [...composeArgs(c), 'pull', '--quiet', ...services];
+}
+function upCommand(c, services) {
+    return [...composeArgs(c), 'up', '-d', '--remove-orphans', ...services];
+}
+/** The repository digests of a local image, one per line. */
+function repoDigestsCommand(image) {
+    return ['docker', 'image', 'inspect', '--format', '{{join .RepoDigests "\\n"}}', image];
+}
+function removeImagesCommand(images) {
+    return ['docker', 'image', 'rm', ...images];
+}
+/** Every container of a compose project, one line each (service|oneoff|name|status|restarts|exit|policy|health). */
+function containersCommand(project) {
+    return shell_shScript(shell_sh `ids=$(docker ps -aq --filter "label=com.docker.compose.project=$1")
+[ -n "$ids" ] || exit 0
+docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}|{{index .Config.Labels "com.docker.compose.oneoff"}}|{{.Name}}|{{.State.Status}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.HostConfig.RestartPolicy.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}' $ids`, project);
+}
+/** Write the resolved compose config (it holds the env values: 0600) to `file`. */
+function resolvedConfigCommand(c, file) {
+    return shScript(sh `f=$1; shift; umask 077; "$@" config > "$f"`, file, ...composeArgs(c));
+}
+/** The one-off service a compose v1 migration runs as. */
+const oneOffService = (service) => `${service}-ops-oneoff`;
+/** `services: <svc>-ops-oneoff: extends: {file: <resolved config>, service: <svc>}` */
+function oneOffOverride(configFile, service) {
+    return `services:\n  ${oneOffService(service)}:\n    extends:\n      file: ${JSON.stringify(configFile)}\n      service: ${JSON.stringify(service)}\n`;
+}
+/** `-e K=V` for each variable (names and values are data, never syntax). */
+const envArgs = (env) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+/** A user's script, fail-fast, in a one-off container of `service` (`compose run --rm -T`). */
+function runOneOffCommand(c, service, script, env) {
+    return [...composeArgs(c), 'run', '--rm', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/**
+ * The same on compose v1, as a copy of the service (see `oneOffOverride`): v1 cannot `run` a
+ * one-off of a service that is running with `network_mode: host`.
+ */
+function runOneOffCopyCommand(c, files, service, script, env) {
+    return [
+        'docker-compose',
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        '-f',
+        files.config,
+        '-f',
+        files.override,
+        'run',
+        '--rm',
+        '-T',
+        ...envArgs(env),
+        oneOffService(service),
+        ...userScript(script),
+    ];
+}
+/** A user's script, fail-fast, inside the running `service` (`compose exec -T`). */
+function execInServiceCommand(c, service, script, env) {
+    return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
+}
+/** Every container of the release's project, stopped ones too (for failure diagnostics). */
+function psCommand(c) {
+    return [...composeArgs(c), 'ps', '-a'];
+}
+/** The last `lines` lines of the services' logs (all services when none are named). */
+function logsCommand(c, services, lines) {
+    return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
+}
+
+;// CONCATENATED MODULE: ./src/commands/files.ts
+/** File releases on a host: the release directory, extracting the streamed tar, linking shared paths. */
+
+/** A release directory, group-readable (a web server may need to read it). */
+function mkdirCommand(dir) {
+    return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
+}
+/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+function extractCommand(dir, gzip) {
+    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
+ * from `<appDir>/shared` into the release, never through a symlink inside the release.
+ */
+function sharedPathsCommand(appDir, releaseDir, paths) {
+    return shScript(sh `d=$1; r=$2; shift 2
+for p in "$@"; do
+  case "$p" in
+    */) p=\${p%/}; mkdir -p "$d/shared/$p" ;;
+    *) if [ ! -e "$d/shared/$p" ]; then echo "shared file $d/shared/$p does not exist: create it on the host (it is declared in shared-paths)" >&2; exit 3; fi ;;
+  esac
+  # Never through a link: every parent of the path must be a real directory inside the release.
+  q=$r; rest=$p
+  while case "$rest" in */*) true ;; *) false ;; esac; do
+    q="$q/\${rest%%/*}"; rest=\${rest#*/}
+    if [ -L "$q" ]; then echo "shared path $p: $q is a symlink in the release; refusing to link through it" >&2; exit 3; fi
+  done
+  rm -rf "$r/$p"
+  mkdir -p "$(dirname "$r/$p")"
+  ln -s "$d/shared/$p" "$r/$p"
+done`, appDir, releaseDir, ...paths);
+}
+
+;// CONCATENATED MODULE: ./src/commands/history.ts
+/** Appending to history.jsonl: one line per event, private to the deploy user. */
+
+/** Append one event (one line; repairs a torn last line first). The file is private to the deploy user (0600). */
+function appendEvent(file, event) {
+    const line = JSON.stringify(event).replace(/\n/g, '\\n');
+    return shScript(sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '%s\\n' "$2" >> "$1"
+chmod 600 "$1"`, file, line);
+}
+/**
+ * Append one event whose time is taken on the host when the command runs (for commands
+ * rendered now and run later, by the host's watchdog). `event` has no `time`; it is put first.
+ */
+function appendEventAtHostTimeCommand(file, event) {
+    const rest = JSON.stringify(event).replace(/\n/g, '\\n').slice(1);
+    return shScript(sh `mkdir -p "$(dirname "$1")"
+umask 077
+if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then printf '\\n' >> "$1"; fi
+printf '{"time":"%s",%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$2" >> "$1"
+chmod 600 "$1"`, file, rest);
+}
+
+;// CONCATENATED MODULE: ./src/commands/hooks.ts
+/** User scripts on a host (hooks, build, restart and migration commands). */
+
+/** A user script, run fail-fast in `dir` with only these variables added. */
+function hookCommand(dir, script, env) {
+    return withEnv(env, shScript(sh `cd "$1"; shift; exec "$@"`, dir, ...userScript(script)));
+}
+
+;// CONCATENATED MODULE: ./src/commands/lock.ts
+/**
+ * The lock's remote operations: an atomic `mkdir <dir>/.lock` with owner.json; renewal
+ * touches owner.json (its mtime, by the host's clock, is the last renewal); release and
+ * break act only if the lock is still the expected owner's.
+ */
+
+const idMark = (id) => `"id":${JSON.stringify(id)}`;
+/**
+ * Take the lock, or report who holds it and how long ago (host clock) it was renewed.
+ * With `guarded`, the lock is not taken while the host's maintenance lock is held: that one
+ * is reported as the holder instead (checked again after taking, so a maintenance run
+ * that starts at the same moment wins).
+ */
+function acquireCommand(appDir, owner, guarded = false) {
+    return shScript(sh `held() {
+  now=$(date +%s)
+  m=$(stat -c %Y "$1/.lock/owner.json" 2>/dev/null || stat -c %Y "$1/.lock" 2>/dev/null || echo "$now")
+  echo "$2"
+  echo "$((now - m))"
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+}
+g=
+if [ "$3" = yes ]; then g="\${OPS_ACTIONS_HOST_DIR:-/var/lib/ops-actions}/maintenance"; fi
+if [ -n "$g" ] && [ -d "$g/.lock" ]; then held "$g" held-guard; exit 0; fi
+mkdir -p "$1"
+if mkdir "$1/.lock" 2>/dev/null; then
+  printf '%s' "$2" > "$1/.lock/owner.json.tmp" && mv "$1/.lock/owner.json.tmp" "$1/.lock/owner.json"
+  if [ -n "$g" ] && [ -d "$g/.lock" ]; then rm -rf "$1/.lock"; held "$g" held-guard; exit 0; fi
+  echo acquired
+else
+  held "$1" held
+fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
+}
+/**
+ * Renew the lock if it is still ours: owner.json is rewritten (by rename) with `owner`, which
+ * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
+ */
+function renewCommand(appDir, id, owner) {
+    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
+  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
+else
+  echo lost
+  cat "$1/.lock/owner.json" 2>/dev/null || true
+fi`, appDir, idMark(id), JSON.stringify(owner));
+}
+function releaseCommand(appDir, id) {
+    return shScript(sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then rm -rf "$1/.lock"; echo released; else echo not-ours; fi`, appDir, idMark(id));
+}
+/**
+ * Break a lock, only if it is still held by `id` (or has no owner file and `id` is empty)
+ * and still stale by the host's clock (`maxAge` seconds since its last renewal). The lock is
+ * renamed away first and checked there, so a lock that was just taken again is never the
+ * one removed (it is put back).
+ */
+function breakCommand(appDir, id, maxAgeS) {
+    return shScript(sh `now=$(date +%s)
+b="$1/.lock.breaking.$$"
+mv -T "$1/.lock" "$b" 2>/dev/null || { echo changed; exit 0; }
+ok=no
+if [ -n "$2" ]; then
+  if grep -qF -- "$2" "$b/owner.json" 2>/dev/null; then f="$b/owner.json"; ok=yes; fi
+elif [ ! -s "$b/owner.json" ]; then f="$b"; ok=yes; fi
+if [ "$ok" = yes ]; then
+  m=$(stat -c %Y "$f" 2>/dev/null || echo "$now")
+  [ "$((now - m))" -gt "$3" ] || ok=no
+fi
+if [ "$ok" = yes ]; then rm -rf "$b"; echo broken; exit 0; fi
+# Not the stale lock it was: put it back (unless a new one was taken meanwhile).
+mv -T "$b" "$1/.lock" 2>/dev/null || rm -rf "$b"
+echo changed`, appDir, id ? idMark(id) : '', String(maxAgeS));
+}
+
+;// CONCATENATED MODULE: ./src/commands/releases.ts
+/** Releases on a host: reading the whole state in one round trip (bounded), switching `current`, removing releases. */
+
+/**
+ * One round trip: home, app dir (with `~` resolved), current, releases with their
+ * manifests, history, and which compose the host has.
+ */
+function readStateCommand(appDir) {
+    return shell_shScript(shell_sh `d=$1
+case "$d" in "~") d=$HOME ;; "~/"*) d="$HOME/\${d#"~/"}" ;; esac
+printf '%s\\n%s\\n' "$HOME" "$d"
+readlink "$d/current" 2>/dev/null || echo
+if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
+cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
+echo '--- releases'
+if [ -d "$d/releases" ]; then
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    printf '%s\\t' "$(basename "$r")"
+    if [ -f "$r/release.json" ]; then tr -d '\\n' < "$r/release.json"; fi
+    echo
+  done
+fi
+echo '--- history'
+h="$d/history.jsonl"
+if [ -f "$h" ]; then
+  # Bounded however long the history grows: its end, the events of the releases still on
+  # the host, and the newest backups (the reader merges and orders them by time).
+  tail -n 5000 "$h"
+  for r in "$d"/releases/*/; do
+    [ -d "$r" ] || continue
+    grep -F "\\"release\\":\\"$(basename "$r")\\"" "$h" | tail -n 200 || true
+  done
+  grep -F '"type":"backup-completed"' "$h" | tail -n 50 || true
+fi`, appDir);
+}
+/** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
+function switchCommand(appDir, id) {
+    return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Remove releases (never the ones given as `protect`). */
+function removeReleasesCommand(appDir, ids) {
+    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/host.ts
@@ -65573,6 +65841,1104 @@ function sudo(c) {
 /** `c`, as root when `asRoot` says so (a user that is not root). */
 function privileged(c, viaSudo) {
     return viaSudo ? sudo(c) : c;
+}
+
+;// CONCATENATED MODULE: ./src/commands/storage.ts
+/** A directory on a backup server, as storage: written by rename, listed with sizes and times. */
+
+/**
+ * Write stdin to `tmp` (0600, parents created). The caller renames it into place only after
+ * it knows every byte was sent: an input that ends early (a failure on the sending side closes
+ * the channel) must never leave a truncated object under the final name.
+ */
+function writeStdinCommand(tmp) {
+    return shScript(sh `umask 077
+mkdir -p "$(dirname "$1")"
+cat > "$1"`, tmp);
+}
+/** Move a completely written temporary object to its name. */
+function commitObjectCommand(tmp, file) {
+    return ['mv', '-f', '--', tmp, file];
+}
+function catCommand(file) {
+    return ['cat', '--', file];
+}
+/** Every file under `dir`: relative path, size, mtime (epoch seconds), tab-separated. */
+function listFilesCommand(dir) {
+    return shScript(sh `[ -d "$1" ] || exit 0
+cd "$1" && find . -type f ! -name '*.partial-*' -printf '%P\t%s\t%T@\n'`, dir);
+}
+function removePathsCommand(root, rel) {
+    return shScript(sh `r=$1; shift; for p in "$@"; do rm -f -- "$r/$p"; rmdir -- "$(dirname "$r/$p")" 2>/dev/null || true; done`, root, ...rel);
+}
+
+;// CONCATENATED MODULE: ./src/commands/backup.ts
+/**
+ * Dumping and restoring data on the server itself, next to the database (never a client on
+ * the runner, whose version may not match the server's). Every dump writes to stdout;
+ * every restore reads stdin. Passwords come from a 0600 file on the host, read into the
+ * tool's environment variable by a constant wrapper: never in argv, never in the log.
+ */
+
+/** Run `c` (a simple command) with `variable` set from the content of `file`. */
+function withSecretFromFile(variable, file, c) {
+    return shScript(sh `v=$1; f=$2; shift 2; export "$v=$(cat "$f")"; exec "$@"`, variable, file, ...c);
+}
+/** The tool invocation `argv`, run where the place says (stdin passed through). */
+function at(place, argv) {
+    if (place.kind === 'host')
+        return argv;
+    const env = place.env.flatMap((e) => ['-e', e]);
+    if (place.kind === 'container')
+        return ['docker', 'exec', '-i', ...env, place.container, ...argv];
+    return [...place.composeArgs, 'exec', '-T', ...env, place.service, ...argv];
+}
+const pgConn = (c) => ['-U', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-p', String(c.port)] : [])];
+/** `pg_dump -Fc` (custom format, compressed by pg_dump); `uncompressed`: `-Z0` (the runner compresses, or nothing does). */
+function pgDumpArgs(c, uncompressed) {
+    return ['pg_dump', '-Fc', ...(uncompressed ? ['-Z0'] : []), '--no-password', ...pgConn(c), '-d', c.database];
+}
+function pgRestoreArgs(c) {
+    return ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password', ...pgConn(c), '-d', c.database];
+}
+/** Reads a custom-format dump from stdin completely: a truncated dump fails (`-l` would not notice). */
+function pgValidateArgs() {
+    return ['pg_restore', '-f', '/dev/null'];
+}
+/** How many user relations the database has (0: empty). */
+function pgCountArgs(c) {
+    return [
+        'psql',
+        '--no-password',
+        '-X',
+        '-tA',
+        ...pgConn(c),
+        '-d',
+        c.database,
+        '-c',
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and c.relkind in ('r', 'v', 'm', 'S', 'f', 'p')",
+    ];
+}
+function pgDropCreateArgs(c) {
+    const conn = pgConn(c);
+    return [
+        ['dropdb', '--no-password', '--if-exists', ...conn, c.database],
+        ['createdb', '--no-password', ...conn, c.database],
+    ];
+}
+/** mariadb-dump when the host has it, else mysqldump (the same options). */
+function mysqlTool(tool, args) {
+    return tool === 'dump'
+        ? shScript(sh `if command -v mariadb-dump >/dev/null 2>&1; then exec mariadb-dump "$@"; else exec mysqldump "$@"; fi`, ...args)
+        : shScript(sh `if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; else exec mysql "$@"; fi`, ...args);
+}
+const myConn = (c) => ['-u', c.user, ...(c.host ? ['-h', c.host] : []), ...(c.port ? ['-P', String(c.port)] : [])];
+/** A consistent dump of one database (`--single-transaction`), ending with `-- Dump completed`. */
+function mysqlDumpArgs(c) {
+    return ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', ...myConn(c), c.database];
+}
+function mysqlClientArgs(c, sql) {
+    return ['--batch', '--skip-column-names', ...myConn(c), ...(sql ? ['-e', sql] : []), c.database];
+}
+/** A MySQL identifier in backticks (names are checked against a strict pattern first). */
+const myIdent = (name) => `\`${name.replace(/`/g, '``')}\``;
+/** A consistent copy of a live SQLite database (the online backup API, never `cp`), to stdout. */
+function sqliteDumpCommand(db) {
+    return shScript(sh `t=$(mktemp "\${TMPDIR:-/tmp}/ops-sqlite.XXXXXX")
+trap 'rm -f "$t"' EXIT
+# A writer holding its lock makes the copy wait (up to 60 s), not fail with "database is locked".
+sqlite3 -cmd '.timeout 60000' "$1" ".backup '$t'"
+cat "$t"`, db);
+}
+/**
+ * Replace a SQLite database with the copy on stdin: written next to it, checked with
+ * `PRAGMA integrity_check`, then renamed over it (with `validate`, only checked).
+ */
+function sqliteRestoreCommand(db, replace) {
+    return shScript(sh `d=$1; replace=$2
+t="$d.restoring-$$"
+trap 'rm -f "$t"' EXIT
+umask 077
+mkdir -p "$(dirname "$d")"
+cat > "$t"
+r=$(sqlite3 "$t" 'PRAGMA integrity_check;')
+if [ "$r" != ok ]; then echo "the restored database fails its integrity check: $r" >&2; exit 3; fi
+if [ "$replace" = yes ]; then mv -f "$t" "$d"; rm -f "$d-wal" "$d-shm"; trap - EXIT; fi`, db, replace ? 'yes' : 'no');
+}
+function fileExistsCommand(file) {
+    return shScript(sh `if [ -e "$1" ]; then echo yes; else echo no; fi`, file);
+}
+/** A tar of absolute paths, relative to / (modes, owners and symlinks kept). */
+function filesTarCommand(paths) {
+    return ['tar', '-C', '/', '-cf', '-', '--', ...paths.map((p) => p.replace(/^\/+/, ''))];
+}
+/** Extract the tar on stdin under `root` (with `list`, only read it through). */
+function untarCommand(root, list = false) {
+    return list ? ['tar', '-tf', '-'] : shScript(sh `mkdir -p "$1" && exec tar -C "$1" -xpf -`, root);
+}
+/**
+ * Flags of the helper container that reads or writes a volume: no network, and no log driver
+ * (an attached container's output would otherwise also be written to its log on the
+ * server's disk: a second copy of the whole dump).
+ */
+const HELPER = (/* unused pure expression or super */ null && (['--rm', '--network', 'none', '--log-driver', 'none']));
+/** A docker volume's content as a tar, through a helper container. */
+function volumeTarCommand(volume, image) {
+    return ['docker', 'run', ...HELPER, '-v', `${volume}:/source:ro`, '--entrypoint', 'tar', image, '-C', '/source', '-cf', '-', '.'];
+}
+function volumeUntarCommand(volume, image) {
+    return ['docker', 'run', ...HELPER, '-i', '-v', `${volume}:/target`, '--entrypoint', 'tar', image, '-C', '/target', '-xpf', '-'];
+}
+/** Whether the volume exists and has files: `missing`, `empty` or `used`. */
+function volumeStateCommand(volume, image) {
+    return shScript(sh `if ! docker volume inspect "$1" >/dev/null 2>&1; then echo missing; exit 0; fi
+n=$(docker run --rm --network none -v "$1:/target:ro" --entrypoint ls "$2" -A /target | wc -l)
+if [ "$n" -eq 0 ]; then echo empty; else echo used; fi`, volume, image);
+}
+function volumeRecreateCommand(volume) {
+    return shScript(sh `docker volume rm "$1" >/dev/null; docker volume create "$1" >/dev/null`, volume);
+}
+/**
+ * `c`, then (when it succeeded) read the rest of stdin: a tool that stops at its format's end
+ * leaves the sender's stream whole, so the runner hashes every byte it sent.
+ */
+function drainStdinAfter(c) {
+    return and(group(c), toFile(['cat'], '/dev/null'));
+}
+/** The first line of a tool's `--version`. */
+function versionCommand(argv) {
+    return argv;
+}
+
+;// CONCATENATED MODULE: ./src/commands/watchdog.ts
+/**
+ * The switch watchdog's remote operations ("commit confirmed"). Before a host is switched,
+ * a detached process is started on the host: unless the switch is confirmed within its
+ * timeout (by the host's clock), it takes the deploy lock and runs the revert command (the
+ * same activation steps a rollback runs), records the revert in the history and exits.
+ *
+ * The decision is one atomic `ln -s` of `<dir>/decided`: the run writes `confirmed` (or
+ * `rolled-back` when it returned the host itself), the watchdog writes `reverting`; whoever
+ * is first decides, the other reads the link. Everything here is constant script text with
+ * data as positional parameters; the revert, lock and history commands are rendered
+ * `Command`s built by their own builders.
+ */
+
+/** The watchdog itself (run detached by `armWatchdogCommand`). */
+const WATCHDOG = shell_sh `app_dir=$1 d=$2 guarded=$3 previous=$4 timeout_s=$5 lock_wait_s=$6 run_mark=$7
+acquire=$8 takeover=$9
+shift 9
+release=$1 renew=$2 revert=$3 record_reverted=$4 record_failed=$5 revert_timeout_s=$6
+set +e
+# Its directory goes when it exits, except after a revert: the run that armed it reads
+# 'reverting' there (the next arm removes directories whose watchdog is gone).
+trap '[ "$(readlink "$d/decided" 2>/dev/null)" = reverting ] || rm -rf "$d"' EXIT
+say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $guarded (pid $$): $*"; }
+cur() { c=$(readlink "$app_dir/current" 2>/dev/null) || c=; echo "\${c##*/}"; }
+other() { c=$(cur); [ "$c" != "$guarded" ] && [ "$c" != "$previous" ]; }
+deadline=$(( $(date +%s) + timeout_s ))
+say "armed: returns to $previous unless the switch to $guarded is confirmed within \${timeout_s}s"
+while :; do
+  if [ -L "$d/decided" ]; then say "$(readlink "$d/decided"); exiting"; exit 0; fi
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  [ "$(date +%s)" -lt "$deadline" ] || break
+  sleep 1
+done
+if ! ln -s reverting "$d/decided" 2>/dev/null; then say "$(readlink "$d/decided") at the deadline; exiting"; exit 0; fi
+say "not confirmed within \${timeout_s}s: taking the deploy lock to return to $previous"
+lock_deadline=$(( $(date +%s) + lock_wait_s ))
+shown=
+while :; do
+  out=$(sh -c "$acquire" 2>&1)
+  case $out in acquired*) break ;; esac
+  if other; then say "the host serves $(cur) now (another run switched it); exiting"; exit 0; fi
+  case $out in
+    held-guard*) w="the host's maintenance lock" ;;
+    held*)
+      if printf '%s' "$out" | grep -qF -- "$run_mark"; then
+        say "taking over the lock of the run that switched (it never confirmed)"
+        sh -c "$takeover" >/dev/null 2>&1
+        continue
+      fi
+      w="another run's deploy lock" ;;
+    *) w="the lock (could not be read: $out)" ;;
+  esac
+  [ "$w" = "$shown" ] || { say "waiting for $w"; shown=$w; }
+  if [ "$(date +%s)" -ge "$lock_deadline" ]; then say "gave up waiting for $w after \${lock_wait_s}s; $guarded stays live"; exit 1; fi
+  sleep 2
+done
+# Renews the lock while the revert runs; stops when this process is gone.
+( while sleep 20 && kill -0 $$ 2>/dev/null; do sh -c "$renew" >/dev/null 2>&1; done ) &
+renewer=$!
+unlock() { kill "$renewer" 2>/dev/null; wait "$renewer" 2>/dev/null; sh -c "$release" >/dev/null 2>&1; }
+if other; then say "the host serves $(cur) now (another run switched it); exiting"; unlock; exit 0; fi
+say "returning to $previous"
+if command -v timeout >/dev/null 2>&1; then timeout -k 10 "$revert_timeout_s" sh -c "$revert"; else sh -c "$revert"; fi
+rc=$?
+if [ "$rc" -eq 0 ]; then
+  sh -c "$record_reverted" || say "could not record the revert in the history"
+  say "returned to $previous; $guarded is marked bad"
+  unlock
+  exit 0
+fi
+sh -c "$record_failed" || true
+say "returning to $previous failed (exit code $rc); $guarded may still be live"
+unlock
+exit 1`;
+/**
+ * Start the watchdog detached from the SSH session (a new session by `setsid`, else
+ * `nohup`), its output appended to the log. Prints `armed <pid>`. Fails when the
+ * directory already exists (a token is used once) or neither launcher exists.
+ */
+function armWatchdogCommand(p) {
+    return shScript(sh `log=$1 d=$2 body=$3
+shift 3
+# Private directory and log; the watchdog itself keeps the session's umask (what it
+# creates while reverting is made as a run would make it).
+# Directories of watchdogs that are gone (reverted, or killed with the host).
+for o in "$(dirname "$d")"/*/; do
+  [ -d "$o" ] || continue
+  p=$(cat "$o/pid" 2>/dev/null) || p=
+  if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then rm -rf "$o"; fi
+done
+( umask 077 && mkdir -p "$(dirname "$d")" && mkdir "$d" && : >> "$log" ) || exit 1
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+elif command -v nohup >/dev/null 2>&1; then
+  nohup sh -c "$body" ops-watchdog "$@" </dev/null >>"$log" 2>&1 &
+else
+  rm -rf "$d"
+  echo "neither setsid nor nohup is installed: the watchdog cannot run detached" >&2
+  exit 3
+fi
+echo "$!" > "$d/pid"
+echo "armed $!"`, p.log, p.dir, watchdogBody(), p.appDir, p.dir, p.guarded, p.previous, String(p.timeoutS), String(p.lockWaitS), p.runMark, p.acquire, p.takeover, p.release, p.renew, p.revert, p.recordReverted, p.recordFailed, String(p.revertTimeoutS));
+}
+/** The watchdog's script text (constant; what `armWatchdogCommand` runs detached). */
+function watchdogBody() {
+    return shScript(WATCHDOG)[2];
+}
+/**
+ * Decide a watchdog's switch: `confirmed`, `rolled-back` (the run returned the host
+ * itself) or `kept` (the run leaves a release that failed its gate live, as asked). Prints `ok` when this call decided; otherwise what was decided first
+ * (`reverting`: the watchdog is returning the host), or `gone` when the watchdog has
+ * already exited (its directory removed); then the release `current` points at.
+ */
+function decideWatchdogCommand(dir, what, appDir) {
+    return shScript(sh `if [ ! -d "$1" ]; then echo gone
+elif ln -s "$2" "$1/decided" 2>/dev/null; then echo ok
+else readlink "$1/decided" 2>/dev/null || echo gone; fi
+c=$(readlink "$3/current" 2>/dev/null) || c=
+echo "\${c##*/}"`, dir, what, appDir);
+}
+
+;// CONCATENATED MODULE: ./src/commands/run.ts
+/**
+ * The run action's remote operations: a private directory for one run's script and
+ * environment (uploaded by SFTP, never on a command line), and the wrapper that runs the
+ * script fail-fast in the working directory and removes the directory afterwards.
+ */
+
+/** `mktemp -d` under $TMPDIR (0700); prints the directory. */
+function makeRunDirCommand() {
+    return shScript(sh `umask 077
+mktemp -d "\${TMPDIR:-/tmp}/ops-run.XXXXXXXX"`);
+}
+/**
+ * The environment file the wrapper sources: `export NAME='value'` lines, every value
+ * quoted as one literal word (newlines, quotes and `$()` arrive as they are).
+ */
+function envFileText(vars) {
+    return vars.map(([k, v]) => `export ${k}=${quote(v)}\n`).join('');
+}
+/**
+ * Run `<dir>/script` in `workdir` with `<dir>/env` sourced: executed directly when it has a
+ * shebang (`direct`), else by bash `-euo pipefail` when the host has bash, else `sh -eu`
+ * (with pipefail where that sh has it). The directory is removed when the script ends or
+ * the wrapper is signalled (the executor's timeout stops the whole process group). Its own
+ * variables are read-only, so the environment file cannot redirect them.
+ */
+function runScriptCommand(dir, workdir, direct) {
+    return shScript(sh `OPS_RUN_DIR=$1 OPS_RUN_WD=$2 OPS_RUN_MODE=$3
+readonly OPS_RUN_DIR OPS_RUN_WD OPS_RUN_MODE
+trap 'rm -rf "$OPS_RUN_DIR"' EXIT
+trap 'rm -rf "$OPS_RUN_DIR"; exit 143' TERM INT HUP
+. "$OPS_RUN_DIR/env"
+wd=$OPS_RUN_WD
+case $wd in "~") wd=$HOME ;; "~/"*) wd="$HOME/\${wd#"~/"}" ;; esac
+if [ -n "$wd" ]; then cd -- "$wd" || { echo "working-directory $wd does not exist on this host" >&2; exit 2; }; fi
+set +e
+if [ "$OPS_RUN_MODE" = direct ]; then "$OPS_RUN_DIR/script"
+elif command -v bash >/dev/null 2>&1; then bash --noprofile --norc -euo pipefail "$OPS_RUN_DIR/script"
+elif (set -o pipefail) 2>/dev/null; then sh -eu -o pipefail "$OPS_RUN_DIR/script"
+else sh -eu "$OPS_RUN_DIR/script"; fi
+rc=$?
+exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
+}
+
+;// CONCATENATED MODULE: ./src/commands/host-checks.ts
+/**
+ * The facts host checks are judged on, read in one round trip: each argument names one
+ * fact (`disk:<path>`, `inodes:<path>`, `memory`, `load`, `systemd:<unit>`,
+ * `process:<name>`, `reboot`, `ntp`) and gets a section of its own, opened by a marker
+ * line, holding the raw output of the standard tool that answers it. Parsing and
+ * judging happen on the runner (src/health/host-checks.ts).
+ */
+
+/** The line that opens each fact's section (followed by a space and the fact's name). */
+const FACT_MARKER = '@@ops-fact';
+const FACTS = shell_sh `for a in "$@"; do
+  echo "@@ops-fact $a"
+  case "$a" in
+    disk:*) df -P -k -- "\${a#disk:}" 2>&1 || true ;;
+    inodes:*) df -P -i -- "\${a#inodes:}" 2>&1 || true ;;
+    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo ;;
+    load) cat /proc/loadavg; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
+    systemd:*)
+      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl show -p LoadState -p ActiveState -p SubState -- "\${a#systemd:}" 2>&1 || true
+      else echo "no-systemd"; fi ;;
+    process:*)
+      if command -v pgrep >/dev/null 2>&1; then pgrep -x -- "\${a#process:}" | wc -l
+      else echo "no-pgrep"; fi ;;
+    reboot)
+      if [ -e /var/run/reboot-required ]; then echo "required"; cat /var/run/reboot-required.pkgs 2>/dev/null || true
+      else echo "not-required"; fi ;;
+    ntp)
+      if command -v timedatectl >/dev/null 2>&1; then timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown
+      else echo unknown; fi ;;
+  esac
+done`;
+function hostFactsCommand(facts) {
+    return shell_shScript(FACTS, ...facts);
+}
+/** The host's clock, in seconds with nanoseconds (GNU date; a date without %N prints seconds only). */
+function hostClockCommand() {
+    return shell_shScript(shell_sh `t=$(date +%s.%N); case "$t" in *N*|*.) date +%s ;; *) echo "$t" ;; esac`);
+}
+
+;// CONCATENATED MODULE: ./src/commands/index.ts
+/**
+ * Every remote operation as data: pure functions returning a `Command` (argument words, or
+ * a constant sh`...` script with data only as positional parameters). Nothing here runs
+ * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/host/containers.ts
+/** A compose project's containers as `docker inspect` describes them, read through one session. */
+
+function parseContainers(stdout) {
+    return stdout
+        .split('\n')
+        .filter((l) => l.includes('|'))
+        .map((l) => {
+        const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
+        return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
+    });
+}
+/** The project's service containers (not one-off runs), optionally only the given services. */
+async function readProjectContainers(session, project, services) {
+    const r = await session.run(containersCommand(project), { step: 'containers' });
+    const wanted = services?.length ? new Set(services) : undefined;
+    return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+}
+/** A container that is meant to stay exited: a one-shot service that exited 0 without a restart policy. */
+function isOneShot(c) {
+    return c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+}
+
+;// CONCATENATED MODULE: ./src/host/history.ts
+/**
+ * history.jsonl: one JSON event per line, append-only, 0600. Every event type has its own
+ * schema below; they are written and read only through this module. Appends are single
+ * writes of one line (preceded by a newline if a previous writer was killed mid-line), and
+ * readers skip lines that do not parse or do not match their type's schema, so a torn
+ * write never breaks the history.
+ */
+
+/** Each type's required fields beyond the base ones (time, host, release: strings). */
+const SCHEMA = {
+    'deploy-started': {},
+    staged: {},
+    switched: {},
+    'health-passed': { health: 'object' },
+    'health-failed': { health: 'object' },
+    'deploy-succeeded': {},
+    'deploy-failed': {},
+    rollback: { reason: 'string' },
+    'marked-bad': { reason: 'string' },
+    migration: { command: 'string', mode: 'string', exit_code: 'number|null', duration_ms: 'number', timed_out: 'boolean' },
+    pruned: { removed: 'string[]' },
+    'backup-completed': { backup_id: 'string', location: 'string', size_bytes: 'number', source: 'string' },
+    'restore-completed': { backup_id: 'string', mode: 'string', duration_ms: 'number' },
+    'maintenance-started': { mode: 'string' },
+    'maintenance-completed': { packages: 'number', rebooted: 'boolean' },
+    'maintenance-failed': { error: 'string' },
+    'switch-reverted-unconfirmed': { to: 'string', reason: 'string' },
+};
+function hasKind(v, k) {
+    if (k === 'string[]')
+        return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    if (k === 'number|null')
+        return v === null || typeof v === 'number';
+    if (k === 'object')
+        return !!v && typeof v === 'object';
+    return typeof v === k;
+}
+/** The event, if it is one of the known types with every field its schema requires. */
+function validEvent(x) {
+    if (!x || typeof x !== 'object')
+        return undefined;
+    const e = x;
+    const schema = SCHEMA[e.type];
+    if (!schema)
+        return undefined;
+    if (typeof e.release !== 'string' || typeof e.time !== 'string')
+        return undefined;
+    for (const [field, kind] of Object.entries(schema))
+        if (!hasKind(e[field], kind))
+            return undefined;
+    return e;
+}
+/** The command that appends one event (one line; repairs a torn last line first; the file stays 0600). */
+function history_appendEvent(file, event) {
+    return appendCommand(file, event);
+}
+/** Read the history: every line that parses and matches its type's schema, in order. */
+function parseHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const e = validEvent(JSON.parse(line));
+            if (e)
+                out.push(e);
+        }
+        catch {
+            /* a torn line from a killed writer */
+        }
+    }
+    return out;
+}
+/** Events of one type, typed. */
+function eventsOf(events, type) {
+    return events.filter((e) => e.type === type);
+}
+/** What the history says about each release. */
+function history_releaseStates(events) {
+    const m = new Map();
+    for (const e of events) {
+        let s = m.get(e.release);
+        if (!s) {
+            s = { id: e.release, good: false, bad: false };
+            m.set(e.release, s);
+        }
+        if (e.version)
+            s.version = e.version;
+        if ('image' in e && e.image)
+            s.image = e.image;
+        if (e.type === 'deploy-succeeded') {
+            s.good = true;
+            s.bad = false;
+        }
+        else if (e.type === 'marked-bad' || e.type === 'switch-reverted-unconfirmed')
+            s.bad = true;
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./src/host/layout.ts
+/**
+ * The on-host layout of one app and environment:
+ *
+ *   <app-dir>/releases/<release-id>/   the release (compose files + .env + release.json, or files)
+ *   <app-dir>/shared/                  paths linked into each release (release strategy)
+ *   <app-dir>/current -> releases/<id> switched by rename
+ *   <app-dir>/history.jsonl            append-only events
+ *   <app-dir>/.lock/owner.json         the deploy/maintenance lock
+ *
+ * Release ids sort by time, so listing is ordering.
+ */
+
+/** The layout under an absolute app directory. */
+function layout(appDir) {
+    const p = (...s) => path.posix.join(appDir, ...s);
+    return {
+        appDir,
+        releases: p('releases'),
+        shared: p('shared'),
+        current: p('current'),
+        history: p('history.jsonl'),
+        lock: p('.lock'),
+        release: (id) => p('releases', id),
+    };
+}
+/** `~/apps/shop-production` with the host's home resolved. */
+function resolveAppDir(appDir, home) {
+    if (appDir === '~')
+        return home;
+    if (appDir.startsWith('~/'))
+        return path.posix.join(home, appDir.slice(2));
+    return appDir;
+}
+const RELEASE_ID = /^\d{8}T\d{6}Z-[A-Za-z0-9._-]{1,64}$/;
+function isReleaseId(s) {
+    return RELEASE_ID.test(s);
+}
+/** `20261122T103000Z-<version>`: sorts by time; the version made path-safe. */
+function newReleaseId(version, now = new Date()) {
+    const ts = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+    const v = version
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '')
+        .slice(0, 64) || 'release';
+    return `${ts}-${v}`;
+}
+
+;// CONCATENATED MODULE: ./src/host/state.ts
+/** A host's state as one round trip reads it: releases with their manifests, current, history; and what to prune. */
+
+
+/** The history section of the state read: pieces that may overlap, merged and ordered by time. */
+function mergeHistory(text) {
+    const seen = new Set();
+    const lines = [];
+    for (const l of text.split('\n')) {
+        if (!l.trim() || seen.has(l))
+            continue;
+        seen.add(l);
+        lines.push(l);
+    }
+    return parseHistory(lines.join('\n'))
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : a.i - b.i))
+        .map((x) => x.e);
+}
+function parseState(stdout) {
+    const [head, rest = ''] = stdout.split('\n--- releases\n');
+    const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = ''] = head.split('\n');
+    if (!home.startsWith('/') || !appDir.startsWith('/'))
+        throw new Error(`the host's state could not be read (unexpected output: ${JSON.stringify(head.slice(0, 200))})`);
+    const [relText = '', histText = ''] = rest.split(/^--- history$/m);
+    const releases = [];
+    const manifests = new Map();
+    for (const line of relText.split('\n')) {
+        const [id, json] = line.split('\t');
+        if (!id || !isReleaseId(id))
+            continue;
+        releases.push(id);
+        try {
+            if (json)
+                manifests.set(id, JSON.parse(json));
+        }
+        catch {
+            /* a release whose manifest was never completed */
+        }
+    }
+    releases.sort();
+    const cur = currentLink.trim().replace(/\/+$/, '').split('/').pop();
+    return {
+        home,
+        appDir,
+        current: cur && isReleaseId(cur) ? cur : undefined,
+        releases,
+        manifests,
+        history: mergeHistory(histText),
+        compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
+        machineId: machineId.trim(),
+    };
+}
+/**
+ * Which releases to prune: keep the newest `keep`, and always the current release and the
+ * last good one before it (what a rollback needs), whatever their age.
+ */
+function releasesToPrune(releases, keep, protect) {
+    const sorted = [...releases].sort();
+    const kept = new Set([...sorted.slice(-keep), ...protect.filter((p) => !!p)]);
+    return sorted.filter((r) => !kept.has(r));
+}
+/**
+ * What a successful deploy of `live` prunes on a host: releases beyond the newest `keep`
+ * (never the live one, nor the last good one before it), and the images only those
+ * releases used (never one a kept release needs).
+ */
+function planPrune(state, live, keep) {
+    const current = live.id;
+    const states = releaseStates(state.history);
+    const ids = [...new Set([...state.releases, current])].sort();
+    const lastGood = ids.filter((r) => r < current && states.get(r)?.good && !states.get(r)?.bad).pop();
+    const remove = releasesToPrune(ids, keep, [current, lastGood]);
+    const keptImages = new Set(ids
+        .filter((r) => !remove.includes(r))
+        .map((r) => state.manifests.get(r)?.image)
+        .filter(Boolean));
+    keptImages.add(live.image);
+    const images = [...new Set(remove.map((r) => state.manifests.get(r)?.image).filter((i) => !!i && !keptImages.has(i)))];
+    return { remove, images };
+}
+
+;// CONCATENATED MODULE: ./src/health/host-checks.ts
+/**
+ * Host checks: disk, inodes, memory, load, systemd units, processes, the app's containers,
+ * reboot-required and clock offset, judged per host from one round trip of raw facts
+ * (src/commands/host-checks.ts). Each check is a snapshot: it reports a value, its limit
+ * and a verdict; `fail` and `error` make the host unhealthy, `warn` does not.
+ */
+
+
+
+
+
+
+
+const pct = (raw, what) => {
+    const m = /^(\d+(?:\.\d+)?)%$/.exec(raw.trim());
+    if (!m)
+        throw new ParseError(`${what}: '${raw}' is not a percentage; write e.g. 90%`);
+    const n = Number(m[1]);
+    if (n <= 0 || n > 100)
+        throw new ParseError(`${what}: ${raw} is not between 0% and 100%`);
+    return n;
+};
+const names = (raw, what, re, hint) => {
+    const out = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    if (!out.length)
+        throw new ParseError(`${what}: name at least one, e.g. ${hint}`);
+    for (const n of out)
+        if (!re.test(n))
+            throw new ParseError(`${what}: '${n}' is not a valid name`);
+    return out;
+};
+const KINDS = 'disk <path>=90%, inodes <path>=90%, memory=90%, load=2.0, systemd=<units>, process=<names>, containers, reboot-required=warn|fail, time-sync=1s';
+/** The `host-checks` input: one check per line (`#` comments and blank lines ignored). */
+function parseHostChecks(raw) {
+    const out = [];
+    const lines = raw.replace(/\r\n/g, '\n').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].trim();
+        if (!line || line.startsWith('#'))
+            continue;
+        const where = `line ${i + 1} ('${line}')`;
+        const eq = line.indexOf('=');
+        const head = (eq < 0 ? line : line.slice(0, eq)).trim();
+        const value = eq < 0 ? undefined : line.slice(eq + 1).trim();
+        const [kind = '', ...rest] = head.split(/\s+/);
+        const target = rest.join(' ');
+        const need = (what) => {
+            if (value === undefined || value === '')
+                throw new ParseError(`${where}: ${kind} needs ${what}`);
+            return value;
+        };
+        const noTarget = () => {
+            if (target)
+                throw new ParseError(`${where}: ${kind} takes no argument before '='`);
+        };
+        let check;
+        switch (kind) {
+            case 'disk':
+            case 'inodes': {
+                if (!target.startsWith('/'))
+                    throw new ParseError(`${where}: ${kind} needs an absolute path, e.g. ${kind} /=90%`);
+                check = { kind, label: `${kind} ${target}`, path: target, limitPct: pct(need('a limit, e.g. =90%'), where) };
+                break;
+            }
+            case 'memory':
+                noTarget();
+                check = { kind, label: 'memory', limitPct: pct(need('a limit, e.g. =90%'), where) };
+                break;
+            case 'load': {
+                const window = (target || '5m');
+                if (!['1m', '5m', '15m'].includes(window))
+                    throw new ParseError(`${where}: the load average window is 1m, 5m or 15m (load 15m=1.5); plain load is the 5-minute one`);
+                const n = Number(need('a limit per core, e.g. =2.0'));
+                if (!Number.isFinite(n) || n <= 0)
+                    throw new ParseError(`${where}: the load limit is a positive number per core, e.g. load=2.0`);
+                check = { kind, label: target ? `load ${window}` : 'load', window, limitPerCore: n };
+                break;
+            }
+            case 'systemd':
+                noTarget();
+                check = { kind, label: 'systemd', units: names(need('unit names, e.g. =nginx,postgresql'), where, /^[A-Za-z0-9@._:\\-]{1,255}$/, 'systemd=nginx,postgresql') };
+                break;
+            case 'process':
+                noTarget();
+                // pgrep -x matches the kernel's process name, which is at most 15 characters.
+                check = {
+                    kind,
+                    label: 'process',
+                    names: names(need('process names, e.g. =nginx,postgres'), where, /^[^\s/,]{1,15}$/, 'process=nginx,postgres (names of at most 15 characters, as ps -o comm shows them)'),
+                };
+                break;
+            case 'containers': {
+                noTarget();
+                const windowMs = value === undefined ? 10_000 : parseDuration(value);
+                if (windowMs > 600_000)
+                    throw new ParseError(`${where}: the restart window is at most 10m`);
+                check = { kind, label: 'containers', windowMs };
+                break;
+            }
+            case 'reboot-required': {
+                noTarget();
+                const severity = value ?? 'warn';
+                if (severity !== 'warn' && severity !== 'fail')
+                    throw new ParseError(`${where}: reboot-required is =warn or =fail`);
+                check = { kind, label: 'reboot-required', severity };
+                break;
+            }
+            case 'time-sync': {
+                noTarget();
+                const maxOffsetMs = value === undefined ? 1000 : parseDuration(value);
+                if (maxOffsetMs < 1)
+                    throw new ParseError(`${where}: the offset bound must be positive`);
+                check = { kind, label: 'time-sync', maxOffsetMs };
+                break;
+            }
+            default:
+                throw new ParseError(`${where}: unknown check '${kind}'; the checks are ${KINDS}`);
+        }
+        if (out.some((c) => c.label === check.label))
+            throw new ParseError(`${where}: ${check.label} is checked twice`);
+        out.push(check);
+    }
+    return out;
+}
+/** The fact names a host must answer for these checks (see hostFactsCommand). */
+function factsFor(checks) {
+    const facts = checks.flatMap((c) => {
+        switch (c.kind) {
+            case 'disk':
+                return [`disk:${c.path}`];
+            case 'inodes':
+                return [`inodes:${c.path}`];
+            case 'memory':
+                return ['memory'];
+            case 'load':
+                return ['load'];
+            case 'systemd':
+                return c.units.map((u) => `systemd:${u}`);
+            case 'process':
+                return c.names.map((n) => `process:${n}`);
+            case 'reboot-required':
+                return ['reboot'];
+            case 'time-sync':
+                return ['ntp'];
+            default:
+                return [];
+        }
+    });
+    return [...new Set(facts)];
+}
+/** The facts command's output, by fact name. */
+function parseFacts(stdout) {
+    const out = new Map();
+    let current;
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith(`${FACT_MARKER} `)) {
+            current = [];
+            out.set(line.slice(FACT_MARKER.length + 1), current);
+        }
+        else if (current && line !== '')
+            current.push(line);
+    }
+    return out;
+}
+const round1 = (n) => Math.round(n * 10) / 10;
+/** An offset or uncertainty: milliseconds below a second, else seconds with one decimal (2 minutes is 120.0s, not 2m). */
+const fmtMs = (ms) => (Math.abs(ms) < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`);
+const kib = (k) => (k >= 1024 * 1024 ? `${(k / 1024 / 1024).toFixed(1)} GiB` : k >= 1024 ? `${(k / 1024).toFixed(1)} MiB` : `${k} KiB`);
+/** A `df -P` data line: the numbers and the mount point (the last field(s), which may hold spaces). */
+function dfLine(lines) {
+    const data = lines.slice(1).find((l) => /\s\d+\s+\d+\s+\d+\s+(\d+%|-)\s+\//.test(l) || /\s-\s+-\s+-\s+-\s+\//.test(l));
+    if (!data)
+        return { problem: lines.join(' ').trim() || 'df printed nothing' };
+    const m = /^(.*?)\s+(\d+|-)\s+(\d+|-)\s+(\d+|-)\s+(\d+%|-)\s+(\/.*)$/.exec(data);
+    if (!m)
+        return { problem: `cannot read df's line: ${data}` };
+    const n = (s) => (s === '-' ? 0 : Number(s));
+    return { total: n(m[2]), used: n(m[3]), free: n(m[4]), mount: m[6] };
+}
+function judgeDisk(c, lines) {
+    const limit = `${c.limitPct}%`;
+    const df = dfLine(lines ?? []);
+    if ('problem' in df)
+        return { check: c.label, verdict: 'error', value: '', limit, detail: `cannot read ${c.path}: ${df.problem}` };
+    const on = df.mount === c.path ? '' : ` (on ${df.mount})`;
+    if (c.kind === 'inodes' && df.total === 0)
+        return { check: c.label, verdict: 'ok', value: `no inode limit${on}`, limit };
+    const usedPct = df.used + df.free > 0 ? round1((df.used * 100) / (df.used + df.free)) : 0;
+    const free = c.kind === 'disk' ? `${kib(df.free)} free` : `${df.free} inodes free`;
+    const value = `${usedPct}% used (${free})${on}`;
+    const base = { check: c.label, value, limit, measured: usedPct, threshold: c.limitPct };
+    if (usedPct <= c.limitPct)
+        return { ...base, verdict: 'ok' };
+    const what = c.kind === 'disk' ? 'free space (old releases, logs, images: docker system df) or grow the filesystem' : 'remove small files (caches, sessions, mail queues) or grow the filesystem';
+    return { ...base, verdict: 'fail', detail: `${c.kind === 'disk' ? 'disk' : 'inodes'} of ${df.mount} ${usedPct}% used, above ${limit}: ${what}` };
+}
+function judgeMemory(c, lines) {
+    const limit = `${c.limitPct}%`;
+    const kv = new Map((lines ?? [])
+        .map((l) => /^(\w+):\s+(\d+)/.exec(l))
+        .filter((m) => !!m)
+        .map((m) => [m[1], Number(m[2])]));
+    const total = kv.get('MemTotal');
+    const available = kv.get('MemAvailable');
+    if (!total || available === undefined)
+        return { check: c.label, verdict: 'error', value: '', limit, detail: 'the host has no MemTotal/MemAvailable in /proc/meminfo (Linux 3.14 or later has them)' };
+    const usedPct = round1(((total - available) * 100) / total);
+    const base = { check: c.label, value: `${usedPct}% used (${kib(available)} available of ${kib(total)})`, limit, measured: usedPct, threshold: c.limitPct };
+    if (usedPct <= c.limitPct)
+        return { ...base, verdict: 'ok' };
+    return { ...base, verdict: 'fail', detail: `memory ${usedPct}% used, above ${limit}: find what grew (ps aux --sort=-rss | head) before the OOM killer picks` };
+}
+function judgeLoad(c, lines) {
+    const limit = `${c.limitPerCore} per core`;
+    const [avg = '', cores = ''] = lines ?? [];
+    const fields = avg.split(/\s+/).map(Number);
+    const n = Number(cores) || 1;
+    const v = fields[{ '1m': 0, '5m': 1, '15m': 2 }[c.window]];
+    if (v === undefined || !Number.isFinite(v))
+        return { check: c.label, verdict: 'error', value: '', limit, detail: `cannot read /proc/loadavg: '${avg}'` };
+    const perCore = Math.round((v / n) * 100) / 100;
+    const base = { check: c.label, value: `${perCore} per core (${v} over ${n} core${n === 1 ? '' : 's'}, ${c.window})`, limit, measured: perCore, threshold: c.limitPerCore };
+    if (perCore <= c.limitPerCore)
+        return { ...base, verdict: 'ok' };
+    return { ...base, verdict: 'fail', detail: `${c.window} load ${perCore} per core, above ${c.limitPerCore}: see what runs (top -b -n1 | head -20)` };
+}
+function judgeSystemd(c, facts) {
+    const limit = 'active';
+    const states = c.units.map((u) => {
+        const lines = facts.get(`systemd:${u}`) ?? [];
+        if (lines[0] === 'no-systemd')
+            return { unit: u, state: 'no-systemd' };
+        const kv = new Map(lines.map((l) => l.split('=', 2)));
+        if (kv.get('LoadState') === 'not-found')
+            return { unit: u, state: 'not-found' };
+        const active = kv.get('ActiveState');
+        if (!active)
+            return { unit: u, state: `unreadable: ${lines.join(' ').slice(0, 200)}` };
+        return { unit: u, state: active, sub: kv.get('SubState') };
+    });
+    if (states.some((s) => s.state === 'no-systemd')) {
+        return {
+            check: c.label,
+            verdict: 'error',
+            value: 'no systemd',
+            limit,
+            detail: 'the host does not run systemd (no systemctl, or no /run/systemd/system): check its daemons with process=<name> instead',
+        };
+    }
+    const value = states.map((s) => `${s.unit} ${s.state}${'sub' in s && s.sub && s.sub !== s.state ? ` (${s.sub})` : ''}`).join(', ');
+    const bad = states.filter((s) => s.state !== 'active');
+    if (!bad.length)
+        return { check: c.label, verdict: 'ok', value, limit };
+    return {
+        check: c.label,
+        verdict: 'fail',
+        value,
+        limit,
+        detail: bad
+            .map((s) => (s.state === 'not-found' ? `unit ${s.unit} does not exist on the host` : `${s.unit} is ${s.state}: see systemctl status ${s.unit} and journalctl -u ${s.unit} -n 50`))
+            .join('; '),
+    };
+}
+function judgeProcess(c, facts) {
+    const limit = 'running';
+    const counts = c.names.map((n) => ({ name: n, raw: (facts.get(`process:${n}`) ?? [])[0]?.trim() ?? '' }));
+    if (counts.some((x) => x.raw === 'no-pgrep'))
+        return { check: c.label, verdict: 'error', value: 'no pgrep', limit, detail: 'the host has no pgrep (Debian package procps)' };
+    const value = counts.map((x) => `${x.name} ×${Number(x.raw) || 0}`).join(', ');
+    const missing = counts.filter((x) => !(Number(x.raw) > 0));
+    if (!missing.length)
+        return { check: c.label, verdict: 'ok', value, limit };
+    return { check: c.label, verdict: 'fail', value, limit, detail: `no process named ${missing.map((x) => x.name).join(', ')} is running (names as ps -o comm shows them)` };
+}
+function judgeReboot(c, lines) {
+    const limit = `not required (${c.severity})`;
+    const [state, ...pkgs] = lines ?? [];
+    if (state !== 'required')
+        return { check: c.label, verdict: 'ok', value: 'not required', limit };
+    const list = [...new Set(pkgs.map((p) => p.trim()).filter(Boolean))];
+    const value = `required${list.length ? ` (${list.slice(0, 5).join(', ')}${list.length > 5 ? `, +${list.length - 5}` : ''})` : ''}`;
+    return {
+        check: c.label,
+        verdict: c.severity,
+        value,
+        limit,
+        detail: `a reboot is required${list.length ? ` by ${list.join(', ')}` : ''}: schedule it (the security-update action reboots host by host behind the health gate)`,
+    };
+}
+/** The offset of the sample with the shortest round trip, and its uncertainty (half that round trip). */
+function clockOffset(samples) {
+    const best = [...samples].filter((s) => Number.isFinite(s.hostMs)).sort((a, b) => a.receivedMs - a.sentMs - (b.receivedMs - b.sentMs))[0];
+    if (!best)
+        return undefined;
+    const rtt = best.receivedMs - best.sentMs;
+    return { offsetMs: Math.round(best.hostMs - (best.sentMs + rtt / 2)), uncertaintyMs: Math.ceil(rtt / 2) };
+}
+function judgeTime(c, samples, ntp, secondsOnly) {
+    const limit = `±${formatDuration(c.maxOffsetMs)}`;
+    const o = clockOffset(samples);
+    if (!o)
+        return { check: c.label, verdict: 'error', value: '', limit, detail: "cannot read the host's clock (date +%s)" };
+    // A clock read in whole seconds is up to a second behind.
+    const uncertainty = o.uncertaintyMs + (secondsOnly ? 1000 : 0);
+    const offset = secondsOnly ? o.offsetMs + 500 : o.offsetMs;
+    const sign = offset >= 0 ? '+' : '-';
+    const synced = ntp === 'yes' ? ', NTP synchronized' : ntp === 'no' ? ', NTP not synchronized' : '';
+    const value = `${sign}${fmtMs(Math.abs(offset))} (±${fmtMs(uncertainty)}${synced})`;
+    const base = { check: c.label, value, limit, measured: offset, threshold: c.maxOffsetMs };
+    // Only an offset beyond the bound whatever the round trip's share of it fails.
+    if (Math.abs(offset) - uncertainty > c.maxOffsetMs) {
+        return {
+            ...base,
+            verdict: 'fail',
+            detail: `the host's clock is ${sign}${fmtMs(Math.abs(offset))} off the runner's, beyond ${limit}: check its NTP client (timedatectl timesync-status, chronyc tracking)`,
+        };
+    }
+    if (ntp === 'no')
+        return { ...base, verdict: 'warn', detail: 'the clock is within the bound, but the host reports NTP not synchronized (timedatectl NTPSynchronized=no): it will drift' };
+    return { ...base, verdict: 'ok' };
+}
+/** What is wrong with the current release's containers across two samples (`before` may be the same as `after`). */
+function judgeContainers(c, release, before, after) {
+    const limit = `running${c.windowMs ? `, no restart in ${formatDuration(c.windowMs)}` : ''}`;
+    const problems = [];
+    for (const s of release.services)
+        if (!after.some((x) => x.service === s))
+            problems.push(`service ${s} has no container`);
+    if (!after.length)
+        problems.push(`no container of project ${release.project} exists`);
+    for (const x of after) {
+        const was = before.find((b) => b.name === x.name);
+        if (x.status === 'restarting')
+            problems.push(`${x.name} is restarting (last exit code ${x.exitCode}, ${x.restarts} restarts)`);
+        else if (x.status !== 'running' && !isOneShot(x))
+            problems.push(`${x.name} is ${x.status}${x.status === 'exited' ? ` with code ${x.exitCode}` : ''}`);
+        else if (x.health && x.health !== 'healthy' && !isOneShot(x))
+            problems.push(`${x.name} reports its Docker healthcheck ${x.health}`);
+        if (was && x.restarts > was.restarts)
+            problems.push(`${x.name} restarted ${x.restarts - was.restarts} time(s) in ${formatDuration(c.windowMs)}`);
+        else if (!was && before.length)
+            problems.push(`${x.name} appeared during the check (replaced?)`);
+    }
+    const running = after.filter((x) => x.status === 'running').length;
+    const value = `${running}/${after.length} running (release ${release.id})`;
+    if (!problems.length)
+        return { check: c.label, verdict: 'ok', value, limit };
+    return { check: c.label, verdict: 'fail', value, limit, detail: `${problems.join('; ')}: see docker ps -a and docker logs on the host` };
+}
+/** The verdict of one check (any but containers) on the host's facts and clock readings. */
+function judgeFact(c, facts, clock = { samples: [], secondsOnly: false }) {
+    switch (c.kind) {
+        case 'disk':
+        case 'inodes':
+            return judgeDisk(c, facts.get(`${c.kind}:${c.path}`));
+        case 'memory':
+            return judgeMemory(c, facts.get('memory'));
+        case 'load':
+            return judgeLoad(c, facts.get('load'));
+        case 'systemd':
+            return judgeSystemd(c, facts);
+        case 'process':
+            return judgeProcess(c, facts);
+        case 'reboot-required':
+            return judgeReboot(c, facts.get('reboot'));
+        case 'time-sync':
+            return judgeTime(c, clock.samples, facts.get('ntp')?.[0]?.trim(), clock.secondsOnly);
+    }
+}
+const host_checks_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function containersOutcome(c, session, appDir) {
+    const limit = 'running';
+    if (!appDir)
+        return { check: c.label, verdict: 'error', value: '', limit, detail: "containers needs 'app' (and 'environment', or 'app-dir') to find the current release" };
+    const state = parseState((await session.run(readStateCommand(appDir), { step: 'read state' })).stdout);
+    const m = state.current ? state.manifests.get(state.current) : undefined;
+    if (!state.current || !m)
+        return { check: c.label, verdict: 'error', value: 'no release', limit, detail: `no current release under ${state.appDir}: deploy one first, or check 'app'/'environment'` };
+    if (m.strategy !== 'compose' || !m.project)
+        return {
+            check: c.label,
+            verdict: 'error',
+            value: `file release ${m.id}`,
+            limit,
+            detail: `the current release ${m.id} is a file release: containers applies to compose releases; use process= or systemd= for it`,
+        };
+    const before = await readProjectContainers(session, m.project, m.services);
+    let after = before;
+    if (c.windowMs > 0) {
+        await host_checks_sleep(c.windowMs);
+        after = await readProjectContainers(session, m.project, m.services);
+    }
+    return judgeContainers(c, { id: m.id, project: m.project, services: m.services ?? [] }, before, after);
+}
+async function checkHost(checks, session, appDir) {
+    const containers = checks.find((c) => c.kind === 'containers');
+    const timeSync = checks.find((c) => c.kind === 'time-sync');
+    // The containers' window runs while the other facts are read.
+    const pendingContainers = containers?.kind === 'containers'
+        ? containersOutcome(containers, session, appDir).catch((e) => ({ check: containers.label, verdict: 'error', value: '', limit: 'running', detail: errorMessage(e) }))
+        : undefined;
+    const wanted = factsFor(checks);
+    const facts = wanted.length ? parseFacts((await session.run(hostFactsCommand(wanted), { step: 'host checks' })).stdout) : new Map();
+    const samples = [];
+    let secondsOnly = false;
+    if (timeSync) {
+        await session.exec(hostClockCommand()); // the first exec of a session carries its set-up
+        for (let i = 0; i < 3; i++) {
+            const sentMs = Date.now();
+            const r = await session.exec(hostClockCommand());
+            const receivedMs = Date.now();
+            const t = r.stdout.trim();
+            if (r.code !== 0 || !/^\d+(\.\d+)?$/.test(t))
+                continue;
+            secondsOnly ||= !t.includes('.');
+            samples.push({ sentMs, receivedMs, hostMs: Number(t) * 1000 });
+        }
+    }
+    const out = [];
+    for (const c of checks)
+        out.push(c.kind === 'containers' ? await pendingContainers : judgeFact(c, facts, { samples, secondsOnly }));
+    return out;
+}
+/** Run every check on every host (max-parallel at a time); an unreachable host has every check in error. */
+async function runHostChecks(checks, ctx) {
+    const results = await forEachHost(ctx.targets, async (t) => {
+        try {
+            return await checkHost(checks, await ctx.pool.get(t), ctx.appDir);
+        }
+        catch (e) {
+            const why = errorMessage(e);
+            return checks.map((c) => ({ check: c.label, verdict: 'error', value: '', limit: '', detail: why }));
+        }
+    }, { maxParallel: ctx.maxParallel, onFailure: 'continue' });
+    const hosts = results.map((r, i) => {
+        const list = r.value ?? checks.map((c) => ({ check: c.label, verdict: 'error', value: '', limit: '', detail: r.error ?? 'not checked' }));
+        return { host: ctx.targets[i].name, healthy: list.every((o) => o.verdict === 'ok' || o.verdict === 'warn'), checks: list };
+    });
+    const lines = (v) => hosts.flatMap((h) => h.checks.filter((o) => v.includes(o.verdict)).map((o) => `host ${h.host}: ${o.check}: ${o.detail ?? o.value}`));
+    for (const w of lines(['warn']))
+        ctx.logger.warning(w);
+    return { healthy: hosts.every((h) => h.healthy), hosts, failures: lines(['fail', 'error']), warnings: lines(['warn']) };
 }
 
 ;// CONCATENATED MODULE: ./src/host/errors.ts
@@ -66421,12 +67787,141 @@ function healthSummary(r, title = 'Health gate') {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/report/host-checks.ts
+
+const ICON = { ok: '✅', warn: '⚠️', fail: '❌', error: '⛔' };
+/** Host checks as a host × check table, then what failed or warns, host by host. */
+function hostChecksSummary(r) {
+    const checks = [...new Set(r.hosts.flatMap((h) => h.checks.map((c) => c.check)))];
+    const rows = r.hosts.map((h) => [
+        code(h.host),
+        ...checks.map((name) => {
+            const c = h.checks.find((x) => x.check === name);
+            return c ? `${ICON[c.verdict]} ${esc(c.value || c.verdict)}` : '';
+        }),
+    ]);
+    const limits = checks.map((name) => r.hosts.flatMap((h) => h.checks).find((c) => c.check === name && c.limit)?.limit ?? '');
+    const problems = r.hosts.flatMap((h) => h.checks.filter((c) => c.verdict !== 'ok').map((c) => `- ${ICON[c.verdict]} ${code(h.host)} ${code(c.check)}: ${esc(c.detail ?? c.value)}`));
+    const failed = r.hosts.filter((h) => !h.healthy).length;
+    return [
+        `## Host checks: ${r.healthy ? '✅ healthy' : `❌ ${failed} of ${r.hosts.length} host(s) failed`}`,
+        '',
+        table(['host', ...checks.map((c) => code(c))], [...rows, ['*limit*', ...limits.map(esc)]]),
+        ...problems,
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/inputs/common.ts
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+const appSchema = {
+    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+/**
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
+ */
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const raw = m[1];
+        // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+        // (compose strips it), so both forms are masked.
+        const quoted = /^(['"])(.*)\1$/.exec(raw);
+        const values = quoted ? [quoted[2]] : [raw, raw.replace(/\s+#.*$/, '')];
+        for (const value of new Set(values)) {
+            if (value.length < 3)
+                continue;
+            if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+                continue;
+            out.push(value);
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/schemas/deploy.ts
+
+
+
+
+
+const relPath = (raw) => {
+    const p = raw.trim();
+    if (p.startsWith('/') || p.split('/').includes('..') || !/^[A-Za-z0-9._/-]+$/.test(p)) {
+        throw new ParseError(`'${p}' must be a relative path inside the app directory (letters, digits, . _ - /; no '..')`);
+    }
+    return p;
+};
+/** The inputs of the deploy action (see action.yml). */
+const own = {
+    ...appSchema,
+    version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
+    'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
+    strategy: f.enumOf(['compose', 'release'], { default: 'compose' }),
+    'compose-file': f.list({ default: ['docker-compose.yml'] }),
+    'env-file': f.optionalString({ secret: true }),
+    image: f.optionalString(),
+    services: f.list(),
+    source: f.optionalString(),
+    'shared-paths': f.custom((raw) => raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
+    'build-command': f.optionalString(),
+    'restart-command': f.optionalString(),
+    'keep-releases': f.int(1, 100, { default: 5 }),
+    'migrate-command': f.optionalString(),
+    'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),
+    'migrate-service': f.string({ default: 'app', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, hint: 'a compose service name' }),
+    'migrate-timeout': f.duration({ default: 1_800_000, min: 1000 }),
+    'pre-deploy': f.optionalString(),
+    'post-deploy': f.optionalString(),
+    'on-failure': f.optionalString(),
+    'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
+    'diagnostics-command': f.optionalString(),
+    ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+    'auto-rollback': f.custom(parseBool, {}),
+    canary: f.int(0, 1000, { default: 0 }),
+    'on-host-failure': f.enumOf(['halt', 'rollback-all'], { default: 'halt' }),
+    'confirm-timeout': f.custom((raw) => {
+        const ms = parseDuration(raw);
+        if (ms !== 0 && ms < 5000)
+            throw new ParseError(`'${raw.trim()}' is too short; use at least 5s (or 0 to turn the watchdog off)`);
+        return ms;
+    }, {}),
+    'lock-timeout': f.duration({ default: 600_000 }),
+    'lock-ttl': f.duration({ default: 300_000, min: 1000 }),
+    'github-deployment': f.bool({ default: true }),
+    'github-token': f.optionalString({ secret: true }),
+    'environment-url': f.optionalString(),
+};
+const schema = { ...own, ...sshSchema({ maxParallel: 1 }) };
+
 ;// CONCATENATED MODULE: ./src/schemas/healthcheck.ts
 
 
-/** healthcheck: the gate's own inputs, then the shared SSH inputs (used with via-ssh). */
-const schema = {
-    ...healthSchema('', { urlRequired: true, viaSshDefault: false }),
+
+
+
+/** healthcheck: the gate's own inputs, host checks, then the shared SSH inputs (used with via-ssh and host-checks). */
+const healthcheck_schema = {
+    ...healthSchema('', { urlRequired: false, viaSshDefault: false }),
+    'host-checks': f.custom(parseHostChecks, { default: [] }),
+    app: f.string({ default: '', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: 'the app whose current release the containers check looks at (letters, digits, . _ -)' }),
+    environment: own.environment,
+    'app-dir': own['app-dir'],
     ...sshSchema({ maxParallel: 10, optional: true }),
 };
 
@@ -66440,38 +67935,71 @@ const schema = {
 
 
 
+
+
 runAction(async (ctx) => {
-    const { values, problems } = schema_collectInputs(schema, ctx.inputs);
+    const { values, problems } = schema_collectInputs(healthcheck_schema, ctx.inputs);
     const spec = healthSpec(values, '', problems);
+    const checks = values['host-checks'] ?? [];
     maskHealthSecrets(spec, ctx.inputs.mask);
     const tlsWarning = insecureTlsWarning(spec, '');
     if (tlsWarning)
         ctx.logger.warning(tlsWarning);
-    const ssh = spec.viaSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
+    if (!spec.urls?.length && !checks.length && !problems.some((p) => p.input === 'url' || p.input === 'host-checks')) {
+        problems.push({ input: 'url', message: 'is required but was not set: give the URLs to gate, or host-checks to run on the hosts' });
+    }
+    if (checks.some((c) => c.kind === 'containers') && !values.app && !values['app-dir']) {
+        problems.push({ input: 'host-checks', message: "'containers' checks the app's current release: set 'app' (and 'environment'), or 'app-dir'" });
+    }
+    const needSsh = spec.viaSsh || checks.length > 0;
+    const ssh = needSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
     if (problems.length)
         throw new schema_InputError(problems);
-    if (!spec.viaSsh && (values.hosts || values.inventory)) {
+    if (!spec.viaSsh && spec.urls.length && (values.hosts || values.inventory)) {
         ctx.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
     }
     const pool = ssh ? new SshPool(ssh.options) : undefined;
     let result;
+    let hostResult;
     try {
-        result = await checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel });
+        [result, hostResult] = await Promise.all([
+            spec.urls.length ? checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel }) : undefined,
+            checks.length
+                ? runHostChecks(checks, {
+                    pool: pool,
+                    targets: ssh.targets,
+                    maxParallel: ssh.maxParallel,
+                    logger: ctx.logger,
+                    appDir: values['app-dir'] || (values.app ? `~/apps/${values.app}-${values.environment}` : undefined),
+                })
+                : undefined,
+        ]);
     }
     finally {
         await pool?.closeAll();
     }
-    ctx.setOutput('healthy', result.healthy);
-    ctx.setOutput('attempts', result.attempts);
-    ctx.setOutput('elapsed-ms', result.elapsedMs);
-    ctx.setOutput('p50-ms', result.p50 ?? '');
-    ctx.setOutput('p95-ms', result.p95 ?? '');
-    ctx.setOutput('status', result.status ?? '');
-    ctx.setOutput('cert-days-left', result.certDaysLeft ?? '');
-    ctx.setOutput('last-error', result.lastError ?? '');
-    await ctx.summary(healthSummary(result));
-    if (!result.healthy)
-        throw new Error(`health gate failed:\n${result.failures.join('\n')}`);
-    ctx.logger.info(`healthy: ${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms`);
+    const healthy = (result?.healthy ?? true) && (hostResult?.healthy ?? true);
+    ctx.setOutput('healthy', healthy);
+    ctx.setOutput('attempts', result?.attempts ?? 0);
+    ctx.setOutput('elapsed-ms', result?.elapsedMs ?? 0);
+    ctx.setOutput('p50-ms', result?.p50 ?? '');
+    ctx.setOutput('p95-ms', result?.p95 ?? '');
+    ctx.setOutput('status', result?.status ?? '');
+    ctx.setOutput('cert-days-left', result?.certDaysLeft ?? '');
+    ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
+    ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
+    await ctx.summary([result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n'));
+    if (!healthy) {
+        const parts = [
+            ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),
+            ...(hostResult && !hostResult.healthy ? [`host checks failed:\n${hostResult.failures.join('\n')}`] : []),
+        ];
+        throw new Error(parts.join('\n'));
+    }
+    const said = [
+        result ? `${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms` : '',
+        hostResult ? `${checks.length} host check(s) on ${hostResult.hosts.length} host(s)${hostResult.warnings.length ? `, ${hostResult.warnings.length} warning(s)` : ''}` : '',
+    ].filter(Boolean);
+    ctx.logger.info(`healthy: ${said.join('; ')}`);
 });
 

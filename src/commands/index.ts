@@ -14,3 +14,4 @@ export * from './storage.js';
 export * from './backup.js';
 export * from './watchdog.js';
 export * from './run.js';
+export * from './host-checks.js';

@@ -1,7 +1,8 @@
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
 import path from 'node:path';
-import { containersCommand, mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
+import { mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
 import type { ReleaseManifest } from '../host/state.js';
+import { isOneShot, readProjectContainers, type ContainerState } from '../host/containers.js';
 import { switchCommand } from '../commands/index.js';
 import type { Command } from '../shell/index.js';
 import type { HostCtx } from './context.js';
@@ -72,33 +73,11 @@ export function composeActivation(h: HostCtx, m: ReleaseManifest): ActivationSte
   ];
 }
 
-/** One container of a compose project, as `docker inspect` describes it. */
-export interface ContainerState {
-  service: string;
-  name: string;
-  oneoff: boolean;
-  status: string;
-  restarts: number;
-  exitCode: number;
-  restartPolicy: string;
-  health: string;
-}
-
-export function parseContainers(stdout: string): ContainerState[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('|'))
-    .map((l) => {
-      const [service = '', oneoff = '', name = '', status = '', restarts = '0', exitCode = '0', restartPolicy = '', health = ''] = l.split('|');
-      return { service, oneoff: oneoff === 'True', name: name.replace(/^\//, ''), status, restarts: Number(restarts) || 0, exitCode: Number(exitCode) || 0, restartPolicy, health };
-    });
-}
+export { parseContainers, type ContainerState } from '../host/containers.js';
 
 /** The release's service containers (not one-off runs) on the host. */
 export async function readContainers(h: HostCtx, m: ReleaseManifest): Promise<ContainerState[]> {
-  const r = await h.session.run(containersCommand(m.project!), { step: 'containers' });
-  const wanted = m.services?.length ? new Set(m.services) : undefined;
-  return parseContainers(r.stdout).filter((c) => !c.oneoff && (!wanted || wanted.has(c.service)));
+  return readProjectContainers(h.session, m.project!, m.services);
 }
 
 /**
@@ -111,7 +90,7 @@ export function containerProblems(m: ReleaseManifest, before: ContainerState[], 
   const problems: string[] = [];
   for (const c of after) {
     const was = before.find((b) => b.name === c.name);
-    const oneShot = c.status === 'exited' && c.exitCode === 0 && (c.restartPolicy === 'no' || c.restartPolicy === '');
+    const oneShot = isOneShot(c);
     if (c.status === 'restarting') problems.push(`${c.name} (${c.service}) is restarting (last exit code ${c.exitCode})`);
     else if (c.status !== 'running' && !oneShot) problems.push(`${c.name} (${c.service}) is ${c.status}${c.status === 'exited' ? ` with code ${c.exitCode}` : ''}`);
     else if (c.health === 'unhealthy') problems.push(`${c.name} (${c.service}) reports its Docker healthcheck unhealthy`);

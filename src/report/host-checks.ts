@@ -1,0 +1,26 @@
+import type { HostChecksResult, Verdict } from '../health/host-checks.js';
+import { code, esc, table } from './markdown.js';
+
+const ICON: Record<Verdict, string> = { ok: '✅', warn: '⚠️', fail: '❌', error: '⛔' };
+
+/** Host checks as a host × check table, then what failed or warns, host by host. */
+export function hostChecksSummary(r: HostChecksResult): string {
+  const checks = [...new Set(r.hosts.flatMap((h) => h.checks.map((c) => c.check)))];
+  const rows = r.hosts.map((h) => [
+    code(h.host),
+    ...checks.map((name) => {
+      const c = h.checks.find((x) => x.check === name);
+      return c ? `${ICON[c.verdict]} ${esc(c.value || c.verdict)}` : '';
+    }),
+  ]);
+  const limits = checks.map((name) => r.hosts.flatMap((h) => h.checks).find((c) => c.check === name && c.limit)?.limit ?? '');
+  const problems = r.hosts.flatMap((h) => h.checks.filter((c) => c.verdict !== 'ok').map((c) => `- ${ICON[c.verdict]} ${code(h.host)} ${code(c.check)}: ${esc(c.detail ?? c.value)}`));
+  const failed = r.hosts.filter((h) => !h.healthy).length;
+  return [
+    `## Host checks: ${r.healthy ? '✅ healthy' : `❌ ${failed} of ${r.hosts.length} host(s) failed`}`,
+    '',
+    table(['host', ...checks.map((c) => code(c))], [...rows, ['*limit*', ...limits.map(esc)]]),
+    ...problems,
+    '',
+  ].join('\n');
+}
