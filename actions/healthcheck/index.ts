@@ -1,4 +1,6 @@
 import '../../src/action/esm-shim.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { runAction } from '../../src/action/runtime.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
@@ -59,7 +61,14 @@ runAction(async (ctx) => {
   ctx.setOutput('cert-days-left', result?.certDaysLeft ?? '');
   ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
   ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
-  await ctx.summary([result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n'));
+  const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
+  if (values['report-path']) {
+    // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
+    const reportPath = path.resolve(ctx.run.workspace, values['report-path']);
+    writeFileSync(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
+    ctx.setOutput('report-path', reportPath);
+  }
+  await ctx.summary(report);
   if (!healthy) {
     const parts = [
       ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),

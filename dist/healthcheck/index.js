@@ -60838,6 +60838,8 @@ const g = globalThis;
 g.__filename ??= (0,external_node_url_.fileURLToPath)(import.meta.url);
 g.__dirname ??= external_node_path_default().dirname(g.__filename);
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -64109,8 +64111,6 @@ async function runAction(main, post) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/fleet/targets.ts
@@ -67922,10 +67922,13 @@ const healthcheck_schema = {
     app: f.string({ default: '', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: 'the app whose current release the containers check looks at (letters, digits, . _ -)' }),
     environment: own.environment,
     'app-dir': own['app-dir'],
+    'report-path': f.optionalString(),
     ...sshSchema({ maxParallel: 10, optional: true }),
 };
 
 ;// CONCATENATED MODULE: ./actions/healthcheck/index.ts
+
+
 
 
 
@@ -67988,7 +67991,14 @@ runAction(async (ctx) => {
     ctx.setOutput('cert-days-left', result?.certDaysLeft ?? '');
     ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
     ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
-    await ctx.summary([result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n'));
+    const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
+    if (values['report-path']) {
+        // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
+        const reportPath = external_node_path_default().resolve(ctx.run.workspace, values['report-path']);
+        (0,external_node_fs_namespaceObject.writeFileSync)(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
+        ctx.setOutput('report-path', reportPath);
+    }
+    await ctx.summary(report);
     if (!healthy) {
         const parts = [
             ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),

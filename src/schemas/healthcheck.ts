@@ -11,5 +11,6 @@ export const schema = {
   app: f.string({ default: '', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, hint: 'the app whose current release the containers check looks at (letters, digits, . _ -)' }),
   environment: deployInputs.environment,
   'app-dir': deployInputs['app-dir'],
+  'report-path': f.optionalString(),
   ...sshSchema({ maxParallel: 10, optional: true }),
 };

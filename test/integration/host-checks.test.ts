@@ -120,8 +120,14 @@ describe('host checks (healthcheck host-checks)', () => {
     const busy = spawn('sh', ['-c', 'end=$(( $(date +%s) + 6 )); while [ "$(date +%s)" -lt "$end" ]; do :; done']);
     await new Promise((r) => busy.on('exit', r));
     const memLimit = Math.max(0.1, Math.floor((memoryUsedPct() / 2) * 10) / 10);
-    const r = await check([`disk ${full}=90%`, `disk ${empty}=90%`, `inodes ${full}=90%`, `memory=${memLimit}%`, 'load 1m=0.01', 'process=sshd,no-such-daemon'].join('\n'));
+    const reportPath = path.join(mnt, 'report.md');
+    const r = await check([`disk ${full}=90%`, `disk ${empty}=90%`, `inodes ${full}=90%`, `memory=${memLimit}%`, 'load 1m=0.01', 'process=sshd,no-such-daemon'].join('\n'), {
+      'report-path': reportPath,
+    });
     expect(r.exitCode).toBe(1);
+    // report-path: the summary's markdown, written although the step fails (the monitor workflow's issue body).
+    expect(r.outputs['report-path']).toBe(reportPath);
+    expect(readFileSync(reportPath, 'utf8').trim()).toBe(r.summary.trim());
     expect(r.outputs.healthy).toBe('false');
     for (const h of sb.hosts) {
       const disk = outcome(r.outputs, h, `disk ${full}`);
