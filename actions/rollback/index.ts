@@ -36,6 +36,7 @@ async function main(ctx: ActionContext) {
         lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
         confirm,
         commandTimeoutMs: ssh!.options.commandTimeoutMs,
+        diagnostics: { lines: v['diagnostics-lines'], command: v['diagnostics-command'] },
         onLocked: (held, id) => saveLocks(ctx, held, id),
       },
       pool,

@@ -68887,6 +68887,27 @@ async function collectDiagnostics(h, m, spec, run) {
         text = `(first ${text.length - MAX_CHARS} characters left out)\n${text.slice(-MAX_CHARS)}`;
     return text;
 }
+/** Collect a failed host's diagnostics (before it is returned) and print them in a log group; never throws. */
+async function diagnoseHost(h, m, spec, run, logger) {
+    const text = await collectDiagnostics(h, m, spec, run).catch(() => undefined);
+    if (text) {
+        await logger
+            .group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
+            for (const l of text.split('\n'))
+                logger.info(l);
+        })
+            .catch(() => { });
+    }
+    return text;
+}
+/** A host's failure that carries its diagnostics to the run's report. */
+class DiagnosedFailure extends Error {
+    diagnostics;
+    constructor(message, diagnostics) {
+        super(message);
+        this.diagnostics = diagnostics;
+    }
+}
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
@@ -69372,15 +69393,8 @@ class HostFailure extends Error {
     }
 }
 /** Collect the failed release's diagnostics on the host (before it is returned) and print them in a log group. */
-async function diagnose(cfg, h, m, logger) {
-    const text = await collectDiagnostics(h, m, cfg.diagnostics, cfg.run).catch(() => undefined);
-    if (text) {
-        await logger.group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
-            for (const l of text.split('\n'))
-                logger.info(l);
-        });
-    }
-    return text;
+function diagnose(cfg, h, m, logger) {
+    return diagnoseHost(h, m, cfg.diagnostics, cfg.run, logger);
 }
 function fromSwitch(h, r, previous, id) {
     const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };

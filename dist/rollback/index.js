@@ -65842,11 +65842,11 @@ function execInServiceCommand(c, service, script, env) {
     return [...composeArgs(c), 'exec', '-T', ...envArgs(env), service, ...userScript(script)];
 }
 /** Every container of the release's project, stopped ones too (for failure diagnostics). */
-function compose_psCommand(c) {
+function psCommand(c) {
     return [...composeArgs(c), 'ps', '-a'];
 }
 /** The last `lines` lines of the services' logs (all services when none are named). */
-function compose_logsCommand(c, services, lines) {
+function logsCommand(c, services, lines) {
     return [...composeArgs(c), 'logs', '--no-color', '--tail', String(lines), ...services];
 }
 
@@ -67564,7 +67564,7 @@ function isOneShot(c) {
 
 
 /** How to call Compose for a release on this host (v2 when the host has it, else v1). */
-function compose_composeCall(h, m) {
+function composeCall(h, m) {
     return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project, files: m.compose_files ?? [] };
 }
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
@@ -67593,7 +67593,7 @@ async function compose_stageCompose(h, m, src) {
     for (const f of src.files)
         await h.session.writeFile(path.posix.join(dir, f.name), f.content, 0o644);
     await h.session.writeFile(path.posix.join(dir, '.env'), releaseEnv(src.env, m), 0o600);
-    await h.session.run(pullCommand(compose_composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
+    await h.session.run(pullCommand(composeCall(h, m), m.services ?? []), { step: 'pull', stream: true });
     let digest;
     if (m.image) {
         const r = await h.session.exec(repoDigestsCommand(m.image));
@@ -67608,7 +67608,7 @@ async function compose_stageCompose(h, m, src) {
 /** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
 function composeActivation(h, m) {
     return [
-        { step: 'up', command: upCommand(compose_composeCall(h, m), m.services ?? []), stream: true },
+        { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
         { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
     ];
 }
@@ -68016,7 +68016,7 @@ function confirmPolicy(o, problems, warn) {
 
 
 const MAX_CHARS = 16_000;
-async function diagnostics_collectDiagnostics(h, m, spec, run) {
+async function collectDiagnostics(h, m, spec, run) {
     if (spec.lines <= 0)
         return undefined;
     const parts = [];
@@ -68026,7 +68026,7 @@ async function diagnostics_collectDiagnostics(h, m, spec, run) {
             parts.push(`$ ${title}\n${`${r.stdout}${r.stderr}`.trimEnd()}`);
         }
         catch (e) {
-            parts.push(`$ ${title}\n(could not be collected: ${errorMessage(e)})`);
+            parts.push(`$ ${title}\n(could not be collected: ${log_errorMessage(e)})`);
         }
     };
     const timeoutMs = Math.min(h.commandTimeoutMs, 60_000);
@@ -68037,7 +68037,7 @@ async function diagnostics_collectDiagnostics(h, m, spec, run) {
     }
     if (spec.command) {
         const dir = h.layout.release(m.id);
-        await grab(spec.command, () => h.session.exec(hookCommand(dir, spec.command, hookEnv(run, m.id, h.target.name)), { step: 'diagnostics', timeoutMs }));
+        await grab(spec.command, () => h.session.exec(hooks_hookCommand(dir, spec.command, context_hookEnv(run, m.id, h.target.name)), { step: 'diagnostics', timeoutMs }));
     }
     if (!parts.length)
         return undefined;
@@ -68045,6 +68045,27 @@ async function diagnostics_collectDiagnostics(h, m, spec, run) {
     if (text.length > MAX_CHARS)
         text = `(first ${text.length - MAX_CHARS} characters left out)\n${text.slice(-MAX_CHARS)}`;
     return text;
+}
+/** Collect a failed host's diagnostics (before it is returned) and print them in a log group; never throws. */
+async function diagnostics_diagnoseHost(h, m, spec, run, logger) {
+    const text = await collectDiagnostics(h, m, spec, run).catch(() => undefined);
+    if (text) {
+        await logger
+            .group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
+            for (const l of text.split('\n'))
+                logger.info(l);
+        })
+            .catch(() => { });
+    }
+    return text;
+}
+/** A host's failure that carries its diagnostics to the run's report. */
+class DiagnosedFailure extends Error {
+    diagnostics;
+    constructor(message, diagnostics) {
+        super(message);
+        this.diagnostics = diagnostics;
+    }
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -68531,15 +68552,8 @@ class HostFailure extends Error {
     }
 }
 /** Collect the failed release's diagnostics on the host (before it is returned) and print them in a log group. */
-async function diagnose(cfg, h, m, logger) {
-    const text = await collectDiagnostics(h, m, cfg.diagnostics, cfg.run).catch(() => undefined);
-    if (text) {
-        await logger.group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
-            for (const l of text.split('\n'))
-                logger.info(l);
-        });
-    }
-    return text;
+function diagnose(cfg, h, m, logger) {
+    return diagnoseHost(h, m, cfg.diagnostics, cfg.run, logger);
 }
 function fromSwitch(h, r, previous, id) {
     const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
@@ -68735,6 +68749,7 @@ async function prune(h, keep, live, logger) {
 
 
 
+
 /** Which release to return to, as the history of this host says. */
 function chooseTarget(s, to) {
     const listing = s.releases.length ? s.releases.map((r) => `${r}${s.manifests.get(r)?.version ? ` (${s.manifests.get(r).version})` : ''}`).join(', ') : 'none';
@@ -68823,7 +68838,12 @@ async function rollback(cfg, pool, targets, logger) {
                 throw e;
             }
             try {
-                await context_step(h, 'switch', () => switch_activate(h, m, run));
+                try {
+                    await context_step(h, 'switch', () => switch_activate(h, m, run));
+                }
+                catch (e) {
+                    throw new DiagnosedFailure(log_errorMessage(e), await diagnostics_diagnoseHost(h, m, cfg.diagnostics, run, logger));
+                }
                 await context_record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
                 if (left)
                     await context_record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
@@ -68835,8 +68855,9 @@ async function rollback(cfg, pool, targets, logger) {
                 await context_record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
                 // A failed gate leaves the release live (this run decides so; the watchdog stands down).
                 await confirm(health.healthy ? 'confirmed' : 'kept');
-                if (!health.healthy)
-                    throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
+                if (!health.healthy) {
+                    throw new DiagnosedFailure(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`, await diagnostics_diagnoseHost(h, m, cfg.diagnostics, run, logger));
+                }
                 return { left, health };
             }
             catch (e) {
@@ -68852,6 +68873,7 @@ async function rollback(cfg, pool, targets, logger) {
             previous: r.value?.left ?? (r.status === 'skipped' ? undefined : hosts[i].state.current),
             error: r.error,
             health: r.value?.health,
+            diagnostics: r.cause instanceof DiagnosedFailure ? r.cause.diagnostics : undefined,
             durationMs: r.durationMs,
         }));
         const failed = outcomes.filter((o) => o.result !== 'succeeded');
@@ -69073,6 +69095,8 @@ const rollback_own = {
     'app-dir': own['app-dir'],
     to: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'give a release id or a version' }),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+    'diagnostics-lines': own['diagnostics-lines'],
+    'diagnostics-command': own['diagnostics-command'],
     'confirm-timeout': own['confirm-timeout'],
     'lock-timeout': own['lock-timeout'],
     'lock-ttl': own['lock-ttl'],
@@ -69114,6 +69138,7 @@ async function main(ctx) {
             lock: { timeoutMs: v['lock-timeout'], ttlMs: v['lock-ttl'] },
             confirm,
             commandTimeoutMs: ssh.options.commandTimeoutMs,
+            diagnostics: { lines: v['diagnostics-lines'], command: v['diagnostics-command'] },
             onLocked: (held, id) => saveLocks(ctx, held, id),
         }, pool, ssh.targets, ctx.logger);
         clearLocks(ctx);

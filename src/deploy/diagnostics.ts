@@ -7,7 +7,7 @@
  */
 import { hookCommand, logsCommand, psCommand } from '../commands/index.js';
 import type { ReleaseManifest } from '../host/state.js';
-import { errorMessage } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { composeCall } from './compose.js';
 import { hookEnv, type HostCtx, type RunInfo } from './context.js';
 
@@ -45,4 +45,27 @@ export async function collectDiagnostics(h: HostCtx, m: ReleaseManifest, spec: D
   let text = h.logger.secrets.redact(parts.join('\n\n'));
   if (text.length > MAX_CHARS) text = `(first ${text.length - MAX_CHARS} characters left out)\n${text.slice(-MAX_CHARS)}`;
   return text;
+}
+
+/** Collect a failed host's diagnostics (before it is returned) and print them in a log group; never throws. */
+export async function diagnoseHost(h: HostCtx, m: ReleaseManifest, spec: DiagnosticsSpec, run: RunInfo, logger: Logger): Promise<string | undefined> {
+  const text = await collectDiagnostics(h, m, spec, run).catch(() => undefined);
+  if (text) {
+    await logger
+      .group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
+        for (const l of text.split('\n')) logger.info(l);
+      })
+      .catch(() => {});
+  }
+  return text;
+}
+
+/** A host's failure that carries its diagnostics to the run's report. */
+export class DiagnosedFailure extends Error {
+  constructor(
+    message: string,
+    readonly diagnostics?: string,
+  ) {
+    super(message);
+  }
 }

@@ -24,7 +24,7 @@ import { containerProblems, readContainers, stageCompose, type ComposeSource } f
 import { stageFiles, type FilesSource } from '../deploy/files.js';
 import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
-import { collectDiagnostics, type DiagnosticsSpec } from '../deploy/diagnostics.js';
+import { diagnoseHost, type DiagnosticsSpec } from '../deploy/diagnostics.js';
 import { checkSource } from '../deploy/source.js';
 import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
 import { connectHosts, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
@@ -329,14 +329,8 @@ class HostFailure extends Error {
 }
 
 /** Collect the failed release's diagnostics on the host (before it is returned) and print them in a log group. */
-async function diagnose(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger): Promise<string | undefined> {
-  const text = await collectDiagnostics(h, m, cfg.diagnostics, cfg.run).catch(() => undefined);
-  if (text) {
-    await logger.group(`host ${h.target.name}: diagnostics of ${m.id}`, async () => {
-      for (const l of text.split('\n')) logger.info(l);
-    });
-  }
-  return text;
+function diagnose(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Logger): Promise<string | undefined> {
+  return diagnoseHost(h, m, cfg.diagnostics, cfg.run, logger);
 }
 
 function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | undefined, id: string): HostOutcome {

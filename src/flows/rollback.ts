@@ -20,6 +20,7 @@ import type { Watchdog } from '../host/watchdog.js';
 import { formatDuration } from '../text.js';
 import type { HostOutcome, RunInfo } from '../deploy/context.js';
 import { connectHosts, lockAndRefresh, record, step } from '../deploy/context.js';
+import { DiagnosedFailure, diagnoseHost, type DiagnosticsSpec } from '../deploy/diagnostics.js';
 
 export interface RollbackConfig {
   run: Omit<RunInfo, 'version'>;
@@ -31,6 +32,8 @@ export interface RollbackConfig {
   /** The host's watchdog: a switch not confirmed in time is undone on the host (timeout 0: off). */
   confirm: ConfirmPolicy;
   commandTimeoutMs: number;
+  /** What to collect from a host whose switch or health gate fails (lines 0: nothing). */
+  diagnostics: DiagnosticsSpec;
   /** Called each time one more host's lock is held (the action saves them for its post step). */
   onLocked?: (held: LockSite[], ownerId: string) => void;
 }
@@ -133,7 +136,11 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           throw e;
         }
         try {
-          await step(h, 'switch', () => activate(h, m, run));
+          try {
+            await step(h, 'switch', () => activate(h, m, run));
+          } catch (e) {
+            throw new DiagnosedFailure(errorMessage(e), await diagnoseHost(h, m, cfg.diagnostics, run, logger));
+          }
           await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
           if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });
           if (!cfg.gate) {
@@ -144,7 +151,12 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           await record(h, { type: health.healthy ? 'health-passed' : 'health-failed', release: to, health: { attempts: health.attempts, p50: health.p50, p95: health.p95 } });
           // A failed gate leaves the release live (this run decides so; the watchdog stands down).
           await confirm(health.healthy ? 'confirmed' : 'kept');
-          if (!health.healthy) throw new Error(`host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`);
+          if (!health.healthy) {
+            throw new DiagnosedFailure(
+              `host ${h.target.name}: release ${to} is live again but failed its health gate: ${health.failures.join('; ')}`,
+              await diagnoseHost(h, m, cfg.diagnostics, run, logger),
+            );
+          }
           return { left, health };
         } catch (e) {
           // This run is alive and reports the failure: the host stays as it is (the watchdog stands down).
@@ -161,6 +173,7 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
       previous: r.value?.left ?? (r.status === 'skipped' ? undefined : hosts[i]!.state.current),
       error: r.error,
       health: r.value?.health,
+      diagnostics: r.cause instanceof DiagnosedFailure ? r.cause.diagnostics : undefined,
       durationMs: r.durationMs,
     }));
     const failed = outcomes.filter((o) => o.result !== 'succeeded');

@@ -10,6 +10,8 @@ export const own = {
   'app-dir': deployInputs['app-dir'],
   to: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'give a release id or a version' }),
   ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),
+  'diagnostics-lines': deployInputs['diagnostics-lines'],
+  'diagnostics-command': deployInputs['diagnostics-command'],
   'confirm-timeout': deployInputs['confirm-timeout'],
   'lock-timeout': deployInputs['lock-timeout'],
   'lock-ttl': deployInputs['lock-ttl'],

@@ -143,6 +143,24 @@ describe('deploy with docker compose', () => {
     expect(unknown.exitCode).toBe(1);
     expect(unknown.errors[0]).toMatch(/no release with id or version '9\.9\.9'; releases on the host: .*\(1\.0\.0\)/);
   });
+
+  it("a rollback to a release that fails: the error names the host, and the release's diagnostics are in the log and the summary", async () => {
+    // 11.0.0 is the image that exits at start (marked bad, but named by version it can be chosen).
+    const r = await rollback({ to: '11.0.0', 'health-timeout': '3s', 'diagnostics-lines': '20' });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors[0]).toContain(`host ${sb.hosts[0]!.spec}: `);
+    expect(r.log).toMatch(/diagnostics of \d{8}T\d{6}Z-11\.0\.0/);
+    expect(r.log).toContain('$ compose ps -a');
+    expect(r.log).toContain('cannot start (APP_MODE=crash)');
+    expect(r.summary).toMatch(/<details><summary>\S+: diagnostics<\/summary>/);
+    expect(r.summary).toContain('cannot start (APP_MODE=crash)');
+    // halt: the first host's failure left the others on 1.0.0.
+    for (const h of sb.hosts.slice(1)) expect(await servedVersion(pool, h)).toBe('1.0.0');
+    // A new deploy puts the fleet right (a rollback would mark the release it leaves bad, and 1.0.0 with it).
+    const fixed = await deploy('1.0.0', '1.0.1');
+    expect(fixed.main.errors).toEqual([]);
+    for (const h of sb.hosts) expect(await servedVersion(pool, h)).toBe('1.0.0');
+  });
 });
 
 describe('compose: the gate, migrations next to a running service, and what history keeps', () => {
