@@ -66619,11 +66619,14 @@ fi`, appDir, JSON.stringify(owner), guarded ? 'yes' : 'no');
  * sets its mtime, the host-clock time of the last renewal. `lost` otherwise, with the owner.
  */
 function renewCommand(appDir, id, owner) {
-    return shell_shScript(shell_sh `if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
-  printf '%s' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
+    // Checked and rewritten inside the directory it was found in (cd holds it): a lock that
+    // is broken (renamed away) and taken again meanwhile is never rewritten as ours.
+    return shell_shScript(shell_sh `d=$(cd "$1" 2>/dev/null && pwd) || d=$1
+if cd "$d/.lock" 2>/dev/null && grep -qF -- "$2" owner.json 2>/dev/null; then
+  printf '%s' "$3" > "owner.json.renew.$$" && mv -f "owner.json.renew.$$" owner.json && echo renewed
 else
   echo lost
-  cat "$1/.lock/owner.json" 2>/dev/null || true
+  cat "$d/.lock/owner.json" 2>/dev/null || true
 fi`, appDir, idMark(id), JSON.stringify(owner));
 }
 function releaseCommand(appDir, id) {

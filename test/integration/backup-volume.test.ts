@@ -27,7 +27,7 @@ beforeAll(async () => {
   mkdirSync(path.join(ctx, 'rootfs', 'bin'), { recursive: true });
   copyFileSync('/bin/busybox', path.join(ctx, 'rootfs', 'bin', 'busybox'));
   chmodSync(path.join(ctx, 'rootfs', 'bin', 'busybox'), 0o755);
-  for (const a of ['sh', 'tar', 'ls', 'find', 'sort', 'md5sum', 'mkdir', 'chmod', 'ln', 'head', 'printf', 'xargs']) symlinkSync('busybox', path.join(ctx, 'rootfs', 'bin', a));
+  for (const a of ['sh', 'tar', 'ls', 'find', 'sort', 'md5sum', 'mkdir', 'chmod', 'ln', 'head', 'printf', 'xargs', 'stat']) symlinkSync('busybox', path.join(ctx, 'rootfs', 'bin', a));
   writeFileSync(path.join(ctx, 'Dockerfile'), ['FROM scratch', 'COPY rootfs/ /', 'ENV PATH=/bin', ''].join('\n'));
   await mustDocker(engine, ['build', '-q', '-t', IMAGE, ctx], { timeoutMs: 120_000 });
   const out = execFileSync('age-keygen', { encoding: 'utf8' });
@@ -39,7 +39,10 @@ afterAll(async () => {
 });
 
 const inVolume = (volume: string, script: string) => mustDocker(engine, ['run', '--rm', '--network', 'none', '-v', `${volume}:/d`, IMAGE, 'sh', '-c', script]);
-const listing = (volume: string) => inVolume(volume, 'cd /d && find . | sort | xargs ls -lnd && find . -type f | sort | xargs md5sum');
+// Names, types, modes, owners, sizes and symlink targets of everything; mtimes and contents of files. (busybox tar
+// restores file mtimes but not those of directories and symlinks, so theirs are not compared.)
+const listing = (volume: string) =>
+  inVolume(volume, "cd /d && find . | sort | xargs stat -c '%n %A %u:%g %s %N' && find . -type f | sort | xargs stat -c '%n %Y' && find . -type f | sort | xargs md5sum");
 
 describe('volume', () => {
   it('backup → restore into another volume → identical; a volume that holds data needs drop-existing', async () => {

@@ -203,11 +203,12 @@ describe('releases and locks', () => {
     `);
     expect(r(c.renewCommand('/srv/app', 'run-1', { id: 'run-1', expires: 'x' }))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      if grep -qF -- "$2" "$1/.lock/owner.json" 2>/dev/null; then
-        printf '\\''%s'\\'' "$3" > "$1/.lock/owner.json.renew.$$" && mv -f "$1/.lock/owner.json.renew.$$" "$1/.lock/owner.json" && echo renewed
+      d=$(cd "$1" 2>/dev/null && pwd) || d=$1
+      if cd "$d/.lock" 2>/dev/null && grep -qF -- "$2" owner.json 2>/dev/null; then
+        printf '\\''%s'\\'' "$3" > "owner.json.renew.$$" && mv -f "owner.json.renew.$$" owner.json && echo renewed
       else
         echo lost
-        cat "$1/.lock/owner.json" 2>/dev/null || true
+        cat "$d/.lock/owner.json" 2>/dev/null || true
       fi' ops /srv/app '"id":"run-1"' '{"id":"run-1","expires":"x"}'"
     `);
     expect(r(c.releaseCommand('/srv/app', 'run-1'))).toMatchInlineSnapshot(`
