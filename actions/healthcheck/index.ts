@@ -1,7 +1,8 @@
 import '../../src/action/esm-shim.js';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAction } from '../../src/action/runtime.js';
+import { errorMessage } from '../../src/log.js';
 import { InputError, collectInputs } from '../../src/inputs/schema.js';
 import { resolveSshInto } from '../../src/inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../../src/health/spec.js';
@@ -62,13 +63,18 @@ runAction(async (ctx) => {
   ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
   ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
   const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
+  await ctx.summary(report);
   if (values['report-path']) {
     // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
     const reportPath = path.resolve(ctx.run.workspace, values['report-path']);
-    writeFileSync(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
-    ctx.setOutput('report-path', reportPath);
+    try {
+      mkdirSync(path.dirname(reportPath), { recursive: true });
+      writeFileSync(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
+      ctx.setOutput('report-path', reportPath);
+    } catch (e) {
+      ctx.logger.warning(`report-path: could not write ${reportPath} (${errorMessage(e)}); the report is in the job summary`);
+    }
   }
-  await ctx.summary(report);
   if (!healthy) {
     const parts = [
       ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),

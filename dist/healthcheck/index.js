@@ -66191,18 +66191,21 @@ exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 /** The line that opens each fact's section (followed by a space and the fact's name). */
 const FACT_MARKER = '@@ops-fact';
 const FACTS = shell_sh `for a in "$@"; do
-  echo "@@ops-fact $a"
+  printf '%s %s\n' '@@ops-fact' "$a"
   case "$a" in
     disk:*) df -P -k -- "\${a#disk:}" 2>&1 || true ;;
     inodes:*) df -P -i -- "\${a#inodes:}" 2>&1 || true ;;
-    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo ;;
-    load) cat /proc/loadavg; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
+    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo || true ;;
+    load) cat /proc/loadavg || true; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
     systemd:*)
       if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl show -p LoadState -p ActiveState -p SubState -- "\${a#systemd:}" 2>&1 || true
       else echo "no-systemd"; fi ;;
     process:*)
-      if command -v pgrep >/dev/null 2>&1; then pgrep -x -- "\${a#process:}" | wc -l
+      # The name as a literal pattern ('.' and '+' in brackets); this script's own shell is not counted.
+      if command -v pgrep >/dev/null 2>&1; then
+        p=$(printf '%s' "\${a#process:}" | sed 's/[.+]/[&]/g')
+        { pgrep -x -- "$p" || true; } | grep -vx -e "$$" -e "$PPID" | wc -l
       else echo "no-pgrep"; fi ;;
     reboot)
       if [ -e /var/run/reboot-required ]; then echo "required"; cat /var/run/reboot-required.pkgs 2>/dev/null || true
@@ -66588,7 +66591,7 @@ function parseHostChecks(raw) {
                 check = {
                     kind,
                     label: 'process',
-                    names: names(need('process names, e.g. =nginx,postgres'), where, /^[^\s/,]{1,15}$/, 'process=nginx,postgres (names of at most 15 characters, as ps -o comm shows them)'),
+                    names: names(need('process names, e.g. =nginx,postgres'), where, /^[A-Za-z0-9_.:+@-]{1,15}$/, 'process=nginx,postgres (names of at most 15 characters of letters, digits and _ . : + @ -, as ps -o comm shows them)'),
                 };
                 break;
             case 'containers': {
@@ -66802,8 +66805,8 @@ function judgeTime(c, samples, ntp, secondsOnly) {
     const o = clockOffset(samples);
     if (!o)
         return { check: c.label, verdict: 'error', value: '', limit, detail: "cannot read the host's clock (date +%s)" };
-    // A clock read in whole seconds is up to a second behind.
-    const uncertainty = o.uncertaintyMs + (secondsOnly ? 1000 : 0);
+    // A clock read in whole seconds is 0 to 1 s behind: +500 ms centres it, ±500 ms remain.
+    const uncertainty = o.uncertaintyMs + (secondsOnly ? 500 : 0);
     const offset = secondsOnly ? o.offsetMs + 500 : o.offsetMs;
     const sign = offset >= 0 ? '+' : '-';
     const synced = ntp === 'yes' ? ', NTP synchronized' : ntp === 'no' ? ', NTP not synchronized' : '';
@@ -66817,6 +66820,13 @@ function judgeTime(c, samples, ntp, secondsOnly) {
             detail: `the host's clock is ${sign}${fmtMs(Math.abs(offset))} off the runner's, beyond ${limit}: check its NTP client (timedatectl timesync-status, chronyc tracking)`,
         };
     }
+    if (uncertainty >= c.maxOffsetMs) {
+        return {
+            ...base,
+            verdict: 'warn',
+            detail: `cannot tell whether the clock is within ${limit}: the reading is only good to ±${fmtMs(uncertainty)} (${secondsOnly ? "the host's date prints whole seconds" : 'a slow round trip'}); raise the bound or check the host's NTP client directly`,
+        };
+    }
     if (ntp === 'no')
         return { ...base, verdict: 'warn', detail: 'the clock is within the bound, but the host reports NTP not synchronized (timedatectl NTPSynchronized=no): it will drift' };
     return { ...base, verdict: 'ok' };
@@ -66825,6 +66835,8 @@ function judgeTime(c, samples, ntp, secondsOnly) {
 function judgeContainers(c, release, before, after) {
     const limit = `running${c.windowMs ? `, no restart in ${formatDuration(c.windowMs)}` : ''}`;
     const problems = [];
+    // Passing states a deploy goes through (a healthcheck still starting, a container replaced): warnings.
+    const passing = [];
     for (const s of release.services)
         if (!after.some((x) => x.service === s))
             problems.push(`service ${s} has no container`);
@@ -66836,15 +66848,19 @@ function judgeContainers(c, release, before, after) {
             problems.push(`${x.name} is restarting (last exit code ${x.exitCode}, ${x.restarts} restarts)`);
         else if (x.status !== 'running' && !isOneShot(x))
             problems.push(`${x.name} is ${x.status}${x.status === 'exited' ? ` with code ${x.exitCode}` : ''}`);
+        else if (x.health === 'starting' && !isOneShot(x))
+            passing.push(`${x.name}'s Docker healthcheck is still starting`);
         else if (x.health && x.health !== 'healthy' && !isOneShot(x))
             problems.push(`${x.name} reports its Docker healthcheck ${x.health}`);
         if (was && x.restarts > was.restarts)
             problems.push(`${x.name} restarted ${x.restarts - was.restarts} time(s) in ${formatDuration(c.windowMs)}`);
         else if (!was && before.length)
-            problems.push(`${x.name} appeared during the check (replaced?)`);
+            passing.push(`${x.name} appeared during the check (replaced by a deploy?)`);
     }
     const running = after.filter((x) => x.status === 'running').length;
     const value = `${running}/${after.length} running (release ${release.id})`;
+    if (!problems.length && passing.length)
+        return { check: c.label, verdict: 'warn', value, limit, detail: `${passing.join('; ')}: check again shortly` };
     if (!problems.length)
         return { check: c.label, verdict: 'ok', value, limit };
     return { check: c.label, verdict: 'fail', value, limit, detail: `${problems.join('; ')}: see docker ps -a and docker logs on the host` };
@@ -67740,7 +67756,11 @@ class SshPool {
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+    // A zero-width space after @: text from hosts never mentions a user or team (summaries end up in issues).
+    return text
+        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
+        .replace(/@/g, '@\u200b')
+        .replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {
@@ -67793,11 +67813,13 @@ function healthSummary(r, title = 'Health gate') {
 ;// CONCATENATED MODULE: ./src/report/host-checks.ts
 
 const ICON = { ok: '✅', warn: '⚠️', fail: '❌', error: '⛔' };
+/** Inline code inside a table cell: a | would end the cell (GFM takes \| inside code spans too). */
+const cell = (t) => code(t).replace(/\|/g, '\\|');
 /** Host checks as a host × check table, then what failed or warns, host by host. */
 function hostChecksSummary(r) {
     const checks = [...new Set(r.hosts.flatMap((h) => h.checks.map((c) => c.check)))];
     const rows = r.hosts.map((h) => [
-        code(h.host),
+        cell(h.host),
         ...checks.map((name) => {
             const c = h.checks.find((x) => x.check === name);
             return c ? `${ICON[c.verdict]} ${esc(c.value || c.verdict)}` : '';
@@ -67809,7 +67831,7 @@ function hostChecksSummary(r) {
     return [
         `## Host checks: ${r.healthy ? '✅ healthy' : `❌ ${failed} of ${r.hosts.length} host(s) failed`}`,
         '',
-        table(['host', ...checks.map((c) => code(c))], [...rows, ['*limit*', ...limits.map(esc)]]),
+        table(['host', ...checks.map((c) => cell(c))], [...rows, ['*limit*', ...limits.map(esc)]]),
         ...problems,
         '',
     ].join('\n');
@@ -67943,6 +67965,7 @@ const healthcheck_schema = {
 
 
 
+
 runAction(async (ctx) => {
     const { values, problems } = schema_collectInputs(healthcheck_schema, ctx.inputs);
     const spec = healthSpec(values, '', problems);
@@ -67995,13 +68018,19 @@ runAction(async (ctx) => {
     ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
     ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
     const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
+    await ctx.summary(report);
     if (values['report-path']) {
         // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
         const reportPath = external_node_path_default().resolve(ctx.run.workspace, values['report-path']);
-        (0,external_node_fs_namespaceObject.writeFileSync)(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
-        ctx.setOutput('report-path', reportPath);
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(external_node_path_default().dirname(reportPath), { recursive: true });
+            (0,external_node_fs_namespaceObject.writeFileSync)(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
+            ctx.setOutput('report-path', reportPath);
+        }
+        catch (e) {
+            ctx.logger.warning(`report-path: could not write ${reportPath} (${errorMessage(e)}); the report is in the job summary`);
+        }
     }
-    await ctx.summary(report);
     if (!healthy) {
         const parts = [
             ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),

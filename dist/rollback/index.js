@@ -66383,18 +66383,21 @@ exit "$rc"`, dir, workdir, direct ? 'direct' : 'shell');
 /** The line that opens each fact's section (followed by a space and the fact's name). */
 const FACT_MARKER = '@@ops-fact';
 const FACTS = shell_sh `for a in "$@"; do
-  echo "@@ops-fact $a"
+  printf '%s %s\n' '@@ops-fact' "$a"
   case "$a" in
     disk:*) df -P -k -- "\${a#disk:}" 2>&1 || true ;;
     inodes:*) df -P -i -- "\${a#inodes:}" 2>&1 || true ;;
-    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo ;;
-    load) cat /proc/loadavg; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
+    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo || true ;;
+    load) cat /proc/loadavg || true; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
     systemd:*)
       if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl show -p LoadState -p ActiveState -p SubState -- "\${a#systemd:}" 2>&1 || true
       else echo "no-systemd"; fi ;;
     process:*)
-      if command -v pgrep >/dev/null 2>&1; then pgrep -x -- "\${a#process:}" | wc -l
+      # The name as a literal pattern ('.' and '+' in brackets); this script's own shell is not counted.
+      if command -v pgrep >/dev/null 2>&1; then
+        p=$(printf '%s' "\${a#process:}" | sed 's/[.+]/[&]/g')
+        { pgrep -x -- "$p" || true; } | grep -vx -e "$$" -e "$PPID" | wc -l
       else echo "no-pgrep"; fi ;;
     reboot)
       if [ -e /var/run/reboot-required ]; then echo "required"; cat /var/run/reboot-required.pkgs 2>/dev/null || true
@@ -68845,7 +68848,10 @@ async function rollback(cfg, pool, targets, logger) {
                     await context_step(h, 'switch', () => switch_activate(h, m, run));
                 }
                 catch (e) {
-                    throw new DiagnosedFailure(log_errorMessage(e), await diagnostics_diagnoseHost(h, m, cfg.diagnostics, run, logger));
+                    // Decided first, so the diagnostics show the host as it stays (or as its watchdog returns it).
+                    const d = await watchdog?.decide('kept').catch(() => undefined);
+                    const reverting = d === 'reverting' ? `; the host's watchdog is returning it to ${left}` : '';
+                    throw new DiagnosedFailure(`${log_errorMessage(e)}${reverting}`, await diagnostics_diagnoseHost(h, m, cfg.diagnostics, run, logger));
                 }
                 await context_record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
                 if (left)
@@ -68899,7 +68905,11 @@ async function rollback(cfg, pool, targets, logger) {
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+    // A zero-width space after @: text from hosts never mentions a user or team (summaries end up in issues).
+    return text
+        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
+        .replace(/@/g, '@\u200b')
+        .replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {

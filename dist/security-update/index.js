@@ -67306,7 +67306,11 @@ function preparePatch(v, problems, c) {
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 function esc(text) {
-    return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+    // A zero-width space after @: text from hosts never mentions a user or team (summaries end up in issues).
+    return text
+        .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
+        .replace(/@/g, '@\u200b')
+        .replace(/\r?\n/g, ' ');
 }
 /** Inline code that cannot be broken out of (backticks inside are replaced). */
 function code(text) {

@@ -11,18 +11,21 @@ import { sh, shScript, type Command } from '../shell/index.js';
 export const FACT_MARKER = '@@ops-fact';
 
 const FACTS = sh`for a in "$@"; do
-  echo "@@ops-fact $a"
+  printf '%s %s\n' '@@ops-fact' "$a"
   case "$a" in
     disk:*) df -P -k -- "\${a#disk:}" 2>&1 || true ;;
     inodes:*) df -P -i -- "\${a#inodes:}" 2>&1 || true ;;
-    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo ;;
-    load) cat /proc/loadavg; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
+    memory) grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo || true ;;
+    load) cat /proc/loadavg || true; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1 ;;
     systemd:*)
       if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl show -p LoadState -p ActiveState -p SubState -- "\${a#systemd:}" 2>&1 || true
       else echo "no-systemd"; fi ;;
     process:*)
-      if command -v pgrep >/dev/null 2>&1; then pgrep -x -- "\${a#process:}" | wc -l
+      # The name as a literal pattern ('.' and '+' in brackets); this script's own shell is not counted.
+      if command -v pgrep >/dev/null 2>&1; then
+        p=$(printf '%s' "\${a#process:}" | sed 's/[.+]/[&]/g')
+        { pgrep -x -- "$p" || true; } | grep -vx -e "$$" -e "$PPID" | wc -l
       else echo "no-pgrep"; fi ;;
     reboot)
       if [ -e /var/run/reboot-required ]; then echo "required"; cat /var/run/reboot-required.pkgs 2>/dev/null || true

@@ -139,7 +139,10 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
           try {
             await step(h, 'switch', () => activate(h, m, run));
           } catch (e) {
-            throw new DiagnosedFailure(errorMessage(e), await diagnoseHost(h, m, cfg.diagnostics, run, logger));
+            // Decided first, so the diagnostics show the host as it stays (or as its watchdog returns it).
+            const d = await watchdog?.decide('kept').catch(() => undefined);
+            const reverting = d === 'reverting' ? `; the host's watchdog is returning it to ${left}` : '';
+            throw new DiagnosedFailure(`${errorMessage(e)}${reverting}`, await diagnoseHost(h, m, cfg.diagnostics, run, logger));
           }
           await record(h, { type: 'rollback', release: to, from: left, reason: 'manual', version: m.version, actor: run.actor, run_url: run.runUrl });
           if (left) await record(h, { type: 'marked-bad', release: left, reason: `rolled back to ${to}` });

@@ -125,7 +125,12 @@ export function parseHostChecks(raw: string): HostCheck[] {
         check = {
           kind,
           label: 'process',
-          names: names(need('process names, e.g. =nginx,postgres'), where, /^[^\s/,]{1,15}$/, 'process=nginx,postgres (names of at most 15 characters, as ps -o comm shows them)'),
+          names: names(
+            need('process names, e.g. =nginx,postgres'),
+            where,
+            /^[A-Za-z0-9_.:+@-]{1,15}$/,
+            'process=nginx,postgres (names of at most 15 characters of letters, digits and _ . : + @ -, as ps -o comm shows them)',
+          ),
         };
         break;
       case 'containers': {
@@ -336,8 +341,8 @@ function judgeTime(c: Extract<HostCheck, { kind: 'time-sync' }>, samples: ClockS
   const limit = `±${formatDuration(c.maxOffsetMs)}`;
   const o = clockOffset(samples);
   if (!o) return { check: c.label, verdict: 'error', value: '', limit, detail: "cannot read the host's clock (date +%s)" };
-  // A clock read in whole seconds is up to a second behind.
-  const uncertainty = o.uncertaintyMs + (secondsOnly ? 1000 : 0);
+  // A clock read in whole seconds is 0 to 1 s behind: +500 ms centres it, ±500 ms remain.
+  const uncertainty = o.uncertaintyMs + (secondsOnly ? 500 : 0);
   const offset = secondsOnly ? o.offsetMs + 500 : o.offsetMs;
   const sign = offset >= 0 ? '+' : '-';
   const synced = ntp === 'yes' ? ', NTP synchronized' : ntp === 'no' ? ', NTP not synchronized' : '';
@@ -349,6 +354,13 @@ function judgeTime(c: Extract<HostCheck, { kind: 'time-sync' }>, samples: ClockS
       ...base,
       verdict: 'fail',
       detail: `the host's clock is ${sign}${fmtMs(Math.abs(offset))} off the runner's, beyond ${limit}: check its NTP client (timedatectl timesync-status, chronyc tracking)`,
+    };
+  }
+  if (uncertainty >= c.maxOffsetMs) {
+    return {
+      ...base,
+      verdict: 'warn',
+      detail: `cannot tell whether the clock is within ${limit}: the reading is only good to ±${fmtMs(uncertainty)} (${secondsOnly ? "the host's date prints whole seconds" : 'a slow round trip'}); raise the bound or check the host's NTP client directly`,
     };
   }
   if (ntp === 'no') return { ...base, verdict: 'warn', detail: 'the clock is within the bound, but the host reports NTP not synchronized (timedatectl NTPSynchronized=no): it will drift' };
@@ -364,18 +376,22 @@ export function judgeContainers(
 ): CheckOutcome {
   const limit = `running${c.windowMs ? `, no restart in ${formatDuration(c.windowMs)}` : ''}`;
   const problems: string[] = [];
+  // Passing states a deploy goes through (a healthcheck still starting, a container replaced): warnings.
+  const passing: string[] = [];
   for (const s of release.services) if (!after.some((x) => x.service === s)) problems.push(`service ${s} has no container`);
   if (!after.length) problems.push(`no container of project ${release.project} exists`);
   for (const x of after) {
     const was = before.find((b) => b.name === x.name);
     if (x.status === 'restarting') problems.push(`${x.name} is restarting (last exit code ${x.exitCode}, ${x.restarts} restarts)`);
     else if (x.status !== 'running' && !isOneShot(x)) problems.push(`${x.name} is ${x.status}${x.status === 'exited' ? ` with code ${x.exitCode}` : ''}`);
+    else if (x.health === 'starting' && !isOneShot(x)) passing.push(`${x.name}'s Docker healthcheck is still starting`);
     else if (x.health && x.health !== 'healthy' && !isOneShot(x)) problems.push(`${x.name} reports its Docker healthcheck ${x.health}`);
     if (was && x.restarts > was.restarts) problems.push(`${x.name} restarted ${x.restarts - was.restarts} time(s) in ${formatDuration(c.windowMs)}`);
-    else if (!was && before.length) problems.push(`${x.name} appeared during the check (replaced?)`);
+    else if (!was && before.length) passing.push(`${x.name} appeared during the check (replaced by a deploy?)`);
   }
   const running = after.filter((x) => x.status === 'running').length;
   const value = `${running}/${after.length} running (release ${release.id})`;
+  if (!problems.length && passing.length) return { check: c.label, verdict: 'warn', value, limit, detail: `${passing.join('; ')}: check again shortly` };
   if (!problems.length) return { check: c.label, verdict: 'ok', value, limit };
   return { check: c.label, verdict: 'fail', value, limit, detail: `${problems.join('; ')}: see docker ps -a and docker logs on the host` };
 }

@@ -1,7 +1,11 @@
 /** Markdown for job summaries. User data is escaped: it can never become markup or HTML. */
 
 export function esc(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+  // A zero-width space after @: text from hosts never mentions a user or team (summaries end up in issues).
+  return text
+    .replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => `\\${c}`)
+    .replace(/@/g, '@\u200b')
+    .replace(/\r?\n/g, ' ');
 }
 
 /** Inline code that cannot be broken out of (backticks inside are replaced). */

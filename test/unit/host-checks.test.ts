@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostFactsCommand } from '../../src/commands/index.js';
 import { render } from '../../src/shell/index.js';
@@ -75,6 +78,22 @@ describe('the facts command', () => {
     expect(facts.get('process:no-such-proc')).toEqual(['0']);
     expect(facts.get('disk:/no/such/path')!.join(' ')).toMatch(/No such file or directory/);
   });
+
+  it('takes every argument literally: backslashes, $(), and regex characters in a process name; its own shell is not counted', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'facts-'));
+    try {
+      const marker = path.join(dir, 'pwned');
+      const c = hostFactsCommand([`process:$(touch ${marker})`, 'systemd:a\\b\\c', 'process:s.', 'process:sh']);
+      const out = execFileSync(String(c[0]), c.slice(1).map(String), { encoding: 'utf8' });
+      expect(existsSync(marker)).toBe(false);
+      const facts = parseFacts(out);
+      expect([...facts.keys()]).toEqual([`process:$(touch ${marker})`, 'systemd:a\\b\\c', 'process:s.', 'process:sh']);
+      // 's.' is not a pattern for 'sh' (nor for the script's own shell).
+      expect(facts.get('process:s.')).toEqual(['0']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 const check = (line: string) => parseHostChecks(line)[0]!;
@@ -135,6 +154,21 @@ describe('judging facts', () => {
     expect(judge('time-sync=1s', { ntp: ['no'] }, at(20, 10))).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('NTP not synchronized') });
     expect(judge('time-sync=1s', {}, { samples: [], secondsOnly: false })).toMatchObject({ verdict: 'error' });
   });
+
+  it('time-sync warns when the reading cannot tell (uncertainty at least the bound); a whole-second clock is centred, ±500ms', () => {
+    const at = (offset: number, rtt: number, secondsOnly = false) => ({ samples: [{ sentMs: 1000, receivedMs: 1000 + rtt, hostMs: 1000 + rtt / 2 + offset }], secondsOnly });
+    expect(judge('time-sync=100ms', { ntp: ['yes'] }, at(150, 400))).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('cannot tell') });
+    expect(judge('time-sync=100ms', { ntp: ['yes'] }, at(400, 100))).toMatchObject({ verdict: 'fail' });
+    // Read in whole seconds: a host exactly on time reads up to 1 s behind; +500 centres it.
+    expect(judge('time-sync=2s', { ntp: ['yes'] }, at(-500, 10, true))).toMatchObject({ verdict: 'ok', measured: 0, value: expect.stringContaining('±505ms') });
+    expect(judge('time-sync=500ms', { ntp: ['yes'] }, at(-500, 10, true))).toMatchObject({ verdict: 'warn' });
+    expect(judge('time-sync=2s', { ntp: ['yes'] }, at(3000, 10, true))).toMatchObject({ verdict: 'fail' });
+  });
+
+  it('refuses process names that are patterns or paths', () => {
+    expect(() => parseHostChecks('process=php-fpm8.2,nginx')).not.toThrow();
+    for (const bad of ['process=ng[inx', 'process=a|b', 'process=*', 'process=/usr/sbin/nginx']) expect(() => parseHostChecks(bad), bad).toThrow(/process/);
+  });
 });
 
 describe('containers', () => {
@@ -151,10 +185,19 @@ describe('containers', () => {
     ['stopped', ok.replace('/shop_worker_1|running|0|0|', '/shop_worker_1|exited|0|137|'), /shop_worker_1 is exited with code 137/],
     ['restarting', ok.replace('/shop_worker_1|running', '/shop_worker_1|restarting'), /shop_worker_1 is restarting/],
     ['unhealthy', ok.replace('running|0|0|unless-stopped|healthy', 'running|0|0|unless-stopped|unhealthy'), /shop_web_1 reports its Docker healthcheck unhealthy/],
-    ['starting', ok.replace('running|0|0|unless-stopped|healthy', 'running|0|0|unless-stopped|starting'), /healthcheck starting/],
     ['missing', ok.split('\n')[0]!, /service worker has no container/],
   ])('fails a %s container', (_, after, detail) => {
     expect(judgeContainers(c, rel, s(ok), s(after))).toMatchObject({ verdict: 'fail', detail: expect.stringMatching(detail) });
+  });
+
+  it('warns (does not fail) a healthcheck still starting, or a container replaced during the check (a deploy)', () => {
+    const starting = ok.replace('running|0|0|unless-stopped|healthy', 'running|0|0|unless-stopped|starting');
+    expect(judgeContainers(c, rel, s(ok), s(starting))).toMatchObject({ verdict: 'warn', detail: expect.stringContaining("shop_web_1's Docker healthcheck is still starting") });
+    const replaced = ok.replace('/shop_web_1|', '/shop_web_2|');
+    expect(judgeContainers(c, rel, s(ok), s(replaced))).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('shop_web_2 appeared during the check') });
+    // A real problem next to a passing state still fails.
+    const both = starting.replace('/shop_worker_1|running|0|0|', '/shop_worker_1|exited|0|1|');
+    expect(judgeContainers(c, rel, s(ok), s(both)).verdict).toBe('fail');
   });
 
   it('fails a restart count that grew within the window', () => {

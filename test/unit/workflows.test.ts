@@ -23,6 +23,16 @@ describe.each(files)('.github/workflows/%s', (file) => {
     expect(r.context.errors.getErrors().map((e) => e.message)).toEqual([]);
   });
 
+  it('interpolates no expression into a script (values reach run: and github-script through env)', () => {
+    const wf = parse(text) as { jobs: Record<string, { steps?: { run?: string; with?: Record<string, unknown> }[] }> };
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      for (const step of job.steps ?? []) {
+        const script = `${step.run ?? ''}${typeof step.with?.script === 'string' ? step.with.script : ''}`;
+        expect(script.includes('${{'), `job ${name}: a script with \${{ }}`).toBe(false);
+      }
+    }
+  });
+
   it("uses this repository's actions with inputs they declare, giving every required one", () => {
     const wf = parse(text) as { jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }> };
     for (const job of Object.values(wf.jobs)) {
@@ -74,9 +84,20 @@ describe('monitor: the incident issue (its github-script run against a local fak
   const step = wf.jobs.monitor!.steps.find((s) => s.id === 'incident')!;
   const script = step.with!.script!;
 
-  type Issue = { number: number; title: string; body: string; state: string; state_reason?: string; labels: { name: string }[]; created_at: string; pull_request?: object };
+  type Issue = {
+    number: number;
+    title: string;
+    body: string;
+    state: string;
+    state_reason?: string;
+    labels: { name: string }[];
+    created_at: string;
+    user: { login: string; type: string };
+    pull_request?: object;
+  };
+  const BOT = { login: 'github-actions[bot]', type: 'Bot' };
   // The subset of GitHub's REST API the script may call, with GitHub's answers; everything else is a 404 the test sees.
-  async function fakeGitHub(seed: { issues?: Issue[]; labels?: string[] } = {}) {
+  async function fakeGitHub(seed: { issues?: Issue[]; labels?: string[]; readOnly?: boolean } = {}) {
     const state = { issues: [...(seed.issues ?? [])], labels: new Set(seed.labels ?? []), comments: [] as { issue: number; body: string }[], calls: [] as string[] };
     const server = http.createServer((req, res) => {
       let raw = '';
@@ -90,6 +111,7 @@ describe('monitor: the incident issue (its github-script run against a local fak
         };
         state.calls.push(`${req.method} ${url.pathname}`);
         if (req.headers.authorization !== 'token test-token') return send(401, { message: 'Bad credentials' });
+        if (seed.readOnly && req.method !== 'GET') return send(403, { message: 'Resource not accessible by integration' });
         const issueNo = /^\/repos\/acme\/shop\/issues\/(\d+)$/.exec(url.pathname)?.[1];
         const commentsOf = /^\/repos\/acme\/shop\/issues\/(\d+)\/comments$/.exec(url.pathname)?.[1];
         const labelName = /^\/repos\/acme\/shop\/labels\/(.+)$/.exec(url.pathname)?.[1];
@@ -111,6 +133,7 @@ describe('monitor: the incident issue (its github-script run against a local fak
             state: 'open',
             labels: (body.labels ?? []).map((name: string) => ({ name })),
             created_at: new Date().toISOString(),
+            user: BOT,
           };
           state.issues.push(issue);
           return send(201, issue);
@@ -243,6 +266,7 @@ describe('monitor: the incident issue (its github-script run against a local fak
       state: 'open',
       labels: [{ name: k % 2 ? 'incident' : 'bug' }],
       created_at: '2026-12-01T00:00:00Z',
+      user: BOT,
     }));
     const mine: Issue = {
       number: 251,
@@ -251,9 +275,12 @@ describe('monitor: the incident issue (its github-script run against a local fak
       state: 'open',
       labels: [{ name: 'incident' }],
       created_at: '2026-12-01T10:00:00Z',
+      user: BOT,
     };
     const pr: Issue = { ...mine, number: 252, pull_request: {} };
-    const gh = await fakeGitHub({ issues: [...others, mine, pr], labels: ['incident', 'bug'] });
+    // Opened by a person with the label and the marker (an issue form, a copy): never adopted.
+    const human: Issue = { ...mine, number: 250, user: { login: 'mallory', type: 'User' } };
+    const gh = await fakeGitHub({ issues: [...others.slice(0, 249), human, mine, pr], labels: ['incident', 'bug'] });
     try {
       const r = await runScript(gh.baseUrl, { OUTCOME: 'failure', report: 'still down' });
       expect(r.incident).toBe('251');
@@ -261,10 +288,24 @@ describe('monitor: the incident issue (its github-script run against a local fak
       expect(mine.body).toContain('- failing runs: 8');
       expect(mine.body).toContain('- first failed: 2026-12-01T10:00:00.000Z');
       expect(mine.title).toBe('renamed by a human');
+      expect(human.body).not.toContain('still down');
       expect(others.filter((i) => i.body.includes('shop-staging')).every((i) => i.state === 'open' && !i.body.includes('still down'))).toBe(true);
       expect(gh.state.calls.filter((c) => c.startsWith('GET /repos/acme/shop/issues')).length).toBeGreaterThan(1);
       expect(gh.state.calls).not.toContain('POST /repos/acme/shop/labels');
     } finally {
+      await gh.close();
+    }
+  });
+
+  it('a token that may not write issues fails the step saying which permission to grant', async () => {
+    const gh = await fakeGitHub({ labels: ['incident'], readOnly: true });
+    const failed = process.exitCode;
+    try {
+      const r = await runScript(gh.baseUrl, { OUTCOME: 'failure', report: 'down' });
+      expect(r.incident).toBe('');
+      expect(process.exitCode).toBe(1);
+    } finally {
+      process.exitCode = failed;
       await gh.close();
     }
   });
