@@ -23,6 +23,20 @@ describe.each(files)('.github/workflows/%s', (file) => {
     expect(r.context.errors.getErrors().map((e) => e.message)).toEqual([]);
   });
 
+  it('pins every third-party action by commit SHA, with its version in a comment', () => {
+    for (const line of text.split('\n')) {
+      const m = /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line);
+      if (!m || m[1]!.startsWith('$/') || m[1]!.startsWith('./')) continue;
+      expect(m[1], line).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
+      expect(m[2], line).toMatch(/^ # v\d+(\.\d+)*$/);
+    }
+  });
+
+  it('names its secrets as GitHub secrets can be named (letters, digits and _), so callers can pass or inherit them', () => {
+    const wf = parse(text) as { on?: { workflow_call?: { secrets?: Record<string, unknown> } } };
+    for (const name of Object.keys(wf.on?.workflow_call?.secrets ?? {})) expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
+  });
+
   it('interpolates no expression into a script (values reach run: and github-script through env)', () => {
     const wf = parse(text) as { jobs: Record<string, { steps?: { run?: string; with?: Record<string, unknown> }[] }> };
     for (const [name, job] of Object.entries(wf.jobs)) {
