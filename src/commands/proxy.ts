@@ -1,0 +1,120 @@
+/**
+ * Blue-green on one host, as data: the reverse proxy's site configuration (nginx), written
+ * by rename and validated before a graceful reload (the old file is put back when the new
+ * one does not validate); waiting for a color to answer on its port; draining the color
+ * traffic left and stopping its containers.
+ */
+import { sh, shScript, type Command } from '../shell/index.js';
+
+export type Color = 'blue' | 'green';
+export const otherColor = (c: Color): Color => (c === 'blue' ? 'green' : 'blue');
+
+export interface ProxySite {
+  /** nginx upstream name: letters, digits and _ only. */
+  name: string;
+  /** Where the proxy listens ([address:]port). */
+  listen: string;
+  /** The color's port on the host's loopback. */
+  upstreamPort: number;
+}
+
+/** An nginx site that sends everything to one upstream; a failed connection is retried once, never a request in flight. */
+export function nginxSite(s: ProxySite): string {
+  if (!/^[A-Za-z0-9_]+$/.test(s.name)) throw new Error(`invalid upstream name ${s.name}`);
+  if (!/^(?:[0-9.]+:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/.test(s.listen)) throw new Error(`invalid listen address ${s.listen}`);
+  if (!Number.isInteger(s.upstreamPort) || s.upstreamPort < 1 || s.upstreamPort > 65535) throw new Error(`invalid port ${s.upstreamPort}`);
+  return [
+    '# Written by ops-actions (zero-downtime deploys): every deploy rewrites it. Do not edit.',
+    `upstream ${s.name} {`,
+    `  server 127.0.0.1:${s.upstreamPort} max_fails=0;`,
+    '}',
+    'server {',
+    `  listen ${s.listen};`,
+    '  location / {',
+    `    proxy_pass http://${s.name};`,
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    proxy_set_header X-Forwarded-Proto $scheme;',
+    '    proxy_next_upstream error;',
+    '    proxy_read_timeout 300s;',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Put `content` in place of `file` by rename, run `test` (e.g. `nginx -t`), then `reload`
+ * (a graceful reload: workers finish the requests they hold). When the test fails the old
+ * file is put back (or the new one removed) and nothing is reloaded.
+ */
+export function proxyApplyCommand(file: string, content: string, test: string, reload: string): Command {
+  return shScript(
+    sh`f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+printf '%s' "$2" > "$new"
+had=no
+if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
+mv -f "$new" "$f"
+if ! out=$(sh -c "$3" 2>&1); then
+  if [ "$had" = yes ]; then mv -f "$old" "$f"; else rm -f "$f"; fi
+  printf '%s\n' "$out" >&2
+  echo "the proxy configuration did not validate; the previous one is back in place and the proxy was not reloaded" >&2
+  exit 3
+fi
+rm -f "$old"
+sh -c "$4"`,
+    file,
+    content,
+    test,
+    reload,
+  );
+}
+
+/** Wait until http://127.0.0.1:<port><path> answers 2xx or 3xx (curl, wget or busybox wget), or fail after `timeoutS`. */
+export function waitReadyCommand(port: number, path: string, timeoutS: number): Command {
+  return shScript(
+    sh`url="http://127.0.0.1:$1$2" end=$(( $(date +%s) + $3 ))
+probe() {
+  if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null --max-time 5 "$url"
+  elif command -v wget >/dev/null 2>&1; then wget -q -O /dev/null -T 5 "$url"
+  elif command -v busybox >/dev/null 2>&1; then busybox wget -q -O /dev/null -T 5 "$url"
+  else echo "the host has neither curl nor wget to probe $url" >&2; exit 2; fi
+}
+until probe 2>/dev/null; do
+  if [ "$(date +%s)" -ge "$end" ]; then
+    echo "$url did not answer 2xx within $3s" >&2
+    probe || true
+    exit 4
+  fi
+  sleep 0.5
+done`,
+    String(port),
+    path,
+    String(timeoutS),
+  );
+}
+
+/**
+ * Drain `port` (wait until no connection to it is established, or `timeoutS`), then stop
+ * the containers of `project` (each gets `stopTimeoutS` to exit on SIGTERM). Prints how
+ * long the drain took and how many connections were still open at its end.
+ */
+export function drainAndStopCommand(port: number, project: string, timeoutS: number, stopTimeoutS: number): Command {
+  return shScript(
+    sh`start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
+count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+if command -v ss >/dev/null 2>&1; then
+  while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+else
+  sleep "$3"
+fi
+echo "drained port $1 in $(( $(date +%s) - start ))s (connections left: $left)"
+ids=$(docker ps -q --filter "label=com.docker.compose.project=$2")
+if [ -n "$ids" ]; then docker stop -t "$4" $ids >/dev/null; fi`,
+    String(port),
+    project,
+    String(timeoutS),
+    String(stopTimeoutS),
+  );
+}
