@@ -133,6 +133,7 @@ const START_SH = `#!/bin/busybox sh
 #   healthy   - GET /health answers 200 {"status":"healthy","version":...}
 #   unhealthy - the app runs but /health is missing (404); /status says unhealthy
 #   crash     - exits 1 at start, never serving
+# GET /cgi-bin/slow answers after a second (a request in flight during a switch).
 # Arguments (compose run app CMD ...) run CMD instead, with /bin/sh (busybox) in the image.
 set -eu
 # Like a real image's entrypoint: a command given to the container runs instead of the app.
@@ -150,6 +151,14 @@ if [ "$MODE" = healthy ]; then
 fi
 printf '{"status":"%s","version":"%s"}' "$MODE" "$VERSION" > /tmp/www/status
 printf 'app %s\\n' "$VERSION" > /tmp/www/index.html
+# /cgi-bin/slow answers after a second: a request in flight while a deploy switches.
+/bin/busybox mkdir -p /tmp/www/cgi-bin
+/bin/busybox cat > /tmp/www/cgi-bin/slow <<'CGI'
+#!/bin/busybox sh
+/bin/busybox sleep 1
+printf 'Content-Type: text/plain\\r\\n\\r\\nslow %s\\n' "$APP_VERSION"
+CGI
+/bin/busybox chmod 755 /tmp/www/cgi-bin/slow
 echo "app $VERSION ($MODE) listening on 127.0.0.1:$PORT"
 # As PID 1 the server would ignore SIGTERM (and docker would wait its grace period):
 # stop it on TERM like a well-behaved service.

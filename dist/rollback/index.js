@@ -66007,6 +66007,7 @@ printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
 if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
 cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
+cat "$d/color" 2>/dev/null || echo
 echo '--- releases'
 if [ -d "$d/releases" ]; then
   for r in "$d"/releases/*/; do
@@ -66032,6 +66033,11 @@ fi`, appDir);
 /** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
 function switchCommand(appDir, id) {
     return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+/** Point \`current\` at a release and record the color serving it (blue-green), both by rename. */
+function switchColorCommand(appDir, id, color) {
+    return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"
+printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, id, color);
 }
 /** Remove releases (never the ones given as `protect`). */
 function releases_removeReleasesCommand(appDir, ids) {
@@ -66415,12 +66421,106 @@ function hostClockCommand() {
     return shScript(sh `t=$(date +%s.%N); case "$t" in *N*|*.) date +%s ;; *) echo "$t" ;; esac`);
 }
 
+;// CONCATENATED MODULE: ./src/commands/proxy.ts
+/**
+ * Blue-green on one host, as data: the reverse proxy's site configuration (nginx), written
+ * by rename and validated before a graceful reload (the old file is put back when the new
+ * one does not validate); waiting for a color to answer on its port; draining the color
+ * traffic left and stopping its containers.
+ */
+
+const otherColor = (c) => (c === 'blue' ? 'green' : 'blue');
+/** An nginx site that sends everything to one upstream; a failed connection is retried once, never a request in flight. */
+function nginxSite(s) {
+    if (!/^[A-Za-z0-9_]+$/.test(s.name))
+        throw new Error(`invalid upstream name ${s.name}`);
+    if (!/^(?:[0-9.]+:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/.test(s.listen))
+        throw new Error(`invalid listen address ${s.listen}`);
+    if (!Number.isInteger(s.upstreamPort) || s.upstreamPort < 1 || s.upstreamPort > 65535)
+        throw new Error(`invalid port ${s.upstreamPort}`);
+    return [
+        '# Written by ops-actions (zero-downtime deploys): every deploy rewrites it. Do not edit.',
+        `upstream ${s.name} {`,
+        `  server 127.0.0.1:${s.upstreamPort} max_fails=0;`,
+        '}',
+        'server {',
+        `  listen ${s.listen};`,
+        '  location / {',
+        `    proxy_pass http://${s.name};`,
+        '    proxy_set_header Host $host;',
+        '    proxy_set_header X-Real-IP $remote_addr;',
+        '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '    proxy_set_header X-Forwarded-Proto $scheme;',
+        '    proxy_next_upstream error;',
+        '    proxy_read_timeout 300s;',
+        '  }',
+        '}',
+        '',
+    ].join('\n');
+}
+/**
+ * Put `content` in place of `file` by rename, run `test` (e.g. `nginx -t`), then `reload`
+ * (a graceful reload: workers finish the requests they hold). When the test fails the old
+ * file is put back (or the new one removed) and nothing is reloaded.
+ */
+function proxyApplyCommand(file, content, test, reload) {
+    return shell_shScript(shell_sh `f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+printf '%s' "$2" > "$new"
+had=no
+if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
+mv -f "$new" "$f"
+if ! out=$(sh -c "$3" 2>&1); then
+  if [ "$had" = yes ]; then mv -f "$old" "$f"; else rm -f "$f"; fi
+  printf '%s\n' "$out" >&2
+  echo "the proxy configuration did not validate; the previous one is back in place and the proxy was not reloaded" >&2
+  exit 3
+fi
+rm -f "$old"
+sh -c "$4"`, file, content, test, reload);
+}
+/** Wait until http://127.0.0.1:<port><path> answers 2xx or 3xx (curl, wget or busybox wget), or fail after `timeoutS`. */
+function waitReadyCommand(port, path, timeoutS) {
+    return shell_shScript(shell_sh `url="http://127.0.0.1:$1$2" end=$(( $(date +%s) + $3 ))
+probe() {
+  if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null --max-time 5 "$url"
+  elif command -v wget >/dev/null 2>&1; then wget -q -O /dev/null -T 5 "$url"
+  elif command -v busybox >/dev/null 2>&1; then busybox wget -q -O /dev/null -T 5 "$url"
+  else echo "the host has neither curl nor wget to probe $url" >&2; exit 2; fi
+}
+until probe 2>/dev/null; do
+  if [ "$(date +%s)" -ge "$end" ]; then
+    echo "$url did not answer 2xx within $3s" >&2
+    probe || true
+    exit 4
+  fi
+  sleep 0.5
+done`, String(port), path, String(timeoutS));
+}
+/**
+ * Drain `port` (wait until no connection to it is established, or `timeoutS`), then stop
+ * the containers of `project` (each gets `stopTimeoutS` to exit on SIGTERM). Prints how
+ * long the drain took and how many connections were still open at its end.
+ */
+function drainAndStopCommand(port, project, timeoutS, stopTimeoutS) {
+    return shell_shScript(shell_sh `start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
+count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+if command -v ss >/dev/null 2>&1; then
+  while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+else
+  sleep "$3"
+fi
+echo "drained port $1 in $(( $(date +%s) - start ))s (connections left: $left)"
+ids=$(docker ps -q --filter "label=com.docker.compose.project=$2")
+if [ -n "$ids" ]; then docker stop -t "$4" $ids >/dev/null; fi`, String(port), project, String(timeoutS), String(stopTimeoutS));
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -67479,7 +67579,7 @@ function mergeHistory(text) {
 }
 function parseState(stdout) {
     const [head, rest = ''] = stdout.split('\n--- releases\n');
-    const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = ''] = head.split('\n');
+    const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = '', color = ''] = head.split('\n');
     if (!home.startsWith('/') || !appDir.startsWith('/'))
         throw new Error(`the host's state could not be read (unexpected output: ${JSON.stringify(head.slice(0, 200))})`);
     const [relText = '', histText = ''] = rest.split(/^--- history$/m);
@@ -67509,6 +67609,7 @@ function parseState(stdout) {
         history: mergeHistory(histText),
         compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
         machineId: machineId.trim(),
+        ...(color.trim() === 'blue' || color.trim() === 'green' ? { color: color.trim() } : {}),
     };
 }
 /**
@@ -67569,10 +67670,27 @@ function isOneShot(c) {
 
 
 
-/** How to call Compose for a release on this host (v2 when the host has it, else v1). */
-function composeCall(h, m) {
-    return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project, files: m.compose_files ?? [] };
+/**
+ * How to call Compose for a release on this host (v2 when the host has it, else v1). A
+ * blue-green release runs as the project of a color: by default the color it serves as
+ * (the other one than the host's, unless it is the current release).
+ */
+function composeCall(h, m, color = m.blue_green ? colorFor(h, m) : undefined) {
+    return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: color ? `${m.project}-${color}` : m.project, files: m.compose_files ?? [] };
 }
+/**
+ * The color a blue-green release serves as on this host: the host's color when it is the
+ * current release (re-activating it, e.g. putting it back after a failed switch), else the
+ * other one (a deploy or a rollback boots it beside the one serving). A host with none
+ * yet starts with blue.
+ */
+function colorFor(h, m) {
+    const serving = h.state.color;
+    if (!serving)
+        return 'blue';
+    return m.id === h.state.current ? serving : otherColor(serving);
+}
+const colorPort = (bg, c) => (c === 'blue' ? bg.base_port : bg.base_port + 1);
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
 function releaseEnv(userEnv, m) {
     const ours = {
@@ -67613,15 +67731,37 @@ async function compose_stageCompose(h, m, src) {
 }
 /** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
 function composeActivation(h, m) {
+    if (m.blue_green)
+        return blueGreenActivation(h, m, colorFor(h, m));
     return [
         { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
         { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
     ];
 }
+/**
+ * Blue-green: boot the release as `color` on its own port beside the color serving, wait
+ * until it answers on the health path, point the proxy at it (validated, graceful reload),
+ * record current and the color, then drain the other color and stop it. Up to the proxy
+ * step, traffic has not moved.
+ */
+function blueGreenActivation(h, m, color) {
+    const bg = m.blue_green;
+    const port = colorPort(bg, color);
+    const other = otherColor(color);
+    const c = composeCall(h, m, color);
+    const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
+    return [
+        { step: `up (${color}, port ${port})`, command: ['env', `OPS_COLOR=${color}`, `OPS_PORT=${port}`, ...upCommand(c, m.services ?? [])], stream: true },
+        { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
+        { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
+        { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },
+        { step: `drain (${other})`, command: drainAndStopCommand(colorPort(bg, other), `${m.project}-${other}`, bg.drain_s, 30), stream: true },
+    ];
+}
 
 /** The release's service containers (not one-off runs) on the host. */
 async function readContainers(h, m) {
-    return readProjectContainers(h.session, m.project, m.services);
+    return readProjectContainers(h.session, composeCall(h, m).project, m.services);
 }
 /**
  * What is wrong with the release's containers: not running (a one-shot service that
@@ -67955,9 +68095,12 @@ function activationSteps(h, m, run) {
 }
 /** Make a release serve on a host, by its own strategy. */
 async function switch_activate(h, m, run) {
+    const color = m.blue_green ? colorFor(h, m) : undefined;
     for (const s of activationSteps(h, m, run))
         await h.session.run(s.command, { step: s.step, stream: s.stream });
     h.state.current = m.id;
+    if (color)
+        h.state.color = color;
 }
 /**
  * Arm the host's watchdog for the switch from `previous` to `to`: unless confirmed within
@@ -68369,6 +68512,7 @@ function manifestFor(cfg) {
                 project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
                 compose_files: cfg.compose.files.map((f) => f.name),
                 services: cfg.compose.services,
+                ...(cfg.blueGreen ? { blue_green: cfg.blueGreen } : {}),
             }
             : { restart_command: cfg.files.restartCommand }),
     };
@@ -69076,6 +69220,14 @@ const own = {
     'pre-deploy': f.optionalString(),
     'post-deploy': f.optionalString(),
     'on-failure': f.optionalString(),
+    'zero-downtime': f.bool({ default: false }),
+    proxy: f.enumOf(['nginx'], { default: 'nginx' }),
+    'proxy-port': f.string({ default: '', pattern: /^((\d{1,3}\.){3}\d{1,3}:)?\d{1,5}$/, hint: 'a port (80) or address:port (127.0.0.1:8080)' }),
+    'app-port': f.int(1, 65534, { default: 8081 }),
+    'proxy-config': f.string({ default: '', pattern: /^\/[A-Za-z0-9._/-]+\.conf$/, hint: 'an absolute path ending in .conf' }),
+    'proxy-test-command': f.string({ default: 'nginx -t' }),
+    'proxy-reload-command': f.string({ default: 'nginx -s reload' }),
+    'drain-timeout': f.duration({ default: 30_000 }),
     'diagnostics-lines': f.int(0, 10_000, { default: 50 }),
     'diagnostics-command': f.optionalString(),
     ...healthSchema('health-', { urlRequired: false, viaSshDefault: true }),

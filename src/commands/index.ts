@@ -15,3 +15,4 @@ export * from './backup.js';
 export * from './watchdog.js';
 export * from './run.js';
 export * from './host-checks.js';
+export * from './proxy.js';

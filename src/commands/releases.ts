@@ -13,6 +13,7 @@ printf '%s\\n%s\\n' "$HOME" "$d"
 readlink "$d/current" 2>/dev/null || echo
 if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
 cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
+cat "$d/color" 2>/dev/null || echo
 echo '--- releases'
 if [ -d "$d/releases" ]; then
   for r in "$d"/releases/*/; do
@@ -41,6 +42,17 @@ fi`,
 /** Point `current` at a release: a new link under a temporary name, renamed over `current`. */
 export function switchCommand(appDir: string, id: string): Command {
   return shScript(sh`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"`, appDir, id);
+}
+
+/** Point \`current\` at a release and record the color serving it (blue-green), both by rename. */
+export function switchColorCommand(appDir: string, id: string, color: string): Command {
+  return shScript(
+    sh`ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"
+printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`,
+    appDir,
+    id,
+    color,
+  );
 }
 
 /** Remove releases (never the ones given as `protect`). */

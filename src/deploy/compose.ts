@@ -1,6 +1,19 @@
 /** The compose strategy: a release is its compose files, a 0600 .env and release.json. */
 import path from 'node:path';
-import { mkdirCommand, pullCommand, repoDigestsCommand, upCommand, type ComposeCall } from '../commands/index.js';
+import {
+  drainAndStopCommand,
+  mkdirCommand,
+  nginxSite,
+  otherColor,
+  proxyApplyCommand,
+  pullCommand,
+  repoDigestsCommand,
+  switchColorCommand,
+  upCommand,
+  waitReadyCommand,
+  type Color,
+  type ComposeCall,
+} from '../commands/index.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { isOneShot, readProjectContainers, type ContainerState } from '../host/containers.js';
 import { switchCommand } from '../commands/index.js';
@@ -14,10 +27,28 @@ export interface ComposeSource {
   services: string[];
 }
 
-/** How to call Compose for a release on this host (v2 when the host has it, else v1). */
-export function composeCall(h: HostCtx, m: ReleaseManifest): ComposeCall {
-  return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: m.project!, files: m.compose_files ?? [] };
+/**
+ * How to call Compose for a release on this host (v2 when the host has it, else v1). A
+ * blue-green release runs as the project of a color: by default the color it serves as
+ * (the other one than the host's, unless it is the current release).
+ */
+export function composeCall(h: HostCtx, m: ReleaseManifest, color: Color | undefined = m.blue_green ? colorFor(h, m) : undefined): ComposeCall {
+  return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: color ? `${m.project!}-${color}` : m.project!, files: m.compose_files ?? [] };
 }
+
+/**
+ * The color a blue-green release serves as on this host: the host's color when it is the
+ * current release (re-activating it, e.g. putting it back after a failed switch), else the
+ * other one (a deploy or a rollback boots it beside the one serving). A host with none
+ * yet starts with blue.
+ */
+export function colorFor(h: HostCtx, m: ReleaseManifest): Color {
+  const serving = h.state.color;
+  if (!serving) return 'blue';
+  return m.id === h.state.current ? serving : otherColor(serving);
+}
+
+export const colorPort = (bg: NonNullable<ReleaseManifest['blue_green']>, c: Color) => (c === 'blue' ? bg.base_port : bg.base_port + 1);
 
 /** The .env of a release: the user's env file, then the pinned image and the release's identity. */
 export function releaseEnv(userEnv: string, m: ReleaseManifest): string {
@@ -67,9 +98,31 @@ export interface ActivationStep {
 
 /** What makes a compose release serve: `up -d` with its files, then `current` pointed at it. */
 export function composeActivation(h: HostCtx, m: ReleaseManifest): ActivationStep[] {
+  if (m.blue_green) return blueGreenActivation(h, m, colorFor(h, m));
   return [
     { step: 'up', command: upCommand(composeCall(h, m), m.services ?? []), stream: true },
     { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+  ];
+}
+
+/**
+ * Blue-green: boot the release as `color` on its own port beside the color serving, wait
+ * until it answers on the health path, point the proxy at it (validated, graceful reload),
+ * record current and the color, then drain the other color and stop it. Up to the proxy
+ * step, traffic has not moved.
+ */
+export function blueGreenActivation(h: HostCtx, m: ReleaseManifest, color: Color): ActivationStep[] {
+  const bg = m.blue_green!;
+  const port = colorPort(bg, color);
+  const other = otherColor(color);
+  const c = composeCall(h, m, color);
+  const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
+  return [
+    { step: `up (${color}, port ${port})`, command: ['env', `OPS_COLOR=${color}`, `OPS_PORT=${port}`, ...upCommand(c, m.services ?? [])], stream: true },
+    { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
+    { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
+    { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },
+    { step: `drain (${other})`, command: drainAndStopCommand(colorPort(bg, other), `${m.project!}-${other}`, bg.drain_s, 30), stream: true },
   ];
 }
 
@@ -77,7 +130,7 @@ export { parseContainers, type ContainerState } from '../host/containers.js';
 
 /** The release's service containers (not one-off runs) on the host. */
 export async function readContainers(h: HostCtx, m: ReleaseManifest): Promise<ContainerState[]> {
-  return readProjectContainers(h.session, m.project!, m.services);
+  return readProjectContainers(h.session, composeCall(h, m).project, m.services);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { ReleaseManifest } from '../host/state.js';
 import type { LockOwner } from '../host/lock.js';
 import { armWatchdog, unreportedRevert, type Watchdog } from '../host/watchdog.js';
-import { composeActivation, type ActivationStep } from './compose.js';
+import { colorFor, composeActivation, type ActivationStep } from './compose.js';
 import { filesActivation } from './files.js';
 import { hookEnv, type HostCtx, type RunInfo } from './context.js';
 
@@ -18,8 +18,10 @@ export function activationSteps(h: HostCtx, m: ReleaseManifest, run: Omit<RunInf
 
 /** Make a release serve on a host, by its own strategy. */
 export async function activate(h: HostCtx, m: ReleaseManifest, run: Omit<RunInfo, 'version'>): Promise<void> {
+  const color = m.blue_green ? colorFor(h, m) : undefined;
   for (const s of activationSteps(h, m, run)) await h.session.run(s.command, { step: s.step, stream: s.stream });
   h.state.current = m.id;
+  if (color) h.state.color = color;
 }
 
 export interface ConfirmPolicy {

@@ -50,6 +50,40 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     else if (!existsSync(path.resolve(ws, v.source))) problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
     files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
   }
+  let blueGreen: DeployConfig['blueGreen'];
+  if (v['zero-downtime']) {
+    const where = (input: string, message: string) => problems.push({ input, message });
+    if (v.strategy !== 'compose') where('zero-downtime', "needs strategy 'compose' (two colors of the app's containers behind a proxy)");
+    if (!v['proxy-port']) where('proxy-port', 'is required with zero-downtime: where the proxy listens for the app, e.g. 80 or 127.0.0.1:8080');
+    if (!spec.urls?.length) where('health-url', 'is required with zero-downtime: a color gets traffic only once it answers on the health path');
+    const proxyPort = Number((v['proxy-port'] ?? '').split(':').pop());
+    const base = v['app-port'];
+    if (proxyPort === base || proxyPort === base + 1) {
+      where('app-port', `the colors use ports ${base} (blue) and ${base + 1} (green), and the proxy listens on ${proxyPort}: pick ports that do not clash`);
+    }
+    if (v.strategy === 'compose' && compose?.files.length && !compose.files.some((f) => /\$\{?OPS_PORT\b/.test(f.content.toString('utf8')))) {
+      where(
+        'compose-file',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own ${...} syntax, shown to the user
+        "has no service that listens on ${OPS_PORT}: with zero-downtime each color runs on its own port, e.g. ports: ['127.0.0.1:${OPS_PORT}:8000'] or environment: { PORT: '${OPS_PORT}' } with network_mode: host",
+      );
+    }
+    const url = spec.urls?.[0];
+    const readyPath = url ? `${url.pathname}${url.search}` : '/';
+    const slug = `${v.app}_${v.environment}`.replace(/[^A-Za-z0-9_]/g, '_');
+    blueGreen = {
+      base_port: base,
+      proxy: v.proxy,
+      listen: v['proxy-port'] ?? '',
+      config: v['proxy-config'] || `/etc/nginx/conf.d/ops-${v.app}-${v.environment}.conf`,
+      test_command: v['proxy-test-command'],
+      reload_command: v['proxy-reload-command'],
+      upstream: `ops_${slug}`,
+      ready_path: readyPath,
+      ready_timeout_s: Math.max(1, Math.ceil(spec.timeoutMs / 1000)),
+      drain_s: Math.ceil(v['drain-timeout'] / 1000),
+    };
+  }
   if (v['auto-rollback'] === true && !spec.urls?.length) problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
   const autoRollback = v['auto-rollback'] ?? true;
   const confirm = confirmPolicy(
@@ -67,6 +101,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     strategy: v.strategy,
     compose,
     files,
+    blueGreen,
     keepReleases: v['keep-releases'],
     hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
     gate: spec.urls.length ? { spec, autoRollback } : undefined,

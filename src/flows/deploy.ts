@@ -17,7 +17,7 @@ import { checkHealth, type HealthResult } from '../health/check.js';
 import type { HealthSpec } from '../health/spec.js';
 import { LockLostError, type HeldLocks, type LockSite } from '../host/lock.js';
 import { newReleaseId } from '../host/layout.js';
-import { planPrune, type ReleaseManifest } from '../host/state.js';
+import { planPrune, type BlueGreen, type ReleaseManifest } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import { formatDuration } from '../text.js';
 import { containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
@@ -41,6 +41,8 @@ export interface DeployConfig {
   appDir: string;
   strategy: 'compose' | 'release';
   compose?: ComposeSource & { image?: string };
+  /** compose with zero-downtime: blue-green behind the host's proxy. */
+  blueGreen?: BlueGreen;
   files?: FilesSource & { restartCommand?: string };
   keepReleases: number;
   hooks: { preDeploy?: string; postDeploy?: string; onFailure?: string };
@@ -105,6 +107,7 @@ function manifestFor(cfg: DeployConfig): ReleaseManifest {
           project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
           compose_files: cfg.compose!.files.map((f) => f.name),
           services: cfg.compose!.services,
+          ...(cfg.blueGreen ? { blue_green: cfg.blueGreen } : {}),
         }
       : { restart_command: cfg.files!.restartCommand }),
   };

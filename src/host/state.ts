@@ -21,6 +21,26 @@ export interface ReleaseManifest {
   services?: string[];
   /** release: run after switching to this release. */
   restart_command?: string;
+  /** compose with zero-downtime: two colors behind a proxy on the host (the color is the host's, not the release's). */
+  blue_green?: BlueGreen;
+}
+
+export interface BlueGreen {
+  /** blue's port on the host loopback; green's is base_port + 1. */
+  base_port: number;
+  proxy: 'nginx';
+  /** Where the proxy listens ([address:]port). */
+  listen: string;
+  /** The site file the action owns. */
+  config: string;
+  test_command: string;
+  reload_command: string;
+  /** nginx upstream name. */
+  upstream: string;
+  /** The path (and query) a color must answer 2xx on before traffic moves to it. */
+  ready_path: string;
+  ready_timeout_s: number;
+  drain_s: number;
 }
 
 export interface HostState {
@@ -35,6 +55,8 @@ export interface HostState {
   compose: 'v2' | 'v1' | 'none';
   /** /etc/machine-id (or the host name): the same machine however it is addressed. */
   machineId: string;
+  /** blue-green: the color serving now (<app dir>/color). */
+  color?: 'blue' | 'green';
 }
 
 /** The history section of the state read: pieces that may overlap, merged and ordered by time. */
@@ -54,7 +76,7 @@ export function mergeHistory(text: string): HistoryEvent[] {
 
 export function parseState(stdout: string): HostState {
   const [head, rest = ''] = stdout.split('\n--- releases\n');
-  const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = ''] = head!.split('\n');
+  const [home = '', appDir = '', currentLink = '', compose = 'none', machineId = '', color = ''] = head!.split('\n');
   if (!home.startsWith('/') || !appDir.startsWith('/')) throw new Error(`the host's state could not be read (unexpected output: ${JSON.stringify(head!.slice(0, 200))})`);
   const [relText = '', histText = ''] = rest.split(/^--- history$/m);
   const releases: string[] = [];
@@ -80,6 +102,7 @@ export function parseState(stdout: string): HostState {
     history: mergeHistory(histText),
     compose: compose === 'v2' || compose === 'v1' ? compose : 'none',
     machineId: machineId.trim(),
+    ...(color.trim() === 'blue' || color.trim() === 'green' ? { color: color.trim() as 'blue' | 'green' } : {}),
   };
 }
 

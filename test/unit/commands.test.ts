@@ -148,6 +148,7 @@ describe('releases and locks', () => {
       readlink "$d/current" 2>/dev/null || echo
       if docker compose version >/dev/null 2>&1; then echo v2; elif command -v docker-compose >/dev/null 2>&1; then echo v1; else echo none; fi
       cat /etc/machine-id 2>/dev/null || hostname 2>/dev/null || echo unknown
+      cat "$d/color" 2>/dev/null || echo
       echo '\\''--- releases'\\''
       if [ -d "$d/releases" ]; then
         for r in "$d"/releases/*/; do

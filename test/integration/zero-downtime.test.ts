@@ -1,0 +1,220 @@
+/**
+ * Blue-green deploys through the bundles on a sandbox host with its own network namespace:
+ * a real nginx (Debian's) in front, run by the host's user, and wrk sending requests
+ * through it the whole time: a deploy, a deploy whose release never turns healthy, and a
+ * rollback must each serve every request (no non-2xx answer, no socket error), including
+ * slow requests in flight when the old color stops.
+ */
+import { spawn } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
+import { daemon, stopPid, waitForPort } from '../../sandbox/procs.js';
+import type { SshPool } from '../../src/host/pool.js';
+import { ROOT, runAction } from '../harness.js';
+import { currentOf, inspector, onHost } from './helpers.js';
+
+let sb: Sandbox;
+let pool: SshPool;
+let h: SandboxHost;
+let nginxPid: number | undefined;
+let conf: string;
+let site: string;
+const PROXY_PORT = 8080;
+const APP_DIR = 'apps/shop-production';
+
+beforeAll(async () => {
+  sb = await startSandbox({ hosts: 1, isolated: true, images: ['1.0.0', '2.0.0'] });
+  pool = inspector(sb);
+  h = sb.hosts[0]!;
+  // nginx as the host's user, in the host's namespace, including the directory the action writes its site file to.
+  const dir = path.join(h.home, 'nginx');
+  for (const d of ['sites', 'tmp', 'logs']) mkdirSync(path.join(dir, d), { recursive: true });
+  conf = path.join(dir, 'nginx.conf');
+  site = path.join(dir, 'sites', 'ops-shop-production.conf');
+  const t = (n: string) => path.join(dir, 'tmp', n);
+  writeFileSync(
+    conf,
+    [
+      'worker_processes 1;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/logs/error.log;`,
+      'events { worker_connections 512; }',
+      'http {',
+      '  access_log off;',
+      `  client_body_temp_path ${t('body')}; proxy_temp_path ${t('proxy')}; fastcgi_temp_path ${t('fcgi')}; uwsgi_temp_path ${t('uwsgi')}; scgi_temp_path ${t('scgi')};`,
+      `  include ${dir}/sites/*.conf;`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  for (const p of [dir, ...['sites', 'tmp', 'logs'].map((d) => path.join(dir, d)), conf]) chownSync(p, h.uid, h.gid);
+  nginxPid = daemon('nsenter', [`--net=${h.netns!.path}`, `--setuid=${h.uid}`, `--setgid=${h.gid}`, '--', 'nginx', '-e', `${dir}/logs/error.log`, '-c', conf, '-g', 'daemon off;'], {
+    log: path.join(sb.root, 'nginx.log'),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await stopPid(nginxPid);
+  await pool?.closeAll();
+  await sb?.stop();
+});
+
+function deploy(image: string, version: string, extra: Record<string, string> = {}) {
+  return runAction('deploy', {
+    inputs: {
+      app: 'shop',
+      ...sb.sshInputs(),
+      'compose-file': path.join('test', 'fixtures', 'compose-bg', 'docker-compose.yml'),
+      image: `${sb.images!.repo}:${image}`,
+      version,
+      'zero-downtime': 'true',
+      'proxy-port': `127.0.0.1:${PROXY_PORT}`,
+      'app-port': '8091',
+      'proxy-config': site,
+      'proxy-test-command': `/usr/sbin/nginx -e ${path.dirname(conf)}/logs/error.log -c ${conf} -t`,
+      'proxy-reload-command': `/usr/sbin/nginx -e ${path.dirname(conf)}/logs/error.log -c ${conf} -s reload`,
+      'drain-timeout': '10s',
+      'health-url': `http://127.0.0.1:${PROXY_PORT}/health`,
+      'health-interval': '250ms',
+      'health-timeout': '6s',
+      'github-deployment': 'false',
+      ...extra,
+    },
+    workspace: ROOT,
+  }).then((r) => r.main);
+}
+
+interface Load {
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
+  raw: string;
+}
+
+/** wrk in the host's namespace, through the proxy, until `untilDone` settles (plus a second). */
+async function underLoad<T>(pathname: string, connections: number, untilDone: () => Promise<T>): Promise<[T, Load]> {
+  const seconds = 90;
+  // A connection per request: nginx's graceful reload closes idle keep-alive connections,
+  // and a request sent on one at that instant fails in any client that does not retry it.
+  const wrk = spawn('nsenter', [
+    `--net=${h.netns!.path}`,
+    '--',
+    'wrk',
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '5s',
+    '-H',
+    'Connection: close',
+    `http://127.0.0.1:${PROXY_PORT}${pathname}`,
+  ]);
+  let out = '';
+  wrk.stdout.on('data', (d) => (out += d));
+  wrk.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => wrk.on('exit', () => r()));
+  await new Promise((r) => setTimeout(r, 1000));
+  let value: T;
+  try {
+    value = await untilDone();
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    // SIGINT: wrk stops and prints what it counted so far.
+    wrk.kill('SIGINT');
+    await exited;
+  }
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return [
+    value,
+    {
+      requests: num(/(\d+) requests in/),
+      non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+      socketErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+      raw: out,
+    },
+  ];
+}
+
+/** Both loads at once: quick requests on / and slow ones (1 s each) that are in flight at every switch. */
+async function bothLoads<T>(fn: () => Promise<T>): Promise<[T, Load, Load]> {
+  let slow!: Load;
+  const [[value, fast]] = await Promise.all([
+    underLoad('/', 4, async () => {
+      const [v, s] = await underLoad('/cgi-bin/slow', 4, fn);
+      slow = s;
+      return v;
+    }),
+  ]);
+  return [value, fast, slow];
+}
+
+const served = async () => (await onHost(pool, h, `wget -qO- -T 2 http://127.0.0.1:${PROXY_PORT}/health 2>/dev/null || true`)).trim();
+
+describe('zero-downtime (blue-green behind nginx)', () => {
+  it('v1 boots as blue behind the proxy; v2 goes to green with every request served, and blue is stopped after draining', async () => {
+    await waitForPort(h.netns!.address, 22);
+    const v1 = await deploy('1.0.0', '1.0.0');
+    expect(v1.errors).toEqual([]);
+    expect(JSON.parse(await served()).version).toBe('1.0.0');
+    expect(readFileSync(site, 'utf8')).toContain('server 127.0.0.1:8091 ');
+    expect((await onHost(pool, h, 'cat "$HOME/$1/color"', APP_DIR)).trim()).toBe('blue');
+
+    const [v2, fast, slow] = await bothLoads(() => deploy('2.0.0', '2.0.0'));
+    expect(v2.errors).toEqual([]);
+    expect(JSON.parse(await served()).version).toBe('2.0.0');
+    expect(readFileSync(site, 'utf8')).toContain('server 127.0.0.1:8092 ');
+    expect((await onHost(pool, h, 'cat "$HOME/$1/color"', APP_DIR)).trim()).toBe('green');
+    expect(v2.log).toMatch(/drained port 8091 in \d+s/);
+    // Blue is stopped (kept for a rollback), green runs.
+    const states = await onHost(pool, h, 'docker ps -a --filter label=com.docker.compose.project --format \'{{.Label "com.docker.compose.project"}} {{.State}}\'');
+    expect(states).toMatch(/shop-production-blue exited/);
+    expect(states).toMatch(/shop-production-green running/);
+    console.log(`deploy v2 under load: / ${fast.requests} requests, ${fast.non2xx} non-2xx, ${fast.socketErrors} socket errors; /cgi-bin/slow ${slow.requests}, ${slow.non2xx}, ${slow.socketErrors}`);
+    expect(fast.requests).toBeGreaterThan(0);
+    expect(slow.requests).toBeGreaterThan(0);
+    expect([fast.non2xx, fast.socketErrors, slow.non2xx, slow.socketErrors], fast.raw + slow.raw).toEqual([0, 0, 0, 0]);
+  }, 240_000);
+
+  it('a release that never turns healthy never gets traffic: the deploy fails, green keeps serving, every request served', async () => {
+    const before = await currentOf(pool, h, APP_DIR);
+    const [bad, fast, slow] = await bothLoads(() => deploy('unhealthy', '3.0.0'));
+    expect(bad.exitCode).toBe(1);
+    expect(bad.errors.join('\n')).toMatch(/did not answer 2xx within/);
+    expect(await currentOf(pool, h, APP_DIR)).toBe(before);
+    expect(JSON.parse(await served()).version).toBe('2.0.0');
+    expect(readFileSync(site, 'utf8')).toContain('server 127.0.0.1:8092 ');
+    console.log(`failed deploy under load: / ${fast.requests} requests, ${fast.non2xx} non-2xx, ${fast.socketErrors} socket errors; slow ${slow.requests}, ${slow.non2xx}, ${slow.socketErrors}`);
+    expect([fast.non2xx, fast.socketErrors, slow.non2xx, slow.socketErrors], fast.raw + slow.raw).toEqual([0, 0, 0, 0]);
+  }, 240_000);
+
+  it('rollback goes through the same switch: back to v1 on blue with every request served', async () => {
+    const [r, fast, slow] = await bothLoads(() =>
+      runAction('rollback', {
+        inputs: { app: 'shop', ...sb.sshInputs(), 'health-url': `http://127.0.0.1:${PROXY_PORT}/health`, 'health-interval': '250ms', 'health-timeout': '6s' },
+      }).then((x) => x.main),
+    );
+    expect(r.errors).toEqual([]);
+    expect(JSON.parse(await served()).version).toBe('1.0.0');
+    expect((await onHost(pool, h, 'cat "$HOME/$1/color"', APP_DIR)).trim()).toBe('blue');
+    console.log(`rollback under load: / ${fast.requests} requests, ${fast.non2xx} non-2xx, ${fast.socketErrors} socket errors; slow ${slow.requests}, ${slow.non2xx}, ${slow.socketErrors}`);
+    expect([fast.non2xx, fast.socketErrors, slow.non2xx, slow.socketErrors], fast.raw + slow.raw).toEqual([0, 0, 0, 0]);
+  }, 240_000);
+
+  it('bad inputs are refused before anything changes, naming the input', async () => {
+    const clash = await deploy('2.0.0', '9.0.0', { 'app-port': '8079' });
+    expect(clash.exitCode).toBe(1);
+    expect(clash.errors.join('\n')).toMatch(/app-port.*do not clash/s);
+    const noPort = await deploy('2.0.0', '9.0.0', { 'compose-file': path.join('test', 'fixtures', 'compose', 'docker-compose.yml') });
+    expect(noPort.errors.join('\n')).toMatch(/compose-file.*OPS_PORT/s);
+    const noProxy = await deploy('2.0.0', '9.0.0', { 'proxy-port': '' });
+    expect(noProxy.errors.join('\n')).toMatch(/proxy-port.*is required with zero-downtime/s);
+    const release = await deploy('2.0.0', '9.0.0', { strategy: 'release', source: 'test' });
+    expect(release.errors.join('\n')).toMatch(/zero-downtime.*needs strategy 'compose'/s);
+    const unknown = await deploy('2.0.0', '9.0.0', { proxy: 'traefik' });
+    expect(unknown.errors.join('\n')).toMatch(/proxy/);
+    expect(JSON.parse(await served()).version).toBe('1.0.0');
+  }, 120_000);
+});

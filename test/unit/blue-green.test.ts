@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { blueGreenActivation, colorFor, composeActivation, composeCall } from '../../src/deploy/compose.js';
+import type { HostCtx } from '../../src/deploy/context.js';
+import { layout } from '../../src/host/layout.js';
+import { parseState, type HostState, type ReleaseManifest } from '../../src/host/state.js';
+import { render } from '../../src/shell/index.js';
+
+const bg: NonNullable<ReleaseManifest['blue_green']> = {
+  base_port: 8091,
+  proxy: 'nginx',
+  listen: '80',
+  config: '/etc/nginx/conf.d/ops-shop-production.conf',
+  test_command: 'nginx -t',
+  reload_command: 'nginx -s reload',
+  upstream: 'ops_shop_production',
+  ready_path: '/health',
+  ready_timeout_s: 60,
+  drain_s: 30,
+};
+const release = (id: string): ReleaseManifest => ({
+  id,
+  app: 'shop',
+  environment: 'production',
+  version: id,
+  sha: '',
+  strategy: 'compose',
+  created: '',
+  actor: '',
+  run_url: '',
+  project: 'shop-production',
+  compose_files: ['docker-compose.yml'],
+  blue_green: bg,
+});
+function host(state: Partial<HostState>): HostCtx {
+  const s: HostState = { home: '/home/d', appDir: '/home/d/apps/shop-production', releases: [], manifests: new Map(), history: [], compose: 'v2', machineId: 'm', ...state };
+  return { state: s, layout: layout(s.appDir), target: { name: 'web1' } } as unknown as HostCtx;
+}
+
+describe('blue-green colors', () => {
+  it('a first release is blue; a new one boots as the other color; the current one keeps its color', () => {
+    expect(colorFor(host({}), release('R1'))).toBe('blue');
+    expect(colorFor(host({ current: 'R1', color: 'blue' }), release('R2'))).toBe('green');
+    expect(colorFor(host({ current: 'R2', color: 'green' }), release('R1'))).toBe('blue'); // a rollback
+    expect(colorFor(host({ current: 'R3', color: 'green' }), release('R1'))).toBe('blue'); // n-2 shares a color with n, never the serving one
+    expect(colorFor(host({ current: 'R1', color: 'blue' }), release('R1'))).toBe('blue'); // put back after a failed switch
+  });
+
+  it("a color's project and port", () => {
+    const h = host({ current: 'R1', color: 'blue' });
+    expect(composeCall(h, release('R2')).project).toBe('shop-production-green');
+    expect(composeCall(h, release('R1')).project).toBe('shop-production-blue');
+  });
+
+  it('boots, waits, switches the proxy, records, then drains the other color: in that order', () => {
+    const h = host({ current: 'R1', color: 'blue' });
+    const steps = composeActivation(h, release('R2'));
+    expect(steps).toEqual(blueGreenActivation(h, release('R2'), 'green'));
+    expect(steps.map((s) => s.step)).toEqual(['up (green, port 8092)', 'ready (green)', 'proxy → green', 'switch', 'drain (blue)']);
+    const text = steps.map((s) => render(s.command));
+    expect(text[0]).toMatch(/^env 'OPS_COLOR=green' 'OPS_PORT=8092' docker compose --project-name shop-production-green /);
+    expect(text[1]).toMatch(/ ops 8092 \/health 60$/);
+    expect(text[2]).toContain('server 127.0.0.1:8092 max_fails=0;');
+    expect(text[3]).toMatch(/ ops \/home\/d\/apps\/shop-production R2 green$/);
+    expect(text[4]).toMatch(/ ops 8091 shop-production-blue 30 30$/);
+  });
+
+  it("reads the host's color from its state", () => {
+    const out = (color: string) => `/home/d\n/home/d/apps/shop-production\n\nv2\nm1\n${color}\n--- releases\n--- history\n`;
+    expect(parseState(out('green')).color).toBe('green');
+    expect(parseState(out('')).color).toBeUndefined();
+    expect(parseState(out('purple')).color).toBeUndefined();
+  });
+});
