@@ -67305,7 +67305,9 @@ function nginxSite(s) {
  * file is put back (or the new one removed) and nothing is reloaded.
  */
 function proxyApplyCommand(file, content, test, reload) {
-    return shell_shScript(shell_sh `f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+    return shell_shScript(shell_sh `f=$1 d=$(dirname "$1") b=$(basename "$1")
+# Dot-prefixed beside it: a proxy that includes every file of the directory (sites-enabled/*) never loads them.
+new="$d/.$b.ops-new.$$" old="$d/.$b.ops-old.$$"
 printf '%s' "$2" > "$new"
 had=no
 if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
@@ -67344,7 +67346,8 @@ done`, String(port), path, String(timeoutS));
  */
 function drainAndStopCommand(port, project, timeoutS, stopTimeoutS) {
     return shell_shScript(shell_sh `start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
-count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+# Either end: the app's own socket (or docker-proxy's), or the proxy's to a DNAT-published port.
+count() { ss -Htn state established "( sport = :$1 or dport = :$1 )" 2>/dev/null | wc -l; }
 if command -v ss >/dev/null 2>&1; then
   while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
 else
@@ -69358,6 +69361,23 @@ function manifestFor(cfg) {
             : { restart_command: cfg.files.restartCommand }),
     };
 }
+/**
+ * Why a host cannot take a release of this kind: switching between an in-place compose
+ * release and blue-green is not done by a deploy (the in-place project would keep its port
+ * and nobody would stop it, or the proxy would keep pointing at a color).
+ */
+function blueGreenMismatch(h, blueGreen) {
+    const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+    if (!cur || cur.strategy !== 'compose')
+        return undefined;
+    if (blueGreen && !cur.blue_green) {
+        return `it serves ${cur.id}, deployed in place (without zero-downtime): stop that release's project first (docker compose -p ${cur.project} down, a short outage) so the proxy can take its port, then deploy with zero-downtime`;
+    }
+    if (!blueGreen && cur.blue_green) {
+        return `it serves ${cur.id} blue-green (color ${h.state.color ?? '?'}, behind the proxy): deploy with zero-downtime: true (and the same proxy settings)`;
+    }
+    return undefined;
+}
 /** A deploy that stopped before any host was touched: one line per host. */
 function untouched(manifest, timeline, targets, error, failed = new Map()) {
     return {
@@ -69392,6 +69412,10 @@ async function deploy(cfg, pool, targets, logger) {
             const why = "neither 'docker compose' nor 'docker-compose' is installed";
             return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
         }
+    }
+    const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)]).filter(([, why]) => why) : [];
+    if (mixed.length) {
+        return untouched(manifest, timeline, targets, `${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(mixed.map(([h, why]) => [h.target.name, why])));
     }
     let locks;
     try {
@@ -69896,6 +69920,30 @@ function migrationErrorResult(e) {
 
 
 
+
+/** Volumes a compose file's services use that belong to the project (not external, not a host path). */
+function namedVolumes(text) {
+    let doc;
+    try {
+        doc = ((0,dist/* parse */.qg)(text) ?? {});
+    }
+    catch {
+        return [];
+    }
+    const out = new Set();
+    for (const svc of Object.values(doc.services ?? {})) {
+        for (const v of svc?.volumes ?? []) {
+            const source = typeof v === 'string' ? v.split(':')[0] : typeof v === 'object' && v && 'source' in v ? String(v.source) : '';
+            const type = typeof v === 'object' && v && 'type' in v ? String(v.type) : 'volume';
+            if (!source || type !== 'volume' || /^[./~$]/.test(source))
+                continue;
+            if (doc.volumes?.[source]?.external)
+                continue;
+            out.add(source);
+        }
+    }
+    return [...out];
+}
 function prepareDeploy(v, problems, c, onLocked) {
     const spec = healthSpec(v, 'health-', problems);
     maskHealthSecrets(spec, c.mask);
@@ -69944,6 +69992,17 @@ function prepareDeploy(v, problems, c, onLocked) {
         if (!spec.urls?.length)
             where('health-url', 'is required with zero-downtime: a color gets traffic only once it answers on the health path');
         const proxyPort = Number((v['proxy-port'] ?? '').split(':').pop());
+        if (v['proxy-port'] && !(proxyPort >= 1 && proxyPort <= 65535))
+            where('proxy-port', `'${v['proxy-port']}' is not a port (1-65535)`);
+        if (v['migrate-command'] && v['migrate-mode'] === 'exec') {
+            where('migrate-mode', "exec runs in the release's running container, which zero-downtime boots only at the switch: use compose-run (a one-off container of the new release) or host");
+        }
+        for (const f of compose?.files ?? []) {
+            const named = namedVolumes(f.content.toString('utf8'));
+            if (named.length) {
+                where('compose-file', `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty): declare them external (external: true, created once) or bind a host path`);
+            }
+        }
         const base = v['app-port'];
         if (proxyPort === base || proxyPort === base + 1) {
             where('app-port', `the colors use ports ${base} (blue) and ${base + 1} (green), and the proxy listens on ${proxyPort}: pick ports that do not clash`);
@@ -69972,7 +70031,13 @@ function prepareDeploy(v, problems, c, onLocked) {
     if (v['auto-rollback'] === true && !spec.urls?.length)
         problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
     const autoRollback = v['auto-rollback'] ?? true;
-    const confirm = confirmPolicy({ confirmTimeoutMs: v['confirm-timeout'], gateTimeoutMs: spec.urls.length ? spec.timeoutMs : undefined, lockTimeoutMs: v['lock-timeout'], autoRollback: autoRollback || !spec.urls.length }, problems, (m) => c.logger.warning(m));
+    const confirm = confirmPolicy({
+        confirmTimeoutMs: v['confirm-timeout'],
+        // Blue-green: the switch itself waits for the color (up to health-timeout) and drains the old one before the gate.
+        gateTimeoutMs: spec.urls.length ? spec.timeoutMs + (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) : undefined,
+        lockTimeoutMs: v['lock-timeout'],
+        autoRollback: autoRollback || !spec.urls.length,
+    }, problems, (m) => c.logger.warning(m));
     if (problems.length || !ssh)
         return undefined;
     const version = v.version || c.sha.slice(0, 7) || 'manual';

@@ -66272,7 +66272,9 @@ function nginxSite(s) {
  * file is put back (or the new one removed) and nothing is reloaded.
  */
 function proxyApplyCommand(file, content, test, reload) {
-    return shScript(sh `f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+    return shScript(sh `f=$1 d=$(dirname "$1") b=$(basename "$1")
+# Dot-prefixed beside it: a proxy that includes every file of the directory (sites-enabled/*) never loads them.
+new="$d/.$b.ops-new.$$" old="$d/.$b.ops-old.$$"
 printf '%s' "$2" > "$new"
 had=no
 if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
@@ -66311,7 +66313,8 @@ done`, String(port), path, String(timeoutS));
  */
 function drainAndStopCommand(port, project, timeoutS, stopTimeoutS) {
     return shScript(sh `start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
-count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+# Either end: the app's own socket (or docker-proxy's), or the proxy's to a DNAT-published port.
+count() { ss -Htn state established "( sport = :$1 or dport = :$1 )" 2>/dev/null | wc -l; }
 if command -v ss >/dev/null 2>&1; then
   while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
 else
@@ -67003,13 +67006,15 @@ async function containersOutcome(c, session, appDir) {
             limit,
             detail: `the current release ${m.id} is a file release: containers applies to compose releases; use process= or systemd= for it`,
         };
-    const before = await readProjectContainers(session, m.project, m.services);
+    // Blue-green: the color serving (the host's) is the release's project.
+    const project = m.blue_green && state.color ? `${m.project}-${state.color}` : m.project;
+    const before = await readProjectContainers(session, project, m.services);
     let after = before;
     if (c.windowMs > 0) {
         await host_checks_sleep(c.windowMs);
-        after = await readProjectContainers(session, m.project, m.services);
+        after = await readProjectContainers(session, project, m.services);
     }
-    return judgeContainers(c, { id: m.id, project: m.project, services: m.services ?? [] }, before, after);
+    return judgeContainers(c, { id: m.id, project, services: m.services ?? [] }, before, after);
 }
 async function checkHost(checks, session, appDir) {
     const containers = checks.find((c) => c.kind === 'containers');

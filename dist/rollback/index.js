@@ -66464,7 +66464,9 @@ function nginxSite(s) {
  * file is put back (or the new one removed) and nothing is reloaded.
  */
 function proxyApplyCommand(file, content, test, reload) {
-    return shell_shScript(shell_sh `f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+    return shell_shScript(shell_sh `f=$1 d=$(dirname "$1") b=$(basename "$1")
+# Dot-prefixed beside it: a proxy that includes every file of the directory (sites-enabled/*) never loads them.
+new="$d/.$b.ops-new.$$" old="$d/.$b.ops-old.$$"
 printf '%s' "$2" > "$new"
 had=no
 if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
@@ -66503,7 +66505,8 @@ done`, String(port), path, String(timeoutS));
  */
 function drainAndStopCommand(port, project, timeoutS, stopTimeoutS) {
     return shell_shScript(shell_sh `start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
-count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+# Either end: the app's own socket (or docker-proxy's), or the proxy's to a DNAT-published port.
+count() { ss -Htn state established "( sport = :$1 or dport = :$1 )" 2>/dev/null | wc -l; }
 if command -v ss >/dev/null 2>&1; then
   while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
 else
@@ -68517,6 +68520,23 @@ function manifestFor(cfg) {
             : { restart_command: cfg.files.restartCommand }),
     };
 }
+/**
+ * Why a host cannot take a release of this kind: switching between an in-place compose
+ * release and blue-green is not done by a deploy (the in-place project would keep its port
+ * and nobody would stop it, or the proxy would keep pointing at a color).
+ */
+function blueGreenMismatch(h, blueGreen) {
+    const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+    if (!cur || cur.strategy !== 'compose')
+        return undefined;
+    if (blueGreen && !cur.blue_green) {
+        return `it serves ${cur.id}, deployed in place (without zero-downtime): stop that release's project first (docker compose -p ${cur.project} down, a short outage) so the proxy can take its port, then deploy with zero-downtime`;
+    }
+    if (!blueGreen && cur.blue_green) {
+        return `it serves ${cur.id} blue-green (color ${h.state.color ?? '?'}, behind the proxy): deploy with zero-downtime: true (and the same proxy settings)`;
+    }
+    return undefined;
+}
 /** A deploy that stopped before any host was touched: one line per host. */
 function untouched(manifest, timeline, targets, error, failed = new Map()) {
     return {
@@ -68551,6 +68571,10 @@ async function deploy(cfg, pool, targets, logger) {
             const why = "neither 'docker compose' nor 'docker-compose' is installed";
             return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
         }
+    }
+    const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)]).filter(([, why]) => why) : [];
+    if (mixed.length) {
+        return untouched(manifest, timeline, targets, `${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(mixed.map(([h, why]) => [h.target.name, why])));
     }
     let locks;
     try {
@@ -68959,6 +68983,14 @@ async function rollback(cfg, pool, targets, logger) {
         const missing = hosts.filter((h) => !h.state.releases.includes(to) || !h.state.manifests.has(to));
         if (missing.length) {
             return untouched(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
+        }
+        const mixed = hosts.filter((h) => {
+            const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+            const target = h.state.manifests.get(to);
+            return cur && target && cur.strategy === 'compose' && !!cur.blue_green !== !!target.blue_green;
+        });
+        if (mixed.length) {
+            return untouched(`release ${to} and the release serving on ${mixed.map((h) => h.target.name).join(', ')} differ in zero-downtime (one blue-green, one in place): a rollback does not switch between them; deploy the version instead`);
         }
         const from = first.state.current;
         const rs = await run_forEachHost(hosts.map((h) => h.target), async (_t, i) => {

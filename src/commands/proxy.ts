@@ -51,7 +51,9 @@ export function nginxSite(s: ProxySite): string {
  */
 export function proxyApplyCommand(file: string, content: string, test: string, reload: string): Command {
   return shScript(
-    sh`f=$1 new="$1.ops-new.$$" old="$1.ops-old.$$"
+    sh`f=$1 d=$(dirname "$1") b=$(basename "$1")
+# Dot-prefixed beside it: a proxy that includes every file of the directory (sites-enabled/*) never loads them.
+new="$d/.$b.ops-new.$$" old="$d/.$b.ops-old.$$"
 printf '%s' "$2" > "$new"
 had=no
 if [ -e "$f" ]; then cp -p "$f" "$old"; had=yes; fi
@@ -103,7 +105,8 @@ done`,
 export function drainAndStopCommand(port: number, project: string, timeoutS: number, stopTimeoutS: number): Command {
   return shScript(
     sh`start=$(date +%s) end=$(( $(date +%s) + $3 )) left=unknown
-count() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+# Either end: the app's own socket (or docker-proxy's), or the proxy's to a DNAT-published port.
+count() { ss -Htn state established "( sport = :$1 or dport = :$1 )" 2>/dev/null | wc -l; }
 if command -v ss >/dev/null 2>&1; then
   while left=$(count "$1"); [ "$left" -gt 0 ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
 else

@@ -1,5 +1,6 @@
 /** The deploy action's inputs, checked and turned into a DeployConfig (every problem reported at once). */
 import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import path from 'node:path';
 import type { Problem, Parsed } from '../inputs/schema.js';
 import { IMAGE_REF, envFileSecrets } from '../inputs/common.js';
@@ -16,6 +17,27 @@ export interface PreparedDeploy {
   cfg: DeployConfig;
   ssh: SshSetup;
   version: string;
+}
+
+/** Volumes a compose file's services use that belong to the project (not external, not a host path). */
+export function namedVolumes(text: string): string[] {
+  let doc: { services?: Record<string, { volumes?: unknown[] }>; volumes?: Record<string, { external?: unknown } | null> };
+  try {
+    doc = (parseYaml(text) ?? {}) as typeof doc;
+  } catch {
+    return [];
+  }
+  const out = new Set<string>();
+  for (const svc of Object.values(doc.services ?? {})) {
+    for (const v of svc?.volumes ?? []) {
+      const source = typeof v === 'string' ? v.split(':')[0]! : typeof v === 'object' && v && 'source' in v ? String((v as { source: unknown }).source) : '';
+      const type = typeof v === 'object' && v && 'type' in v ? String((v as { type: unknown }).type) : 'volume';
+      if (!source || type !== 'volume' || /^[./~$]/.test(source)) continue;
+      if (doc.volumes?.[source]?.external) continue;
+      out.add(source);
+    }
+  }
+  return [...out];
 }
 
 export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: Caller, onLocked: (held: LockSite[], id: string) => void): PreparedDeploy | undefined {
@@ -57,6 +79,19 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     if (!v['proxy-port']) where('proxy-port', 'is required with zero-downtime: where the proxy listens for the app, e.g. 80 or 127.0.0.1:8080');
     if (!spec.urls?.length) where('health-url', 'is required with zero-downtime: a color gets traffic only once it answers on the health path');
     const proxyPort = Number((v['proxy-port'] ?? '').split(':').pop());
+    if (v['proxy-port'] && !(proxyPort >= 1 && proxyPort <= 65535)) where('proxy-port', `'${v['proxy-port']}' is not a port (1-65535)`);
+    if (v['migrate-command'] && v['migrate-mode'] === 'exec') {
+      where('migrate-mode', "exec runs in the release's running container, which zero-downtime boots only at the switch: use compose-run (a one-off container of the new release) or host");
+    }
+    for (const f of compose?.files ?? []) {
+      const named = namedVolumes(f.content.toString('utf8'));
+      if (named.length) {
+        where(
+          'compose-file',
+          `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty): declare them external (external: true, created once) or bind a host path`,
+        );
+      }
+    }
     const base = v['app-port'];
     if (proxyPort === base || proxyPort === base + 1) {
       where('app-port', `the colors use ports ${base} (blue) and ${base + 1} (green), and the proxy listens on ${proxyPort}: pick ports that do not clash`);
@@ -87,7 +122,13 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
   if (v['auto-rollback'] === true && !spec.urls?.length) problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
   const autoRollback = v['auto-rollback'] ?? true;
   const confirm = confirmPolicy(
-    { confirmTimeoutMs: v['confirm-timeout'], gateTimeoutMs: spec.urls.length ? spec.timeoutMs : undefined, lockTimeoutMs: v['lock-timeout'], autoRollback: autoRollback || !spec.urls.length },
+    {
+      confirmTimeoutMs: v['confirm-timeout'],
+      // Blue-green: the switch itself waits for the color (up to health-timeout) and drains the old one before the gate.
+      gateTimeoutMs: spec.urls.length ? spec.timeoutMs + (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) : undefined,
+      lockTimeoutMs: v['lock-timeout'],
+      autoRollback: autoRollback || !spec.urls.length,
+    },
     problems,
     (m) => c.logger.warning(m),
   );

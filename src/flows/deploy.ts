@@ -113,6 +113,23 @@ function manifestFor(cfg: DeployConfig): ReleaseManifest {
   };
 }
 
+/**
+ * Why a host cannot take a release of this kind: switching between an in-place compose
+ * release and blue-green is not done by a deploy (the in-place project would keep its port
+ * and nobody would stop it, or the proxy would keep pointing at a color).
+ */
+export function blueGreenMismatch(h: HostCtx, blueGreen: boolean): string | undefined {
+  const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+  if (!cur || cur.strategy !== 'compose') return undefined;
+  if (blueGreen && !cur.blue_green) {
+    return `it serves ${cur.id}, deployed in place (without zero-downtime): stop that release's project first (docker compose -p ${cur.project} down, a short outage) so the proxy can take its port, then deploy with zero-downtime`;
+  }
+  if (!blueGreen && cur.blue_green) {
+    return `it serves ${cur.id} blue-green (color ${h.state.color ?? '?'}, behind the proxy): deploy with zero-downtime: true (and the same proxy settings)`;
+  }
+  return undefined;
+}
+
 /** A deploy that stopped before any host was touched: one line per host. */
 function untouched(manifest: ReleaseManifest, timeline: Timeline, targets: Target[], error: string, failed: Map<string, string> = new Map()): DeployResult {
   return {
@@ -153,6 +170,16 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
       const why = "neither 'docker compose' nor 'docker-compose' is installed";
       return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
     }
+  }
+  const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)] as const).filter(([, why]) => why) : [];
+  if (mixed.length) {
+    return untouched(
+      manifest,
+      timeline,
+      targets,
+      `${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`,
+      new Map(mixed.map(([h, why]) => [h.target.name, why!])),
+    );
   }
   let locks: HeldLocks;
   try {

@@ -105,6 +105,16 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
     if (missing.length) {
       return untouched(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
     }
+    const mixed = hosts.filter((h) => {
+      const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+      const target = h.state.manifests.get(to);
+      return cur && target && cur.strategy === 'compose' && !!cur.blue_green !== !!target.blue_green;
+    });
+    if (mixed.length) {
+      return untouched(
+        `release ${to} and the release serving on ${mixed.map((h) => h.target.name).join(', ')} differ in zero-downtime (one blue-green, one in place): a rollback does not switch between them; deploy the version instead`,
+      );
+    }
     const from = first.state.current;
     const rs = await forEachHost(
       hosts.map((h) => h.target),

@@ -446,13 +446,15 @@ async function containersOutcome(c: Extract<HostCheck, { kind: 'containers' }>, 
       limit,
       detail: `the current release ${m.id} is a file release: containers applies to compose releases; use process= or systemd= for it`,
     };
-  const before = await readProjectContainers(session, m.project, m.services);
+  // Blue-green: the color serving (the host's) is the release's project.
+  const project = m.blue_green && state.color ? `${m.project}-${state.color}` : m.project;
+  const before = await readProjectContainers(session, project, m.services);
   let after = before;
   if (c.windowMs > 0) {
     await sleep(c.windowMs);
-    after = await readProjectContainers(session, m.project, m.services);
+    after = await readProjectContainers(session, project, m.services);
   }
-  return judgeContainers(c, { id: m.id, project: m.project, services: m.services ?? [] }, before, after);
+  return judgeContainers(c, { id: m.id, project, services: m.services ?? [] }, before, after);
 }
 
 async function checkHost(checks: HostCheck[], session: SshSession, appDir: string | undefined): Promise<CheckOutcome[]> {

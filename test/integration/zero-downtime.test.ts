@@ -215,6 +215,9 @@ describe('zero-downtime (blue-green behind nginx)', () => {
     expect(release.errors.join('\n')).toMatch(/zero-downtime.*needs strategy 'compose'/s);
     const unknown = await deploy('2.0.0', '9.0.0', { proxy: 'traefik' });
     expect(unknown.errors.join('\n')).toMatch(/proxy/);
+    // A host serving blue-green takes no in-place deploy (the proxy would keep pointing at a color).
+    const inPlace = await deploy('2.0.0', '9.0.0', { 'zero-downtime': 'false' });
+    expect(inPlace.errors.join('\n')).toMatch(/serves \S+ blue-green \(color blue.*deploy with zero-downtime: true.*Nothing was changed/s);
     expect(JSON.parse(await served()).version).toBe('1.0.0');
   }, 120_000);
 });

@@ -71,3 +71,32 @@ describe('blue-green colors', () => {
     expect(parseState(out('purple')).color).toBeUndefined();
   });
 });
+
+describe('zero-downtime inputs and hosts', () => {
+  it('finds project-scoped volumes (a copy per color), not host paths or external volumes', async () => {
+    const { namedVolumes } = await import('../../src/flows/deploy-inputs.js');
+    const text = [
+      'services:',
+      '  db: { image: postgres, volumes: ["pgdata:/var/lib/postgresql/data"] }',
+      '  web: { image: app, volumes: ["./static:/app/static", "/srv/media:/media", "shared:/shared", { type: bind, source: /x, target: /y }, { type: volume, source: cache, target: /c }] }',
+      'volumes:',
+      '  pgdata: {}',
+      '  shared: { external: true }',
+      '  cache:',
+    ].join('\n');
+    expect(namedVolumes(text)).toEqual(['pgdata', 'cache']);
+    expect(namedVolumes('services: { web: { image: x } }')).toEqual([]);
+  });
+
+  it('a host never switches between an in-place release and blue-green by a deploy', async () => {
+    const { blueGreenMismatch } = await import('../../src/flows/deploy.js');
+    const inPlace = { ...release('R1'), blue_green: undefined };
+    const onInPlace = host({ current: 'R1', manifests: new Map([['R1', inPlace]]) });
+    expect(blueGreenMismatch(onInPlace, true)).toMatch(/deployed in place.*docker compose -p shop-production down/);
+    expect(blueGreenMismatch(onInPlace, false)).toBeUndefined();
+    const onBg = host({ current: 'R1', color: 'green', manifests: new Map([['R1', release('R1')]]) });
+    expect(blueGreenMismatch(onBg, false)).toMatch(/blue-green \(color green/);
+    expect(blueGreenMismatch(onBg, true)).toBeUndefined();
+    expect(blueGreenMismatch(host({}), true)).toBeUndefined();
+  });
+});
