@@ -135,3 +135,12 @@ describe('draining', () => {
     }
   });
 });
+
+describe('nginx site: upgrades', () => {
+  it('passes WebSocket upgrades through with HTTP/1.1, a map named after the upstream', () => {
+    const site = nginxSite({ name: 'ops_shop_production', listen: '80', upstreamPort: 8082 });
+    expect(site).toContain('map $http_upgrade $ops_shop_production_connection {');
+    expect(site).toContain('proxy_http_version 1.1;');
+    expect(site).toContain('proxy_set_header Connection $ops_shop_production_connection;');
+  });
+});
