@@ -67366,12 +67366,83 @@ ids=$(docker ps -q --filter "label=com.docker.compose.project=$2")
 if [ -n "$ids" ]; then docker stop -t "$4" $ids >/dev/null; fi`, String(port), project, String(timeoutS), String(stopTimeoutS));
 }
 
+;// CONCATENATED MODULE: ./src/commands/swarm.ts
+/**
+ * Docker Swarm on a manager, as data: the node's role, `docker stack deploy` of a release
+ * (its files and its 0600 environment file, never on a command line), the stack's services
+ * and tasks as tab-separated facts, and `docker service rollback`.
+ */
+
+
+/** `<LocalNodeState> <ControlAvailable>`: `active true` on a manager. */
+function swarmRoleCommand() {
+    return ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
+}
+/** Pull an image on the manager (to learn its digest). */
+function pullImageCommand(image) {
+    return ['docker', 'pull', '--quiet', image];
+}
+/**
+ * `docker stack deploy` of a release: the variables of its `stack.env` (KEY=VALUE lines,
+ * written by the action) exported one by one with `export "$line"` (never evaluated), then
+ * the stack deployed from the release directory with its files, registry credentials sent
+ * to the nodes, services no longer in the files removed, and each image resolved to a
+ * digest by the registry.
+ */
+function stackDeployCommand(dir, stack, files) {
+    return shell_shScript(shell_sh `d=$1; stack=$2; shift 2
+while IFS= read -r kv || [ -n "$kv" ]; do
+  case "$kv" in ''|'#'*) continue ;; esac
+  export "$kv"
+done < "$d/stack.env"
+cd "$d"
+set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@" "$stack"
+"$@"`, dir, stack, ...files.flatMap((f) => ['-c', external_node_path_default().posix.join(dir, f)]));
+}
+/**
+ * The stack's services and their update, each followed by its tasks that should be running,
+ * as tab-separated lines (no environment, no labels: nothing secret):
+ * `now\t<manager's epoch seconds>`
+ * `svc\tname\tid\tmode\tdesired\trunning\tupdate state\tupdate started (epoch)\timage\tmessage`
+ * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\terror`
+ */
+function stackStatusCommand(stack) {
+    return shell_shScript(shell_sh `stack=$1
+printf 'now\t%s\n' "$(date +%s)"
+list=$(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.ID}}\t{{.Replicas}}')
+[ -n "$list" ] || exit 0
+printf '%s\n' "$list" | while IFS='\t' read -r id replicas; do
+  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
+  name=\${line%%\t*}; rest=\${line#*\t}
+  sid=\${rest%%\t*}; rest=\${rest#*\t}
+  mode=\${rest%%\t*}; rest=\${rest#*\t}
+  printf 'svc\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "\${replicas#*/}" "\${replicas%%/*}" "$rest"
+  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
+    printf 'task\t%s\t%s\n' "$name" "$t"
+  done
+done`, stack);
+}
+/** Swarm's own rollback of each service to its previous spec, started without waiting. */
+function serviceRollbackCommand(services) {
+    return shell_shScript(shell_sh `for s in "$@"; do docker service rollback --detach "$s" >/dev/null; done`, ...services);
+}
+/** Every task of the stack, failed ones too (for failure diagnostics; no environment). */
+function stackPsCommand(stack) {
+    return ['docker', 'stack', 'ps', '--no-trunc', '--format', '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}', stack];
+}
+/** The last `lines` lines of each service's log. */
+function serviceLogsCommand(services, lines) {
+    return shell_shScript(shell_sh `n=$1; shift
+for s in "$@"; do echo "--- $s"; docker service logs --no-task-ids --raw --tail "$n" "$s" 2>&1 || true; done`, String(lines), ...services);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -68719,6 +68790,276 @@ function filesActivation(h, m, hookEnv) {
     ];
 }
 
+;// CONCATENATED MODULE: ./src/deploy/swarm.ts
+/**
+ * The swarm strategy: a release is its stack files, a 0600 `stack.env` (the env file and
+ * the image pinned to its digest) and release.json, on a Swarm manager. Activating it is
+ * `docker stack deploy`; Swarm rolls the tasks with the stack's `update_config` and health
+ * checks, and the run waits until every service of the stack converged or its update
+ * failed. A deploy that fails is returned with `docker service rollback` (Swarm's previous
+ * spec, for the services this deploy updated); any other return to a recorded release (the
+ * rollback action, the watchdog) deploys that release's stack again, pinned digests and all.
+ */
+
+
+
+const num = (s) => {
+    const n = Number.parseInt((s ?? '').trim(), 10);
+    return Number.isFinite(n) ? n : 0;
+};
+function parseStackStatus(stdout) {
+    const status = { now: 0, services: [] };
+    for (const line of stdout.split('\n')) {
+        const f = line.split('\t');
+        if (f[0] === 'now')
+            status.now = num(f[1]);
+        else if (f[0] === 'svc' && f.length >= 10) {
+            const [, name, id, mode, desired, running, state, started, image, ...msg] = f;
+            status.services.push({
+                name: name,
+                id: id,
+                mode: mode === 'global' ? 'global' : 'replicated',
+                desired: num(desired),
+                running: num(running),
+                ...(state ? { update: { state, ...(started ? { startedAt: num(started) } : {}), message: msg.join('\t').trim() } } : {}),
+                image: image,
+                tasks: [],
+            });
+        }
+        else if (f[0] === 'task' && f.length >= 7) {
+            const svc = status.services.find((s) => s.name === f[1]);
+            svc?.tasks.push({ name: f[2], node: f[3], desired: f[4], state: f[5], error: f.slice(6).join('\t').trim() });
+        }
+    }
+    return status;
+}
+/** Whether the service's last update is one this run started (the manager's clock, read before it; a second of slack). */
+const updatedSince = (s, since) => s.update?.startedAt !== undefined && s.update.startedAt >= since - 1;
+const taskTrouble = (s) => s.tasks
+    .filter((t) => !/^running/i.test(t.state) || t.error)
+    .map((t) => `${t.name} on ${t.node}: ${t.state}${t.error ? ` (${t.error})` : ''}`)
+    .slice(0, 5);
+function describe(s) {
+    const trouble = taskTrouble(s);
+    return `${s.name}: ${s.running}/${s.desired} running${s.update ? `, update ${s.update.state}${s.update.message ? ` (${s.update.message})` : ''}` : ''}${trouble.length ? `; ${trouble.join('; ')}` : ''}`;
+}
+/**
+ * Where the stack is, given the manager's clock before the run's `stack deploy` (`since`):
+ * a service this run updated must have completed its update with every replica running;
+ * one it did not update must have every replica running. An update Swarm paused or rolled
+ * back is a failure (`rolledBack`: Swarm itself put every updated service back).
+ * `rollingBack`: the run started `docker service rollback` of these services (the manager's
+ * clock before it): their rollback must have started and completed.
+ */
+function judgeStack(status, since, o = {}) {
+    if (!status.services.length)
+        return { kind: 'failed', why: 'the stack has no services after the deploy', rolledBack: false };
+    const failed = [];
+    const waiting = [];
+    let swarmRolledBack = 0;
+    let updated = 0;
+    for (const s of status.services) {
+        if (o.rollingBack) {
+            const back = o.rollingBack.services.includes(s.name);
+            const state = back && updatedSince(s, o.rollingBack.since) ? s.update.state : back ? 'not started' : 'none';
+            if (state === 'rollback_paused' || state === 'paused')
+                failed.push(s);
+            else if (back && state !== 'rollback_completed')
+                waiting.push(s);
+            else if (s.running < s.desired)
+                waiting.push(s);
+            continue;
+        }
+        const mine = updatedSince(s, since);
+        const state = mine ? s.update.state : 'none';
+        if (mine)
+            updated++;
+        if (state === 'paused' || state === 'rollback_paused')
+            failed.push(s);
+        else if (state === 'rollback_completed') {
+            failed.push(s);
+            swarmRolledBack++;
+        }
+        else if (state === 'updating' || state === 'rollback_started')
+            waiting.push(s);
+        else if (s.running < s.desired)
+            waiting.push(s);
+    }
+    if (failed.length) {
+        return {
+            kind: 'failed',
+            why: `Swarm ${swarmRolledBack === failed.length ? 'rolled back' : 'stopped'} the update: ${failed.map(describe).join('; ')}`,
+            rolledBack: !o.rollingBack && swarmRolledBack === failed.length && swarmRolledBack === updated,
+        };
+    }
+    if (waiting.length)
+        return { kind: 'waiting', why: waiting.map(describe).join('; ') };
+    return { kind: 'converged' };
+}
+/** The KEY=VALUE lines of a release's stack.env: the env file (dotenv syntax, quotes removed), then the pinned image and the release's identity. */
+function stackEnv(userEnv, m, image) {
+    const vars = new Map();
+    for (const [i, raw] of userEnv.replace(/\r\n/g, '\n').split('\n').entries()) {
+        const line = raw.trim();
+        if (!line || line.startsWith('#'))
+            continue;
+        const kv = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+        if (!kv)
+            throw new Error(`env-file line ${i + 1} is not KEY=VALUE (the stack's variables are read line by line)`);
+        let value = kv[2];
+        const q = /^(['"])(.*)\1$/.exec(value);
+        if (q)
+            value = q[1] === '"' ? q[2].replace(/\\(["\\$])/g, '$1').replace(/\\n/g, '\n') : q[2];
+        else if (/^['"]/.test(value))
+            throw new Error(`env-file line ${i + 1}: a quoted value must end on its line (multi-line values cannot be given to a stack)`);
+        else
+            value = value.replace(/\s+#.*$/, '');
+        if (value.includes('\n'))
+            throw new Error(`env-file line ${i + 1}: ${kv[1]} holds a newline, which a stack's variables cannot carry`);
+        vars.set(kv[1], value);
+    }
+    const ours = { IMAGE: image, OPS_APP: m.app, OPS_ENVIRONMENT: m.environment, OPS_VERSION: m.version, OPS_RELEASE: m.id };
+    for (const [k, v] of Object.entries(ours))
+        if (v !== undefined)
+            vars.set(k, v);
+    return [...vars].map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+/** The repository digest of `image` among `docker image inspect`'s RepoDigests lines. */
+function pickRepoDigest(image, lines) {
+    const repo = image.includes('@') ? image.split('@')[0] : image.replace(/:[^/:]+$/, '');
+    return (lines.find((l) => l.split('@')[0] === repo) ?? lines.find((l) => image.startsWith(l.split('@')[0])))?.trim();
+}
+/**
+ * Stage a swarm release on the manager: its files, then (with an image) the image pulled
+ * there to learn its digest, stack.env (0600) with IMAGE pinned to `repo@digest`, and
+ * release.json last.
+ */
+async function stageSwarm(h, m, src) {
+    const dir = h.layout.release(m.id);
+    await h.session.run(mkdirCommand(dir), { step: 'stage' });
+    for (const f of src.files)
+        await h.session.writeFile(external_node_path_default().posix.join(dir, f.name), f.content, 0o644);
+    let pinned;
+    let digest;
+    if (m.image) {
+        const given = /@(sha256:[0-9a-f]{64})$/.exec(m.image)?.[1];
+        await h.session.run(pullImageCommand(m.image), { step: 'pull', stream: true });
+        const r = await h.session.exec(repoDigestsCommand(m.image), { step: 'pull' });
+        const ref = pickRepoDigest(m.image, r.stdout.split('\n').filter(Boolean));
+        digest = given ?? ref?.split('@')[1];
+        if (!digest)
+            throw new Error(`host ${h.target.name}: ${m.image} has no registry digest after 'docker pull' (a local image cannot be deployed to a swarm: push it to a registry the nodes can pull from)`);
+        pinned = given ? m.image : `${ref.split('@')[0]}@${digest}`;
+    }
+    await h.session.writeFile(external_node_path_default().posix.join(dir, 'stack.env'), stackEnv(src.env, m, pinned), 0o600);
+    const full = { ...m, ...(digest ? { image_digest: digest } : {}) };
+    await h.session.replaceFile(external_node_path_default().posix.join(dir, 'release.json'), JSON.stringify(full, null, 2) + '\n', 0o644);
+    return full;
+}
+/** What makes a swarm release serve: `docker stack deploy` (the run then waits for convergence), then `current` pointed at it. */
+function swarmActivation(h, m) {
+    return [
+        { step: 'stack deploy', command: stackDeployCommand(h.layout.release(m.id), m.project, m.compose_files ?? []), stream: true },
+        { step: 'switch', command: switchCommand(h.layout.appDir, m.id) },
+    ];
+}
+async function readStack(h, stack) {
+    const r = await h.session.exec(stackStatusCommand(stack), { step: 'swarm status' });
+    if (r.code !== 0)
+        throw new Error(`host ${h.target.name}: reading the stack's services failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+    return parseStackStatus(r.stdout);
+}
+/** The manager's clock before each host's last `stack deploy` by this run (what its updates are told apart by). */
+const deployedSince = new WeakMap();
+/** The last stack status each host's wait saw (for the report). */
+const lastStatus = new WeakMap();
+class SwarmUpdateFailed extends Error {
+    rolledBack;
+    constructor(message, rolledBack) {
+        super(message);
+        this.rolledBack = rolledBack;
+    }
+}
+const swarm_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Poll the stack (every 2 s) until it converged twice in a row, an update failed, or the
+ * timeout passed; progress goes to the log when it changes.
+ */
+async function waitForStack(h, m, since, o = {}) {
+    const timeoutMs = (m.swarm?.converge_timeout_s ?? 600) * 1000;
+    const deadline = Date.now() + timeoutMs;
+    let streak = 0;
+    let said = '';
+    for (;;) {
+        const status = await readStack(h, m.project);
+        lastStatus.set(h, status);
+        const v = judgeStack(status, since, o);
+        if (v.kind === 'failed')
+            throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`, v.rolledBack);
+        if (v.kind === 'converged' && ++streak >= 2)
+            return status;
+        if (v.kind === 'waiting') {
+            streak = 0;
+            if (v.why !== said)
+                h.logger.info(`host ${h.target.name}: waiting for the stack: ${v.why}`);
+            said = v.why;
+        }
+        if (Date.now() > deadline) {
+            throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id} within ${text_formatDuration(timeoutMs)} (converge-timeout): ${v.kind === 'waiting' ? v.why : 'still settling'}`, false);
+        }
+        await swarm_sleep(o.intervalMs ?? 2000);
+    }
+}
+/** Deploy the release's stack and wait for it to converge; then point `current` at it. */
+async function activateSwarm(h, m) {
+    const [deployStep, switchStep] = swarmActivation(h, m);
+    const since = (await readStack(h, m.project)).now;
+    deployedSince.set(h, since);
+    await h.session.run(deployStep.command, { step: deployStep.step, stream: true });
+    await waitForStack(h, m, since);
+    await h.session.run(switchStep.command, { step: switchStep.step });
+}
+/**
+ * Return a host whose deploy of `from` failed to `to`: the services this run updated go
+ * back to their previous spec with `docker service rollback` (those Swarm already rolled
+ * back are left alone), then the run waits for that and points `current` at `to`. Without
+ * a record of this run's update (or when a service has no previous spec), `to`'s stack is
+ * deployed again instead.
+ */
+async function rollbackSwarm(h, from, to) {
+    const since = deployedSince.get(h);
+    if (since !== undefined) {
+        const status = await readStack(h, from.project);
+        const mine = status.services.filter((s) => updatedSince(s, since) && !/^rollback_/.test(s.update.state)).map((s) => s.name);
+        const r = mine.length ? await h.session.exec(serviceRollbackCommand(mine), { step: 'service rollback' }) : { code: 0 };
+        if (r.code === 0) {
+            if (mine.length)
+                h.logger.info(`host ${h.target.name}: docker service rollback ${mine.join(' ')}`);
+            await waitForStack(h, to, since, { rollingBack: { since: status.now, services: mine } });
+            await h.session.run(switchCommand(h.layout.appDir, to.id), { step: 'switch' });
+            return 'service-rollback';
+        }
+        h.logger.warning(`host ${h.target.name}: docker service rollback failed; deploying ${to.id}'s stack again instead`);
+    }
+    await activateSwarm(h, to);
+    return 'stack-deploy';
+}
+/** What an operator looks at when the stack fails: every task (failed ones too) and the services' last log lines. */
+async function swarmDiagnostics(h, m, lines, timeoutMs) {
+    const services = (lastStatus.get(h) ?? (await readStack(h, m.project).catch(() => undefined)))?.services.map((s) => s.name) ?? [];
+    return [
+        { title: 'docker stack ps', run: () => h.session.exec(stackPsCommand(m.project), { step: 'diagnostics', timeoutMs }) },
+        ...(services.length ? [{ title: `docker service logs --tail ${lines}`, run: () => h.session.exec(serviceLogsCommand(services, lines), { step: 'diagnostics', timeoutMs }) }] : []),
+    ];
+}
+/** What is wrong with the stack now (for the health gate): an update Swarm paused or rolled back since the deploy, a service short of replicas. */
+async function stackProblems(h, m) {
+    const status = await readStack(h, m.project);
+    lastStatus.set(h, status);
+    const v = judgeStack(status, deployedSince.get(h) ?? status.now + 2);
+    return v.kind === 'converged' ? [] : [v.why];
+}
+
 ;// CONCATENATED MODULE: ./src/host/watchdog.ts
 /**
  * Commit-confirmed switches, runner side: arm a host's watchdog before switching it,
@@ -68939,17 +69280,24 @@ function hookEnv(run, release, host) {
 
 
 
+
 /** The steps that make `m` serve on this host, by its strategy. */
 function activationSteps(h, m, run) {
     if (m.strategy === 'compose')
         return composeActivation(h, m);
+    if (m.strategy === 'swarm')
+        return swarmActivation(h, m);
     return filesActivation(h, m, hookEnv({ ...run, version: m.version }, m.id, h.target.name));
 }
 /** Make a release serve on a host, by its own strategy. */
 async function activate(h, m, run) {
     const color = m.blue_green ? colorFor(h, m) : undefined;
-    for (const s of activationSteps(h, m, run))
-        await h.session.run(s.command, { step: s.step, stream: s.stream });
+    // A stack is deployed, then waited for (Swarm rolls the tasks) before current moves.
+    if (m.strategy === 'swarm')
+        await activateSwarm(h, m);
+    else
+        for (const s of activationSteps(h, m, run))
+            await h.session.run(s.command, { step: s.step, stream: s.stream });
     h.state.current = m.id;
     if (color)
         h.state.color = color;
@@ -69016,6 +69364,7 @@ function confirmPolicy(o, problems, warn) {
 
 
 
+
 const MAX_CHARS = 16_000;
 async function collectDiagnostics(h, m, spec, run) {
     if (spec.lines <= 0)
@@ -69035,6 +69384,10 @@ async function collectDiagnostics(h, m, spec, run) {
         const c = composeCall(h, m);
         await grab('compose ps -a', () => h.session.exec(psCommand(c), { step: 'diagnostics', timeoutMs }));
         await grab(`compose logs --tail ${spec.lines}`, () => h.session.exec(logsCommand(c, m.services ?? [], spec.lines), { step: 'diagnostics', timeoutMs }));
+    }
+    if (m.strategy === 'swarm') {
+        for (const d of await swarmDiagnostics(h, m, spec.lines, timeoutMs).catch(() => []))
+            await grab(d.title, d.run);
     }
     if (spec.command) {
         const dir = h.layout.release(m.id);
@@ -69330,6 +69683,8 @@ async function checkSource(source) {
 
 
 
+
+
 /**
  * The health gate for one host (through its tunnel by default). After a compose switch
  * the release's containers must also be running, before and after the probes, without
@@ -69338,6 +69693,11 @@ async function checkSource(source) {
 async function gateHost(h, m, spec, pool, logger) {
     const before = m.strategy === 'compose' ? await readContainers(h, m) : undefined;
     const health = await checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+    if (m.strategy === 'swarm') {
+        // Swarm may still roll the update back (its monitor period) or lose a task during the probes.
+        const problems = await stackProblems(h, m);
+        return problems.length ? { ...health, healthy: false, failures: [...health.failures, `the stack is not healthy: ${problems.join('; ')}`] } : health;
+    }
     if (!before)
         return health;
     const after = await readContainers(h, m);
@@ -69366,7 +69726,14 @@ function manifestFor(cfg) {
                 services: cfg.compose.services,
                 ...(cfg.blueGreen ? { blue_green: cfg.blueGreen } : {}),
             }
-            : { restart_command: cfg.files.restartCommand }),
+            : cfg.strategy === 'swarm'
+                ? {
+                    image: cfg.compose.image,
+                    project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+                    compose_files: cfg.compose.files.map((f) => f.name),
+                    swarm: { converge_timeout_s: Math.ceil((cfg.swarm?.convergeTimeoutMs ?? 600_000) / 1000) },
+                }
+                : { restart_command: cfg.files.restartCommand }),
     };
 }
 /**
@@ -69421,6 +69788,24 @@ async function deploy(cfg, pool, targets, logger) {
             return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
         }
     }
+    if (cfg.strategy === 'swarm') {
+        const roles = await Promise.all(hosts.map((h) => h.session.exec(swarmRoleCommand(), { step: 'swarm role' }).catch((e) => ({ code: 1, stdout: '', stderr: errorMessage(e) }))));
+        const notManager = hosts.map((h, i) => [h, roles[i]]).filter(([, r]) => r.code !== 0 || r.stdout.trim() !== 'active true');
+        if (notManager.length) {
+            const why = (r) => r.code !== 0
+                ? `'docker info' failed there (${(r.stderr || r.stdout).trim().slice(-200)})`
+                : `it is not a Swarm manager (node state '${r.stdout.trim().split(' ')[0] || 'unknown'}'): run 'docker swarm init' there, or name a manager in hosts`;
+            return untouched(manifest, timeline, targets, `${notManager.map(([h, r]) => `host ${h.target.name}: ${why(r)}`).join('\n')}\nNothing was changed.`, new Map(notManager.map(([h, r]) => [h.target.name, why(r)])));
+        }
+        const other = hosts.filter((h) => {
+            const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+            return cur && cur.strategy !== 'swarm';
+        });
+        if (other.length) {
+            const why = `its app directory serves a ${other.map((h) => h.state.manifests.get(h.state.current).strategy)[0]} release: a swarm stack needs an app directory of its own (app-dir)`;
+            return untouched(manifest, timeline, targets, `${other.map((h) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(other.map((h) => [h.target.name, why])));
+        }
+    }
     const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)]).filter(([, why]) => why) : [];
     if (mixed.length) {
         return untouched(manifest, timeline, targets, `${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(mixed.map(([h, why]) => [h.target.name, why])));
@@ -69472,7 +69857,11 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
     const stageResults = await forEachHost(hosts.map((h) => h.target), async (_t, i) => {
         const h = hosts[i];
         await record(h, { type: 'deploy-started', ...ident });
-        const m = await step(h, 'stage', () => (cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose) : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name))));
+        const m = await step(h, 'stage', () => cfg.strategy === 'compose'
+            ? stageCompose(h, manifest, cfg.compose)
+            : cfg.strategy === 'swarm'
+                ? stageSwarm(h, manifest, cfg.compose)
+                : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name)));
         if (m.image_digest)
             staged = { ...staged, image_digest: m.image_digest };
         await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
@@ -69579,7 +69968,8 @@ function diagnose(cfg, h, m, logger) {
     return diagnoseHost(h, m, cfg.diagnostics, cfg.run, logger);
 }
 function fromSwitch(h, r, previous, id) {
-    const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
+    const stack = lastStatus.get(h);
+    const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current, ...(stack ? { swarm: stack.services } : {}) };
     if (r.status === 'succeeded')
         return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
     if (r.status === 'skipped')
@@ -69741,7 +70131,15 @@ async function backTo(cfg, h, from, to, reason, logger) {
     if (!target)
         throw new Error(`host ${h.target.name}: release ${to} has no release.json; cannot return to it`);
     logger.warning(`host ${h.target.name}: returning to ${to} (${reason})`);
-    await step(h, 'rollback', () => activate(h, target, cfg.run));
+    await step(h, 'rollback', async () => {
+        if (from.strategy === 'swarm' && target.strategy === 'swarm') {
+            const how = await rollbackSwarm(h, from, target);
+            h.state.current = to;
+            logger.info(`host ${h.target.name}: back on ${to} (${how === 'service-rollback' ? 'docker service rollback' : `${to}'s stack deployed again`})`);
+        }
+        else
+            await activate(h, target, cfg.run);
+    });
     await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });
     await record(h, { type: 'marked-bad', release: from.id, reason });
 }
@@ -69757,7 +70155,8 @@ async function prune(h, keep, live, logger) {
     if (!remove.length)
         return;
     await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
-    if (images.length)
+    // A swarm's images are on its nodes, which prune their own; the manager keeps its copies.
+    if (images.length && live.strategy !== 'swarm')
         await h.session.exec(removeImagesCommand(images));
     await record(h, { type: 'pruned', release: live.id, removed: remove });
     logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
@@ -69831,7 +70230,7 @@ function migrationCommand(h, m, spec, env, oneOff) {
     if (spec.mode === 'host')
         return hookCommand(h.layout.release(m.id), spec.command, env);
     if (m.strategy !== 'compose')
-        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+        throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a ${m.strategy === 'swarm' ? 'swarm' : 'file'} release; use mode 'host'`);
     const c = composeCall(h, m);
     if (spec.mode === 'exec')
         return execInServiceCommand(c, spec.service, spec.command, env);
@@ -69929,6 +70328,7 @@ function migrationErrorResult(e) {
 
 
 
+
 /** Volumes a compose file's services use that belong to the project (not external, not a host path). */
 function namedVolumes(text) {
     let doc;
@@ -69965,7 +70365,7 @@ function prepareDeploy(v, problems, c, onLocked) {
     const ws = c.workspace;
     let compose;
     let files;
-    if (v.strategy === 'compose') {
+    if (v.strategy === 'compose' || v.strategy === 'swarm') {
         const names = new Set();
         const read = v['compose-file'].flatMap((f) => {
             const p = external_node_path_default().resolve(ws, f);
@@ -69989,6 +70389,24 @@ function prepareDeploy(v, problems, c, onLocked) {
         else if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_default().resolve(ws, v.source)))
             problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
         files = { source: external_node_path_default().resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
+    }
+    if (v.strategy === 'swarm') {
+        const where = (input, message) => problems.push({ input, message });
+        if (v.services.length)
+            where('services', "cannot be used with strategy 'swarm': 'docker stack deploy' updates every service of the stack (leave it empty)");
+        if (v['zero-downtime'])
+            where('zero-downtime', "is for strategy 'compose'; with 'swarm', Swarm rolls the tasks itself: set deploy.update_config (order: start-first, failure_action: rollback) in the stack file");
+        if (v['migrate-command'] && v['migrate-mode'] !== 'host') {
+            where('migrate-mode', `'${v['migrate-mode']}' needs the compose strategy; with 'swarm' use 'host' (the command runs on the manager in the release directory, e.g. docker run --rm --env-file stack.env ...)`);
+        }
+        if (compose) {
+            try {
+                stackEnv(compose.env, { id: 'x', app: v.app, environment: v.environment, version: 'x' }, undefined);
+            }
+            catch (e) {
+                where('env-file', e.message.replace(/^env-file /, ''));
+            }
+        }
     }
     let blueGreen;
     if (v['zero-downtime']) {
@@ -70039,13 +70457,21 @@ function prepareDeploy(v, problems, c, onLocked) {
     if (v['auto-rollback'] === true && !spec.urls?.length)
         problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
     const autoRollback = v['auto-rollback'] ?? true;
+    // The switch's own time beyond a plain switch: blue-green waits for the color (up to
+    // health-timeout) and drains the old one; a swarm waits for the stack to converge.
+    const switchMs = (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) + (v.strategy === 'swarm' ? v['converge-timeout'] : 0);
     const confirm = confirmPolicy({
         confirmTimeoutMs: v['confirm-timeout'],
-        // Blue-green: the switch itself waits for the color (up to health-timeout) and drains the old one before the gate.
-        gateTimeoutMs: spec.urls.length ? spec.timeoutMs + (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) : undefined,
+        gateTimeoutMs: spec.urls.length ? spec.timeoutMs + switchMs : switchMs || undefined,
         lockTimeoutMs: v['lock-timeout'],
         autoRollback: autoRollback || !spec.urls.length,
     }, problems, (m) => c.logger.warning(m));
+    if (v.strategy === 'swarm' && ssh && ssh.targets.length !== 1) {
+        problems.push({
+            input: 'hosts',
+            message: `strategy 'swarm' deploys through one Swarm manager, but ${ssh.targets.length} hosts are listed: name one manager (Swarm spreads the tasks over its nodes); the release history and lock live there`,
+        });
+    }
     if (problems.length || !ssh)
         return undefined;
     const version = v.version || c.sha.slice(0, 7) || 'manual';
@@ -70057,6 +70483,7 @@ function prepareDeploy(v, problems, c, onLocked) {
         compose,
         files,
         blueGreen,
+        ...(v.strategy === 'swarm' ? { swarm: { convergeTimeoutMs: v['converge-timeout'] } } : {}),
         keepReleases: v['keep-releases'],
         hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
         gate: spec.urls.length ? { spec, autoRollback } : undefined,
@@ -70156,8 +70583,25 @@ function deploySummary(r, title) {
         '',
         ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
         table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
+        ...r.hosts.filter((h) => h.swarm?.length).map((h) => swarmTable(h)),
         ...r.hosts.filter((h) => h.diagnostics).map((h) => `<details><summary>${esc(h.host)}: diagnostics</summary>\n\n${fenced(h.diagnostics)}\n</details>\n`),
         mermaidGantt(r.timeline, `${title} ${m.id}`),
+    ].join('\n');
+}
+/** A swarm host's stack: each service's replicas and update, and its tasks. */
+function swarmTable(h) {
+    const services = h.swarm ?? [];
+    return [
+        `### Stack on ${code(h.host)}`,
+        '',
+        table(['service', 'mode', 'replicas', 'update', 'image'], services.map((s) => [
+            code(s.name),
+            s.mode,
+            `${s.running}/${s.desired}`,
+            esc(s.update ? `${s.update.state}${s.update.message ? `: ${s.update.message}` : ''}` : '-'),
+            code(s.image.replace(/@sha256:([0-9a-f]{12})[0-9a-f]+$/, '@sha256:$1…')),
+        ])),
+        table(['task', 'node', 'state', 'error'], services.flatMap((s) => s.tasks.map((t) => [code(t.name), esc(t.node), esc(t.state), esc(t.error)]))),
     ].join('\n');
 }
 /** The deploy action's outputs for a result. */
@@ -75251,7 +75695,8 @@ const own = {
     ...appSchema,
     version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
     'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
-    strategy: f.enumOf(['compose', 'release'], { default: 'compose' }),
+    strategy: f.enumOf(['compose', 'release', 'swarm'], { default: 'compose' }),
+    'converge-timeout': f.duration({ default: 600_000, min: 5000 }),
     'compose-file': f.list({ default: ['docker-compose.yml'] }),
     'env-file': f.optionalString({ secret: true }),
     image: f.optionalString(),

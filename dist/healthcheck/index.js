@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 2218:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -5147,7 +5147,7 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(2218);
 const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
 
 const { CIPHER_INFO } = __nccwpck_require__(2888);
@@ -15275,7 +15275,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(2218);
 
 const {
   COMPAT,
@@ -17196,7 +17196,7 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(2218);
 const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
 
 const { CIPHER_INFO } = __nccwpck_require__(2888);
@@ -18792,7 +18792,7 @@ exports.validateNumber = function validateNumber(value, name) {
 
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(2218).Ber);
 
 let DISCONNECT_REASON;
 
@@ -66333,12 +66333,83 @@ ids=$(docker ps -q --filter "label=com.docker.compose.project=$2")
 if [ -n "$ids" ]; then docker stop -t "$4" $ids >/dev/null; fi`, String(port), project, String(timeoutS), String(stopTimeoutS));
 }
 
+;// CONCATENATED MODULE: ./src/commands/swarm.ts
+/**
+ * Docker Swarm on a manager, as data: the node's role, `docker stack deploy` of a release
+ * (its files and its 0600 environment file, never on a command line), the stack's services
+ * and tasks as tab-separated facts, and `docker service rollback`.
+ */
+
+
+/** `<LocalNodeState> <ControlAvailable>`: `active true` on a manager. */
+function swarmRoleCommand() {
+    return ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
+}
+/** Pull an image on the manager (to learn its digest). */
+function pullImageCommand(image) {
+    return ['docker', 'pull', '--quiet', image];
+}
+/**
+ * `docker stack deploy` of a release: the variables of its `stack.env` (KEY=VALUE lines,
+ * written by the action) exported one by one with `export "$line"` (never evaluated), then
+ * the stack deployed from the release directory with its files, registry credentials sent
+ * to the nodes, services no longer in the files removed, and each image resolved to a
+ * digest by the registry.
+ */
+function stackDeployCommand(dir, stack, files) {
+    return shScript(sh `d=$1; stack=$2; shift 2
+while IFS= read -r kv || [ -n "$kv" ]; do
+  case "$kv" in ''|'#'*) continue ;; esac
+  export "$kv"
+done < "$d/stack.env"
+cd "$d"
+set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@" "$stack"
+"$@"`, dir, stack, ...files.flatMap((f) => ['-c', path.posix.join(dir, f)]));
+}
+/**
+ * The stack's services and their update, each followed by its tasks that should be running,
+ * as tab-separated lines (no environment, no labels: nothing secret):
+ * `now\t<manager's epoch seconds>`
+ * `svc\tname\tid\tmode\tdesired\trunning\tupdate state\tupdate started (epoch)\timage\tmessage`
+ * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\terror`
+ */
+function stackStatusCommand(stack) {
+    return shScript(sh `stack=$1
+printf 'now\t%s\n' "$(date +%s)"
+list=$(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.ID}}\t{{.Replicas}}')
+[ -n "$list" ] || exit 0
+printf '%s\n' "$list" | while IFS='\t' read -r id replicas; do
+  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
+  name=\${line%%\t*}; rest=\${line#*\t}
+  sid=\${rest%%\t*}; rest=\${rest#*\t}
+  mode=\${rest%%\t*}; rest=\${rest#*\t}
+  printf 'svc\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "\${replicas#*/}" "\${replicas%%/*}" "$rest"
+  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
+    printf 'task\t%s\t%s\n' "$name" "$t"
+  done
+done`, stack);
+}
+/** Swarm's own rollback of each service to its previous spec, started without waiting. */
+function serviceRollbackCommand(services) {
+    return shScript(sh `for s in "$@"; do docker service rollback --detach "$s" >/dev/null; done`, ...services);
+}
+/** Every task of the stack, failed ones too (for failure diagnostics; no environment). */
+function stackPsCommand(stack) {
+    return ['docker', 'stack', 'ps', '--no-trunc', '--format', '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}', stack];
+}
+/** The last `lines` lines of each service's log. */
+function serviceLogsCommand(services, lines) {
+    return shScript(sh `n=$1; shift
+for s in "$@"; do echo "--- $s"; docker service logs --no-task-ids --raw --tail "$n" "$s" 2>&1 || true; done`, String(lines), ...services);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
 /**
  * Every remote operation as data: pure functions returning a `Command` (argument words, or
  * a constant sh`...` script with data only as positional parameters). Nothing here runs
  * anything; `src/host` executes them. Each builder's rendered text is pinned by a unit test.
  */
+
 
 
 
@@ -68007,7 +68078,8 @@ const own = {
     ...appSchema,
     version: f.string({ pattern: /^[A-Za-z0-9._+-]{1,128}$/, hint: 'use letters, digits and . _ + - (at most 128)' }),
     'app-dir': f.string({ pattern: /^(~|~\/[^\0]*|\/[^\0]*)$/, hint: 'use an absolute path or one under ~/' }),
-    strategy: f.enumOf(['compose', 'release'], { default: 'compose' }),
+    strategy: f.enumOf(['compose', 'release', 'swarm'], { default: 'compose' }),
+    'converge-timeout': f.duration({ default: 600_000, min: 5000 }),
     'compose-file': f.list({ default: ['docker-compose.yml'] }),
     'env-file': f.optionalString({ secret: true }),
     image: f.optionalString(),

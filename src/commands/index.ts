@@ -16,3 +16,4 @@ export * from './watchdog.js';
 export * from './run.js';
 export * from './host-checks.js';
 export * from './proxy.js';
+export * from './swarm.js';

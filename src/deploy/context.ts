@@ -12,6 +12,7 @@ import { parseState, type HostState } from '../host/state.js';
 import { readStateCommand } from '../commands/index.js';
 
 import type { Timeline } from '../host/timeline.js';
+import type { SwarmService } from './swarm.js';
 
 export interface HostCtx {
   target: Target;
@@ -144,6 +145,8 @@ export interface HostOutcome {
   health?: HealthResult;
   /** What was collected on the host when it failed (container states, logs), redacted. */
   diagnostics?: string;
+  /** swarm: the stack's services and tasks as the run last saw them. */
+  swarm?: SwarmService[];
   durationMs: number;
 }
 

@@ -9,6 +9,7 @@ import { hookCommand, logsCommand, psCommand } from '../commands/index.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { errorMessage, type Logger } from '../log.js';
 import { composeCall } from './compose.js';
+import { swarmDiagnostics } from './swarm.js';
 import { hookEnv, type HostCtx, type RunInfo } from './context.js';
 
 export interface DiagnosticsSpec {
@@ -36,6 +37,9 @@ export async function collectDiagnostics(h: HostCtx, m: ReleaseManifest, spec: D
     const c = composeCall(h, m);
     await grab('compose ps -a', () => h.session.exec(psCommand(c), { step: 'diagnostics', timeoutMs }));
     await grab(`compose logs --tail ${spec.lines}`, () => h.session.exec(logsCommand(c, m.services ?? [], spec.lines), { step: 'diagnostics', timeoutMs }));
+  }
+  if (m.strategy === 'swarm') {
+    for (const d of await swarmDiagnostics(h, m, spec.lines, timeoutMs).catch(() => [])) await grab(d.title, d.run);
   }
   if (spec.command) {
     const dir = h.layout.release(m.id);

@@ -49,7 +49,7 @@ export function oneOffFiles(h: HostCtx, m: ReleaseManifest): { config: string; o
 
 export function migrationCommand(h: HostCtx, m: ReleaseManifest, spec: MigrateSpec, env: Record<string, string>, oneOff?: { config: string; override: string }): Command {
   if (spec.mode === 'host') return hookCommand(h.layout.release(m.id), spec.command, env);
-  if (m.strategy !== 'compose') throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a file release; use mode 'host'`);
+  if (m.strategy !== 'compose') throw new Error(`mode '${spec.mode}' needs a compose release, but ${m.id} is a ${m.strategy === 'swarm' ? 'swarm' : 'file'} release; use mode 'host'`);
   const c = composeCall(h, m);
   if (spec.mode === 'exec') return execInServiceCommand(c, spec.service, spec.command, env);
   return oneOff ? runOneOffCopyCommand(c, oneOff, spec.service, spec.command, env) : runOneOffCommand(c, spec.service, spec.command, env);

@@ -8,18 +8,22 @@ import type { LockOwner } from '../host/lock.js';
 import { armWatchdog, unreportedRevert, type Watchdog } from '../host/watchdog.js';
 import { colorFor, composeActivation, type ActivationStep } from './compose.js';
 import { filesActivation } from './files.js';
+import { activateSwarm, swarmActivation } from './swarm.js';
 import { hookEnv, type HostCtx, type RunInfo } from './context.js';
 
 /** The steps that make `m` serve on this host, by its strategy. */
 export function activationSteps(h: HostCtx, m: ReleaseManifest, run: Omit<RunInfo, 'version'>): ActivationStep[] {
   if (m.strategy === 'compose') return composeActivation(h, m);
+  if (m.strategy === 'swarm') return swarmActivation(h, m);
   return filesActivation(h, m, hookEnv({ ...run, version: m.version }, m.id, h.target.name));
 }
 
 /** Make a release serve on a host, by its own strategy. */
 export async function activate(h: HostCtx, m: ReleaseManifest, run: Omit<RunInfo, 'version'>): Promise<void> {
   const color = m.blue_green ? colorFor(h, m) : undefined;
-  for (const s of activationSteps(h, m, run)) await h.session.run(s.command, { step: s.step, stream: s.stream });
+  // A stack is deployed, then waited for (Swarm rolls the tasks) before current moves.
+  if (m.strategy === 'swarm') await activateSwarm(h, m);
+  else for (const s of activationSteps(h, m, run)) await h.session.run(s.command, { step: s.step, stream: s.stream });
   h.state.current = m.id;
   if (color) h.state.color = color;
 }

@@ -12,6 +12,7 @@ import type { Caller } from './caller.js';
 import type { DeployConfig } from './deploy.js';
 import { runMigration } from '../deploy/migration.js';
 import { confirmPolicy } from '../deploy/switch.js';
+import { stackEnv } from '../deploy/swarm.js';
 
 export interface PreparedDeploy {
   cfg: DeployConfig;
@@ -52,7 +53,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
 
   let compose: DeployConfig['compose'];
   let files: DeployConfig['files'];
-  if (v.strategy === 'compose') {
+  if (v.strategy === 'compose' || v.strategy === 'swarm') {
     const names = new Set<string>();
     const read = v['compose-file'].flatMap((f) => {
       const p = path.resolve(ws, f);
@@ -71,6 +72,25 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     if (!v.source) problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
     else if (!existsSync(path.resolve(ws, v.source))) problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
     files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
+  }
+  if (v.strategy === 'swarm') {
+    const where = (input: string, message: string) => problems.push({ input, message });
+    if (v.services.length) where('services', "cannot be used with strategy 'swarm': 'docker stack deploy' updates every service of the stack (leave it empty)");
+    if (v['zero-downtime'])
+      where('zero-downtime', "is for strategy 'compose'; with 'swarm', Swarm rolls the tasks itself: set deploy.update_config (order: start-first, failure_action: rollback) in the stack file");
+    if (v['migrate-command'] && v['migrate-mode'] !== 'host') {
+      where(
+        'migrate-mode',
+        `'${v['migrate-mode']}' needs the compose strategy; with 'swarm' use 'host' (the command runs on the manager in the release directory, e.g. docker run --rm --env-file stack.env ...)`,
+      );
+    }
+    if (compose) {
+      try {
+        stackEnv(compose.env, { id: 'x', app: v.app, environment: v.environment, version: 'x' } as Parameters<typeof stackEnv>[1], undefined);
+      } catch (e) {
+        where('env-file', (e as Error).message.replace(/^env-file /, ''));
+      }
+    }
   }
   let blueGreen: DeployConfig['blueGreen'];
   if (v['zero-downtime']) {
@@ -121,17 +141,25 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
   }
   if (v['auto-rollback'] === true && !spec.urls?.length) problems.push({ input: 'auto-rollback', message: "is true but there is no 'health-url' to decide when to roll back" });
   const autoRollback = v['auto-rollback'] ?? true;
+  // The switch's own time beyond a plain switch: blue-green waits for the color (up to
+  // health-timeout) and drains the old one; a swarm waits for the stack to converge.
+  const switchMs = (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) + (v.strategy === 'swarm' ? v['converge-timeout'] : 0);
   const confirm = confirmPolicy(
     {
       confirmTimeoutMs: v['confirm-timeout'],
-      // Blue-green: the switch itself waits for the color (up to health-timeout) and drains the old one before the gate.
-      gateTimeoutMs: spec.urls.length ? spec.timeoutMs + (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) : undefined,
+      gateTimeoutMs: spec.urls.length ? spec.timeoutMs + switchMs : switchMs || undefined,
       lockTimeoutMs: v['lock-timeout'],
       autoRollback: autoRollback || !spec.urls.length,
     },
     problems,
     (m) => c.logger.warning(m),
   );
+  if (v.strategy === 'swarm' && ssh && ssh.targets.length !== 1) {
+    problems.push({
+      input: 'hosts',
+      message: `strategy 'swarm' deploys through one Swarm manager, but ${ssh.targets.length} hosts are listed: name one manager (Swarm spreads the tasks over its nodes); the release history and lock live there`,
+    });
+  }
   if (problems.length || !ssh) return undefined;
 
   const version = v.version || c.sha.slice(0, 7) || 'manual';
@@ -143,6 +171,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     compose,
     files,
     blueGreen,
+    ...(v.strategy === 'swarm' ? { swarm: { convergeTimeoutMs: v['converge-timeout'] } } : {}),
     keepReleases: v['keep-releases'],
     hooks: { preDeploy: v['pre-deploy'], postDeploy: v['post-deploy'], onFailure: v['on-failure'] },
     gate: spec.urls.length ? { spec, autoRollback } : undefined,

@@ -22,6 +22,8 @@ import { Timeline } from '../host/timeline.js';
 import { formatDuration } from '../text.js';
 import { containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
 import { stageFiles, type FilesSource } from '../deploy/files.js';
+import { lastStatus, rollbackSwarm, stackProblems, stageSwarm } from '../deploy/swarm.js';
+import { swarmRoleCommand } from '../commands/index.js';
 import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
 import { diagnoseHost, type DiagnosticsSpec } from '../deploy/diagnostics.js';
@@ -39,8 +41,11 @@ export interface Gate {
 export interface DeployConfig {
   run: RunInfo;
   appDir: string;
-  strategy: 'compose' | 'release';
+  strategy: 'compose' | 'release' | 'swarm';
+  /** compose and swarm: the files, env and image. */
   compose?: ComposeSource & { image?: string };
+  /** swarm: how long to wait for the stack to converge. */
+  swarm?: { convergeTimeoutMs: number };
   /** compose with zero-downtime: blue-green behind the host's proxy. */
   blueGreen?: BlueGreen;
   files?: FilesSource & { restartCommand?: string };
@@ -82,6 +87,11 @@ export { activate } from '../deploy/switch.js';
 export async function gateHost(h: HostCtx, m: ReleaseManifest, spec: HealthSpec, pool: SshPool, logger: Logger): Promise<HealthResult> {
   const before = m.strategy === 'compose' ? await readContainers(h, m) : undefined;
   const health = await checkHealth(spec, { logger, pool, targets: [h.target], maxParallel: 1 });
+  if (m.strategy === 'swarm') {
+    // Swarm may still roll the update back (its monitor period) or lose a task during the probes.
+    const problems = await stackProblems(h, m);
+    return problems.length ? { ...health, healthy: false, failures: [...health.failures, `the stack is not healthy: ${problems.join('; ')}`] } : health;
+  }
   if (!before) return health;
   const after = await readContainers(h, m);
   const problems = containerProblems(m, before, after);
@@ -109,7 +119,14 @@ function manifestFor(cfg: DeployConfig): ReleaseManifest {
           services: cfg.compose!.services,
           ...(cfg.blueGreen ? { blue_green: cfg.blueGreen } : {}),
         }
-      : { restart_command: cfg.files!.restartCommand }),
+      : cfg.strategy === 'swarm'
+        ? {
+            image: cfg.compose!.image,
+            project: `${run.app}-${run.environment}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+            compose_files: cfg.compose!.files.map((f) => f.name),
+            swarm: { converge_timeout_s: Math.ceil((cfg.swarm?.convergeTimeoutMs ?? 600_000) / 1000) },
+          }
+        : { restart_command: cfg.files!.restartCommand }),
   };
 }
 
@@ -169,6 +186,31 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
     if (none.length) {
       const why = "neither 'docker compose' nor 'docker-compose' is installed";
       return untouched(manifest, timeline, targets, `${why} on ${none.map((h) => h.target.name).join(', ')}; nothing was changed`, new Map(none.map((h) => [h.target.name, why])));
+    }
+  }
+  if (cfg.strategy === 'swarm') {
+    const roles = await Promise.all(hosts.map((h) => h.session.exec(swarmRoleCommand(), { step: 'swarm role' }).catch((e: unknown) => ({ code: 1, stdout: '', stderr: errorMessage(e) }))));
+    const notManager = hosts.map((h, i) => [h, roles[i]!] as const).filter(([, r]) => r.code !== 0 || r.stdout.trim() !== 'active true');
+    if (notManager.length) {
+      const why = (r: { code: number | null; stdout: string; stderr: string }) =>
+        r.code !== 0
+          ? `'docker info' failed there (${(r.stderr || r.stdout).trim().slice(-200)})`
+          : `it is not a Swarm manager (node state '${r.stdout.trim().split(' ')[0] || 'unknown'}'): run 'docker swarm init' there, or name a manager in hosts`;
+      return untouched(
+        manifest,
+        timeline,
+        targets,
+        `${notManager.map(([h, r]) => `host ${h.target.name}: ${why(r)}`).join('\n')}\nNothing was changed.`,
+        new Map(notManager.map(([h, r]) => [h.target.name, why(r)])),
+      );
+    }
+    const other = hosts.filter((h) => {
+      const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
+      return cur && cur.strategy !== 'swarm';
+    });
+    if (other.length) {
+      const why = `its app directory serves a ${other.map((h) => h.state.manifests.get(h.state.current!)!.strategy)[0]} release: a swarm stack needs an app directory of its own (app-dir)`;
+      return untouched(manifest, timeline, targets, `${other.map((h) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(other.map((h) => [h.target.name, why])));
     }
   }
   const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)] as const).filter(([, why]) => why) : [];
@@ -232,7 +274,13 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
     async (_t, i) => {
       const h = hosts[i]!;
       await record(h, { type: 'deploy-started', ...ident });
-      const m = await step(h, 'stage', () => (cfg.strategy === 'compose' ? stageCompose(h, manifest, cfg.compose!) : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name))));
+      const m = await step(h, 'stage', () =>
+        cfg.strategy === 'compose'
+          ? stageCompose(h, manifest, cfg.compose!)
+          : cfg.strategy === 'swarm'
+            ? stageSwarm(h, manifest, cfg.compose!)
+            : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name)),
+      );
       if (m.image_digest) staged = { ...staged, image_digest: m.image_digest };
       await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });
       return m;
@@ -364,7 +412,8 @@ function diagnose(cfg: DeployConfig, h: HostCtx, m: ReleaseManifest, logger: Log
 }
 
 function fromSwitch(h: HostCtx, r: HostResult<SwitchValue>, previous: string | undefined, id: string): HostOutcome {
-  const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current };
+  const stack = lastStatus.get(h);
+  const base = { host: h.target.name, previous, durationMs: r.durationMs, serving: h.state.current, ...(stack ? { swarm: stack.services } : {}) };
   if (r.status === 'succeeded') return { ...base, result: 'succeeded', serving: id, health: r.value?.health };
   if (r.status === 'skipped') return { ...base, result: 'skipped', serving: previous };
   const f = r.cause instanceof HostFailure ? r.cause : undefined;
@@ -536,7 +585,13 @@ async function backTo(cfg: DeployConfig, h: HostCtx, from: ReleaseManifest, to: 
   const target = h.state.manifests.get(to);
   if (!target) throw new Error(`host ${h.target.name}: release ${to} has no release.json; cannot return to it`);
   logger.warning(`host ${h.target.name}: returning to ${to} (${reason})`);
-  await step(h, 'rollback', () => activate(h, target, cfg.run));
+  await step(h, 'rollback', async () => {
+    if (from.strategy === 'swarm' && target.strategy === 'swarm') {
+      const how = await rollbackSwarm(h, from, target);
+      h.state.current = to;
+      logger.info(`host ${h.target.name}: back on ${to} (${how === 'service-rollback' ? 'docker service rollback' : `${to}'s stack deployed again`})`);
+    } else await activate(h, target, cfg.run);
+  });
   await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });
   await record(h, { type: 'marked-bad', release: from.id, reason });
 }
@@ -555,7 +610,8 @@ async function prune(h: HostCtx, keep: number, live: ReleaseManifest, logger: Lo
   const { remove, images } = planPrune(h.state, live, keep);
   if (!remove.length) return;
   await h.session.run(removeReleasesCommand(h.layout.appDir, remove), { step: 'prune' });
-  if (images.length) await h.session.exec(removeImagesCommand(images));
+  // A swarm's images are on its nodes, which prune their own; the manager keeps its copies.
+  if (images.length && live.strategy !== 'swarm') await h.session.exec(removeImagesCommand(images));
   await record(h, { type: 'pruned', release: live.id, removed: remove });
   logger.info(`host ${h.target.name}: pruned ${remove.length} old release(s)`);
 }

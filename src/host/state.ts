@@ -9,13 +9,13 @@ export interface ReleaseManifest {
   environment: string;
   version: string;
   sha: string;
-  strategy: 'compose' | 'release';
+  strategy: 'compose' | 'release' | 'swarm';
   created: string;
   actor: string;
   run_url: string;
   image?: string;
   image_digest?: string;
-  /** compose: project name, files (in order), services to start. */
+  /** compose: project name, files (in order), services to start; swarm: the stack's name and files. */
   project?: string;
   compose_files?: string[];
   services?: string[];
@@ -23,6 +23,8 @@ export interface ReleaseManifest {
   restart_command?: string;
   /** compose with zero-downtime: two colors behind a proxy on the host (the color is the host's, not the release's). */
   blue_green?: BlueGreen;
+  /** swarm: how long the run waits for the stack to converge. */
+  swarm?: { converge_timeout_s: number };
 }
 
 export interface BlueGreen {

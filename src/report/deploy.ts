@@ -34,8 +34,32 @@ export function deploySummary(r: SummaryInput, title: string): string {
     '',
     ...(r.notices?.length ? ['> [!WARNING]', '> Since the last run, on the hosts:', ...r.notices.map((n) => `> - ${esc(n)}`), ''] : []),
     table(['host', 'result', 'serving', 'previous', 'stage', 'switch', 'health p95', 'detail'], rows),
+    ...r.hosts.filter((h) => h.swarm?.length).map((h) => swarmTable(h)),
     ...r.hosts.filter((h) => h.diagnostics).map((h) => `<details><summary>${esc(h.host)}: diagnostics</summary>\n\n${fenced(h.diagnostics!)}\n</details>\n`),
     mermaidGantt(r.timeline, `${title} ${m.id}`),
+  ].join('\n');
+}
+
+/** A swarm host's stack: each service's replicas and update, and its tasks. */
+export function swarmTable(h: HostOutcome): string {
+  const services = h.swarm ?? [];
+  return [
+    `### Stack on ${code(h.host)}`,
+    '',
+    table(
+      ['service', 'mode', 'replicas', 'update', 'image'],
+      services.map((s) => [
+        code(s.name),
+        s.mode,
+        `${s.running}/${s.desired}`,
+        esc(s.update ? `${s.update.state}${s.update.message ? `: ${s.update.message}` : ''}` : '-'),
+        code(s.image.replace(/@sha256:([0-9a-f]{12})[0-9a-f]+$/, '@sha256:$1…')),
+      ]),
+    ),
+    table(
+      ['task', 'node', 'state', 'error'],
+      services.flatMap((s) => s.tasks.map((t) => [code(t.name), esc(t.node), esc(t.state), esc(t.error)])),
+    ),
   ].join('\n');
 }
 
