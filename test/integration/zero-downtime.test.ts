@@ -5,12 +5,12 @@
  * rollback must each serve every request (no non-2xx answer, no socket error), including
  * slow requests in flight when the old color stops.
  */
-import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { daemon, stopPid, waitForPort } from '../../sandbox/procs.js';
+import { waitForPort } from '../../sandbox/procs.js';
+import { bothLoads as bothLoadsOn, startNginx, type Nginx } from '../../sandbox/proxy.js';
 import type { SshPool } from '../../src/host/pool.js';
 import { ROOT, runAction } from '../harness.js';
 import { currentOf, inspector, onHost } from './helpers.js';
@@ -18,8 +18,7 @@ import { currentOf, inspector, onHost } from './helpers.js';
 let sb: Sandbox;
 let pool: SshPool;
 let h: SandboxHost;
-let nginxPid: number | undefined;
-let conf: string;
+let nginx: Nginx;
 let site: string;
 const PROXY_PORT = 8080;
 const APP_DIR = 'apps/shop-production';
@@ -28,35 +27,12 @@ beforeAll(async () => {
   sb = await startSandbox({ hosts: 1, isolated: true, images: ['1.0.0', '2.0.0'] });
   pool = inspector(sb);
   h = sb.hosts[0]!;
-  // nginx as the host's user, in the host's namespace, including the directory the action writes its site file to.
-  const dir = path.join(h.home, 'nginx');
-  for (const d of ['sites', 'tmp', 'logs']) mkdirSync(path.join(dir, d), { recursive: true });
-  conf = path.join(dir, 'nginx.conf');
-  site = path.join(dir, 'sites', 'ops-shop-production.conf');
-  const t = (n: string) => path.join(dir, 'tmp', n);
-  writeFileSync(
-    conf,
-    [
-      'worker_processes 1;',
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/logs/error.log;`,
-      'events { worker_connections 512; }',
-      'http {',
-      '  access_log off;',
-      `  client_body_temp_path ${t('body')}; proxy_temp_path ${t('proxy')}; fastcgi_temp_path ${t('fcgi')}; uwsgi_temp_path ${t('uwsgi')}; scgi_temp_path ${t('scgi')};`,
-      `  include ${dir}/sites/*.conf;`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  for (const p of [dir, ...['sites', 'tmp', 'logs'].map((d) => path.join(dir, d)), conf]) chownSync(p, h.uid, h.gid);
-  nginxPid = daemon('nsenter', [`--net=${h.netns!.path}`, `--setuid=${h.uid}`, `--setgid=${h.gid}`, '--', 'nginx', '-e', `${dir}/logs/error.log`, '-c', conf, '-g', 'daemon off;'], {
-    log: path.join(sb.root, 'nginx.log'),
-  });
+  nginx = await startNginx(h, sb.root);
+  site = path.join(nginx.sites, 'ops-shop-production.conf');
 }, 300_000);
 
 afterAll(async () => {
-  await stopPid(nginxPid);
+  await nginx?.stop();
   await pool?.closeAll();
   await sb?.stop();
 });
@@ -73,8 +49,8 @@ function deploy(image: string, version: string, extra: Record<string, string> = 
       'proxy-port': `127.0.0.1:${PROXY_PORT}`,
       'app-port': '8091',
       'proxy-config': site,
-      'proxy-test-command': `/usr/sbin/nginx -e ${path.dirname(conf)}/logs/error.log -c ${conf} -t`,
-      'proxy-reload-command': `/usr/sbin/nginx -e ${path.dirname(conf)}/logs/error.log -c ${conf} -s reload`,
+      'proxy-test-command': nginx.testCommand,
+      'proxy-reload-command': nginx.reloadCommand,
       'drain-timeout': '10s',
       'health-url': `http://127.0.0.1:${PROXY_PORT}/health`,
       'health-interval': '250ms',
@@ -86,70 +62,7 @@ function deploy(image: string, version: string, extra: Record<string, string> = 
   }).then((r) => r.main);
 }
 
-interface Load {
-  requests: number;
-  non2xx: number;
-  socketErrors: number;
-  raw: string;
-}
-
-/** wrk in the host's namespace, through the proxy, until `untilDone` settles (plus a second). */
-async function underLoad<T>(pathname: string, connections: number, untilDone: () => Promise<T>): Promise<[T, Load]> {
-  const seconds = 90;
-  // A connection per request: nginx's graceful reload closes idle keep-alive connections,
-  // and a request sent on one at that instant fails in any client that does not retry it.
-  const wrk = spawn('nsenter', [
-    `--net=${h.netns!.path}`,
-    '--',
-    'wrk',
-    '-t1',
-    `-c${connections}`,
-    `-d${seconds}s`,
-    '--timeout',
-    '5s',
-    '-H',
-    'Connection: close',
-    `http://127.0.0.1:${PROXY_PORT}${pathname}`,
-  ]);
-  let out = '';
-  wrk.stdout.on('data', (d) => (out += d));
-  wrk.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => wrk.on('exit', () => r()));
-  await new Promise((r) => setTimeout(r, 1000));
-  let value: T;
-  try {
-    value = await untilDone();
-    await new Promise((r) => setTimeout(r, 1000));
-  } finally {
-    // SIGINT: wrk stops and prints what it counted so far.
-    wrk.kill('SIGINT');
-    await exited;
-  }
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return [
-    value,
-    {
-      requests: num(/(\d+) requests in/),
-      non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
-      socketErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-      raw: out,
-    },
-  ];
-}
-
-/** Both loads at once: quick requests on / and slow ones (1 s each) that are in flight at every switch. */
-async function bothLoads<T>(fn: () => Promise<T>): Promise<[T, Load, Load]> {
-  let slow!: Load;
-  const [[value, fast]] = await Promise.all([
-    underLoad('/', 4, async () => {
-      const [v, s] = await underLoad('/cgi-bin/slow', 4, fn);
-      slow = s;
-      return v;
-    }),
-  ]);
-  return [value, fast, slow];
-}
+const bothLoads = <T>(fn: () => Promise<T>) => bothLoadsOn(h, `http://127.0.0.1:${PROXY_PORT}`, fn);
 
 const served = async () => (await onHost(pool, h, `wget -qO- -T 2 http://127.0.0.1:${PROXY_PORT}/health 2>/dev/null || true`)).trim();
 
