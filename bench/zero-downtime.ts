@@ -66,7 +66,10 @@ try {
   const rows: Row[] = [];
   const add = (mode: string, phase: string, exitCode: number | null, loads: Load[]) => {
     let row = rows.find((r) => r.mode === mode && r.phase === phase);
-    if (!row) rows.push((row = { mode, phase, runs: [] }));
+    if (!row) {
+      row = { mode, phase, runs: [] };
+      rows.push(row);
+    }
     const sum = (k: keyof Load) => loads.reduce((a, l) => a + (l[k] as number), 0);
     row.runs.push({ requests: sum('requests'), non2xx: sum('non2xx'), socketErrors: sum('socketErrors'), failed: sum('non2xx') + sum('socketErrors'), exitCode });
   };
