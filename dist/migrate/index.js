@@ -65774,10 +65774,12 @@ class SshPool {
  */
 
 
+/** `env K=V ...` before a compose call that has variables of its own. */
+const envPrefix = (c) => (c.env && Object.keys(c.env).length ? ['env', ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`)] : []);
 /** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
 function composeArgs(c) {
     const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
+    return [...envPrefix(c), ...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
 }
 function compose_pullCommand(c, services) {
     return [...composeArgs(c), 'pull', '--quiet', ...services];
@@ -65820,6 +65822,7 @@ function runOneOffCommand(c, service, script, env) {
  */
 function runOneOffCopyCommand(c, files, service, script, env) {
     return [
+        ...envPrefix(c),
         'docker-compose',
         '--project-name',
         c.project,
@@ -67318,7 +67321,15 @@ function containers_isOneShot(c) {
  * (the other one than the host's, unless it is the current release).
  */
 function composeCall(h, m, color = m.blue_green ? colorFor(h, m) : undefined) {
-    return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: color ? `${m.project}-${color}` : m.project, files: m.compose_files ?? [] };
+    const bg = m.blue_green;
+    return {
+        flavor: h.state.compose === 'v2' ? 'v2' : 'v1',
+        dir: h.layout.release(m.id),
+        project: color ? `${m.project}-${color}` : m.project,
+        files: m.compose_files ?? [],
+        // Every call sees the color's variables, not only `up`: the files interpolate them.
+        ...(bg && color ? { env: { OPS_COLOR: color, OPS_PORT: String(colorPort(bg, color)) } } : {}),
+    };
 }
 /**
  * The color a blue-green release serves as on this host: the host's color when it is the
@@ -67393,7 +67404,7 @@ function blueGreenActivation(h, m, color) {
     const c = composeCall(h, m, color);
     const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
     return [
-        { step: `up (${color}, port ${port})`, command: ['env', `OPS_COLOR=${color}`, `OPS_PORT=${port}`, ...upCommand(c, m.services ?? [])], stream: true },
+        { step: `up (${color}, port ${port})`, command: upCommand(c, m.services ?? []), stream: true },
         { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
         { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
         { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },

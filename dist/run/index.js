@@ -65774,10 +65774,12 @@ class SshPool {
  */
 
 
+/** `env K=V ...` before a compose call that has variables of its own. */
+const envPrefix = (c) => (c.env && Object.keys(c.env).length ? ['env', ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`)] : []);
 /** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
 function composeArgs(c) {
     const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
+    return [...envPrefix(c), ...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
 }
 function pullCommand(c, services) {
     return [...composeArgs(c), 'pull', '--quiet', ...services];
@@ -65820,6 +65822,7 @@ function runOneOffCommand(c, service, script, env) {
  */
 function runOneOffCopyCommand(c, files, service, script, env) {
     return [
+        ...envPrefix(c),
         'docker-compose',
         '--project-name',
         c.project,

@@ -12,12 +12,17 @@ export interface ComposeCall {
   dir: string;
   project: string;
   files: string[];
+  /** Variables every call of this project gets (a blue-green color's OPS_COLOR and OPS_PORT). */
+  env?: Record<string, string>;
 }
+
+/** `env K=V ...` before a compose call that has variables of its own. */
+const envPrefix = (c: ComposeCall): string[] => (c.env && Object.keys(c.env).length ? ['env', ...Object.entries(c.env).map(([k, v]) => `${k}=${v}`)] : []);
 
 /** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
 export function composeArgs(c: ComposeCall): string[] {
   const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-  return [...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
+  return [...envPrefix(c), ...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
 }
 
 export function pullCommand(c: ComposeCall, services: string[]): Command {
@@ -74,6 +79,7 @@ export function runOneOffCommand(c: ComposeCall, service: string, script: string
  */
 export function runOneOffCopyCommand(c: ComposeCall, files: { config: string; override: string }, service: string, script: string, env: Record<string, string>): Command {
   return [
+    ...envPrefix(c),
     'docker-compose',
     '--project-name',
     c.project,

@@ -33,7 +33,15 @@ export interface ComposeSource {
  * (the other one than the host's, unless it is the current release).
  */
 export function composeCall(h: HostCtx, m: ReleaseManifest, color: Color | undefined = m.blue_green ? colorFor(h, m) : undefined): ComposeCall {
-  return { flavor: h.state.compose === 'v2' ? 'v2' : 'v1', dir: h.layout.release(m.id), project: color ? `${m.project!}-${color}` : m.project!, files: m.compose_files ?? [] };
+  const bg = m.blue_green;
+  return {
+    flavor: h.state.compose === 'v2' ? 'v2' : 'v1',
+    dir: h.layout.release(m.id),
+    project: color ? `${m.project!}-${color}` : m.project!,
+    files: m.compose_files ?? [],
+    // Every call sees the color's variables, not only `up`: the files interpolate them.
+    ...(bg && color ? { env: { OPS_COLOR: color, OPS_PORT: String(colorPort(bg, color)) } } : {}),
+  };
 }
 
 /**
@@ -118,7 +126,7 @@ export function blueGreenActivation(h: HostCtx, m: ReleaseManifest, color: Color
   const c = composeCall(h, m, color);
   const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
   return [
-    { step: `up (${color}, port ${port})`, command: ['env', `OPS_COLOR=${color}`, `OPS_PORT=${port}`, ...upCommand(c, m.services ?? [])], stream: true },
+    { step: `up (${color}, port ${port})`, command: upCommand(c, m.services ?? []), stream: true },
     { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
     { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
     { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },

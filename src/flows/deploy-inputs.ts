@@ -143,7 +143,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
   const autoRollback = v['auto-rollback'] ?? true;
   // The switch's own time beyond a plain switch: blue-green waits for the color (up to
   // health-timeout) and drains the old one; a swarm waits for the stack to converge.
-  const switchMs = (blueGreen ? spec.timeoutMs + v['drain-timeout'] + 60_000 : 0) + (v.strategy === 'swarm' ? v['converge-timeout'] : 0);
+  const switchMs = (blueGreen ? spec.timeoutMs + v['drain-timeout'] : 0) + (v.strategy === 'swarm' ? v['converge-timeout'] : 0);
   const confirm = confirmPolicy(
     {
       confirmTimeoutMs: v['confirm-timeout'],

@@ -51,6 +51,16 @@ describe('blue-green colors', () => {
     expect(composeCall(h, release('R1')).project).toBe('shop-production-blue');
   });
 
+  it("every compose call of a color gets its variables, not only 'up' (the files interpolate them)", async () => {
+    const { psCommand, logsCommand } = await import('../../src/commands/compose.js');
+    const h = host({ current: 'R1', color: 'blue' });
+    expect(render(psCommand(composeCall(h, release('R1'))))).toMatch(/^env 'OPS_COLOR=blue' 'OPS_PORT=8091' docker compose --project-name shop-production-blue /);
+    expect(render(logsCommand(composeCall(h, release('R2')), [], 10))).toMatch(/^env 'OPS_COLOR=green' 'OPS_PORT=8092' docker compose /);
+    // An in-place release has none.
+    const { blue_green: _, ...inPlace } = release('R3');
+    expect(render(psCommand(composeCall(h, inPlace as ReturnType<typeof release>)))).toMatch(/^docker compose /);
+  });
+
   it('boots, waits, switches the proxy, records, then drains the other color: in that order', () => {
     const h = host({ current: 'R1', color: 'blue' });
     const steps = composeActivation(h, release('R2'));
