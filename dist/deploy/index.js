@@ -66620,7 +66620,17 @@ const envPrefix = (c) => (c.env && Object.keys(c.env).length ? ['env', ...Object
 /** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
 function composeArgs(c) {
     const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-    return [...envPrefix(c), ...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]), '--env-file', external_node_path_default().posix.join(c.dir, '.env')];
+    return [
+        ...envPrefix(c),
+        ...bin,
+        '--project-name',
+        c.project,
+        '--project-directory',
+        c.dir,
+        ...c.files.flatMap((f) => ['-f', external_node_path_default().posix.join(c.dir, f)]),
+        '--env-file',
+        external_node_path_default().posix.join(c.dir, '.env'),
+    ];
 }
 function pullCommand(c, services) {
     return [...composeArgs(c), 'pull', '--quiet', ...services];
@@ -67406,8 +67416,8 @@ set -- docker stack deploy --with-registry-auth --prune --resolve-image always "
  * The stack's services and their update, each followed by its tasks that should be running,
  * as tab-separated lines (no environment, no labels: nothing secret):
  * `now\t<manager's epoch seconds>`
- * `svc\tname\tid\tmode\tdesired\trunning\tupdate state\tupdate started (epoch)\timage\tmessage`
- * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\terror`
+ * `svc\tname\tid\tmode\treplicas (as service ls shows them)\tspec version\tupdate state\tupdate started (RFC 3339)\timage\tmessage`
+ * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\timage\terror`
  */
 function stackStatusCommand(stack) {
     return shell_shScript(shell_sh `stack=$1
@@ -67415,12 +67425,12 @@ printf 'now\t%s\n' "$(date +%s)"
 list=$(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.ID}}\t{{.Replicas}}')
 [ -n "$list" ] || exit 0
 printf '%s\n' "$list" | while IFS='\t' read -r id replicas; do
-  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
+  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else if .Spec.Mode.Replicated}}replicated{{else}}job{{end}}\t{{.Version.Index}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
   name=\${line%%\t*}; rest=\${line#*\t}
   sid=\${rest%%\t*}; rest=\${rest#*\t}
   mode=\${rest%%\t*}; rest=\${rest#*\t}
-  printf 'svc\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "\${replicas#*/}" "\${replicas%%/*}" "$rest"
-  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
+  printf 'svc\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "$replicas" "$rest"
+  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Image}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
     printf 'task\t%s\t%s\n' "$name" "$t"
   done
 done`, stack);
@@ -68807,9 +68817,12 @@ function filesActivation(h, m, hookEnv) {
  * the image pinned to its digest) and release.json, on a Swarm manager. Activating it is
  * `docker stack deploy`; Swarm rolls the tasks with the stack's `update_config` and health
  * checks, and the run waits until every service of the stack converged or its update
- * failed. A deploy that fails is returned with `docker service rollback` (Swarm's previous
- * spec, for the services this deploy updated); any other return to a recorded release (the
- * rollback action, the watchdog) deploys that release's stack again, pinned digests and all.
+ * failed. Which updates are this run's is told by comparing each service with a snapshot
+ * taken before the deploy (its spec version and its update's start), never by clocks. A
+ * deploy that fails is returned with `docker service rollback` (Swarm's previous spec) when
+ * that is exactly the previous release (the same services, each changed one updated by this
+ * run); otherwise, and for any other return to a recorded release (the rollback action, the
+ * watchdog), that release's stack is deployed again, pinned digests and all.
  */
 
 
@@ -68825,75 +68838,83 @@ function parseStackStatus(stdout) {
         if (f[0] === 'now')
             status.now = num(f[1]);
         else if (f[0] === 'svc' && f.length >= 10) {
-            const [, name, id, mode, desired, running, state, started, image, ...msg] = f;
+            const [, name, id, mode, replicas = '', version, state, started, image, ...msg] = f;
+            // `2/3`, `3/3 (max 1 per node)`, or for jobs `0/1 (1/1 completed)`.
+            const r = /^(\d+)\/(\d+)(?:\s*\((\d+)\/(\d+) completed\))?/.exec(replicas.trim());
+            const job = mode === 'job' || (r?.[3] !== undefined && r[4] !== undefined);
             status.services.push({
                 name: name,
                 id: id,
-                mode: mode === 'global' ? 'global' : 'replicated',
-                desired: num(desired),
-                running: num(running),
-                ...(state ? { update: { state, ...(started ? { startedAt: num(started) } : {}), message: msg.join('\t').trim() } } : {}),
+                mode: job ? 'job' : mode === 'global' ? 'global' : 'replicated',
+                desired: job ? num(r?.[4]) : num(r?.[2]),
+                running: num(r?.[1]),
+                ...(job ? { completed: num(r?.[3]) } : {}),
+                version: num(version),
+                ...(state ? { update: { state, ...(started ? { startedAt: started } : {}), message: msg.join('\t').trim() } } : {}),
                 image: image,
                 tasks: [],
             });
         }
-        else if (f[0] === 'task' && f.length >= 7) {
+        else if (f[0] === 'task' && f.length >= 8) {
             const svc = status.services.find((s) => s.name === f[1]);
-            svc?.tasks.push({ name: f[2], node: f[3], desired: f[4], state: f[5], error: f.slice(6).join('\t').trim() });
+            svc?.tasks.push({ name: f[2], node: f[3], desired: f[4], state: f[5], image: f[6], error: f.slice(7).join('\t').trim() });
         }
     }
     return status;
 }
-/** Whether the service's last update is one this run started (the manager's clock, read before it; a second of slack). */
-const updatedSince = (s, since) => s.update?.startedAt !== undefined && s.update.startedAt >= since - 1;
+const snapshot = (s) => new Map(s.services.map((x) => [x.name, { version: x.version, startedAt: x.update?.startedAt }]));
+/** Whether Swarm started an update of the service after the snapshot (a new update status). */
+const newUpdate = (s, before) => !!s.update?.startedAt && s.update.startedAt !== before.get(s.name)?.startedAt;
 const taskTrouble = (s) => s.tasks
     .filter((t) => !/^running/i.test(t.state) || t.error)
     .map((t) => `${t.name} on ${t.node}: ${t.state}${t.error ? ` (${t.error})` : ''}`)
     .slice(0, 5);
 function describe(s) {
     const trouble = taskTrouble(s);
-    return `${s.name}: ${s.running}/${s.desired} running${s.update ? `, update ${s.update.state}${s.update.message ? ` (${s.update.message})` : ''}` : ''}${trouble.length ? `; ${trouble.join('; ')}` : ''}`;
+    const count = s.mode === 'job' ? `${s.completed ?? 0}/${s.desired} completed` : `${s.running}/${s.desired} running`;
+    return `${s.name}: ${count}${s.update ? `, update ${s.update.state}${s.update.message ? ` (${s.update.message})` : ''}` : ''}${trouble.length ? `; ${trouble.join('; ')}` : ''}`;
+}
+/** Every replica runs, and runs the service's current spec (its image), or a job completed. */
+function settled(s) {
+    if (s.mode === 'job')
+        return (s.completed ?? 0) >= s.desired;
+    const current = s.tasks.filter((t) => /^running/i.test(t.state) && t.image === s.image).length;
+    return s.running >= s.desired && (s.tasks.length === 0 || current >= s.desired);
 }
 /**
- * Where the stack is, given the manager's clock before the run's `stack deploy` (`since`):
- * a service this run updated must have completed its update with every replica running;
- * one it did not update must have every replica running. An update Swarm paused or rolled
- * back is a failure (`rolledBack`: Swarm itself put every updated service back).
- * `rollingBack`: the run started `docker service rollback` of these services (the manager's
- * clock before it): their rollback must have started and completed.
+ * Where the stack is, against the snapshot taken before the run's change (`before`): a
+ * service whose update started after it must have completed that update; an update Swarm
+ * paused or rolled back is a failure (`rolledBack`: Swarm itself put back every service this
+ * run updated). Every service must have every replica running its current spec.
+ * `rollingBack`: the run asked these services to roll back (snapshot before that): their
+ * rollback must have started and completed.
  */
-function judgeStack(status, since, o = {}) {
+function judgeStack(status, before, o = {}) {
     if (!status.services.length)
-        return { kind: 'failed', why: 'the stack has no services after the deploy', rolledBack: false };
+        return { kind: 'failed', why: 'the stack has no services', rolledBack: false };
     const failed = [];
     const waiting = [];
     let swarmRolledBack = 0;
     let updated = 0;
     for (const s of status.services) {
-        if (o.rollingBack) {
-            const back = o.rollingBack.services.includes(s.name);
-            const state = back && updatedSince(s, o.rollingBack.since) ? s.update.state : back ? 'not started' : 'none';
-            if (state === 'rollback_paused' || state === 'paused')
-                failed.push(s);
-            else if (back && state !== 'rollback_completed')
-                waiting.push(s);
-            else if (s.running < s.desired)
-                waiting.push(s);
-            continue;
-        }
-        const mine = updatedSince(s, since);
+        const base = o.rollingBack?.before ?? before;
+        const mine = newUpdate(s, base);
         const state = mine ? s.update.state : 'none';
         if (mine)
             updated++;
+        if (o.rollingBack?.services.includes(s.name) && !mine) {
+            waiting.push(s); // the rollback has not started yet
+            continue;
+        }
         if (state === 'paused' || state === 'rollback_paused')
             failed.push(s);
-        else if (state === 'rollback_completed') {
+        else if (state === 'rollback_completed' && !o.rollingBack) {
             failed.push(s);
             swarmRolledBack++;
         }
         else if (state === 'updating' || state === 'rollback_started')
             waiting.push(s);
-        else if (s.running < s.desired)
+        else if (!settled(s))
             waiting.push(s);
     }
     if (failed.length) {
@@ -68909,6 +68930,20 @@ function judgeStack(status, since, o = {}) {
 }
 /** The KEY=VALUE lines of a release's stack.env: the env file (dotenv syntax, quotes removed), then the pinned image and the release's identity. */
 function stackEnv(userEnv, m, image) {
+    const vars = stackVars(userEnv);
+    const ours = { IMAGE: image, OPS_APP: m.app, OPS_ENVIRONMENT: m.environment, OPS_VERSION: m.version, OPS_RELEASE: m.id };
+    for (const [k, v] of Object.entries(ours))
+        if (v !== undefined)
+            vars.set(k, v);
+    return [...vars].map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+/**
+ * Names that would change the docker CLI that deploys the stack, or the shell that exports
+ * them (read-only in bash), rather than the stack: refused.
+ */
+const CLI_NAMES = /^(PATH|HOME|IFS|ENV|BASH_ENV|CDPATH|SHELL|PWD|OLDPWD|UID|EUID|PPID|OPTIND|SHELLOPTS|BASHOPTS|TMPDIR)$|^(DOCKER_|LD_|BASH_FUNC)/;
+/** The env file's variables (dotenv syntax, quotes removed), each checked to be carried line by line. */
+function stackVars(userEnv) {
     const vars = new Map();
     for (const [i, raw] of userEnv.replace(/\r\n/g, '\n').split('\n').entries()) {
         const line = raw.trim();
@@ -68927,18 +68962,25 @@ function stackEnv(userEnv, m, image) {
             value = value.replace(/\s+#.*$/, '');
         if (value.includes('\n'))
             throw new Error(`env-file line ${i + 1}: ${kv[1]} holds a newline, which a stack's variables cannot carry`);
+        if (CLI_NAMES.test(kv[1]))
+            throw new Error(`env-file line ${i + 1}: ${kv[1]} would change the docker CLI that deploys the stack (or the shell around it), not the stack: rename it in the env file and the stack file`);
         vars.set(kv[1], value);
     }
-    const ours = { IMAGE: image, OPS_APP: m.app, OPS_ENVIRONMENT: m.environment, OPS_VERSION: m.version, OPS_RELEASE: m.id };
-    for (const [k, v] of Object.entries(ours))
-        if (v !== undefined)
-            vars.set(k, v);
-    return [...vars].map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+    return vars;
 }
-/** The repository digest of `image` among `docker image inspect`'s RepoDigests lines. */
+/** An image's repository in full (`docker.io/library/` spelled out), without tag or digest. */
+function repositoryOf(ref) {
+    let repo = ref.split('@')[0].replace(/:[^/:]+$/, '');
+    const first = repo.split('/')[0];
+    const hasRegistry = repo.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+    if (!hasRegistry)
+        repo = `docker.io/${repo.includes('/') ? repo : `library/${repo}`}`;
+    return repo.replace(/^index\.docker\.io\//, 'docker.io/');
+}
+/** The repository digest of `image` among `docker image inspect`'s RepoDigests lines (the same repository, exactly). */
 function pickRepoDigest(image, lines) {
-    const repo = image.includes('@') ? image.split('@')[0] : image.replace(/:[^/:]+$/, '');
-    return (lines.find((l) => l.split('@')[0] === repo) ?? lines.find((l) => image.startsWith(l.split('@')[0])))?.trim();
+    const repo = repositoryOf(image);
+    return lines.map((l) => l.trim()).find((l) => l.includes('@') && repositoryOf(l) === repo);
 }
 /**
  * Stage a swarm release on the manager: its files, then (with an image) the image pulled
@@ -68980,31 +69022,36 @@ async function readStack(h, stack) {
         throw new Error(`host ${h.target.name}: reading the stack's services failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
     return parseStackStatus(r.stdout);
 }
-/** The manager's clock before each host's last `stack deploy` by this run (what its updates are told apart by). */
-const deployedSince = new WeakMap();
+/** Each host's stack as it was before this run's last `stack deploy` there (what its updates are told apart by). */
+const beforeDeploy = new WeakMap();
 /** The last stack status each host's wait saw (for the report). */
 const lastStatus = new WeakMap();
-class SwarmUpdateFailed extends Error {
-    rolledBack;
-    constructor(message, rolledBack) {
-        super(message);
-        this.rolledBack = rolledBack;
-    }
-}
 const swarm_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Poll the stack (every 2 s) until it converged twice in a row, an update failed, or the
- * timeout passed; progress goes to the log when it changes.
+ * timeout passed; progress goes to the log when it changes. A few failed reads in a row
+ * (a leader election) are waited out.
  */
-async function waitForStack(h, m, since, o = {}) {
+async function waitForStack(h, m, before, o = {}) {
     const timeoutMs = (m.swarm?.converge_timeout_s ?? 600) * 1000;
     const deadline = Date.now() + timeoutMs;
     let streak = 0;
     let said = '';
+    let readErrors = 0;
     for (;;) {
-        const status = await readStack(h, m.project);
+        let status;
+        try {
+            status = await readStack(h, m.project);
+            readErrors = 0;
+        }
+        catch (e) {
+            if (++readErrors >= 5 || Date.now() > deadline)
+                throw e;
+            await swarm_sleep(o.intervalMs ?? 2000);
+            continue;
+        }
         lastStatus.set(h, status);
-        const v = judgeStack(status, since, o);
+        const v = judgeStack(status, before, o);
         if (v.kind === 'failed')
             throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`, v.rolledBack);
         if (v.kind === 'converged' && ++streak >= 2)
@@ -69021,36 +69068,55 @@ async function waitForStack(h, m, since, o = {}) {
         await swarm_sleep(o.intervalMs ?? 2000);
     }
 }
+class SwarmUpdateFailed extends Error {
+    rolledBack;
+    constructor(message, 
+    /** Swarm itself returned every service this run updated. */
+    rolledBack) {
+        super(message);
+        this.rolledBack = rolledBack;
+    }
+}
 /** Deploy the release's stack and wait for it to converge; then point `current` at it. */
 async function activateSwarm(h, m) {
     const [deployStep, switchStep] = swarmActivation(h, m);
-    const since = (await readStack(h, m.project)).now;
-    deployedSince.set(h, since);
+    const before = await readStack(h, m.project);
+    beforeDeploy.set(h, before);
     await h.session.run(deployStep.command, { step: deployStep.step, stream: true });
-    await waitForStack(h, m, since);
+    await waitForStack(h, m, snapshot(before));
     await h.session.run(switchStep.command, { step: switchStep.step });
 }
 /**
- * Return a host whose deploy of `from` failed to `to`: the services this run updated go
- * back to their previous spec with `docker service rollback` (those Swarm already rolled
- * back are left alone), then the run waits for that and points `current` at `to`. Without
- * a record of this run's update (or when a service has no previous spec), `to`'s stack is
- * deployed again instead.
+ * Return a host whose deploy of `from` failed to `to`. When the stack has the services it
+ * had before the deploy and every service that changed is one whose update this run
+ * started, `docker service rollback` of those (the ones Swarm did not roll back itself) is
+ * exactly `to`: the run starts it, waits for it, and points `current` at `to`. Otherwise
+ * (services added or removed, a change Swarm applied without an update, no record of the
+ * deploy), `to`'s stack is deployed again.
  */
 async function rollbackSwarm(h, from, to) {
-    const since = deployedSince.get(h);
-    if (since !== undefined) {
-        const status = await readStack(h, from.project);
-        const mine = status.services.filter((s) => updatedSince(s, since) && !/^rollback_/.test(s.update.state)).map((s) => s.name);
-        const r = mine.length ? await h.session.exec(serviceRollbackCommand(mine), { step: 'service rollback' }) : { code: 0 };
-        if (r.code === 0) {
-            if (mine.length)
-                h.logger.info(`host ${h.target.name}: docker service rollback ${mine.join(' ')}`);
-            await waitForStack(h, to, since, { rollingBack: { since: status.now, services: mine } });
-            await h.session.run(switchCommand(h.layout.appDir, to.id), { step: 'switch' });
-            return 'service-rollback';
+    const base = beforeDeploy.get(h);
+    if (base) {
+        const now = await readStack(h, from.project);
+        const was = snapshot(base);
+        const sameServices = now.services.length === was.size && now.services.every((s) => was.has(s.name));
+        const changed = now.services.filter((s) => s.version !== was.get(s.name)?.version);
+        const updated = changed.filter((s) => newUpdate(s, was));
+        if (sameServices && updated.length === changed.length) {
+            const toRoll = updated.filter((s) => !/^rollback_/.test(s.update.state)).map((s) => s.name);
+            const r = toRoll.length ? await h.session.exec(serviceRollbackCommand(toRoll), { step: 'service rollback' }) : { code: 0 };
+            if (r.code === 0) {
+                if (toRoll.length)
+                    h.logger.info(`host ${h.target.name}: docker service rollback ${toRoll.join(' ')}`);
+                await waitForStack(h, to, was, { rollingBack: { before: snapshot(now), services: toRoll } });
+                await h.session.run(switchCommand(h.layout.appDir, to.id), { step: 'switch' });
+                return toRoll.length ? 'service-rollback' : 'swarm';
+            }
+            h.logger.warning(`host ${h.target.name}: docker service rollback failed; deploying ${to.id}'s stack again instead`);
         }
-        h.logger.warning(`host ${h.target.name}: docker service rollback failed; deploying ${to.id}'s stack again instead`);
+        else {
+            h.logger.info(`host ${h.target.name}: the stack's services changed beyond what docker service rollback returns; deploying ${to.id}'s stack again`);
+        }
     }
     await activateSwarm(h, to);
     return 'stack-deploy';
@@ -69067,7 +69133,9 @@ async function swarmDiagnostics(h, m, lines, timeoutMs) {
 async function stackProblems(h, m) {
     const status = await readStack(h, m.project);
     lastStatus.set(h, status);
-    const v = judgeStack(status, deployedSince.get(h) ?? status.now + 2);
+    const base = beforeDeploy.get(h);
+    // Without a deploy by this run (none to tell apart), only the replicas decide.
+    const v = judgeStack(status, base ? snapshot(base) : snapshot(status));
     return v.kind === 'converged' ? [] : [v.why];
 }
 
@@ -69313,6 +69381,18 @@ async function activate(h, m, run) {
     if (color)
         h.state.color = color;
 }
+/** How much longer than a plain switch activating `m` may take: a color's ready wait and drain, a stack's convergence. */
+function switchAllowanceMs(m) {
+    if (m.blue_green)
+        return (m.blue_green.ready_timeout_s + m.blue_green.drain_s) * 1000;
+    if (m.swarm)
+        return m.swarm.converge_timeout_s * 1000;
+    return 0;
+}
+/** The policy for a switch to `m` when the timeout was derived (not given): extended by the switch's own allowance. */
+function policyFor(p, m) {
+    return p.explicit || p.timeoutMs <= 0 ? p : { ...p, timeoutMs: p.timeoutMs + switchAllowanceMs(m) };
+}
 /**
  * Arm the host's watchdog for the switch from `previous` to `to`: unless confirmed within
  * the timeout, the host returns to `previous` through the same activation steps.
@@ -69360,7 +69440,7 @@ function confirmPolicy(o, problems, warn) {
             message: `must be longer than health-timeout (${Math.round(o.gateTimeoutMs / 1000)}s): the watchdog would return a host whose gate is still probing (leave it empty for health-timeout + 60s)`,
         });
     }
-    return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs };
+    return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs, explicit: o.confirmTimeoutMs !== undefined };
 }
 
 ;// CONCATENATED MODULE: ./src/deploy/diagnostics.ts
@@ -69808,6 +69888,19 @@ async function deploy(cfg, pool, targets, logger) {
                 : `it is not a Swarm manager (node state '${r.stdout.trim().split(' ')[0] || 'unknown'}'): run 'docker swarm init' there, or name a manager in hosts`;
             return untouched(manifest, timeline, targets, `${notManager.map(([h, r]) => `host ${h.target.name}: ${why(r)}`).join('\n')}\nNothing was changed.`, new Map(notManager.map(([h, r]) => [h.target.name, why(r)])));
         }
+        // A first deploy into a stack that already exists would take over (and --prune) another app's services.
+        const taken = [];
+        for (const h of hosts.filter((x) => !x.state.current)) {
+            const st = await readStack(h, manifest.project).catch(() => undefined);
+            if (st?.services.length) {
+                taken.push([
+                    h,
+                    `stack ${manifest.project} already exists on the swarm (${st.services.map((s) => s.name).join(', ')}) and this app directory has no release of it: it is another app's, or was deployed by hand. Remove it (docker stack rm ${manifest.project}) or pick another app/environment`,
+                ]);
+            }
+        }
+        if (taken.length)
+            return untouched(manifest, timeline, targets, `${taken.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(taken.map(([h, why]) => [h.target.name, why])));
         const other = hosts.filter((h) => {
             const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
             return cur && cur.strategy !== 'swarm';
@@ -70146,7 +70239,8 @@ async function backTo(cfg, h, from, to, reason, logger) {
         if (from.strategy === 'swarm' && target.strategy === 'swarm') {
             const how = await rollbackSwarm(h, from, target);
             h.state.current = to;
-            logger.info(`host ${h.target.name}: back on ${to} (${how === 'service-rollback' ? 'docker service rollback' : `${to}'s stack deployed again`})`);
+            const by = { swarm: 'Swarm had rolled the update back itself', 'service-rollback': 'docker service rollback', 'stack-deploy': `${to}'s stack deployed again` }[how];
+            logger.info(`host ${h.target.name}: back on ${to} (${by})`);
         }
         else
             await activate(h, target, cfg.run);
@@ -70412,7 +70506,10 @@ function prepareDeploy(v, problems, c, onLocked) {
         }
         if (compose) {
             try {
-                stackEnv(compose.env, { id: 'x', app: v.app, environment: v.environment, version: 'x' }, undefined);
+                // The values as the stack gets them (quotes and escapes removed) are masked too.
+                const vars = stackVars(compose.env);
+                for (const value of envFileSecrets([...vars].map(([k, val]) => `${k}=${val}`).join('\n')))
+                    c.mask(value);
             }
             catch (e) {
                 where('env-file', e.message.replace(/^env-file /, ''));

@@ -22,7 +22,17 @@ const envPrefix = (c: ComposeCall): string[] => (c.env && Object.keys(c.env).len
 /** `docker compose` / `docker-compose` with the release's project, files and `--env-file`. */
 export function composeArgs(c: ComposeCall): string[] {
   const bin = c.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-  return [...envPrefix(c), ...bin, '--project-name', c.project, '--project-directory', c.dir, ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]), '--env-file', path.posix.join(c.dir, '.env')];
+  return [
+    ...envPrefix(c),
+    ...bin,
+    '--project-name',
+    c.project,
+    '--project-directory',
+    c.dir,
+    ...c.files.flatMap((f) => ['-f', path.posix.join(c.dir, f)]),
+    '--env-file',
+    path.posix.join(c.dir, '.env'),
+  ];
 }
 
 export function pullCommand(c: ComposeCall, services: string[]): Command {

@@ -43,8 +43,8 @@ set -- docker stack deploy --with-registry-auth --prune --resolve-image always "
  * The stack's services and their update, each followed by its tasks that should be running,
  * as tab-separated lines (no environment, no labels: nothing secret):
  * `now\t<manager's epoch seconds>`
- * `svc\tname\tid\tmode\tdesired\trunning\tupdate state\tupdate started (epoch)\timage\tmessage`
- * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\terror`
+ * `svc\tname\tid\tmode\treplicas (as service ls shows them)\tspec version\tupdate state\tupdate started (RFC 3339)\timage\tmessage`
+ * `task\tservice name\ttask name\tnode\tdesired state\tcurrent state\timage\terror`
  */
 export function stackStatusCommand(stack: string): Command {
   return shScript(
@@ -53,12 +53,12 @@ printf 'now\t%s\n' "$(date +%s)"
 list=$(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.ID}}\t{{.Replicas}}')
 [ -n "$list" ] || exit 0
 printf '%s\n' "$list" | while IFS='\t' read -r id replicas; do
-  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else}}replicated{{end}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
+  line=$(docker service inspect --format '{{.Spec.Name}}\t{{.ID}}\t{{if .Spec.Mode.Global}}global{{else if .Spec.Mode.Replicated}}replicated{{else}}job{{end}}\t{{.Version.Index}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}{{end}}{{else}}\t{{end}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$id" < /dev/null | tr -d '\r\n')
   name=\${line%%\t*}; rest=\${line#*\t}
   sid=\${rest%%\t*}; rest=\${rest#*\t}
   mode=\${rest%%\t*}; rest=\${rest#*\t}
-  printf 'svc\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "\${replicas#*/}" "\${replicas%%/*}" "$rest"
-  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
+  printf 'svc\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sid" "$mode" "$replicas" "$rest"
+  docker service ps --no-trunc --filter desired-state=running --format '{{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Image}}\t{{.Error}}' "$id" < /dev/null | while IFS= read -r t; do
     printf 'task\t%s\t%s\n' "$name" "$t"
   done
 done`,

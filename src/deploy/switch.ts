@@ -32,6 +32,20 @@ export interface ConfirmPolicy {
   /** 0: no watchdog. */
   timeoutMs: number;
   lockWaitMs: number;
+  /** Set by the user (confirm-timeout): used as given, never extended. */
+  explicit?: boolean;
+}
+
+/** How much longer than a plain switch activating `m` may take: a color's ready wait and drain, a stack's convergence. */
+export function switchAllowanceMs(m: ReleaseManifest): number {
+  if (m.blue_green) return (m.blue_green.ready_timeout_s + m.blue_green.drain_s) * 1000;
+  if (m.swarm) return m.swarm.converge_timeout_s * 1000;
+  return 0;
+}
+
+/** The policy for a switch to `m` when the timeout was derived (not given): extended by the switch's own allowance. */
+export function policyFor(p: ConfirmPolicy, m: ReleaseManifest): ConfirmPolicy {
+  return p.explicit || p.timeoutMs <= 0 ? p : { ...p, timeoutMs: p.timeoutMs + switchAllowanceMs(m) };
 }
 
 /**
@@ -92,5 +106,5 @@ export function confirmPolicy(
       message: `must be longer than health-timeout (${Math.round(o.gateTimeoutMs / 1000)}s): the watchdog would return a host whose gate is still probing (leave it empty for health-timeout + 60s)`,
     });
   }
-  return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs };
+  return { timeoutMs: o.autoRollback ? timeoutMs : 0, lockWaitMs: o.lockTimeoutMs, explicit: o.confirmTimeoutMs !== undefined };
 }

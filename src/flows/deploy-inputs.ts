@@ -12,7 +12,7 @@ import type { Caller } from './caller.js';
 import type { DeployConfig } from './deploy.js';
 import { runMigration } from '../deploy/migration.js';
 import { confirmPolicy } from '../deploy/switch.js';
-import { stackEnv } from '../deploy/swarm.js';
+import { stackVars } from '../deploy/swarm.js';
 
 export interface PreparedDeploy {
   cfg: DeployConfig;
@@ -86,7 +86,9 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
     }
     if (compose) {
       try {
-        stackEnv(compose.env, { id: 'x', app: v.app, environment: v.environment, version: 'x' } as Parameters<typeof stackEnv>[1], undefined);
+        // The values as the stack gets them (quotes and escapes removed) are masked too.
+        const vars = stackVars(compose.env);
+        for (const value of envFileSecrets([...vars].map(([k, val]) => `${k}=${val}`).join('\n'))) c.mask(value);
       } catch (e) {
         where('env-file', (e as Error).message.replace(/^env-file /, ''));
       }

@@ -22,7 +22,7 @@ import { Timeline } from '../host/timeline.js';
 import { formatDuration } from '../text.js';
 import { containerProblems, readContainers, stageCompose, type ComposeSource } from '../deploy/compose.js';
 import { stageFiles, type FilesSource } from '../deploy/files.js';
-import { lastStatus, rollbackSwarm, stackProblems, stageSwarm } from '../deploy/swarm.js';
+import { lastStatus, readStack, rollbackSwarm, stackProblems, stageSwarm } from '../deploy/swarm.js';
 import { swarmRoleCommand } from '../commands/index.js';
 import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
@@ -204,6 +204,25 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
         new Map(notManager.map(([h, r]) => [h.target.name, why(r)])),
       );
     }
+    // A first deploy into a stack that already exists would take over (and --prune) another app's services.
+    const taken: [HostCtx, string][] = [];
+    for (const h of hosts.filter((x) => !x.state.current)) {
+      const st = await readStack(h, manifest.project!).catch(() => undefined);
+      if (st?.services.length) {
+        taken.push([
+          h,
+          `stack ${manifest.project} already exists on the swarm (${st.services.map((s) => s.name).join(', ')}) and this app directory has no release of it: it is another app's, or was deployed by hand. Remove it (docker stack rm ${manifest.project}) or pick another app/environment`,
+        ]);
+      }
+    }
+    if (taken.length)
+      return untouched(
+        manifest,
+        timeline,
+        targets,
+        `${taken.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`,
+        new Map(taken.map(([h, why]) => [h.target.name, why])),
+      );
     const other = hosts.filter((h) => {
       const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
       return cur && cur.strategy !== 'swarm';
@@ -589,7 +608,8 @@ async function backTo(cfg: DeployConfig, h: HostCtx, from: ReleaseManifest, to: 
     if (from.strategy === 'swarm' && target.strategy === 'swarm') {
       const how = await rollbackSwarm(h, from, target);
       h.state.current = to;
-      logger.info(`host ${h.target.name}: back on ${to} (${how === 'service-rollback' ? 'docker service rollback' : `${to}'s stack deployed again`})`);
+      const by = { swarm: 'Swarm had rolled the update back itself', 'service-rollback': 'docker service rollback', 'stack-deploy': `${to}'s stack deployed again` }[how];
+      logger.info(`host ${h.target.name}: back on ${to} (${by})`);
     } else await activate(h, target, cfg.run);
   });
   await record(h, { type: 'rollback', release: to, from: from.id, reason, actor: cfg.run.actor, run_url: cfg.run.runUrl, version: target.version });

@@ -15,7 +15,7 @@ import type { HostState } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import type { HeldLocks, LockSite } from '../host/lock.js';
 import { gateHost, type Gate } from './deploy.js';
-import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
+import { activate, armSwitch, policyFor, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
 import { formatDuration } from '../text.js';
 import type { HostOutcome, RunInfo } from '../deploy/context.js';
@@ -131,7 +131,8 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
         const leftManifest = left ? h.state.manifests.get(left) : undefined;
         // The host's watchdog: if this run dies before the switch is proven, the host
         // returns to what it served before this rollback.
-        const watchdog: Watchdog | undefined = cfg.confirm.timeoutMs > 0 && leftManifest ? await step(h, 'arm watchdog', () => armSwitch(h, m, leftManifest, run, cfg.confirm, lock.owner)) : undefined;
+        const watchdog: Watchdog | undefined =
+          cfg.confirm.timeoutMs > 0 && leftManifest ? await step(h, 'arm watchdog', () => armSwitch(h, m, leftManifest, run, policyFor(cfg.confirm, m), lock.owner)) : undefined;
         const confirm = async (what: 'confirmed' | 'kept') => {
           if (watchdog && (await watchdog.decide(what)) === 'reverting') {
             throw new Error(

@@ -123,6 +123,7 @@ describe('deploy strategy: swarm (a three-node Swarm)', () => {
     expect(r.outputs['rolled-back']).toBe('true');
     expect(r.errors.join('\n')).toMatch(/Swarm rolled back the update/);
     expect(r.log).toMatch(/docker stack ps/);
+    expect(r.log).toContain('Swarm had rolled the update back itself');
     expect(await currentOf(pool, manager, APP_DIR)).toBe(before);
     expect(await servedOnNodes()).toEqual(['2.0.0', '2.0.0', '']);
     const spec = (await mustDocker(engines[0]!, ['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'shop-production_app'])).trim();
@@ -162,6 +163,12 @@ describe('deploy strategy: swarm (a three-node Swarm)', () => {
     for (const input of ['services', 'zero-downtime', 'migrate-mode', 'env-file']) expect(text).toContain(input);
     const two = await deploy('2.0.0', '2.0.1', { hosts: sb.hostsInput(sb.hosts.slice(0, 2)), 'known-hosts': sb.knownHosts() });
     expect(two.errors.join('\n')).toMatch(/one Swarm manager/);
+    const cli = await deploy('2.0.0', '2.0.1', { 'env-file': 'DOCKER_HOST=tcp://elsewhere:2375\n' });
+    expect(cli.errors.join('\n')).toMatch(/env-file.*DOCKER_HOST would change the docker CLI/s);
+    // Another app directory whose stack name is taken: not adopted (--prune would remove its services).
+    const taken = await deploy('2.0.0', '2.0.1', { 'app-dir': '~/apps/shop-copy' });
+    expect(taken.exitCode).toBe(1);
+    expect(taken.errors.join('\n')).toMatch(/stack shop-production already exists on the swarm .*Nothing was changed/s);
     const worker = await deploy('2.0.0', '2.0.1', { ...sb.sshInputs([sb.hosts[1]!]) });
     expect(worker.exitCode).toBe(1);
     expect(worker.errors.join('\n')).toMatch(/is not a Swarm manager/);
