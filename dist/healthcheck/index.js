@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 2218:
+/***/ 9837:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -5147,7 +5147,7 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(2218);
+const { Ber } = __nccwpck_require__(9837);
 const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
 
 const { CIPHER_INFO } = __nccwpck_require__(2888);
@@ -15275,7 +15275,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(2218);
+const { Ber } = __nccwpck_require__(9837);
 
 const {
   COMPAT,
@@ -17196,7 +17196,7 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(2218);
+const { Ber } = __nccwpck_require__(9837);
 const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
 
 const { CIPHER_INFO } = __nccwpck_require__(2888);
@@ -18792,7 +18792,7 @@ exports.validateNumber = function validateNumber(value, name) {
 
 
 
-const Ber = (__nccwpck_require__(2218).Ber);
+const Ber = (__nccwpck_require__(9837).Ber);
 
 let DISCONNECT_REASON;
 
@@ -60838,8 +60838,6 @@ const g = globalThis;
 g.__filename ??= (0,external_node_url_.fileURLToPath)(import.meta.url);
 g.__dirname ??= external_node_path_default().dirname(g.__filename);
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -64111,6 +64109,8 @@ async function runAction(main, post) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/fleet/targets.ts
@@ -68035,6 +68035,100 @@ function hostChecksSummary(r) {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/flows/healthcheck.ts
+/**
+ * The healthcheck action's flow: its inputs checked into a config (every problem at once),
+ * then the URL gate and the host checks run side by side; the result carries the outputs,
+ * the report and the failure, for the entry point to set, write and throw.
+ */
+
+
+
+
+
+
+
+
+
+
+function prepareHealthcheck(v, problems, c) {
+    const spec = healthSpec(v, '', problems);
+    const checks = v['host-checks'] ?? [];
+    maskHealthSecrets(spec, c.mask);
+    const tlsWarning = insecureTlsWarning(spec, '');
+    if (tlsWarning)
+        c.logger.warning(tlsWarning);
+    if (!spec.urls?.length && !checks.length && !problems.some((p) => p.input === 'url' || p.input === 'host-checks')) {
+        problems.push({ input: 'url', message: 'is required but was not set: give the URLs to gate, or host-checks to run on the hosts' });
+    }
+    if (checks.some((x) => x.kind === 'containers') && !v.app && !v['app-dir']) {
+        problems.push({ input: 'host-checks', message: "'containers' checks the app's current release: set 'app' (and 'environment'), or 'app-dir'" });
+    }
+    const ssh = spec.viaSsh || checks.length > 0 ? resolveSshInto(v, problems, { workspace: c.workspace, logger: c.logger }) : undefined;
+    if (problems.length)
+        return undefined;
+    if (!spec.viaSsh && spec.urls.length && (v.hosts || v.inventory)) {
+        c.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
+    }
+    return {
+        spec,
+        checks,
+        ssh,
+        appDir: v['app-dir'] || (v.app ? `~/apps/${v.app}-${v.environment}` : undefined),
+        reportPath: v['report-path'] ? external_node_path_default().resolve(c.workspace, v['report-path']) : undefined,
+    };
+}
+async function healthcheck(cfg, c) {
+    const { spec, checks, ssh } = cfg;
+    const pool = ssh ? new SshPool(ssh.options) : undefined;
+    let result;
+    let hostResult;
+    try {
+        [result, hostResult] = await Promise.all([
+            spec.urls.length ? checkHealth(spec, { logger: c.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel }) : undefined,
+            checks.length ? runHostChecks(checks, { pool: pool, targets: ssh.targets, maxParallel: ssh.maxParallel, logger: c.logger, appDir: cfg.appDir }) : undefined,
+        ]);
+    }
+    finally {
+        await pool?.closeAll();
+    }
+    const healthy = (result?.healthy ?? true) && (hostResult?.healthy ?? true);
+    const outputs = {
+        healthy,
+        attempts: result?.attempts ?? 0,
+        'elapsed-ms': result?.elapsedMs ?? 0,
+        'p50-ms': result?.p50 ?? '',
+        'p95-ms': result?.p95 ?? '',
+        status: result?.status ?? '',
+        'cert-days-left': result?.certDaysLeft ?? '',
+        'last-error': result?.lastError ?? hostResult?.failures[0] ?? '',
+        'host-checks': hostResult ? c.logger.secrets.redact(JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts })) : '',
+    };
+    const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
+    if (cfg.reportPath) {
+        // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(external_node_path_default().dirname(cfg.reportPath), { recursive: true });
+            (0,external_node_fs_namespaceObject.writeFileSync)(cfg.reportPath, `${c.logger.secrets.redact(report)}\n`);
+            outputs['report-path'] = cfg.reportPath;
+        }
+        catch (e) {
+            c.logger.warning(`report-path: could not write ${cfg.reportPath} (${errorMessage(e)}); the report is in the job summary`);
+        }
+    }
+    const parts = [
+        ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),
+        ...(hostResult && !hostResult.healthy ? [`host checks failed:\n${hostResult.failures.join('\n')}`] : []),
+    ];
+    const said = [
+        result ? `${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms` : '',
+        hostResult ? `${checks.length} host check(s) on ${hostResult.hosts.length} host(s)${hostResult.warnings.length ? `, ${hostResult.warnings.length} warning(s)` : ''}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
+    return { healthy, outputs, report, error: healthy ? undefined : parts.join('\n'), said };
+}
+
 ;// CONCATENATED MODULE: ./src/inputs/common.ts
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -68164,91 +68258,17 @@ const healthcheck_schema = {
 
 
 
-
-
-
-
-
-
-
-
-
 runAction(async (ctx) => {
     const { values, problems } = schema_collectInputs(healthcheck_schema, ctx.inputs);
-    const spec = healthSpec(values, '', problems);
-    const checks = values['host-checks'] ?? [];
-    maskHealthSecrets(spec, ctx.inputs.mask);
-    const tlsWarning = insecureTlsWarning(spec, '');
-    if (tlsWarning)
-        ctx.logger.warning(tlsWarning);
-    if (!spec.urls?.length && !checks.length && !problems.some((p) => p.input === 'url' || p.input === 'host-checks')) {
-        problems.push({ input: 'url', message: 'is required but was not set: give the URLs to gate, or host-checks to run on the hosts' });
-    }
-    if (checks.some((c) => c.kind === 'containers') && !values.app && !values['app-dir']) {
-        problems.push({ input: 'host-checks', message: "'containers' checks the app's current release: set 'app' (and 'environment'), or 'app-dir'" });
-    }
-    const needSsh = spec.viaSsh || checks.length > 0;
-    const ssh = needSsh ? resolveSshInto(values, problems, { workspace: ctx.run.workspace, logger: ctx.logger }) : undefined;
-    if (problems.length)
+    const cfg = prepareHealthcheck(values, problems, { ...ctx.run, logger: ctx.logger, mask: ctx.inputs.mask });
+    if (!cfg)
         throw new schema_InputError(problems);
-    if (!spec.viaSsh && spec.urls.length && (values.hosts || values.inventory)) {
-        ctx.logger.warning("'hosts'/'inventory' are set but 'via-ssh' is false: the URLs are checked from the runner, not from the hosts");
-    }
-    const pool = ssh ? new SshPool(ssh.options) : undefined;
-    let result;
-    let hostResult;
-    try {
-        [result, hostResult] = await Promise.all([
-            spec.urls.length ? checkHealth(spec, { logger: ctx.logger, pool, targets: ssh?.targets, maxParallel: ssh?.maxParallel }) : undefined,
-            checks.length
-                ? runHostChecks(checks, {
-                    pool: pool,
-                    targets: ssh.targets,
-                    maxParallel: ssh.maxParallel,
-                    logger: ctx.logger,
-                    appDir: values['app-dir'] || (values.app ? `~/apps/${values.app}-${values.environment}` : undefined),
-                })
-                : undefined,
-        ]);
-    }
-    finally {
-        await pool?.closeAll();
-    }
-    const healthy = (result?.healthy ?? true) && (hostResult?.healthy ?? true);
-    ctx.setOutput('healthy', healthy);
-    ctx.setOutput('attempts', result?.attempts ?? 0);
-    ctx.setOutput('elapsed-ms', result?.elapsedMs ?? 0);
-    ctx.setOutput('p50-ms', result?.p50 ?? '');
-    ctx.setOutput('p95-ms', result?.p95 ?? '');
-    ctx.setOutput('status', result?.status ?? '');
-    ctx.setOutput('cert-days-left', result?.certDaysLeft ?? '');
-    ctx.setOutput('last-error', result?.lastError ?? hostResult?.failures[0] ?? '');
-    ctx.setOutput('host-checks', hostResult ? JSON.stringify({ healthy: hostResult.healthy, hosts: hostResult.hosts }) : '');
-    const report = [result ? healthSummary(result) : '', hostResult ? hostChecksSummary(hostResult) : ''].filter(Boolean).join('\n');
-    await ctx.summary(report);
-    if (values['report-path']) {
-        // The same markdown as the summary, for a later step (the monitor workflow's incident issue).
-        const reportPath = external_node_path_default().resolve(ctx.run.workspace, values['report-path']);
-        try {
-            (0,external_node_fs_namespaceObject.mkdirSync)(external_node_path_default().dirname(reportPath), { recursive: true });
-            (0,external_node_fs_namespaceObject.writeFileSync)(reportPath, `${ctx.logger.secrets.redact(report)}\n`);
-            ctx.setOutput('report-path', reportPath);
-        }
-        catch (e) {
-            ctx.logger.warning(`report-path: could not write ${reportPath} (${errorMessage(e)}); the report is in the job summary`);
-        }
-    }
-    if (!healthy) {
-        const parts = [
-            ...(result && !result.healthy ? [`health gate failed:\n${result.failures.join('\n')}`] : []),
-            ...(hostResult && !hostResult.healthy ? [`host checks failed:\n${hostResult.failures.join('\n')}`] : []),
-        ];
-        throw new Error(parts.join('\n'));
-    }
-    const said = [
-        result ? `${result.gates.length} check(s), ${result.attempts} request(s), p95 ${result.p95 ?? '-'}ms` : '',
-        hostResult ? `${checks.length} host check(s) on ${hostResult.hosts.length} host(s)${hostResult.warnings.length ? `, ${hostResult.warnings.length} warning(s)` : ''}` : '',
-    ].filter(Boolean);
-    ctx.logger.info(`healthy: ${said.join('; ')}`);
+    const r = await healthcheck(cfg, { logger: ctx.logger });
+    for (const [k, v] of Object.entries(r.outputs))
+        ctx.setOutput(k, v);
+    await ctx.summary(r.report);
+    if (r.error)
+        throw new Error(r.error);
+    ctx.logger.info(`healthy: ${r.said}`);
 });
 
