@@ -1,4 +1,5 @@
-// `npm run demo`: install what is missing, then run the demo against a local sandbox fleet.
+// `npm run demo [-- --hosts=N] [--report=PATH]`: install what is missing, then run the demo
+// (demo/index.ts) against a local sandbox fleet.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ const run = (cmd, args) => {
 };
 if (!existsSync(path.join(root, 'node_modules', '.bin', 'tsx'))) run('npm', ['ci', '--no-audit', '--no-fund']);
 if (!existsSync(path.join(root, 'dist'))) run('npm', ['run', 'build']);
-if (process.getuid?.() !== 0) {
+const help = process.argv.slice(2).some((a) => a === '--help' || a === '-h');
+if (!help && process.getuid?.() !== 0) {
   console.error('npm run demo starts a sandbox fleet (sshd, users, Docker engines) and must run as root.');
   process.exit(1);
 }
