@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './runner.js';
 import { InputError, type InputSource } from '../inputs/schema.js';
 import { Secrets, errorMessage, type Logger } from '../log.js';
 
@@ -40,7 +40,7 @@ function runContext(): RunContext {
   };
 }
 
-/** A Logger on @actions/core; every line is redacted and every secret registered with the runner. */
+/** A Logger on the runner's commands; every line is redacted and every secret registered with the runner. */
 class CoreLogger implements Logger {
   readonly secrets = new Secrets();
   private r = (m: string) => this.secrets.redact(m);
@@ -73,10 +73,7 @@ function context(logger: CoreLogger): ActionContext {
       mask: (v) => logger.mask(v),
     },
     setOutput: (name, value) => core.setOutput(name, logger.secrets.redact(String(value))),
-    summary: async (md) => {
-      if (!process.env.GITHUB_STEP_SUMMARY) return;
-      await core.summary.addRaw(logger.secrets.redact(md), true).write();
-    },
+    summary: async (md) => core.appendSummary(logger.secrets.redact(md)),
     saveState: (name, value) => core.saveState(name, value),
     getState: (name) => core.getState(name),
   };

@@ -7,9 +7,9 @@ import type { SshPool } from '../host/pool.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../health/spec.js';
 import { AGE_IDENTITY, AGE_RECIPIENT, zstdAvailable, type Decryption, type Encryption } from '../backup/pipeline.js';
 import type { SourceSpec } from '../backup/sources.js';
-import type { Storage } from '../storage/index.js';
+import { lazyStorage, s3Url, type Storage } from '../storage/index.js';
 import { fileStorage } from '../storage/file.js';
-import { s3Storage } from '../storage/s3.js';
+import type { S3Options } from '../storage/s3.js';
 import { sftpStorage } from '../storage/sftp.js';
 import type { sourceSchema, storageSchema, StorageUrl } from '../schemas/backup-common.js';
 import type { schema as backupSchema } from '../schemas/backup.js';
@@ -79,7 +79,7 @@ export async function openStorage(v: StorageValues, ssh: SshSetup, pool: SshPool
   }
   const id = v['s3-access-key-id'] || process.env.AWS_ACCESS_KEY_ID;
   const key = v['s3-secret-access-key'] || process.env.AWS_SECRET_ACCESS_KEY;
-  return s3Storage({
+  const o: S3Options = {
     bucket: s.bucket,
     prefix: s.prefix,
     endpoint: v['s3-endpoint'] || process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined,
@@ -87,7 +87,9 @@ export async function openStorage(v: StorageValues, ssh: SshSetup, pool: SshPool
     forcePathStyle: v['s3-force-path-style'],
     checksum: v['s3-checksum'],
     credentials: id && key ? { accessKeyId: id, secretAccessKey: key, sessionToken: v['s3-session-token'] || process.env.AWS_SESSION_TOKEN || undefined } : undefined,
-  });
+  };
+  // The AWS SDK is loaded only when the storage is used.
+  return lazyStorage(s3Url(o), async () => (await import('../storage/s3.js')).s3Storage(o));
 }
 
 function oneHost(ssh: SshSetup | undefined, problems: Problem[]): void {

@@ -3,7 +3,6 @@
  * success or failure) carrying the run's log URL and the environment URL. Never fails a
  * deploy: problems with the API are warnings.
  */
-import * as github from '@actions/github';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../log.js';
 
@@ -31,6 +30,9 @@ export async function startDeployment(o: {
   const r = (t: string) => o.logger.secrets.redact(t);
   const hint = (e: unknown) => ((e as { status?: number }).status === 403 ? " (the token needs 'deployments: write': add it to the job's permissions)" : '');
   try {
+    // Loaded only when a deployment is recorded: the GitHub client and its HTTP stack are the
+    // largest part of the bundle, and most steps never need them.
+    const github = await import('@actions/github');
     const octokit = github.getOctokit(o.token, { baseUrl: process.env.GITHUB_API_URL || 'https://api.github.com' });
     const created = await octokit.rest.repos.createDeployment({
       owner,

@@ -32,9 +32,34 @@ export function joinKey(...parts: string[]): string {
   return segments.join('/');
 }
 
+/** `s3://bucket/prefix`, as messages and manifests name an S3 storage. */
+export const s3Url = (o: { bucket: string; prefix?: string }) => `s3://${o.bucket}${o.prefix ? `/${joinKey(o.prefix)}` : ''}`;
+
 /** A whole small object (a manifest) as text. */
 export async function readText(s: Storage, key: string): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of await s.get(key)) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A storage whose implementation is loaded on first use (`url` known at once): a heavy
+ * client (the AWS SDK) costs nothing to the steps that never touch it.
+ */
+export function lazyStorage(url: string, load: () => Promise<Storage>): Storage {
+  let s: Promise<Storage> | undefined;
+  const get = () => {
+    s ??= load();
+    return s;
+  };
+  return {
+    url,
+    put: async (key, body) => (await get()).put(key, body),
+    get: async (key) => (await get()).get(key),
+    list: async (prefix) => (await get()).list(prefix),
+    remove: async (keys) => (await get()).remove(keys),
+    close: async () => {
+      if (s) await (await s).close();
+    },
+  };
 }

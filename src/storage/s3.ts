@@ -21,7 +21,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { joinKey, type Storage, type StoredObject } from './index.js';
+import { joinKey, s3Url, type Storage, type StoredObject } from './index.js';
 
 export interface S3Options {
   bucket: string;
@@ -80,7 +80,7 @@ export function s3Storage(o: S3Options): Storage {
   const rel = (key: string) => (o.prefix ? key.slice(joinKey(o.prefix).length + 1) : key);
   const Bucket = o.bucket;
   return {
-    url: `s3://${o.bucket}${o.prefix ? `/${joinKey(o.prefix)}` : ''}`,
+    url: s3Url(o),
     async put(key, body) {
       const Key = full(key);
       const it = parts(body);
