@@ -104,7 +104,7 @@ try {
   writeResults(
     'startup',
     { node: NODE, runs: RUNS, baselineMs: baseline, baselineRssKb: baseRss, rows },
-    `## startup\n\nEach bundle under Node 24 from process start to exit on an input it refuses (no inputs: the whole bundle loads, its inputs are parsed, it fails before any network), ${RUNS} runs interleaved with \`node -e 0\` (median ${base.toFixed(0)} ms${baseRss.length ? `, ${Math.round(median(baseRss) / 1024)} MB` : ''}). Target: ≤ 3×. Sizes are the committed `index.js` files (parts loaded only when used, such as the GitHub client and the AWS SDK, are separate chunk files next to them); the largest parts are esbuild's attribution of the whole entry point, lazily loaded parts included.\n\n${table}`,
+    `## startup\n\nEach bundle under Node 24 from process start to exit on an input it refuses (no inputs: the whole bundle loads, its inputs are parsed, it fails before any network), ${RUNS} runs interleaved with \`node -e 0\` (median ${base.toFixed(0)} ms${baseRss.length ? `, ${Math.round(median(baseRss) / 1024)} MB` : ''}). Target: ≤ 3×. Sizes are the committed \`index.js\` files (parts loaded only when used, such as the GitHub client and the AWS SDK, are separate chunk files next to them); the largest parts are esbuild's attribution of the whole entry point, lazily loaded parts included.\n\n${table}`,
   );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
