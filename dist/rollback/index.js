@@ -36809,7 +36809,7 @@ async function waitForStack(h, m, before, o = {}) {
         swarm_lastStatus.set(h, status);
         const v = judgeStack(status, before, o);
         if (v.kind === 'failed')
-            throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`, v.rolledBack);
+            throw new Error(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`);
         if (v.kind === 'converged' && ++streak >= 2)
             return status;
         if (v.kind === 'waiting') {
@@ -36819,18 +36819,9 @@ async function waitForStack(h, m, before, o = {}) {
             said = v.why;
         }
         if (Date.now() > deadline) {
-            throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id} within ${text_formatDuration(timeoutMs)} (converge-timeout): ${v.kind === 'waiting' ? v.why : 'still settling'}`, false);
+            throw new Error(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id} within ${text_formatDuration(timeoutMs)} (converge-timeout): ${v.kind === 'waiting' ? v.why : 'still settling'}`);
         }
         await swarm_sleep(o.intervalMs ?? 2000);
-    }
-}
-class SwarmUpdateFailed extends Error {
-    rolledBack;
-    constructor(message, 
-    /** Swarm itself returned every service this run updated. */
-    rolledBack) {
-        super(message);
-        this.rolledBack = rolledBack;
     }
 }
 /** Deploy the release's stack and wait for it to converge; then point `current` at it. */

@@ -290,7 +290,7 @@ export async function waitForStack(
     }
     lastStatus.set(h, status);
     const v = judgeStack(status, before, o);
-    if (v.kind === 'failed') throw new SwarmUpdateFailed(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`, v.rolledBack);
+    if (v.kind === 'failed') throw new Error(`host ${h.target.name}: stack ${m.project} did not converge on ${m.id}: ${v.why}`);
     if (v.kind === 'converged' && ++streak >= 2) return status;
     if (v.kind === 'waiting') {
       streak = 0;
@@ -298,22 +298,11 @@ export async function waitForStack(
       said = v.why;
     }
     if (Date.now() > deadline) {
-      throw new SwarmUpdateFailed(
+      throw new Error(
         `host ${h.target.name}: stack ${m.project} did not converge on ${m.id} within ${formatDuration(timeoutMs)} (converge-timeout): ${v.kind === 'waiting' ? v.why : 'still settling'}`,
-        false,
       );
     }
     await sleep(o.intervalMs ?? 2000);
-  }
-}
-
-export class SwarmUpdateFailed extends Error {
-  constructor(
-    message: string,
-    /** Swarm itself returned every service this run updated. */
-    readonly rolledBack: boolean,
-  ) {
-    super(message);
   }
 }
 
