@@ -5,6 +5,7 @@ import { parsePrivateKey } from '../../src/host/keys.js';
 import { silentLogger } from '../../src/log.js';
 import { parseHistory, type HistoryEvent } from '../../src/host/history.js';
 import type { Target } from '../../src/host/target.js';
+import { sleep } from '../../sandbox/procs.js';
 
 export const targetOf = (h: SandboxHost): Target => ({ name: h.spec, host: h.address, port: h.port, user: h.user });
 
@@ -42,4 +43,13 @@ export async function historyOf(pool: SshPool, h: SandboxHost, appDir: string): 
 
 export async function currentOf(pool: SshPool, h: SandboxHost, appDir: string): Promise<string> {
   return (await onHost(pool, h, 'readlink "$HOME/$1/current" || true', appDir)).trim().split('/').pop() ?? '';
+}
+
+/** Poll `cond` every 250 ms until it holds, or fail after `ms` naming what was awaited. */
+export async function waitFor(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
 }

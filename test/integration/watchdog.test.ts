@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
 import { runAction, ROOT } from '../harness.js';
-import { currentOf, historyOf, inspector, onHost, servedVersion } from './helpers.js';
+import { currentOf, historyOf, inspector, onHost, servedVersion, waitFor } from './helpers.js';
 import type { SshPool } from '../../src/host/pool.js';
 import { sleep } from '../../sandbox/procs.js';
 
@@ -28,14 +28,6 @@ afterAll(async () => {
   await pool?.closeAll();
   await sb?.stop();
 });
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 type Run = ReturnType<typeof runAction>;
 

@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxHost } from '../../sandbox/index.js';
-import { sleep, waitForPort } from '../../sandbox/procs.js';
+import { waitForPort } from '../../sandbox/procs.js';
 import { bothLoads as bothLoadsOn, startNginx, type Nginx } from '../../sandbox/proxy.js';
 import type { SshPool } from '../../src/host/pool.js';
 import { ROOT, runAction } from '../harness.js';
-import { currentOf, historyOf, inspector, onHost } from './helpers.js';
+import { currentOf, historyOf, inspector, onHost, waitFor } from './helpers.js';
 
 let sb: Sandbox;
 let pool: SshPool;
@@ -37,8 +37,9 @@ afterAll(async () => {
   await sb?.stop();
 });
 
-function deploy(image: string, version: string, extra: Record<string, string> = {}) {
+function deploy(image: string, version: string, extra: Record<string, string> = {}, onSpawn?: (pid: number) => void) {
   return runAction('deploy', {
+    onSpawn,
     inputs: {
       app: 'shop',
       ...sb.sshInputs(),
@@ -63,14 +64,6 @@ function deploy(image: string, version: string, extra: Record<string, string> = 
 }
 
 const bothLoads = <T>(fn: () => Promise<T>) => bothLoadsOn(h, `http://127.0.0.1:${PROXY_PORT}`, fn);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 const served = async () => (await onHost(pool, h, `wget -qO- -T 2 http://127.0.0.1:${PROXY_PORT}/health 2>/dev/null || true`)).trim();
 
@@ -129,34 +122,11 @@ describe('zero-downtime (blue-green behind nginx)', () => {
     const seen = (await historyOf(pool, h, APP_DIR)).length;
     let pid = 0;
     const [, fast, slow] = await bothLoads(async () => {
-      const run = runAction('deploy', {
-        onSpawn: (p) => (pid = p),
-        inputs: {
-          app: 'shop',
-          ...sb.sshInputs(),
-          'compose-file': path.join('test', 'fixtures', 'compose-bg', 'docker-compose.yml'),
-          image: `${sb.images!.repo}:2.0.0`,
-          version: '5.0.0',
-          'zero-downtime': 'true',
-          'proxy-port': `127.0.0.1:${PROXY_PORT}`,
-          'app-port': '8091',
-          'proxy-config': site,
-          'proxy-test-command': nginx.testCommand,
-          'proxy-reload-command': nginx.reloadCommand,
-          'drain-timeout': '5s',
-          'health-url': `http://127.0.0.1:${PROXY_PORT}/health`,
-          'health-interval': '250ms',
-          'health-stable-for': '20s',
-          'health-timeout': '6s',
-          'confirm-timeout': '25s',
-          'github-deployment': 'false',
-        },
-        workspace: ROOT,
-      });
+      const run = deploy('2.0.0', '5.0.0', { 'drain-timeout': '5s', 'health-stable-for': '20s', 'confirm-timeout': '25s' }, (p) => (pid = p));
       await waitFor('the switch to 5.0.0', async () => (await historyOf(pool, h, APP_DIR)).slice(seen).some((e) => e.version === '5.0.0' && e.type === 'switched'));
       expect((await onHost(pool, h, 'cat "$HOME/$1/color"', APP_DIR)).trim()).toBe('green');
       process.kill(pid, 'SIGKILL');
-      expect((await run).main.signal).toBe('SIGKILL');
+      expect((await run).signal).toBe('SIGKILL');
       await waitFor('the watchdog to put blue back', async () => (await currentOf(pool, h, APP_DIR)) === before && readFileSync(site, 'utf8').includes('server 127.0.0.1:8091 '), 90_000);
     });
     expect((await onHost(pool, h, 'cat "$HOME/$1/color"', APP_DIR)).trim()).toBe('blue');
