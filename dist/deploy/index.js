@@ -36719,7 +36719,7 @@ async function readContainers(h, m) {
 /**
  * What is wrong with the release's containers: not running (a one-shot service that
  * exited 0 without a restart policy is fine), restarting, unhealthy, or restarted between
- * `before` and `after`.
+ * `before` and `after` (its count grew, or it was not running before and is now).
  */
 function containerProblems(m, before, after) {
     if (!after.length)
@@ -36734,8 +36734,10 @@ function containerProblems(m, before, after) {
             problems.push(`${c.name} (${c.service}) is ${c.status}${c.status === 'exited' ? ` with code ${c.exitCode}` : ''}`);
         else if (c.health === 'unhealthy')
             problems.push(`${c.name} (${c.service}) reports its Docker healthcheck unhealthy`);
-        else if (was && c.restarts > was.restarts)
-            problems.push(`${c.name} (${c.service}) restarted ${c.restarts - was.restarts} time(s) during the gate`);
+        // Docker counts a restart when it schedules it: a container seen restarting (or exited)
+        // before the probes and running after them started again during the gate, same count or not.
+        else if (was && (c.restarts > was.restarts || (was.status !== 'running' && !isOneShot(was))))
+            problems.push(`${c.name} (${c.service}) restarted ${Math.max(1, c.restarts - was.restarts)} time(s) during the gate`);
         else if (!was && before.length)
             problems.push(`${c.name} (${c.service}) was replaced during the gate`);
     }

@@ -34449,6 +34449,25 @@ function hostDirCommand() {
 function maintenanceDirCommand(dir) {
     return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0755 "$1"`, dir);
 }
+/**
+ * Who holds the package manager's locks, read from the kernel's lock table (/proc/locks),
+ * since apt names the holder only while it waits, not when its wait times out:
+ * `HOLDER: <lock file> <pid> <command name>` per held lock.
+ */
+function lockHoldersCommand(files = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock', '/var/lib/apt/lists/lock']) {
+    return shell_shScript(shell_sh `for f in "$@"; do
+  [ -e "$f" ] || continue
+  d=$(stat -c %d "$f") && i=$(stat -c %i "$f") || continue
+  key=$(printf '%02x:%02x:%s' $(( (d >> 8) & 4095 )) $(( (d & 255) | ((d >> 12) & 1048320) )) "$i")
+  while read -r _ a _ _ pid dev _; do
+    [ "$a" = "->" ] && continue
+    [ "$dev" = "$key" ] || continue
+    n=$(cat "/proc/$pid/comm" 2>/dev/null) || n=
+    echo "HOLDER: $f $pid $n"
+  done </proc/locks
+done
+true`, ...files);
+}
 
 ;// CONCATENATED MODULE: ./src/fleet/run.ts
 
@@ -35588,6 +35607,22 @@ function dpkgLockHolder(text) {
         return `process ${pid[1]} holds the dpkg frontend lock`;
     return /Could not get lock|Unable to acquire the dpkg frontend lock/.test(text) ? 'another package manager holds the dpkg lock' : undefined;
 }
+/** The holders `lockHoldersCommand` found, as `process 123 (apt-get) holds /var/lib/dpkg/lock-frontend`. */
+function parseLockHolders(stdout) {
+    const seen = new Set();
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^HOLDER: (\S+) (-?\d+) ?(.*)$/.exec(line.trim());
+        if (!m)
+            continue;
+        const who = m[2] === '-1' ? 'an open file description lock' : `process ${m[2]}${m[3] ? ` (${m[3]})` : ''}`;
+        if (seen.has(who))
+            continue;
+        seen.add(who);
+        out.push(`${who} holds ${m[1]}`);
+    }
+    return out.length ? out.join('; ') : undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/flows/security-update.ts
 /**
@@ -35688,7 +35723,13 @@ async function patchHost(cfg, pool, target, logger) {
         }
         if (o.check !== false && x.code !== 0) {
             const tail = (x.stderr || x.stdout).trim().split('\n').slice(-8).join('\n');
-            const holder = dpkgLockHolder(`${x.stderr}\n${x.stdout}`);
+            let holder = dpkgLockHolder(`${x.stderr}\n${x.stdout}`);
+            // apt names the holder only while it waits; the kernel's lock table always can.
+            if (holder && !/process \d+ \(/.test(holder)) {
+                const found = await s.exec(lockHoldersCommand(), { step: 'lock holders' }).then((r) => parseLockHolders(r.stdout), () => undefined);
+                if (found)
+                    holder = found;
+            }
             throw new StepError(name, holder
                 ? `the dpkg lock was still held after ${formatDuration(cfg.dpkgLockTimeoutMs)} ('dpkg-lock-timeout'): ${holder}. Wait for it to finish (or stop it), then run again`
                 : `'${name}' exited with code ${x.code}${tail ? `:\n${tail}` : ''}`);

@@ -100,3 +100,26 @@ export function hostDirCommand(): Command {
 export function maintenanceDirCommand(dir: string): Command {
   return shScript(sh`mkdir -p "$1" && chmod 0755 "$1"`, dir);
 }
+
+/**
+ * Who holds the package manager's locks, read from the kernel's lock table (/proc/locks),
+ * since apt names the holder only while it waits, not when its wait times out:
+ * `HOLDER: <lock file> <pid> <command name>` per held lock.
+ */
+export function lockHoldersCommand(files = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock', '/var/lib/apt/lists/lock']): Command {
+  return shScript(
+    sh`for f in "$@"; do
+  [ -e "$f" ] || continue
+  d=$(stat -c %d "$f") && i=$(stat -c %i "$f") || continue
+  key=$(printf '%02x:%02x:%s' $(( (d >> 8) & 4095 )) $(( (d & 255) | ((d >> 12) & 1048320) )) "$i")
+  while read -r _ a _ _ pid dev _; do
+    [ "$a" = "->" ] && continue
+    [ "$dev" = "$key" ] || continue
+    n=$(cat "/proc/$pid/comm" 2>/dev/null) || n=
+    echo "HOLDER: $f $pid $n"
+  done </proc/locks
+done
+true`,
+    ...files,
+  );
+}

@@ -144,7 +144,7 @@ export async function readContainers(h: HostCtx, m: ReleaseManifest): Promise<Co
 /**
  * What is wrong with the release's containers: not running (a one-shot service that
  * exited 0 without a restart policy is fine), restarting, unhealthy, or restarted between
- * `before` and `after`.
+ * `before` and `after` (its count grew, or it was not running before and is now).
  */
 export function containerProblems(m: ReleaseManifest, before: ContainerState[], after: ContainerState[]): string[] {
   if (!after.length) return [`no container of project ${m.project} exists after 'up'`];
@@ -155,7 +155,10 @@ export function containerProblems(m: ReleaseManifest, before: ContainerState[], 
     if (c.status === 'restarting') problems.push(`${c.name} (${c.service}) is restarting (last exit code ${c.exitCode})`);
     else if (c.status !== 'running' && !oneShot) problems.push(`${c.name} (${c.service}) is ${c.status}${c.status === 'exited' ? ` with code ${c.exitCode}` : ''}`);
     else if (c.health === 'unhealthy') problems.push(`${c.name} (${c.service}) reports its Docker healthcheck unhealthy`);
-    else if (was && c.restarts > was.restarts) problems.push(`${c.name} (${c.service}) restarted ${c.restarts - was.restarts} time(s) during the gate`);
+    // Docker counts a restart when it schedules it: a container seen restarting (or exited)
+    // before the probes and running after them started again during the gate, same count or not.
+    else if (was && (c.restarts > was.restarts || (was.status !== 'running' && !isOneShot(was))))
+      problems.push(`${c.name} (${c.service}) restarted ${Math.max(1, c.restarts - was.restarts)} time(s) during the gate`);
     else if (!was && before.length) problems.push(`${c.name} (${c.service}) was replaced during the gate`);
   }
   return problems;

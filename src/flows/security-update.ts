@@ -16,6 +16,7 @@ import {
   aptUpdateCommand,
   hostDirCommand,
   installedVersionsCommand,
+  lockHoldersCommand,
   maintenanceDirCommand,
   restartServicesCommand,
   showHoldsCommand,
@@ -32,7 +33,18 @@ import { SshError } from '../host/errors.js';
 import type { SshSession } from '../host/session.js';
 import type { Target } from '../host/target.js';
 import { errorMessage, type Logger } from '../log.js';
-import { dpkgLockHolder, parseAfterUpgrade, parseInstalled, parseSimulation, selectUpgrades, type HostReport, type PatchResult, type PlannedUpgrade, type Upgraded } from '../maintenance/plan.js';
+import {
+  dpkgLockHolder,
+  parseAfterUpgrade,
+  parseLockHolders,
+  parseInstalled,
+  parseSimulation,
+  selectUpgrades,
+  type HostReport,
+  type PatchResult,
+  type PlannedUpgrade,
+  type Upgraded,
+} from '../maintenance/plan.js';
 import type { Command } from '../shell/index.js';
 import { formatDuration } from '../text.js';
 
@@ -144,7 +156,15 @@ async function patchHost(cfg: PatchConfig, pool: SshPool, target: Target, logger
     }
     if (o.check !== false && x.code !== 0) {
       const tail = (x.stderr || x.stdout).trim().split('\n').slice(-8).join('\n');
-      const holder = dpkgLockHolder(`${x.stderr}\n${x.stdout}`);
+      let holder = dpkgLockHolder(`${x.stderr}\n${x.stdout}`);
+      // apt names the holder only while it waits; the kernel's lock table always can.
+      if (holder && !/process \d+ \(/.test(holder)) {
+        const found = await s!.exec(lockHoldersCommand(), { step: 'lock holders' }).then(
+          (r) => parseLockHolders(r.stdout),
+          () => undefined,
+        );
+        if (found) holder = found;
+      }
       throw new StepError(
         name,
         holder

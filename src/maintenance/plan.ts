@@ -91,6 +91,21 @@ export function dpkgLockHolder(text: string): string | undefined {
   return /Could not get lock|Unable to acquire the dpkg frontend lock/.test(text) ? 'another package manager holds the dpkg lock' : undefined;
 }
 
+/** The holders `lockHoldersCommand` found, as `process 123 (apt-get) holds /var/lib/dpkg/lock-frontend`. */
+export function parseLockHolders(stdout: string): string | undefined {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^HOLDER: (\S+) (-?\d+) ?(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const who = m[2] === '-1' ? 'an open file description lock' : `process ${m[2]}${m[3] ? ` (${m[3]})` : ''}`;
+    if (seen.has(who)) continue;
+    seen.add(who);
+    out.push(`${who} holds ${m[1]}`);
+  }
+  return out.length ? out.join('; ') : undefined;
+}
+
 /** What a run did on one host, and on all. */
 export type HostStatus = 'updated' | 'up-to-date' | 'planned' | 'failed' | 'not-started';
 

@@ -24,6 +24,12 @@ describe('release containers after a switch', () => {
   ])('%s', (after, problem) => {
     expect(containerProblems(m, [c('web|False|/w|running|0|0|always|')], [c(after)])).toEqual([problem]);
   });
+  it('restarting before the probes and running after them is a restart during the gate, even with the same count', () => {
+    // Docker increments RestartCount when it schedules the restart, before the container runs again.
+    const before = c('web|False|/w|restarting|1|1|unless-stopped|');
+    expect(containerProblems(m, [before], [c('web|False|/w|running|1|0|unless-stopped|')])).toEqual(['w (web) restarted 1 time(s) during the gate']);
+    expect(containerProblems(m, [c('web|False|/w|exited|0|1|unless-stopped|')], [c('web|False|/w|running|1|0|unless-stopped|')])).toEqual(['w (web) restarted 1 time(s) during the gate']);
+  });
   it('no container at all is a problem', () => {
     expect(containerProblems(m, [], [])).toEqual(["no container of project shop-production exists after 'up'"]);
   });

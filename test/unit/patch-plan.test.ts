@@ -1,6 +1,6 @@
 /** Reading apt's, dpkg's and needrestart's answers (their real output, from a Debian 12 host). */
 import { describe, expect, it } from 'vitest';
-import { dpkgLockHolder, parseAfterUpgrade, parseInstalled, parseSimulation, selectUpgrades } from '../../src/maintenance/plan.js';
+import { dpkgLockHolder, parseAfterUpgrade, parseLockHolders, parseInstalled, parseSimulation, selectUpgrades } from '../../src/maintenance/plan.js';
 import { aptApplyCommand, aptSimulateCommand } from '../../src/commands/apt.js';
 import { render } from '../../src/shell/index.js';
 
@@ -72,6 +72,33 @@ describe('after the upgrade', () => {
       ),
     ).toBe('process 4242 (apt-get) holds /var/lib/dpkg/lock-frontend');
     expect(dpkgLockHolder('E: Unable to locate package nope')).toBeUndefined();
+  });
+
+  it("finds the holder of a lock in the kernel's lock table when apt did not name it (this machine's sh and /proc/locks)", async () => {
+    const { spawn, execFileSync } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { lockHoldersCommand } = await import('../../src/commands/apt.js');
+    const dir = mkdtempSync(join(tmpdir(), 'locks-'));
+    const [held, free] = [join(dir, 'lock-frontend'), join(dir, 'lock')];
+    writeFileSync(free, '');
+    // dpkg and apt lock with fcntl record locks, as lockf does.
+    const holder = spawn('python3', ['-c', 'import fcntl,sys,time; f=open(sys.argv[1],"w"); fcntl.lockf(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(30)', held]);
+    try {
+      await new Promise<void>((res, rej) => {
+        holder.stdout.once('data', () => res());
+        holder.once('exit', () => rej(new Error('the lock holder exited')));
+      });
+      const c = lockHoldersCommand([held, free, join(dir, 'missing')]);
+      const out = execFileSync(String(c[0]), c.slice(1).map(String), { encoding: 'utf8' });
+      expect(out.trim()).toBe(`HOLDER: ${held} ${holder.pid} python3`);
+      expect(parseLockHolders(out)).toBe(`process ${holder.pid} (python3) holds ${held}`);
+    } finally {
+      holder.kill();
+    }
+    expect(parseLockHolders('HOLDER: /l -1 \nHOLDER: /m 5 apt-get\nHOLDER: /n 5 apt-get\n')).toBe('an open file description lock holds /l; process 5 (apt-get) holds /m');
+    expect(parseLockHolders('')).toBeUndefined();
   });
 });
 
