@@ -171,6 +171,8 @@ async function handshake(target: Target, opts: SshOptions, via: Via | undefined,
         client.removeAllListeners('close');
         resolve();
       });
+      // Nagle off from the first byte: the handshake is several small exchanges.
+      client.once('connect', () => client.setNoDelay(true));
       try {
         client.connect(config);
       } catch (e) {
