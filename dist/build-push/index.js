@@ -144,6 +144,19 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
+/** A byte count for people: `512 B`, `4.0 KiB`, `6.2 MiB`, `1.5 GiB`. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
 
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**

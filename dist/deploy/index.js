@@ -23742,7 +23742,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 
 /***/ }),
 
-/***/ 5810:
+/***/ 3429:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
@@ -32668,6 +32668,19 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
+/** A byte count for people: `512 B`, `4.0 KiB`, `6.2 MiB`, `1.5 GiB`. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
 
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
@@ -33988,6 +34001,8 @@ async function handshake(target, opts, via, algos) {
                 client.removeAllListeners('close');
                 resolve();
             });
+            // Nagle off from the first byte: the handshake is several small exchanges.
+            client.once('connect', () => client.setNoDelay(true));
             try {
                 client.connect(config);
             }
@@ -34373,6 +34388,8 @@ class SshSession {
         const log = this.opts.logger;
         const name = this.target.name;
         const emit = (stream) => (l) => {
+            if (o.quiet && stream === 'out')
+                return;
             const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
             if (o.stream)
                 log.info(text);
@@ -34720,9 +34737,44 @@ function logsCommand(c, services, lines) {
 function mkdirCommand(dir) {
     return shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
 }
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+/**
+ * Extract the tar on stdin into the release directory `dir` (made when missing; gzip-compressed
+ * or not), without the sender's owners. tar creates each file exclusively and removes an
+ * existing one first (never --overwrite, which writes into it): a hard link shared with an
+ * older release is never written through.
+ */
 function extractCommand(dir, gzip) {
-    return gzip ? shell_shScript(shell_sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shell_shScript(shell_sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+    return gzip ? shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1" && tar -xzpf - --no-same-owner -C "$1"`, dir) : shell_shScript(shell_sh `mkdir -p "$1" && chmod 0750 "$1" && tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * The base release's recorded tree (`<appDir>/.tree/<id>.json`), a NUL line, then each of
+ * its files as the host has it now: `path NUL size NUL mtime NUL mode NUL` (find -printf,
+ * links never followed). Nothing when the base or its tree is gone.
+ */
+function readTreeCommand(appDir, baseId) {
+    return shell_shScript(shell_sh `t="$1/.tree/$2.json"; r="$1/releases/$2"
+[ -f "$t" ] && [ -d "$r" ] || exit 0
+cat "$t"
+printf '\\n\\0\\n'
+cd "$r" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'`, appDir, baseId);
+}
+/**
+ * Make the release directory and fill it with files of the base release: the NUL-separated
+ * paths on stdin, hard-linked (`link`) or copied with their mode and mtime (`copy`, when a
+ * build step may write into the release). Parent directories are made as needed; the
+ * archive that follows sets their modes.
+ */
+function reuseFilesCommand(baseDir, dir, how) {
+    return shell_shScript(shell_sh `mkdir -p "$2" && chmod 0750 "$2"
+cd "$1"
+if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`, baseDir, dir, how);
+}
+/** Record a release's tree (stdin) as `<appDir>/.tree/<id>.json`: private, replaced by rename. */
+function writeTreeCommand(appDir, id) {
+    return shell_shScript(shell_sh `umask 077
+mkdir -p "$1/.tree"
+cat > "$1/.tree/.$2.json.$$"
+mv -f "$1/.tree/.$2.json.$$" "$1/.tree/$2.json"`, appDir, id);
 }
 /**
  * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
@@ -34745,6 +34797,12 @@ for p in "$@"; do
   mkdir -p "$(dirname "$r/$p")"
   ln -s "$d/shared/$p" "$r/$p"
 done`, appDir, releaseDir, ...paths);
+}
+/** Free KiB on the file system holding `dir` (its nearest existing parent). */
+function freeSpaceCommand(dir) {
+    return shell_shScript(shell_sh `d=$1
+while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+df -P -k -- "$d" | awk 'NR == 2 { print $4 }'`, dir);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/history.ts
@@ -34902,9 +34960,9 @@ function switchColorCommand(appDir, id, color) {
     return shell_shScript(shell_sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"
 printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, id, color);
 }
-/** Remove releases (never the ones given as `protect`). */
+/** Remove releases, and the trees recorded for them. */
 function removeReleasesCommand(appDir, ids) {
-    return shell_shScript(shell_sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+    return shell_shScript(shell_sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done`, appDir, ...ids);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/storage.ts
@@ -36746,6 +36804,115 @@ function containerProblems(m, before, after) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/deploy/tree.ts
+/**
+ * A file release's tree: every path of a directory source with its type, mode, size, mtime
+ * and content hash, read once on the runner. Stored next to the release on each host
+ * (`.tree/<id>.json`), it lets the next deploy start from the previous release: files whose
+ * content, mode, size and mtime are unchanged (and unchanged on the host since) are linked
+ * or copied there, and only new and changed files cross the network.
+ */
+
+
+
+const BIG = 4 * 1024 * 1024;
+async function hashFile(file, size) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    if (size <= BIG)
+        return h.update(await external_node_fs_namespaceObject.promises.readFile(file)).digest('hex');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
+        h.update(chunk);
+    return h.digest('hex');
+}
+/** Walk a directory (links are recorded, never followed) and hash its files, a few at a time. */
+async function tree_scanTree(root, o = {}) {
+    const entries = [];
+    const walk = async (rel) => {
+        const names = (await external_node_fs_namespaceObject.promises.readdir(external_node_path_default().join(root, rel))).sort();
+        for (const name of names) {
+            const r = rel ? `${rel}/${name}` : name;
+            const abs = external_node_path_default().join(root, r);
+            const st = await external_node_fs_namespaceObject.promises.lstat(abs);
+            const base = { path: r, mode: st.mode & 0o7777, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
+            if (st.isSymbolicLink())
+                entries.push({ ...base, type: 'l', size: 0, target: await external_node_fs_namespaceObject.promises.readlink(abs) });
+            else if (st.isDirectory()) {
+                entries.push({ ...base, type: 'd', size: 0 });
+                await walk(r);
+            }
+            else if (st.isFile())
+                entries.push({ ...base, type: 'f' });
+            else
+                entries.push({ ...base, type: 'o', size: 0 });
+        }
+    };
+    await walk('');
+    const files = o.hash === false ? [] : entries.filter((e) => e.type === 'f');
+    let next = 0;
+    const worker = async () => {
+        while (next < files.length) {
+            const e = files[next++];
+            e.hash = await hashFile(external_node_path_default().join(root, e.path), e.size);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, files.length) }, worker));
+    return { version: 1, entries };
+}
+/** The tree's symlinks (path → target), for the source checks. */
+function treeLinks(t) {
+    return new Map(t.entries.filter((e) => e.type === 'l').map((e) => [e.path, e.target]));
+}
+/** A stored tree, or undefined when it is not one this version wrote. */
+function parseTree(text) {
+    try {
+        const t = JSON.parse(text);
+        if (t?.version !== 1 || !Array.isArray(t.entries))
+            return undefined;
+        return t;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** `find . -type f -printf '%P\0%s\0%T@\0%m\0'` as a map of path → size, mtime, mode. */
+function parseHostFiles(listing) {
+    const out = new Map();
+    const f = listing.split('\0');
+    for (let i = 0; i + 3 < f.length; i += 4) {
+        out.set(f[i], { size: Number(f[i + 1]), mtime: Math.floor(Number(f[i + 2])), mode: Number.parseInt(f[i + 3], 8) });
+    }
+    return out;
+}
+/**
+ * What to send and what to reuse. A file is reused only when the base release's tree has it
+ * with the same hash and mode, and the host's copy still has the size, mtime and mode that
+ * tree recorded: a file changed on the host since (a build step, a hand edit) is sent again.
+ */
+function planDelta(local, base, host) {
+    const before = new Map((base?.entries ?? []).filter((e) => e.type === 'f').map((e) => [e.path, e]));
+    const reuse = [];
+    const send = [];
+    const stored = [];
+    let sendBytes = 0;
+    let reuseBytes = 0;
+    for (const e of local.entries) {
+        if (e.type === 'f') {
+            const b = before.get(e.path);
+            const on = host?.get(e.path);
+            if (b && on && b.hash === e.hash && b.mode === e.mode && b.size === e.size && on.size === b.size && on.mtime === b.mtime && on.mode === b.mode) {
+                reuse.push(e.path);
+                reuseBytes += e.size;
+                stored.push({ ...e, mtime: b.mtime });
+                continue;
+            }
+            sendBytes += e.size;
+        }
+        send.push(e);
+        stored.push(e);
+    }
+    return { reuse, send, stored: { version: 1, entries: stored }, sendBytes, reuseBytes };
+}
+
 ;// CONCATENATED MODULE: ./src/deploy/files.ts
 /** The release strategy (Capistrano layout): files in releases/<id>, shared paths linked, `current` switched. */
 
@@ -36754,58 +36921,133 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
-function archiveStream(source) {
-    if ((0,external_node_fs_namespaceObject.statSync)(source).isDirectory()) {
-        const tar = (0,external_node_child_process_namespaceObject.spawn)('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        // Consume at once: Node discards an unread child's output when the child exits, and
-        // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
-        const out = new external_node_stream_.PassThrough();
-        tar.stdout.pipe(out);
-        let err = '';
-        tar.stderr.on('data', (d) => (err += d));
-        const done = new Promise((resolve, reject) => {
-            tar.on('error', (e) => {
-                const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
-                out.destroy(failure);
-                reject(failure);
-            });
-            tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
-        });
-        done.catch(() => { });
-        return {
-            stream: out,
-            gzip: false,
-            done,
-            stop: () => {
-                tar.stdout.unpipe(out);
-                out.destroy();
-                if (tar.exitCode === null)
-                    tar.kill('SIGTERM');
-            },
-        };
+
+
+/**
+ * A tar of the directory `source`: everything, or only `paths` (each entry itself, no
+ * recursion; given as `./path`, so no name can be read as an option of tar).
+ */
+function tarStream(source, paths) {
+    const args = paths ? ['-C', source, '-cf', '-', '--null', '--no-recursion', '-T', '-'] : ['-C', source, '-cf', '-', '.'];
+    const tar = (0,external_node_child_process_namespaceObject.spawn)('tar', args, { stdio: [paths ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (paths) {
+        tar.stdin.on('error', () => { });
+        tar.stdin.end(paths.map((p) => `./${p}\0`).join(''));
     }
+    // Consume at once: Node discards an unread child's output when the child exits, and
+    // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
+    const out = new external_node_stream_.PassThrough();
+    tar.stdout.pipe(out);
+    let err = '';
+    tar.stderr.on('data', (d) => (err += d));
+    const done = new Promise((resolve, reject) => {
+        tar.on('error', (e) => {
+            const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
+            out.destroy(failure);
+            reject(failure);
+        });
+        tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
+    });
+    done.catch(() => { });
+    return {
+        stream: out,
+        gzip: false,
+        done,
+        stop: () => {
+            tar.stdout.unpipe(out);
+            out.destroy();
+            if (tar.exitCode === null)
+                tar.kill('SIGTERM');
+        },
+    };
+}
+function archiveStream(source, paths) {
+    if ((0,external_node_fs_namespaceObject.statSync)(source).isDirectory())
+        return tarStream(source, paths);
     const file = (0,external_node_fs_namespaceObject.createReadStream)(source);
     // Reported through the upload (its input fails); never an unhandled error.
     file.on('error', () => { });
     return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
 }
-/** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
-async function upload(h, dir, source) {
-    const a = archiveStream(source);
+/**
+ * Stream the source (or only `paths` of a directory, `bytes` of content) into the release
+ * directory; a failure on either side fails the step and stops the other. When the host
+ * side fails, its free space is checked: a full disk is said as such.
+ */
+async function upload(h, dir, source, paths, bytes) {
+    const a = archiveStream(source, paths);
     const remote = h.session.run(extractCommand(dir, a.gzip), { step: 'upload', stdinStream: a.stream }).catch((e) => {
         a.stop();
         throw e;
     });
     const [r, l] = await Promise.allSettled([remote, a.done]);
-    if (r.status === 'rejected')
+    if (r.status === 'rejected') {
+        const need = bytes ?? (0,external_node_fs_namespaceObject.statSync)(source).size;
+        const free = await h.session
+            .exec(freeSpaceCommand(dir), { step: 'free space' })
+            .then((x) => Number.parseInt(x.stdout.trim(), 10) * 1024)
+            .catch(() => Number.NaN);
+        if (free < need + 1024 * 1024 && r.reason instanceof Error) {
+            r.reason.message += `\nThe host's file system holding ${dir} has ${formatBytes(free)} free and this release sends ${formatBytes(need)}: free space there (or lower keep-releases), then deploy again.`;
+        }
         throw r.reason;
+    }
     if (l.status === 'rejected')
         throw l.reason;
 }
-async function stageFiles(h, m, src, hookEnv) {
+/** The release a new one starts from: the one serving, else the newest file release on the host. */
+function baseRelease(h) {
+    const isFiles = (id) => !!id && h.state.manifests.get(id)?.strategy === 'release';
+    if (isFiles(h.state.current))
+        return h.state.current;
+    return [...h.state.releases].reverse().find(isFiles);
+}
+/**
+ * What this host already has of the tree: the base release's recorded tree and its files
+ * as they are now. Nothing (send everything) when there is no base, or it cannot be read.
+ */
+async function readBase(h, baseId) {
+    const r = await h.session.exec(readTreeCommand(h.layout.appDir, baseId), { step: 'read previous tree', quiet: true });
+    const cut = r.stdout.indexOf('\n\0\n');
+    if (r.code !== 0 || r.truncated || cut < 0) {
+        if (r.code !== 0 || r.truncated)
+            h.logger.info(`host ${h.target.name}: the files of release ${baseId} cannot be listed (${r.truncated ? 'too many' : r.stderr.trim().slice(-200) || `exit ${r.code}`}); sending every file`);
+        return undefined;
+    }
+    const tree = parseTree(r.stdout.slice(0, cut));
+    return tree ? { tree, files: parseHostFiles(r.stdout.slice(cut + 3)) } : undefined;
+}
+/**
+ * Put the tree in the release directory: files unchanged since the base release are taken
+ * from it on the host (hard links, or copies when a build step may write into the release),
+ * everything else is streamed. Returns the tree as it now is on the host.
+ */
+async function sendTree(h, dir, source, tree, how) {
+    const baseId = baseRelease(h);
+    const base = baseId ? await readBase(h, baseId) : undefined;
+    let delta = planDelta(tree, base?.tree, base?.files);
+    if (delta.reuse.length) {
+        const r = await h.session.exec(reuseFilesCommand(h.layout.release(baseId), dir, how), { step: 'reuse files', stdin: `${delta.reuse.join('\0')}\0` });
+        if (r.code !== 0) {
+            h.logger.warning(`host ${h.target.name}: files of release ${baseId} could not be reused (${r.stderr.trim().slice(-300) || `exit ${r.code}`}); sending every file`);
+            delta = planDelta(tree);
+        }
+    }
+    const all = delta.send.length === tree.entries.length;
+    await upload(h, dir, source, all ? undefined : delta.send.map((e) => e.path), delta.sendBytes);
+    h.logger.info(`host ${h.target.name}: sent ${delta.send.filter((e) => e.type === 'f').length} file(s), ${formatBytes(delta.sendBytes)}` +
+        (delta.reuse.length ? `; ${delta.reuse.length} unchanged file(s), ${formatBytes(delta.reuseBytes)}, ${how === 'link' ? 'linked' : 'copied'} from ${baseId}` : ''));
+    return delta.stored;
+}
+async function stageFiles(h, m, src, hookEnv, tree) {
     const dir = h.layout.release(m.id);
-    await h.session.run(mkdirCommand(dir), { step: 'stage' });
-    await upload(h, dir, src.source);
+    if (tree) {
+        // A build step runs inside the release and may write into files: those must be its own.
+        const stored = await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link');
+        await h.session.run(writeTreeCommand(h.layout.appDir, m.id), { step: 'record tree', stdin: JSON.stringify(stored) });
+    }
+    else
+        await upload(h, dir, src.source);
     if (src.sharedPaths.length)
         await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
     if (src.buildCommand)
@@ -37527,6 +37769,7 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 
 
+
 class SourceError extends Error {
 }
 /**
@@ -37581,17 +37824,11 @@ function nameEscapes(name) {
 }
 /** Check a directory source: every symlink must stay inside it. */
 async function checkDirectory(root) {
-    const links = new Map();
-    const walk = async (rel) => {
-        for (const ent of await external_node_fs_namespaceObject.promises.readdir(external_node_path_default().join(root, rel), { withFileTypes: true })) {
-            const r = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isSymbolicLink())
-                links.set(r, await external_node_fs_namespaceObject.promises.readlink(external_node_path_default().join(root, r)));
-            else if (ent.isDirectory())
-                await walk(r);
-        }
-    };
-    await walk('');
+    checkTreeLinks(await scanTree(root, { hash: false }));
+}
+/** Every symlink of a scanned tree must stay inside it. */
+function checkTreeLinks(tree) {
+    const links = treeLinks(tree);
     const bad = [];
     for (const [l, t] of links) {
         const why = linkEscapes(l, t, links);
@@ -37749,13 +37986,19 @@ async function checkTarball(file) {
     if (bad.length)
         throw new SourceError(refusal(bad));
 }
-/** Check a source (directory or tarball) before it is sent. */
+/**
+ * Check a source (directory or tarball) before it is sent. A directory is read once here:
+ * its tree (hashed) is what the deploy sends and records.
+ */
 async function checkSource(source) {
     const st = await external_node_fs_namespaceObject.promises.stat(source);
-    if (st.isDirectory())
-        await checkDirectory(source);
-    else
+    if (!st.isDirectory()) {
         await checkTarball(source);
+        return undefined;
+    }
+    const tree = await tree_scanTree(source);
+    checkTreeLinks(tree);
+    return tree;
 }
 
 ;// CONCATENATED MODULE: ./src/flows/deploy.ts
@@ -37860,9 +38103,10 @@ function untouched(manifest, timeline, targets, error, failed = new Map()) {
 async function deploy(cfg, pool, targets, logger) {
     const timeline = new Timeline();
     const manifest = manifestFor(cfg);
+    let tree;
     if (cfg.strategy === 'release') {
         try {
-            await checkSource(cfg.files.source);
+            tree = await checkSource(cfg.files.source);
         }
         catch (e) {
             return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
@@ -37929,14 +38173,14 @@ async function deploy(cfg, pool, targets, logger) {
             logger.warning(n);
         // The id is taken under the lock: release ids sort by time, so a run that waited for
         // another one's lock must get the later id.
-        const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+        const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg), tree);
         return notices.length ? { ...r, notices } : r;
     }
     finally {
         await locks.release();
     }
 }
-async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest) {
+async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest, tree) {
     const { run } = cfg;
     const id = manifest.id;
     const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
@@ -37967,7 +38211,7 @@ async function deployLocked(cfg, pool, hosts, logger, timeline, locks, manifest)
             ? stageCompose(h, manifest, cfg.compose)
             : cfg.strategy === 'swarm'
                 ? stageSwarm(h, manifest, cfg.compose)
-                : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name)));
+                : stageFiles(h, manifest, cfg.files, hookEnv(run, id, h.target.name), tree));
         if (m.image_digest)
             staged = { ...staged, image_digest: m.image_digest };
         await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });

@@ -32415,6 +32415,19 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
+/** A byte count for people: `512 B`, `4.0 KiB`, `6.2 MiB`, `1.5 GiB`. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
 
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
@@ -33735,6 +33748,8 @@ async function handshake(target, opts, via, algos) {
                 client.removeAllListeners('close');
                 resolve();
             });
+            // Nagle off from the first byte: the handshake is several small exchanges.
+            client.once('connect', () => client.setNoDelay(true));
             try {
                 client.connect(config);
             }
@@ -34120,6 +34135,8 @@ class SshSession {
         const log = this.opts.logger;
         const name = this.target.name;
         const emit = (stream) => (l) => {
+            if (o.quiet && stream === 'out')
+                return;
             const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
             if (o.stream)
                 log.info(text);
@@ -34467,9 +34484,44 @@ function logsCommand(c, services, lines) {
 function files_mkdirCommand(dir) {
     return shScript(sh `mkdir -p "$1" && chmod 0750 "$1"`, dir);
 }
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+/**
+ * Extract the tar on stdin into the release directory `dir` (made when missing; gzip-compressed
+ * or not), without the sender's owners. tar creates each file exclusively and removes an
+ * existing one first (never --overwrite, which writes into it): a hard link shared with an
+ * older release is never written through.
+ */
 function extractCommand(dir, gzip) {
-    return gzip ? shScript(sh `tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `tar -xpf - --no-same-owner -C "$1"`, dir);
+    return gzip ? shScript(sh `mkdir -p "$1" && chmod 0750 "$1" && tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh `mkdir -p "$1" && chmod 0750 "$1" && tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+/**
+ * The base release's recorded tree (`<appDir>/.tree/<id>.json`), a NUL line, then each of
+ * its files as the host has it now: `path NUL size NUL mtime NUL mode NUL` (find -printf,
+ * links never followed). Nothing when the base or its tree is gone.
+ */
+function readTreeCommand(appDir, baseId) {
+    return shScript(sh `t="$1/.tree/$2.json"; r="$1/releases/$2"
+[ -f "$t" ] && [ -d "$r" ] || exit 0
+cat "$t"
+printf '\\n\\0\\n'
+cd "$r" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'`, appDir, baseId);
+}
+/**
+ * Make the release directory and fill it with files of the base release: the NUL-separated
+ * paths on stdin, hard-linked (`link`) or copied with their mode and mtime (`copy`, when a
+ * build step may write into the release). Parent directories are made as needed; the
+ * archive that follows sets their modes.
+ */
+function reuseFilesCommand(baseDir, dir, how) {
+    return shScript(sh `mkdir -p "$2" && chmod 0750 "$2"
+cd "$1"
+if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`, baseDir, dir, how);
+}
+/** Record a release's tree (stdin) as `<appDir>/.tree/<id>.json`: private, replaced by rename. */
+function writeTreeCommand(appDir, id) {
+    return shScript(sh `umask 077
+mkdir -p "$1/.tree"
+cat > "$1/.tree/.$2.json.$$"
+mv -f "$1/.tree/.$2.json.$$" "$1/.tree/$2.json"`, appDir, id);
 }
 /**
  * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
@@ -34492,6 +34544,12 @@ for p in "$@"; do
   mkdir -p "$(dirname "$r/$p")"
   ln -s "$d/shared/$p" "$r/$p"
 done`, appDir, releaseDir, ...paths);
+}
+/** Free KiB on the file system holding `dir` (its nearest existing parent). */
+function freeSpaceCommand(dir) {
+    return shScript(sh `d=$1
+while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+df -P -k -- "$d" | awk 'NR == 2 { print $4 }'`, dir);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/history.ts
@@ -34649,9 +34707,9 @@ function releases_switchColorCommand(appDir, id, color) {
     return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"
 printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, id, color);
 }
-/** Remove releases (never the ones given as `protect`). */
+/** Remove releases, and the trees recorded for them. */
 function removeReleasesCommand(appDir, ids) {
-    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done`, appDir, ...ids);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/storage.ts

@@ -32415,6 +32415,19 @@ function tail(text, n = 20) {
     const lines = text.replace(/\s+$/, '').split(/\r?\n/);
     return lines.slice(-n).join('\n');
 }
+/** A byte count for people: `512 B`, `4.0 KiB`, `6.2 MiB`, `1.5 GiB`. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
 
 ;// CONCATENATED MODULE: ./src/inputs/schema.ts
 /**
@@ -33735,6 +33748,8 @@ async function handshake(target, opts, via, algos) {
                 client.removeAllListeners('close');
                 resolve();
             });
+            // Nagle off from the first byte: the handshake is several small exchanges.
+            client.once('connect', () => client.setNoDelay(true));
             try {
                 client.connect(config);
             }
@@ -34120,6 +34135,8 @@ class SshSession {
         const log = this.opts.logger;
         const name = this.target.name;
         const emit = (stream) => (l) => {
+            if (o.quiet && stream === 'out')
+                return;
             const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
             if (o.stream)
                 log.info(text);

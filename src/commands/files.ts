@@ -6,9 +6,60 @@ export function mkdirCommand(dir: string): Command {
   return shScript(sh`mkdir -p "$1" && chmod 0750 "$1"`, dir);
 }
 
-/** Extract the tar on stdin into `dir` (gzip-compressed or not), without the sender's owners. */
+/**
+ * Extract the tar on stdin into the release directory `dir` (made when missing; gzip-compressed
+ * or not), without the sender's owners. tar creates each file exclusively and removes an
+ * existing one first (never --overwrite, which writes into it): a hard link shared with an
+ * older release is never written through.
+ */
 export function extractCommand(dir: string, gzip: boolean): Command {
-  return gzip ? shScript(sh`tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh`tar -xpf - --no-same-owner -C "$1"`, dir);
+  return gzip ? shScript(sh`mkdir -p "$1" && chmod 0750 "$1" && tar -xzpf - --no-same-owner -C "$1"`, dir) : shScript(sh`mkdir -p "$1" && chmod 0750 "$1" && tar -xpf - --no-same-owner -C "$1"`, dir);
+}
+
+/**
+ * The base release's recorded tree (`<appDir>/.tree/<id>.json`), a NUL line, then each of
+ * its files as the host has it now: `path NUL size NUL mtime NUL mode NUL` (find -printf,
+ * links never followed). Nothing when the base or its tree is gone.
+ */
+export function readTreeCommand(appDir: string, baseId: string): Command {
+  return shScript(
+    sh`t="$1/.tree/$2.json"; r="$1/releases/$2"
+[ -f "$t" ] && [ -d "$r" ] || exit 0
+cat "$t"
+printf '\\n\\0\\n'
+cd "$r" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'`,
+    appDir,
+    baseId,
+  );
+}
+
+/**
+ * Make the release directory and fill it with files of the base release: the NUL-separated
+ * paths on stdin, hard-linked (`link`) or copied with their mode and mtime (`copy`, when a
+ * build step may write into the release). Parent directories are made as needed; the
+ * archive that follows sets their modes.
+ */
+export function reuseFilesCommand(baseDir: string, dir: string, how: 'link' | 'copy'): Command {
+  return shScript(
+    sh`mkdir -p "$2" && chmod 0750 "$2"
+cd "$1"
+if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`,
+    baseDir,
+    dir,
+    how,
+  );
+}
+
+/** Record a release's tree (stdin) as `<appDir>/.tree/<id>.json`: private, replaced by rename. */
+export function writeTreeCommand(appDir: string, id: string): Command {
+  return shScript(
+    sh`umask 077
+mkdir -p "$1/.tree"
+cat > "$1/.tree/.$2.json.$$"
+mv -f "$1/.tree/.$2.json.$$" "$1/.tree/$2.json"`,
+    appDir,
+    id,
+  );
 }
 
 /**
@@ -36,5 +87,15 @@ done`,
     appDir,
     releaseDir,
     ...paths,
+  );
+}
+
+/** Free KiB on the file system holding `dir` (its nearest existing parent). */
+export function freeSpaceCommand(dir: string): Command {
+  return shScript(
+    sh`d=$1
+while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+df -P -k -- "$d" | awk 'NR == 2 { print $4 }'`,
+    dir,
   );
 }

@@ -55,7 +55,7 @@ printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`,
   );
 }
 
-/** Remove releases (never the ones given as `protect`). */
+/** Remove releases, and the trees recorded for them. */
 export function removeReleasesCommand(appDir: string, ids: string[]): Command {
-  return shScript(sh`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done`, appDir, ...ids);
+  return shScript(sh`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done`, appDir, ...ids);
 }

@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import { extractCommand, hookCommand, mkdirCommand, sharedPathsCommand } from '../commands/index.js';
+import { extractCommand, freeSpaceCommand, hookCommand, readTreeCommand, reuseFilesCommand, sharedPathsCommand, writeTreeCommand } from '../commands/index.js';
+import { formatBytes } from '../text.js';
+import { parseHostFiles, parseTree, planDelta, type HostFile, type Tree } from './tree.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { switchCommand } from '../commands/index.js';
 import type { HostCtx } from './context.js';
@@ -26,57 +28,133 @@ interface Archive {
   stop(): void;
 }
 
-function archiveStream(source: string): Archive {
-  if (statSync(source).isDirectory()) {
-    const tar = spawn('tar', ['-C', source, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Consume at once: Node discards an unread child's output when the child exits, and
-    // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
-    const out = new PassThrough();
-    tar.stdout.pipe(out);
-    let err = '';
-    tar.stderr.on('data', (d) => (err += d));
-    const done = new Promise<void>((resolve, reject) => {
-      tar.on('error', (e) => {
-        const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
-        out.destroy(failure);
-        reject(failure);
-      });
-      tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
-    });
-    done.catch(() => {});
-    return {
-      stream: out,
-      gzip: false,
-      done,
-      stop: () => {
-        tar.stdout.unpipe(out);
-        out.destroy();
-        if (tar.exitCode === null) tar.kill('SIGTERM');
-      },
-    };
+/**
+ * A tar of the directory `source`: everything, or only `paths` (each entry itself, no
+ * recursion; given as `./path`, so no name can be read as an option of tar).
+ */
+function tarStream(source: string, paths?: string[]): Archive {
+  const args = paths ? ['-C', source, '-cf', '-', '--null', '--no-recursion', '-T', '-'] : ['-C', source, '-cf', '-', '.'];
+  const tar = spawn('tar', args, { stdio: [paths ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (paths) {
+    tar.stdin!.on('error', () => {});
+    tar.stdin!.end(paths.map((p) => `./${p}\0`).join(''));
   }
+  // Consume at once: Node discards an unread child's output when the child exits, and
+  // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
+  const out = new PassThrough();
+  tar.stdout!.pipe(out);
+  let err = '';
+  tar.stderr!.on('data', (d) => (err += d));
+  const done = new Promise<void>((resolve, reject) => {
+    tar.on('error', (e) => {
+      const failure = new Error(`cannot run tar on the runner to pack ${source}: ${e.message}`);
+      out.destroy(failure);
+      reject(failure);
+    });
+    tar.on('close', (c, sig) => (c === 0 ? resolve() : reject(new Error(`tar of ${source} failed${sig ? ` (${sig})` : ''}: ${err.trim()}`))));
+  });
+  done.catch(() => {});
+  return {
+    stream: out,
+    gzip: false,
+    done,
+    stop: () => {
+      tar.stdout!.unpipe(out);
+      out.destroy();
+      if (tar.exitCode === null) tar.kill('SIGTERM');
+    },
+  };
+}
+
+function archiveStream(source: string, paths?: string[]): Archive {
+  if (statSync(source).isDirectory()) return tarStream(source, paths);
   const file = createReadStream(source);
   // Reported through the upload (its input fails); never an unhandled error.
   file.on('error', () => {});
   return { stream: file, gzip: /\.(tgz|tar\.gz)$/i.test(source), done: Promise.resolve(), stop: () => file.destroy() };
 }
 
-/** Stream the source into the release directory; a failure on either side fails the step and stops the other. */
-async function upload(h: HostCtx, dir: string, source: string): Promise<void> {
-  const a = archiveStream(source);
+/**
+ * Stream the source (or only `paths` of a directory, `bytes` of content) into the release
+ * directory; a failure on either side fails the step and stops the other. When the host
+ * side fails, its free space is checked: a full disk is said as such.
+ */
+async function upload(h: HostCtx, dir: string, source: string, paths?: string[], bytes?: number): Promise<void> {
+  const a = archiveStream(source, paths);
   const remote = h.session.run(extractCommand(dir, a.gzip), { step: 'upload', stdinStream: a.stream as never }).catch((e) => {
     a.stop();
     throw e;
   });
   const [r, l] = await Promise.allSettled([remote, a.done]);
-  if (r.status === 'rejected') throw r.reason;
+  if (r.status === 'rejected') {
+    const need = bytes ?? statSync(source).size;
+    const free = await h.session
+      .exec(freeSpaceCommand(dir), { step: 'free space' })
+      .then((x) => Number.parseInt(x.stdout.trim(), 10) * 1024)
+      .catch(() => Number.NaN);
+    if (free < need + 1024 * 1024 && r.reason instanceof Error) {
+      r.reason.message += `\nThe host's file system holding ${dir} has ${formatBytes(free)} free and this release sends ${formatBytes(need)}: free space there (or lower keep-releases), then deploy again.`;
+    }
+    throw r.reason;
+  }
   if (l.status === 'rejected') throw l.reason;
 }
 
-export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>): Promise<ReleaseManifest> {
+/** The release a new one starts from: the one serving, else the newest file release on the host. */
+function baseRelease(h: HostCtx): string | undefined {
+  const isFiles = (id?: string) => !!id && h.state.manifests.get(id)?.strategy === 'release';
+  if (isFiles(h.state.current)) return h.state.current;
+  return [...h.state.releases].reverse().find(isFiles);
+}
+
+/**
+ * What this host already has of the tree: the base release's recorded tree and its files
+ * as they are now. Nothing (send everything) when there is no base, or it cannot be read.
+ */
+async function readBase(h: HostCtx, baseId: string): Promise<{ tree: Tree; files: Map<string, HostFile> } | undefined> {
+  const r = await h.session.exec(readTreeCommand(h.layout.appDir, baseId), { step: 'read previous tree', quiet: true });
+  const cut = r.stdout.indexOf('\n\0\n');
+  if (r.code !== 0 || r.truncated || cut < 0) {
+    if (r.code !== 0 || r.truncated)
+      h.logger.info(`host ${h.target.name}: the files of release ${baseId} cannot be listed (${r.truncated ? 'too many' : r.stderr.trim().slice(-200) || `exit ${r.code}`}); sending every file`);
+    return undefined;
+  }
+  const tree = parseTree(r.stdout.slice(0, cut));
+  return tree ? { tree, files: parseHostFiles(r.stdout.slice(cut + 3)) } : undefined;
+}
+
+/**
+ * Put the tree in the release directory: files unchanged since the base release are taken
+ * from it on the host (hard links, or copies when a build step may write into the release),
+ * everything else is streamed. Returns the tree as it now is on the host.
+ */
+async function sendTree(h: HostCtx, dir: string, source: string, tree: Tree, how: 'link' | 'copy'): Promise<Tree> {
+  const baseId = baseRelease(h);
+  const base = baseId ? await readBase(h, baseId) : undefined;
+  let delta = planDelta(tree, base?.tree, base?.files);
+  if (delta.reuse.length) {
+    const r = await h.session.exec(reuseFilesCommand(h.layout.release(baseId!), dir, how), { step: 'reuse files', stdin: `${delta.reuse.join('\0')}\0` });
+    if (r.code !== 0) {
+      h.logger.warning(`host ${h.target.name}: files of release ${baseId} could not be reused (${r.stderr.trim().slice(-300) || `exit ${r.code}`}); sending every file`);
+      delta = planDelta(tree);
+    }
+  }
+  const all = delta.send.length === tree.entries.length;
+  await upload(h, dir, source, all ? undefined : delta.send.map((e) => e.path), delta.sendBytes);
+  h.logger.info(
+    `host ${h.target.name}: sent ${delta.send.filter((e) => e.type === 'f').length} file(s), ${formatBytes(delta.sendBytes)}` +
+      (delta.reuse.length ? `; ${delta.reuse.length} unchanged file(s), ${formatBytes(delta.reuseBytes)}, ${how === 'link' ? 'linked' : 'copied'} from ${baseId}` : ''),
+  );
+  return delta.stored;
+}
+
+export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>, tree?: Tree): Promise<ReleaseManifest> {
   const dir = h.layout.release(m.id);
-  await h.session.run(mkdirCommand(dir), { step: 'stage' });
-  await upload(h, dir, src.source);
+  if (tree) {
+    // A build step runs inside the release and may write into files: those must be its own.
+    const stored = await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link');
+    await h.session.run(writeTreeCommand(h.layout.appDir, m.id), { step: 'record tree', stdin: JSON.stringify(stored) });
+  } else await upload(h, dir, src.source);
   if (src.sharedPaths.length) await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
   if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
   // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.

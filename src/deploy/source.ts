@@ -8,6 +8,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { scanTree, treeLinks, type Tree } from './tree.js';
 
 export class SourceError extends Error {}
 
@@ -61,15 +62,12 @@ export function nameEscapes(name: string): boolean {
 
 /** Check a directory source: every symlink must stay inside it. */
 export async function checkDirectory(root: string): Promise<void> {
-  const links = new Map<string, string>();
-  const walk = async (rel: string) => {
-    for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${ent.name}` : ent.name;
-      if (ent.isSymbolicLink()) links.set(r, await fs.readlink(path.join(root, r)));
-      else if (ent.isDirectory()) await walk(r);
-    }
-  };
-  await walk('');
+  checkTreeLinks(await scanTree(root, { hash: false }));
+}
+
+/** Every symlink of a scanned tree must stay inside it. */
+export function checkTreeLinks(tree: Tree): void {
+  const links = treeLinks(tree);
   const bad: string[] = [];
   for (const [l, t] of links) {
     const why = linkEscapes(l, t, links);
@@ -215,9 +213,17 @@ export async function checkTarball(file: string): Promise<void> {
   if (bad.length) throw new SourceError(refusal(bad));
 }
 
-/** Check a source (directory or tarball) before it is sent. */
-export async function checkSource(source: string): Promise<void> {
+/**
+ * Check a source (directory or tarball) before it is sent. A directory is read once here:
+ * its tree (hashed) is what the deploy sends and records.
+ */
+export async function checkSource(source: string): Promise<Tree | undefined> {
   const st = await fs.stat(source);
-  if (st.isDirectory()) await checkDirectory(source);
-  else await checkTarball(source);
+  if (!st.isDirectory()) {
+    await checkTarball(source);
+    return undefined;
+  }
+  const tree = await scanTree(source);
+  checkTreeLinks(tree);
+  return tree;
 }

@@ -28,6 +28,7 @@ import { activate, armSwitch, revertNotices, type ConfirmPolicy } from '../deplo
 import type { Watchdog } from '../host/watchdog.js';
 import { diagnoseHost, type DiagnosticsSpec } from '../deploy/diagnostics.js';
 import { checkSource } from '../deploy/source.js';
+import type { Tree } from '../deploy/tree.js';
 import { removeImagesCommand, removeReleasesCommand } from '../commands/index.js';
 import { connectHosts, hookEnv, lockAndRefresh, record, step, type HostCtx, type HostOutcome, type RunInfo } from '../deploy/context.js';
 import { hookCommand } from '../commands/index.js';
@@ -162,9 +163,10 @@ function untouched(manifest: ReleaseManifest, timeline: Timeline, targets: Targe
 export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[], logger: Logger): Promise<DeployResult> {
   const timeline = new Timeline();
   const manifest = manifestFor(cfg);
+  let tree: Tree | undefined;
   if (cfg.strategy === 'release') {
     try {
-      await checkSource(cfg.files!.source);
+      tree = await checkSource(cfg.files!.source);
     } catch (e) {
       return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
     }
@@ -253,14 +255,14 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
     for (const n of notices) logger.warning(n);
     // The id is taken under the lock: release ids sort by time, so a run that waited for
     // another one's lock must get the later id.
-    const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg));
+    const r = await deployLocked(cfg, pool, hosts, logger, timeline, locks, manifestFor(cfg), tree);
     return notices.length ? { ...r, notices } : r;
   } finally {
     await locks.release();
   }
 }
 
-async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], logger: Logger, timeline: Timeline, locks: HeldLocks, manifest: ReleaseManifest): Promise<DeployResult> {
+async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], logger: Logger, timeline: Timeline, locks: HeldLocks, manifest: ReleaseManifest, tree?: Tree): Promise<DeployResult> {
   const { run } = cfg;
   const id = manifest.id;
   const previous = new Map(hosts.map((h) => [h.target.name, h.state.current]));
@@ -298,7 +300,7 @@ async function deployLocked(cfg: DeployConfig, pool: SshPool, hosts: HostCtx[], 
           ? stageCompose(h, manifest, cfg.compose!)
           : cfg.strategy === 'swarm'
             ? stageSwarm(h, manifest, cfg.compose!)
-            : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name)),
+            : stageFiles(h, manifest, cfg.files!, hookEnv(run, id, h.target.name), tree),
       );
       if (m.image_digest) staged = { ...staged, image_digest: m.image_digest };
       await record(h, { type: 'staged', ...ident, image_digest: m.image_digest });

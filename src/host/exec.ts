@@ -12,6 +12,8 @@ export interface ExecOptions {
   stream?: boolean;
   /** A step name for error messages: "step 'migrate' failed on web1". */
   step?: string;
+  /** Keep the output out of the debug log (data read for the runner, such as file listings). */
+  quiet?: boolean;
 }
 
 export interface ExecResult {

@@ -136,6 +136,7 @@ export class SshSession {
     const log = this.opts.logger;
     const name = this.target.name;
     const emit = (stream: 'out' | 'err') => (l: string) => {
+      if (o.quiet && stream === 'out') return;
       const text = `[${name}] ${stream === 'err' ? '! ' : ''}${l}`;
       if (o.stream) log.info(text);
       else log.debug(text);

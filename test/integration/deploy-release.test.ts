@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import os from 'node:os';
@@ -131,6 +131,115 @@ describe('deploy with the release strategy', () => {
   });
 });
 
+describe('file releases send only what changed', () => {
+  const SITE = 'apps/site-production';
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'site-'));
+  const src = path.join(ws, 'site');
+  const put = (rel: string, content: string | Buffer, mode = 0o644) => {
+    mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+    writeFileSync(path.join(src, rel), content);
+    chmodSync(path.join(src, rel), mode);
+  };
+  const site = (version: string, extra: Record<string, string> = {}) =>
+    runAction('deploy', {
+      workspace: ws,
+      inputs: { app: 'site', strategy: 'release', source: 'site', version, 'github-deployment': 'false', ...sb.sshInputs([h]), ...extra },
+    }).then((r) => r.main);
+  /** What the host's release holds (release.json aside): path, type, mode, and a file's sha256 or a link's target. */
+  const onHostTree = async (rel: string) =>
+    (
+      await onHost(
+        pool,
+        h,
+        'cd "$HOME/$1/$2" && find . -mindepth 1 ! -path ./release.json -printf "%P %y %m\n" | sort | while read -r p t m; do case $t in f) set -- "$(sha256sum "$p" | cut -c1-64)" ;; l) set -- "$(readlink "$p")" ;; *) set -- - ;; esac; echo "$p $t $m $1"; done',
+        SITE,
+        rel,
+      )
+    ).trim();
+  const localTree = () =>
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'cd "$1" && find . -mindepth 1 -printf "%P %y %m\n" | sort | while read -r p t m; do case $t in f) set -- "$(sha256sum "$p" | cut -c1-64)" ;; l) set -- "$(readlink "$p")" ;; *) set -- - ;; esac; echo "$p $t $m $1"; done',
+        'sh',
+        src,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+  const inode = async (release: string, file: string) => (await onHost(pool, h, 'stat -c %i "$HOME/$1/releases/$2/$3"', SITE, release, file)).trim();
+
+  it('the next release starts from the previous one: unchanged files are hard links, new and changed ones are sent, deleted ones are gone, and the previous release is untouched', async () => {
+    for (let i = 0; i < 40; i++) put(`src/module${i % 4}/file${i}.php`, `<?php // file ${i}\n${'x'.repeat(2000 + i)}\n`);
+    put('bin/console', '#!/bin/sh\necho console\n', 0o755);
+    put('public/index.php', '<?php echo "v1";\n');
+    put('obsolete.txt', 'old');
+    symlinkSync('src/module0', path.join(src, 'current-module'));
+    const v1 = await site('1.0.0');
+    expect(v1.errors).toEqual([]);
+    expect(v1.log).toMatch(/sent 43 file\(s\), [\d.]+ KiB\n/);
+    const id1 = v1.outputs['release-id']!;
+    expect(await onHostTree(`releases/${id1}`)).toBe(localTree());
+    const before = await onHostTree(`releases/${id1}`);
+
+    put('public/index.php', '<?php echo "v2";\n');
+    put('src/module1/new.php', '<?php // new\n');
+    chmodSync(path.join(src, 'src/module2/file2.php'), 0o600);
+    rmSync(path.join(src, 'obsolete.txt'));
+    const v2 = await site('2.0.0');
+    expect(v2.errors).toEqual([]);
+    const id2 = v2.outputs['release-id']!;
+    expect(v2.log).toContain(`sent 3 file(s)`);
+    expect(v2.log).toMatch(new RegExp(`; 40 unchanged file\\(s\\), [\\d.]+ KiB, linked from ${id1}`));
+    // The new release is exactly the source; the one before it is exactly what it was.
+    expect(await onHostTree(`releases/${id2}`)).toBe(localTree());
+    expect(await onHostTree(`releases/${id1}`)).toBe(before);
+    expect(await inode(id2, 'src/module3/file3.php')).toBe(await inode(id1, 'src/module3/file3.php'));
+    expect(await inode(id2, 'public/index.php')).not.toBe(await inode(id1, 'public/index.php'));
+    expect(await inode(id2, 'src/module2/file2.php')).not.toBe(await inode(id1, 'src/module2/file2.php'));
+    expect(await currentOf(pool, h, SITE)).toBe(id2);
+    expect((await onHost(pool, h, 'stat -c %a "$HOME/$1/.tree" "$HOME/$1/.tree/$2.json"', SITE, id2)).trim().split('\n')).toEqual(['700', '600']);
+  });
+
+  it('a file changed on the host since it was sent is sent again, never reused', async () => {
+    const id2 = await currentOf(pool, h, SITE);
+    // A hand edit in place (through every hard link of that inode).
+    await onHost(pool, h, 'printf "hotfix" >> "$HOME/$1/releases/$2/src/module0/file0.php"', SITE, id2);
+    const v3 = await site('3.0.0');
+    expect(v3.errors).toEqual([]);
+    expect(v3.log).toContain('sent 1 file(s)');
+    const id3 = v3.outputs['release-id']!;
+    expect(await onHostTree(`releases/${id3}`)).toBe(localTree());
+    expect(await inode(id3, 'src/module0/file0.php')).not.toBe(await inode(id2, 'src/module0/file0.php'));
+  });
+
+  it('with a build step, unchanged files are copied, so the build cannot write into an older release', async () => {
+    const id3 = await currentOf(pool, h, SITE);
+    const before = await onHostTree(`releases/${id3}`);
+    const v4 = await site('4.0.0', { 'build-command': 'echo built >> src/module3/file3.php' });
+    expect(v4.errors).toEqual([]);
+    expect(v4.log).toMatch(/sent 0 file\(s\), 0 B; 43 unchanged file\(s\), [\d.]+ KiB, copied from/);
+    const id4 = v4.outputs['release-id']!;
+    expect(await onHostTree(`releases/${id3}`)).toBe(before);
+    expect((await onHost(pool, h, 'tail -n 1 "$HOME/$1/releases/$2/src/module3/file3.php"', SITE, id4)).trim()).toBe('built');
+    // The next deploy sees the build's change on the host and sends that file again.
+    const v5 = await site('5.0.0');
+    expect(v5.log).toContain('sent 1 file(s)');
+    expect(await onHostTree(`releases/${v5.outputs['release-id']!}`)).toBe(localTree());
+  });
+
+  it('pruning removes the trees of the releases it removes', async () => {
+    const v6 = await site('6.0.0', { 'keep-releases': '2' });
+    expect(v6.errors).toEqual([]);
+    const releases = (await onHost(pool, h, 'ls "$HOME/$1/releases"', SITE)).trim().split('\n');
+    const trees = (await onHost(pool, h, 'ls "$HOME/$1/.tree"', SITE)).trim().split('\n');
+    expect(releases).toHaveLength(2);
+    expect(trees).toEqual(releases.map((r) => `${r}.json`));
+  });
+});
+
 describe('release sources and failures that must fail cleanly', () => {
   it('refuses symlinks that point outside the release (directory and tarball), changing nothing', async () => {
     const before = await onHost(pool, h, 'cat "$HOME/$1/history.jsonl" | wc -l; ls "$HOME/$1/releases"', APP_DIR);
@@ -178,7 +287,9 @@ describe('release sources and failures that must fail cleanly', () => {
       expect(r.signal).toBeNull();
       expect(r.exitCode).toBe(1);
       expect(Date.now() - started).toBeLessThan(60_000);
-      expect(r.errors[0]).toMatch(/step 'upload' exited with code 2; last output:[\s\S]*No space left on device/);
+      expect(r.errors[0]).toMatch(
+        /step 'upload' exited with code 2; last output:\n[\s\S]*The host's file system holding \S+ has [\d.]+ (B|KiB) free and this release sends 8\.0 MiB: free space there/,
+      );
       expect(r.errors[0]).toContain('no host was switched, the previous release keeps serving');
       expect((await onHost(pool, h, 'cat "$1/current/VERSION"', dir)).trim()).toBe('1.0.0');
     } finally {

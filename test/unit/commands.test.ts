@@ -67,11 +67,11 @@ describe('files, hooks, history, host', () => {
     `);
     expect(r(c.extractCommand('/srv/r/1', false))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      tar -xpf - --no-same-owner -C "$1"' ops /srv/r/1"
+      mkdir -p "$1" && chmod 0750 "$1" && tar -xpf - --no-same-owner -C "$1"' ops /srv/r/1"
     `);
     expect(r(c.extractCommand('/srv/r/1', true))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      tar -xzpf - --no-same-owner -C "$1"' ops /srv/r/1"
+      mkdir -p "$1" && chmod 0750 "$1" && tar -xzpf - --no-same-owner -C "$1"' ops /srv/r/1"
     `);
     expect(r(c.sharedPathsCommand('/srv/app', '/srv/app/releases/1', ['.env', 'storage/']))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
@@ -177,7 +177,7 @@ describe('releases and locks', () => {
     `);
     expect(r(c.removeReleasesCommand('/srv/app', ['R0', 'R1']))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; done' ops /srv/app R0 R1"
+      d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done' ops /srv/app R0 R1"
     `);
   });
   it('acquire, renew, release, break', () => {

@@ -1,0 +1,146 @@
+/**
+ * A file release's tree: every path of a directory source with its type, mode, size, mtime
+ * and content hash, read once on the runner. Stored next to the release on each host
+ * (`.tree/<id>.json`), it lets the next deploy start from the previous release: files whose
+ * content, mode, size and mtime are unchanged (and unchanged on the host since) are linked
+ * or copied there, and only new and changed files cross the network.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/** One path of the tree, relative to its root, `/`-separated. */
+export interface TreeEntry {
+  path: string;
+  /** f: regular file, d: directory, l: symlink, o: anything else (sent as tar has it). */
+  type: 'f' | 'd' | 'l' | 'o';
+  /** Permission bits (0o7777). */
+  mode: number;
+  size: number;
+  /** Seconds since the epoch, whole (what tar carries). */
+  mtime: number;
+  /** sha256 of a file's content. */
+  hash?: string;
+  /** A symlink's target. */
+  target?: string;
+}
+
+export interface Tree {
+  version: 1;
+  entries: TreeEntry[];
+}
+
+/** A file as the host sees it in the base release: size, mtime and mode from `find -printf`. */
+export interface HostFile {
+  size: number;
+  mtime: number;
+  mode: number;
+}
+
+const BIG = 4 * 1024 * 1024;
+
+async function hashFile(file: string, size: number): Promise<string> {
+  const h = createHash('sha256');
+  if (size <= BIG) return h.update(await fs.readFile(file)).digest('hex');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Walk a directory (links are recorded, never followed) and hash its files, a few at a time. */
+export async function scanTree(root: string, o: { concurrency?: number; hash?: boolean } = {}): Promise<Tree> {
+  const entries: TreeEntry[] = [];
+  const walk = async (rel: string) => {
+    const names = (await fs.readdir(path.join(root, rel))).sort();
+    for (const name of names) {
+      const r = rel ? `${rel}/${name}` : name;
+      const abs = path.join(root, r);
+      const st = await fs.lstat(abs);
+      const base = { path: r, mode: st.mode & 0o7777, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
+      if (st.isSymbolicLink()) entries.push({ ...base, type: 'l', size: 0, target: await fs.readlink(abs) });
+      else if (st.isDirectory()) {
+        entries.push({ ...base, type: 'd', size: 0 });
+        await walk(r);
+      } else if (st.isFile()) entries.push({ ...base, type: 'f' });
+      else entries.push({ ...base, type: 'o', size: 0 });
+    }
+  };
+  await walk('');
+  const files = o.hash === false ? [] : entries.filter((e) => e.type === 'f');
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const e = files[next++]!;
+      e.hash = await hashFile(path.join(root, e.path), e.size);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, files.length) }, worker));
+  return { version: 1, entries };
+}
+
+/** The tree's symlinks (path → target), for the source checks. */
+export function treeLinks(t: Tree): Map<string, string> {
+  return new Map(t.entries.filter((e) => e.type === 'l').map((e) => [e.path, e.target!]));
+}
+
+/** A stored tree, or undefined when it is not one this version wrote. */
+export function parseTree(text: string): Tree | undefined {
+  try {
+    const t = JSON.parse(text) as Tree;
+    if (t?.version !== 1 || !Array.isArray(t.entries)) return undefined;
+    return t;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `find . -type f -printf '%P\0%s\0%T@\0%m\0'` as a map of path → size, mtime, mode. */
+export function parseHostFiles(listing: string): Map<string, HostFile> {
+  const out = new Map<string, HostFile>();
+  const f = listing.split('\0');
+  for (let i = 0; i + 3 < f.length; i += 4) {
+    out.set(f[i]!, { size: Number(f[i + 1]), mtime: Math.floor(Number(f[i + 2])), mode: Number.parseInt(f[i + 3]!, 8) });
+  }
+  return out;
+}
+
+export interface Delta {
+  /** Files taken from the base release on the host (same content, mode, size and mtime there). */
+  reuse: string[];
+  /** What is sent: every directory, symlink and other entry, and the new and changed files. */
+  send: TreeEntry[];
+  /** The new release's tree as it will be on the host (reused files keep the base's mtime). */
+  stored: Tree;
+  /** Bytes of file content sent, and reused. */
+  sendBytes: number;
+  reuseBytes: number;
+}
+
+/**
+ * What to send and what to reuse. A file is reused only when the base release's tree has it
+ * with the same hash and mode, and the host's copy still has the size, mtime and mode that
+ * tree recorded: a file changed on the host since (a build step, a hand edit) is sent again.
+ */
+export function planDelta(local: Tree, base?: Tree, host?: Map<string, HostFile>): Delta {
+  const before = new Map((base?.entries ?? []).filter((e) => e.type === 'f').map((e) => [e.path, e]));
+  const reuse: string[] = [];
+  const send: TreeEntry[] = [];
+  const stored: TreeEntry[] = [];
+  let sendBytes = 0;
+  let reuseBytes = 0;
+  for (const e of local.entries) {
+    if (e.type === 'f') {
+      const b = before.get(e.path);
+      const on = host?.get(e.path);
+      if (b && on && b.hash === e.hash && b.mode === e.mode && b.size === e.size && on.size === b.size && on.mtime === b.mtime && on.mode === b.mode) {
+        reuse.push(e.path);
+        reuseBytes += e.size;
+        stored.push({ ...e, mtime: b.mtime });
+        continue;
+      }
+      sendBytes += e.size;
+    }
+    send.push(e);
+    stored.push(e);
+  }
+  return { reuse, send, stored: { version: 1, entries: stored }, sendBytes, reuseBytes };
+}
