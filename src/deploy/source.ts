@@ -62,7 +62,7 @@ export function nameEscapes(name: string): boolean {
 
 /** Check a directory source: every symlink must stay inside it. */
 export async function checkDirectory(root: string): Promise<void> {
-  checkTreeLinks(await scanTree(root, { hash: false }));
+  checkTreeLinks(scanTree(root, { hash: false }));
 }
 
 /** Every symlink of a scanned tree must stay inside it. */
@@ -223,7 +223,7 @@ export async function checkSource(source: string): Promise<Tree | undefined> {
     await checkTarball(source);
     return undefined;
   }
-  const tree = await scanTree(source);
+  const tree = scanTree(source);
   checkTreeLinks(tree);
   return tree;
 }

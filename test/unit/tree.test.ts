@@ -26,7 +26,7 @@ function source(): string {
 
 describe('a file release tree', () => {
   it('lists every path (links recorded, never followed) with mode, size, whole-second mtime and hash', async () => {
-    const t = await scanTree(source());
+    const t = scanTree(source());
     expect(t.entries.map((e) => [e.path, e.type])).toEqual([
       ['alias.php', 'l'],
       ['index.php', 'f'],
@@ -90,7 +90,7 @@ describe('the host side of a file release, run by this machine', () => {
   it('reads the base, links unchanged files, extracts the rest without writing through a link, records and prunes the tree', async () => {
     const app = mkdtempSync(path.join(os.tmpdir(), 'appdir-'));
     const src = source();
-    const v1 = await scanTree(src);
+    const v1 = scanTree(src);
     // Release 1: the whole tree.
     const r1 = path.join(app, 'releases', 'R1');
     run(extractCommand(r1, false), execFileSync('tar', ['-C', src, '-cf', '-', '.']));
@@ -108,7 +108,7 @@ describe('the host side of a file release, run by this machine', () => {
 
     // Release 2: index.php changed, lib/a.php and run.sh unchanged.
     writeFileSync(path.join(src, 'index.php'), 'hello v2');
-    const v2 = await scanTree(src);
+    const v2 = scanTree(src);
     const d = planDelta(v2, v1, host);
     expect(d.reuse).toEqual(['lib/a.php', 'run.sh']);
     const r2 = path.join(app, 'releases', 'R2');
