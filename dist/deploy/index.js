@@ -36816,46 +36816,48 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 const BIG = 4 * 1024 * 1024;
-async function hashFile(file, size) {
+const chunk = Buffer.alloc(1024 * 1024);
+function hashFile(file, size) {
     const h = (0,external_node_crypto_.createHash)('sha256');
     if (size <= BIG)
-        return h.update(await external_node_fs_namespaceObject.promises.readFile(file)).digest('hex');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
-        h.update(chunk);
+        return h.update((0,external_node_fs_namespaceObject.readFileSync)(file)).digest('hex');
+    const fd = (0,external_node_fs_namespaceObject.openSync)(file, 'r');
+    try {
+        for (let n = (0,external_node_fs_namespaceObject.readSync)(fd, chunk); n > 0; n = (0,external_node_fs_namespaceObject.readSync)(fd, chunk))
+            h.update(chunk.subarray(0, n));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
     return h.digest('hex');
 }
-/** Walk a directory (links are recorded, never followed) and hash its files, a few at a time. */
-async function tree_scanTree(root, o = {}) {
+/**
+ * Walk a directory (links are recorded, never followed) and hash its files. Synchronous on
+ * purpose: for thousands of small files the thread pool's hop per call costs more than
+ * the reads (10 000 files: 0.13 s against 0.8 s).
+ */
+function tree_scanTree(root, o = {}) {
     const entries = [];
-    const walk = async (rel) => {
-        const names = (await external_node_fs_namespaceObject.promises.readdir(external_node_path_default().join(root, rel))).sort();
+    const walk = (rel) => {
+        const names = (0,external_node_fs_namespaceObject.readdirSync)(external_node_path_default().join(root, rel)).sort();
         for (const name of names) {
             const r = rel ? `${rel}/${name}` : name;
             const abs = external_node_path_default().join(root, r);
-            const st = await external_node_fs_namespaceObject.promises.lstat(abs);
+            const st = (0,external_node_fs_namespaceObject.lstatSync)(abs);
             const base = { path: r, mode: st.mode & 0o7777, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) };
             if (st.isSymbolicLink())
-                entries.push({ ...base, type: 'l', size: 0, target: await external_node_fs_namespaceObject.promises.readlink(abs) });
+                entries.push({ ...base, type: 'l', size: 0, target: (0,external_node_fs_namespaceObject.readlinkSync)(abs) });
             else if (st.isDirectory()) {
                 entries.push({ ...base, type: 'd', size: 0 });
-                await walk(r);
+                walk(r);
             }
             else if (st.isFile())
-                entries.push({ ...base, type: 'f' });
+                entries.push({ ...base, type: 'f', ...(o.hash === false ? {} : { hash: hashFile(abs, st.size) }) });
             else
                 entries.push({ ...base, type: 'o', size: 0 });
         }
     };
-    await walk('');
-    const files = o.hash === false ? [] : entries.filter((e) => e.type === 'f');
-    let next = 0;
-    const worker = async () => {
-        while (next < files.length) {
-            const e = files[next++];
-            e.hash = await hashFile(external_node_path_default().join(root, e.path), e.size);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, files.length) }, worker));
+    walk('');
     return { version: 1, entries };
 }
 /** The tree's symlinks (path → target), for the source checks. */
@@ -37824,7 +37826,7 @@ function nameEscapes(name) {
 }
 /** Check a directory source: every symlink must stay inside it. */
 async function checkDirectory(root) {
-    checkTreeLinks(await scanTree(root, { hash: false }));
+    checkTreeLinks(scanTree(root, { hash: false }));
 }
 /** Every symlink of a scanned tree must stay inside it. */
 function checkTreeLinks(tree) {
@@ -37996,7 +37998,7 @@ async function checkSource(source) {
         await checkTarball(source);
         return undefined;
     }
-    const tree = await tree_scanTree(source);
+    const tree = tree_scanTree(source);
     checkTreeLinks(tree);
     return tree;
 }
