@@ -35351,6 +35351,17 @@ function hostClockCommand() {
  */
 
 const otherColor = (c) => (c === 'blue' ? 'green' : 'blue');
+/** The `X-Ops-Upstream` value of a release's color: opaque outside (no name, version or color). */
+function upstreamMarker(release, color) {
+    // FNV-1a, 2 × 32 bits: stable and dependency-free; only needs to differ between switches.
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    for (const ch of `${release}/${color}`) {
+        a = Math.imul(a ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+        b = Math.imul(b ^ ch.charCodeAt(0), 0x811c9dc5) >>> 0;
+    }
+    return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
 /** An nginx site that sends everything to one upstream; a failed connection is retried once, never a request in flight. */
 function nginxSite(s) {
     if (!/^[A-Za-z0-9_]+$/.test(s.name))
@@ -35359,6 +35370,8 @@ function nginxSite(s) {
         throw new Error(`invalid listen address ${s.listen}`);
     if (!Number.isInteger(s.upstreamPort) || s.upstreamPort < 1 || s.upstreamPort > 65535)
         throw new Error(`invalid port ${s.upstreamPort}`);
+    if (s.marker !== undefined && !/^[0-9a-f]{1,32}$/.test(s.marker))
+        throw new Error(`invalid marker ${s.marker}`);
     return [
         '# Written by ops-actions (zero-downtime deploys): every deploy rewrites it. Do not edit.',
         `upstream ${s.name} {`,
@@ -35382,6 +35395,7 @@ function nginxSite(s) {
         '    proxy_set_header X-Forwarded-Proto $scheme;',
         '    proxy_next_upstream error;',
         '    proxy_read_timeout 300s;',
+        ...(s.marker ? [`    add_header X-Ops-Upstream ${s.marker} always;`] : []),
         '  }',
         '}',
         '',
@@ -35419,6 +35433,7 @@ probe() {
   else echo "the host has neither curl nor wget to probe $url" >&2; exit 2; fi
 }
 until probe 2>/dev/null; do
+  command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || command -v busybox >/dev/null 2>&1 || probe
   if [ "$(date +%s)" -ge "$end" ]; then
     echo "$url did not answer 2xx within $3s" >&2
     probe || true
@@ -35426,6 +35441,35 @@ until probe 2>/dev/null; do
   fi
   sleep 0.5
 done`, String(port), path, String(timeoutS));
+}
+/**
+ * Wait until the proxy answers through `listen` ([address:]port; a bare port is asked on
+ * 127.0.0.1) with `X-Ops-Upstream: <marker>`: the reload took, and this site (not another
+ * server block of the same port, such as a distribution's default site) serves the port.
+ */
+function waitProxyCommand(listen, path, marker, timeoutS) {
+    return shell_shScript(shell_sh `case "$1" in *:*) a=$1 ;; *) a="127.0.0.1:$1" ;; esac
+url="http://$a$2" end=$(( $(date +%s) + $4 ))
+headers() {
+  if command -v curl >/dev/null 2>&1; then curl -sS -o /dev/null -D - --max-time 5 "$url"
+  elif command -v wget >/dev/null 2>&1; then wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  elif command -v busybox >/dev/null 2>&1; then busybox wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  else echo "the host has neither curl nor wget to ask the proxy at $url" >&2; exit 2; fi
+}
+while :; do
+  got=$(headers 2>&1 | tr -d '\r' | sed -n 's/^ *[Xx]-[Oo]ps-[Uu]pstream: *//p' | tail -n 1) || got=
+  [ "$got" = "$3" ] && exit 0
+  if [ "$(date +%s)" -ge "$end" ]; then
+    if [ -n "$got" ]; then echo "the proxy at $url still answers from the previous site ($got) $4s after its reload: the reload did not take (see the proxy's error log)" >&2
+    else echo "the proxy at $url does not answer from this app's site: another server block serves that port (e.g. the distribution's default site: remove it or give this one the port alone), or the reload failed" >&2; fi
+    exit 5
+  fi
+  sleep 0.2
+done`, listen, path, marker, String(timeoutS));
+}
+/** Record the color the proxy now sends traffic to (`<appDir>/color`, by rename). */
+function recordColorCommand(appDir, color) {
+    return shell_shScript(shell_sh `printf '%s\n' "$2" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, color);
 }
 /**
  * Drain `port` (wait until no connection to it is established, or `timeoutS`), then stop
@@ -35467,17 +35511,17 @@ function pullImageCommand(image) {
  * written by the action) exported one by one with `export "$line"` (never evaluated), then
  * the stack deployed from the release directory with its files, registry credentials sent
  * to the nodes, services no longer in the files removed, and each image resolved to a
- * digest by the registry.
+ * digest by the registry. After the exports only positional parameters are read, so no
+ * variable of the file can change the stack, the directory or the files deployed.
  */
 function stackDeployCommand(dir, stack, files) {
-    return shell_shScript(shell_sh `d=$1; stack=$2; shift 2
-while IFS= read -r kv || [ -n "$kv" ]; do
-  case "$kv" in ''|'#'*) continue ;; esac
-  export "$kv"
-done < "$d/stack.env"
-cd "$d"
-set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@" "$stack"
-"$@"`, dir, stack, ...files.flatMap((f) => ['-c', external_node_path_default().posix.join(dir, f)]));
+    return shell_shScript(shell_sh `cd "$1"; shift
+while IFS= read -r ops_line || [ -n "$ops_line" ]; do
+  case "$ops_line" in ''|'#'*) continue ;; esac
+  export "$ops_line"
+done < stack.env
+set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@"
+"$@"`, dir, ...files.flatMap((f) => ['-c', external_node_path_default().posix.join(dir, f)]), stack);
 }
 /**
  * The stack's services and their update, each followed by its tasks that should be running,
@@ -36673,6 +36717,7 @@ function isOneShot(c) {
 
 
 
+
 /**
  * How to call Compose for a release on this host (v2 when the host has it, else v1). A
  * blue-green release runs as the project of a color: by default the color it serves as
@@ -36760,11 +36805,15 @@ function blueGreenActivation(h, m, color) {
     const port = colorPort(bg, color);
     const other = otherColor(color);
     const c = composeCall(h, m, color);
-    const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
+    const marker = upstreamMarker(m.id, color);
+    const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port, marker });
     return [
         { step: `up (${color}, port ${port})`, command: upCommand(c, m.services ?? []), stream: true },
         { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
-        { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
+        // The color is recorded as soon as the proxy may send it traffic: a run that dies after
+        // this step leaves the host's color telling which one serves.
+        { step: `proxy → ${color}`, command: shell_and(proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command), recordColorCommand(h.layout.appDir, color)) },
+        { step: `proxy serves ${color}`, command: waitProxyCommand(bg.listen, bg.ready_path, marker, 10) },
         { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },
         { step: `drain (${other})`, command: drainAndStopCommand(colorPort(bg, other), `${m.project}-${other}`, bg.drain_s, 30), stream: true },
     ];
@@ -37194,9 +37243,9 @@ function stackEnv(userEnv, m, image) {
 }
 /**
  * Names that would change the docker CLI that deploys the stack, or the shell that exports
- * them (read-only in bash), rather than the stack: refused.
+ * them (read-only in bash; `ops_line`, the line being read), rather than the stack: refused.
  */
-const CLI_NAMES = /^(PATH|HOME|IFS|ENV|BASH_ENV|CDPATH|SHELL|PWD|OLDPWD|UID|EUID|PPID|OPTIND|SHELLOPTS|BASHOPTS|TMPDIR)$|^(DOCKER_|LD_|BASH_FUNC)/;
+const CLI_NAMES = /^(PATH|HOME|IFS|ENV|BASH_ENV|CDPATH|SHELL|PWD|OLDPWD|UID|EUID|PPID|OPTIND|SHELLOPTS|BASHOPTS|TMPDIR|ops_line)$|^(DOCKER_|LD_|BASH_FUNC)/;
 /** The env file's variables (dotenv syntax, quotes removed), each checked to be carried line by line. */
 function stackVars(userEnv) {
     const vars = new Map();
@@ -37336,7 +37385,8 @@ async function activateSwarm(h, m) {
  * Return a host whose deploy of `from` failed to `to`. When the stack has the services it
  * had before the deploy and every service that changed is one whose update this run
  * started, `docker service rollback` of those (the ones Swarm did not roll back itself) is
- * exactly `to`: the run starts it, waits for it, and points `current` at `to`. Otherwise
+ * exactly `to`: the run starts it, waits for it, and points `current` at `to`. A stack that
+ * did not change at all (the stack deploy failed) is left as it is. Otherwise
  * (services added or removed, a change Swarm applied without an update, no record of the
  * deploy), `to`'s stack is deployed again.
  */
@@ -37347,6 +37397,11 @@ async function rollbackSwarm(h, from, to) {
         const was = snapshot(base);
         const sameServices = now.services.length === was.size && now.services.every((s) => was.has(s.name));
         const changed = now.services.filter((s) => s.version !== was.get(s.name)?.version);
+        // `docker stack deploy` itself failed (or changed nothing): the stack still runs `to`.
+        if (sameServices && !changed.length) {
+            await h.session.run(switchCommand(h.layout.appDir, to.id), { step: 'switch' });
+            return 'unchanged';
+        }
         const updated = changed.filter((s) => newUpdate(s, was));
         if (sameServices && updated.length === changed.length) {
             const toRoll = updated.filter((s) => !/^rollback_/.test(s.update.state)).map((s) => s.name);
@@ -38075,19 +38130,37 @@ function manifestFor(cfg) {
     };
 }
 /**
- * Why a host cannot take a release of this kind: switching between an in-place compose
- * release and blue-green is not done by a deploy (the in-place project would keep its port
- * and nobody would stop it, or the proxy would keep pointing at a color).
+ * Why a host cannot move from the release it serves to `next` by this run's switch, or
+ * undefined when it can: another strategy in the same app directory, in place against
+ * blue-green, or blue-green behind other proxy settings (the old color would be drained on
+ * ports it does not use, or its site file left beside the new one).
  */
-function blueGreenMismatch(h, blueGreen) {
+function switchMismatch(h, next) {
     const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
-    if (!cur || cur.strategy !== 'compose')
+    if (!cur)
         return undefined;
-    if (blueGreen && !cur.blue_green) {
+    if (cur.strategy !== next.strategy) {
+        return `its app directory serves ${cur.id}, a ${cur.strategy} release: a ${next.strategy} release needs an app directory of its own (app-dir), or remove the ${cur.strategy} release first`;
+    }
+    if (cur.strategy !== 'compose')
+        return undefined;
+    if (next.blue_green && !cur.blue_green) {
         return `it serves ${cur.id}, deployed in place (without zero-downtime): stop that release's project first (docker compose -p ${cur.project} down, a short outage) so the proxy can take its port, then deploy with zero-downtime`;
     }
-    if (!blueGreen && cur.blue_green) {
+    if (!next.blue_green && cur.blue_green) {
         return `it serves ${cur.id} blue-green (color ${h.state.color ?? '?'}, behind the proxy): deploy with zero-downtime: true (and the same proxy settings)`;
+    }
+    if (next.blue_green && cur.blue_green) {
+        const [a, b] = [cur.blue_green, next.blue_green];
+        const changed = [
+            a.base_port !== b.base_port ? `app-port ${a.base_port} → ${b.base_port}` : '',
+            a.listen !== b.listen ? `proxy-port ${a.listen} → ${b.listen}` : '',
+            a.config !== b.config ? `proxy-config ${a.config} → ${b.config}` : '',
+            a.upstream !== b.upstream ? `upstream ${a.upstream} → ${b.upstream}` : '',
+        ].filter(Boolean);
+        if (changed.length) {
+            return `it serves ${cur.id} blue-green with other proxy settings (${changed.join(', ')}): a switch would drain the old color on ports it does not use, or leave its site beside the new one. Deploy with the settings it serves with; to change them, stop both colors' projects and remove ${a.config} (a short outage), then deploy`;
+        }
     }
     return undefined;
 }
@@ -38149,16 +38222,8 @@ async function deploy(cfg, pool, targets, logger) {
         }
         if (taken.length)
             return untouched(manifest, timeline, targets, `${taken.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(taken.map(([h, why]) => [h.target.name, why])));
-        const other = hosts.filter((h) => {
-            const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
-            return cur && cur.strategy !== 'swarm';
-        });
-        if (other.length) {
-            const why = `its app directory serves a ${other.map((h) => h.state.manifests.get(h.state.current).strategy)[0]} release: a swarm stack needs an app directory of its own (app-dir)`;
-            return untouched(manifest, timeline, targets, `${other.map((h) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(other.map((h) => [h.target.name, why])));
-        }
     }
-    const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)]).filter(([, why]) => why) : [];
+    const mixed = hosts.map((h) => [h, switchMismatch(h, { strategy: cfg.strategy, blue_green: cfg.blueGreen })]).filter(([, why]) => why);
     if (mixed.length) {
         return untouched(manifest, timeline, targets, `${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(mixed.map(([h, why]) => [h.target.name, why])));
     }
@@ -38487,7 +38552,12 @@ async function backTo(cfg, h, from, to, reason, logger) {
         if (from.strategy === 'swarm' && target.strategy === 'swarm') {
             const how = await rollbackSwarm(h, from, target);
             h.state.current = to;
-            const by = { swarm: 'Swarm had rolled the update back itself', 'service-rollback': 'docker service rollback', 'stack-deploy': `${to}'s stack deployed again` }[how];
+            const by = {
+                unchanged: 'the stack never changed: nothing to roll back',
+                swarm: 'Swarm had rolled the update back itself',
+                'service-rollback': 'docker service rollback',
+                'stack-deploy': `${to}'s stack deployed again`,
+            }[how];
             logger.info(`host ${h.target.name}: back on ${to} (${by})`);
         }
         else
@@ -38782,7 +38852,7 @@ function prepareDeploy(v, problems, c, onLocked) {
         for (const f of compose?.files ?? []) {
             const named = namedVolumes(f.content.toString('utf8'));
             if (named.length) {
-                where('compose-file', `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty): declare them external (external: true, created once) or bind a host path`);
+                where('compose-file', `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty). Both colors run side by side during a switch, so a database must not be a service of this file: run it as a compose project of its own (or outside compose) and reach it from the app; keep here only volumes two copies of the app may share, declared external (external: true, created once) or as a host path`);
             }
         }
         const base = v['app-port'];

@@ -35098,6 +35098,17 @@ function hostClockCommand() {
  */
 
 const otherColor = (c) => (c === 'blue' ? 'green' : 'blue');
+/** The `X-Ops-Upstream` value of a release's color: opaque outside (no name, version or color). */
+function upstreamMarker(release, color) {
+    // FNV-1a, 2 × 32 bits: stable and dependency-free; only needs to differ between switches.
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    for (const ch of `${release}/${color}`) {
+        a = Math.imul(a ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+        b = Math.imul(b ^ ch.charCodeAt(0), 0x811c9dc5) >>> 0;
+    }
+    return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
 /** An nginx site that sends everything to one upstream; a failed connection is retried once, never a request in flight. */
 function nginxSite(s) {
     if (!/^[A-Za-z0-9_]+$/.test(s.name))
@@ -35106,6 +35117,8 @@ function nginxSite(s) {
         throw new Error(`invalid listen address ${s.listen}`);
     if (!Number.isInteger(s.upstreamPort) || s.upstreamPort < 1 || s.upstreamPort > 65535)
         throw new Error(`invalid port ${s.upstreamPort}`);
+    if (s.marker !== undefined && !/^[0-9a-f]{1,32}$/.test(s.marker))
+        throw new Error(`invalid marker ${s.marker}`);
     return [
         '# Written by ops-actions (zero-downtime deploys): every deploy rewrites it. Do not edit.',
         `upstream ${s.name} {`,
@@ -35129,6 +35142,7 @@ function nginxSite(s) {
         '    proxy_set_header X-Forwarded-Proto $scheme;',
         '    proxy_next_upstream error;',
         '    proxy_read_timeout 300s;',
+        ...(s.marker ? [`    add_header X-Ops-Upstream ${s.marker} always;`] : []),
         '  }',
         '}',
         '',
@@ -35166,6 +35180,7 @@ probe() {
   else echo "the host has neither curl nor wget to probe $url" >&2; exit 2; fi
 }
 until probe 2>/dev/null; do
+  command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || command -v busybox >/dev/null 2>&1 || probe
   if [ "$(date +%s)" -ge "$end" ]; then
     echo "$url did not answer 2xx within $3s" >&2
     probe || true
@@ -35173,6 +35188,35 @@ until probe 2>/dev/null; do
   fi
   sleep 0.5
 done`, String(port), path, String(timeoutS));
+}
+/**
+ * Wait until the proxy answers through `listen` ([address:]port; a bare port is asked on
+ * 127.0.0.1) with `X-Ops-Upstream: <marker>`: the reload took, and this site (not another
+ * server block of the same port, such as a distribution's default site) serves the port.
+ */
+function waitProxyCommand(listen, path, marker, timeoutS) {
+    return shScript(sh `case "$1" in *:*) a=$1 ;; *) a="127.0.0.1:$1" ;; esac
+url="http://$a$2" end=$(( $(date +%s) + $4 ))
+headers() {
+  if command -v curl >/dev/null 2>&1; then curl -sS -o /dev/null -D - --max-time 5 "$url"
+  elif command -v wget >/dev/null 2>&1; then wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  elif command -v busybox >/dev/null 2>&1; then busybox wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  else echo "the host has neither curl nor wget to ask the proxy at $url" >&2; exit 2; fi
+}
+while :; do
+  got=$(headers 2>&1 | tr -d '\r' | sed -n 's/^ *[Xx]-[Oo]ps-[Uu]pstream: *//p' | tail -n 1) || got=
+  [ "$got" = "$3" ] && exit 0
+  if [ "$(date +%s)" -ge "$end" ]; then
+    if [ -n "$got" ]; then echo "the proxy at $url still answers from the previous site ($got) $4s after its reload: the reload did not take (see the proxy's error log)" >&2
+    else echo "the proxy at $url does not answer from this app's site: another server block serves that port (e.g. the distribution's default site: remove it or give this one the port alone), or the reload failed" >&2; fi
+    exit 5
+  fi
+  sleep 0.2
+done`, listen, path, marker, String(timeoutS));
+}
+/** Record the color the proxy now sends traffic to (`<appDir>/color`, by rename). */
+function recordColorCommand(appDir, color) {
+    return shScript(sh `printf '%s\n' "$2" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, color);
 }
 /**
  * Drain `port` (wait until no connection to it is established, or `timeoutS`), then stop
@@ -35214,17 +35258,17 @@ function pullImageCommand(image) {
  * written by the action) exported one by one with `export "$line"` (never evaluated), then
  * the stack deployed from the release directory with its files, registry credentials sent
  * to the nodes, services no longer in the files removed, and each image resolved to a
- * digest by the registry.
+ * digest by the registry. After the exports only positional parameters are read, so no
+ * variable of the file can change the stack, the directory or the files deployed.
  */
 function stackDeployCommand(dir, stack, files) {
-    return shScript(sh `d=$1; stack=$2; shift 2
-while IFS= read -r kv || [ -n "$kv" ]; do
-  case "$kv" in ''|'#'*) continue ;; esac
-  export "$kv"
-done < "$d/stack.env"
-cd "$d"
-set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@" "$stack"
-"$@"`, dir, stack, ...files.flatMap((f) => ['-c', path.posix.join(dir, f)]));
+    return shScript(sh `cd "$1"; shift
+while IFS= read -r ops_line || [ -n "$ops_line" ]; do
+  case "$ops_line" in ''|'#'*) continue ;; esac
+  export "$ops_line"
+done < stack.env
+set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@"
+"$@"`, dir, ...files.flatMap((f) => ['-c', path.posix.join(dir, f)]), stack);
 }
 /**
  * The stack's services and their update, each followed by its tasks that should be running,

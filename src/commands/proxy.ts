@@ -16,6 +16,20 @@ export interface ProxySite {
   listen: string;
   /** The color's port on the host's loopback. */
   upstreamPort: number;
+  /** Sent back as `X-Ops-Upstream` on every answer: tells which site file a proxy serves (hex). */
+  marker?: string;
+}
+
+/** The `X-Ops-Upstream` value of a release's color: opaque outside (no name, version or color). */
+export function upstreamMarker(release: string, color: Color): string {
+  // FNV-1a, 2 × 32 bits: stable and dependency-free; only needs to differ between switches.
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (const ch of `${release}/${color}`) {
+    a = Math.imul(a ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    b = Math.imul(b ^ ch.charCodeAt(0), 0x811c9dc5) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }
 
 /** An nginx site that sends everything to one upstream; a failed connection is retried once, never a request in flight. */
@@ -23,6 +37,7 @@ export function nginxSite(s: ProxySite): string {
   if (!/^[A-Za-z0-9_]+$/.test(s.name)) throw new Error(`invalid upstream name ${s.name}`);
   if (!/^(?:[0-9.]+:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/.test(s.listen)) throw new Error(`invalid listen address ${s.listen}`);
   if (!Number.isInteger(s.upstreamPort) || s.upstreamPort < 1 || s.upstreamPort > 65535) throw new Error(`invalid port ${s.upstreamPort}`);
+  if (s.marker !== undefined && !/^[0-9a-f]{1,32}$/.test(s.marker)) throw new Error(`invalid marker ${s.marker}`);
   return [
     '# Written by ops-actions (zero-downtime deploys): every deploy rewrites it. Do not edit.',
     `upstream ${s.name} {`,
@@ -46,6 +61,7 @@ export function nginxSite(s: ProxySite): string {
     '    proxy_set_header X-Forwarded-Proto $scheme;',
     '    proxy_next_upstream error;',
     '    proxy_read_timeout 300s;',
+    ...(s.marker ? [`    add_header X-Ops-Upstream ${s.marker} always;`] : []),
     '  }',
     '}',
     '',
@@ -92,6 +108,7 @@ probe() {
   else echo "the host has neither curl nor wget to probe $url" >&2; exit 2; fi
 }
 until probe 2>/dev/null; do
+  command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || command -v busybox >/dev/null 2>&1 || probe
   if [ "$(date +%s)" -ge "$end" ]; then
     echo "$url did not answer 2xx within $3s" >&2
     probe || true
@@ -103,6 +120,43 @@ done`,
     path,
     String(timeoutS),
   );
+}
+
+/**
+ * Wait until the proxy answers through `listen` ([address:]port; a bare port is asked on
+ * 127.0.0.1) with `X-Ops-Upstream: <marker>`: the reload took, and this site (not another
+ * server block of the same port, such as a distribution's default site) serves the port.
+ */
+export function waitProxyCommand(listen: string, path: string, marker: string, timeoutS: number): Command {
+  return shScript(
+    sh`case "$1" in *:*) a=$1 ;; *) a="127.0.0.1:$1" ;; esac
+url="http://$a$2" end=$(( $(date +%s) + $4 ))
+headers() {
+  if command -v curl >/dev/null 2>&1; then curl -sS -o /dev/null -D - --max-time 5 "$url"
+  elif command -v wget >/dev/null 2>&1; then wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  elif command -v busybox >/dev/null 2>&1; then busybox wget -S -q -O /dev/null -T 5 "$url" 2>&1
+  else echo "the host has neither curl nor wget to ask the proxy at $url" >&2; exit 2; fi
+}
+while :; do
+  got=$(headers 2>&1 | tr -d '\r' | sed -n 's/^ *[Xx]-[Oo]ps-[Uu]pstream: *//p' | tail -n 1) || got=
+  [ "$got" = "$3" ] && exit 0
+  if [ "$(date +%s)" -ge "$end" ]; then
+    if [ -n "$got" ]; then echo "the proxy at $url still answers from the previous site ($got) $4s after its reload: the reload did not take (see the proxy's error log)" >&2
+    else echo "the proxy at $url does not answer from this app's site: another server block serves that port (e.g. the distribution's default site: remove it or give this one the port alone), or the reload failed" >&2; fi
+    exit 5
+  fi
+  sleep 0.2
+done`,
+    listen,
+    path,
+    marker,
+    String(timeoutS),
+  );
+}
+
+/** Record the color the proxy now sends traffic to (`<appDir>/color`, by rename). */
+export function recordColorCommand(appDir: string, color: Color): Command {
+  return shScript(sh`printf '%s\n' "$2" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, color);
 }
 
 /**

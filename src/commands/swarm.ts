@@ -21,21 +21,21 @@ export function pullImageCommand(image: string): Command {
  * written by the action) exported one by one with `export "$line"` (never evaluated), then
  * the stack deployed from the release directory with its files, registry credentials sent
  * to the nodes, services no longer in the files removed, and each image resolved to a
- * digest by the registry.
+ * digest by the registry. After the exports only positional parameters are read, so no
+ * variable of the file can change the stack, the directory or the files deployed.
  */
 export function stackDeployCommand(dir: string, stack: string, files: string[]): Command {
   return shScript(
-    sh`d=$1; stack=$2; shift 2
-while IFS= read -r kv || [ -n "$kv" ]; do
-  case "$kv" in ''|'#'*) continue ;; esac
-  export "$kv"
-done < "$d/stack.env"
-cd "$d"
-set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@" "$stack"
+    sh`cd "$1"; shift
+while IFS= read -r ops_line || [ -n "$ops_line" ]; do
+  case "$ops_line" in ''|'#'*) continue ;; esac
+  export "$ops_line"
+done < stack.env
+set -- docker stack deploy --with-registry-auth --prune --resolve-image always "$@"
 "$@"`,
     dir,
-    stack,
     ...files.flatMap((f) => ['-c', path.posix.join(dir, f)]),
+    stack,
   );
 }
 

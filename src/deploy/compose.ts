@@ -7,9 +7,12 @@ import {
   otherColor,
   proxyApplyCommand,
   pullCommand,
+  recordColorCommand,
   repoDigestsCommand,
   switchColorCommand,
   upCommand,
+  upstreamMarker,
+  waitProxyCommand,
   waitReadyCommand,
   type Color,
   type ComposeCall,
@@ -17,7 +20,7 @@ import {
 import type { ReleaseManifest } from '../host/state.js';
 import { isOneShot, readProjectContainers, type ContainerState } from '../host/containers.js';
 import { switchCommand } from '../commands/index.js';
-import type { Command } from '../shell/index.js';
+import { and, type Command } from '../shell/index.js';
 import type { HostCtx } from './context.js';
 
 export interface ComposeSource {
@@ -124,11 +127,15 @@ export function blueGreenActivation(h: HostCtx, m: ReleaseManifest, color: Color
   const port = colorPort(bg, color);
   const other = otherColor(color);
   const c = composeCall(h, m, color);
-  const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port });
+  const marker = upstreamMarker(m.id, color);
+  const site = nginxSite({ name: bg.upstream, listen: bg.listen, upstreamPort: port, marker });
   return [
     { step: `up (${color}, port ${port})`, command: upCommand(c, m.services ?? []), stream: true },
     { step: `ready (${color})`, command: waitReadyCommand(port, bg.ready_path, bg.ready_timeout_s) },
-    { step: `proxy → ${color}`, command: proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command) },
+    // The color is recorded as soon as the proxy may send it traffic: a run that dies after
+    // this step leaves the host's color telling which one serves.
+    { step: `proxy → ${color}`, command: and(proxyApplyCommand(bg.config, site, bg.test_command, bg.reload_command), recordColorCommand(h.layout.appDir, color)) },
+    { step: `proxy serves ${color}`, command: waitProxyCommand(bg.listen, bg.ready_path, marker, 10) },
     { step: 'switch', command: switchColorCommand(h.layout.appDir, m.id, color) },
     { step: `drain (${other})`, command: drainAndStopCommand(colorPort(bg, other), `${m.project!}-${other}`, bg.drain_s, 30), stream: true },
   ];

@@ -173,9 +173,9 @@ export function stackEnv(userEnv: string, m: ReleaseManifest, image: string | un
 
 /**
  * Names that would change the docker CLI that deploys the stack, or the shell that exports
- * them (read-only in bash), rather than the stack: refused.
+ * them (read-only in bash; `ops_line`, the line being read), rather than the stack: refused.
  */
-const CLI_NAMES = /^(PATH|HOME|IFS|ENV|BASH_ENV|CDPATH|SHELL|PWD|OLDPWD|UID|EUID|PPID|OPTIND|SHELLOPTS|BASHOPTS|TMPDIR)$|^(DOCKER_|LD_|BASH_FUNC)/;
+const CLI_NAMES = /^(PATH|HOME|IFS|ENV|BASH_ENV|CDPATH|SHELL|PWD|OLDPWD|UID|EUID|PPID|OPTIND|SHELLOPTS|BASHOPTS|TMPDIR|ops_line)$|^(DOCKER_|LD_|BASH_FUNC)/;
 
 /** The env file's variables (dotenv syntax, quotes removed), each checked to be carried line by line. */
 export function stackVars(userEnv: string): Map<string, string> {
@@ -320,17 +320,23 @@ export async function activateSwarm(h: HostCtx, m: ReleaseManifest): Promise<voi
  * Return a host whose deploy of `from` failed to `to`. When the stack has the services it
  * had before the deploy and every service that changed is one whose update this run
  * started, `docker service rollback` of those (the ones Swarm did not roll back itself) is
- * exactly `to`: the run starts it, waits for it, and points `current` at `to`. Otherwise
+ * exactly `to`: the run starts it, waits for it, and points `current` at `to`. A stack that
+ * did not change at all (the stack deploy failed) is left as it is. Otherwise
  * (services added or removed, a change Swarm applied without an update, no record of the
  * deploy), `to`'s stack is deployed again.
  */
-export async function rollbackSwarm(h: HostCtx, from: ReleaseManifest, to: ReleaseManifest): Promise<'swarm' | 'service-rollback' | 'stack-deploy'> {
+export async function rollbackSwarm(h: HostCtx, from: ReleaseManifest, to: ReleaseManifest): Promise<'unchanged' | 'swarm' | 'service-rollback' | 'stack-deploy'> {
   const base = beforeDeploy.get(h);
   if (base) {
     const now = await readStack(h, from.project!);
     const was = snapshot(base);
     const sameServices = now.services.length === was.size && now.services.every((s) => was.has(s.name));
     const changed = now.services.filter((s) => s.version !== was.get(s.name)?.version);
+    // `docker stack deploy` itself failed (or changed nothing): the stack still runs `to`.
+    if (sameServices && !changed.length) {
+      await h.session.run(switchCommand(h.layout.appDir, to.id), { step: 'switch' });
+      return 'unchanged';
+    }
     const updated = changed.filter((s) => newUpdate(s, was));
     if (sameServices && updated.length === changed.length) {
       const toRoll = updated.filter((s) => !/^rollback_/.test(s.update!.state)).map((s) => s.name);

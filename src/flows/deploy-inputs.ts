@@ -110,7 +110,7 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
       if (named.length) {
         where(
           'compose-file',
-          `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty): declare them external (external: true, created once) or bind a host path`,
+          `${f.name}: with zero-downtime each color is its own compose project, so the project-scoped volume(s) ${named.join(', ')} would be a separate copy per color (a database would start empty). Both colors run side by side during a switch, so a database must not be a service of this file: run it as a compose project of its own (or outside compose) and reach it from the app; keep here only volumes two copies of the app may share, declared external (external: true, created once) or as a host path`,
         );
       }
     }

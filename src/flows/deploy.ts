@@ -132,18 +132,35 @@ function manifestFor(cfg: DeployConfig): ReleaseManifest {
 }
 
 /**
- * Why a host cannot take a release of this kind: switching between an in-place compose
- * release and blue-green is not done by a deploy (the in-place project would keep its port
- * and nobody would stop it, or the proxy would keep pointing at a color).
+ * Why a host cannot move from the release it serves to `next` by this run's switch, or
+ * undefined when it can: another strategy in the same app directory, in place against
+ * blue-green, or blue-green behind other proxy settings (the old color would be drained on
+ * ports it does not use, or its site file left beside the new one).
  */
-export function blueGreenMismatch(h: HostCtx, blueGreen: boolean): string | undefined {
+export function switchMismatch(h: HostCtx, next: Pick<ReleaseManifest, 'strategy' | 'blue_green'>): string | undefined {
   const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
-  if (!cur || cur.strategy !== 'compose') return undefined;
-  if (blueGreen && !cur.blue_green) {
+  if (!cur) return undefined;
+  if (cur.strategy !== next.strategy) {
+    return `its app directory serves ${cur.id}, a ${cur.strategy} release: a ${next.strategy} release needs an app directory of its own (app-dir), or remove the ${cur.strategy} release first`;
+  }
+  if (cur.strategy !== 'compose') return undefined;
+  if (next.blue_green && !cur.blue_green) {
     return `it serves ${cur.id}, deployed in place (without zero-downtime): stop that release's project first (docker compose -p ${cur.project} down, a short outage) so the proxy can take its port, then deploy with zero-downtime`;
   }
-  if (!blueGreen && cur.blue_green) {
+  if (!next.blue_green && cur.blue_green) {
     return `it serves ${cur.id} blue-green (color ${h.state.color ?? '?'}, behind the proxy): deploy with zero-downtime: true (and the same proxy settings)`;
+  }
+  if (next.blue_green && cur.blue_green) {
+    const [a, b] = [cur.blue_green, next.blue_green];
+    const changed = [
+      a.base_port !== b.base_port ? `app-port ${a.base_port} → ${b.base_port}` : '',
+      a.listen !== b.listen ? `proxy-port ${a.listen} → ${b.listen}` : '',
+      a.config !== b.config ? `proxy-config ${a.config} → ${b.config}` : '',
+      a.upstream !== b.upstream ? `upstream ${a.upstream} → ${b.upstream}` : '',
+    ].filter(Boolean);
+    if (changed.length) {
+      return `it serves ${cur.id} blue-green with other proxy settings (${changed.join(', ')}): a switch would drain the old color on ports it does not use, or leave its site beside the new one. Deploy with the settings it serves with; to change them, stop both colors' projects and remove ${a.config} (a short outage), then deploy`;
+    }
   }
   return undefined;
 }
@@ -225,16 +242,8 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
         `${taken.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`,
         new Map(taken.map(([h, why]) => [h.target.name, why])),
       );
-    const other = hosts.filter((h) => {
-      const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
-      return cur && cur.strategy !== 'swarm';
-    });
-    if (other.length) {
-      const why = `its app directory serves a ${other.map((h) => h.state.manifests.get(h.state.current!)!.strategy)[0]} release: a swarm stack needs an app directory of its own (app-dir)`;
-      return untouched(manifest, timeline, targets, `${other.map((h) => `host ${h.target.name}: ${why}`).join('\n')}\nNothing was changed.`, new Map(other.map((h) => [h.target.name, why])));
-    }
   }
-  const mixed = cfg.strategy === 'compose' ? hosts.map((h) => [h, blueGreenMismatch(h, !!cfg.blueGreen)] as const).filter(([, why]) => why) : [];
+  const mixed = hosts.map((h) => [h, switchMismatch(h, { strategy: cfg.strategy, blue_green: cfg.blueGreen })] as const).filter(([, why]) => why);
   if (mixed.length) {
     return untouched(
       manifest,
@@ -610,7 +619,12 @@ async function backTo(cfg: DeployConfig, h: HostCtx, from: ReleaseManifest, to: 
     if (from.strategy === 'swarm' && target.strategy === 'swarm') {
       const how = await rollbackSwarm(h, from, target);
       h.state.current = to;
-      const by = { swarm: 'Swarm had rolled the update back itself', 'service-rollback': 'docker service rollback', 'stack-deploy': `${to}'s stack deployed again` }[how];
+      const by = {
+        unchanged: 'the stack never changed: nothing to roll back',
+        swarm: 'Swarm had rolled the update back itself',
+        'service-rollback': 'docker service rollback',
+        'stack-deploy': `${to}'s stack deployed again`,
+      }[how];
       logger.info(`host ${h.target.name}: back on ${to} (${by})`);
     } else await activate(h, target, cfg.run);
   });

@@ -14,7 +14,7 @@ import { releaseStates } from '../host/history.js';
 import type { HostState } from '../host/state.js';
 import { Timeline } from '../host/timeline.js';
 import type { HeldLocks, LockSite } from '../host/lock.js';
-import { gateHost, type Gate } from './deploy.js';
+import { gateHost, switchMismatch, type Gate } from './deploy.js';
 import { activate, armSwitch, policyFor, revertNotices, type ConfirmPolicy } from '../deploy/switch.js';
 import type { Watchdog } from '../host/watchdog.js';
 import { formatDuration } from '../text.js';
@@ -105,14 +105,10 @@ export async function rollback(cfg: RollbackConfig, pool: SshPool, targets: Targ
     if (missing.length) {
       return untouched(`release ${to} is not on every host (missing on ${missing.map((h) => h.target.name).join(', ')}); no host was changed`);
     }
-    const mixed = hosts.filter((h) => {
-      const cur = h.state.current ? h.state.manifests.get(h.state.current) : undefined;
-      const target = h.state.manifests.get(to);
-      return cur && target && cur.strategy === 'compose' && !!cur.blue_green !== !!target.blue_green;
-    });
+    const mixed = hosts.map((h) => [h, switchMismatch(h, h.state.manifests.get(to)!)] as const).filter(([, why]) => why);
     if (mixed.length) {
       return untouched(
-        `release ${to} and the release serving on ${mixed.map((h) => h.target.name).join(', ')} differ in zero-downtime (one blue-green, one in place): a rollback does not switch between them; deploy the version instead`,
+        `release ${to} cannot replace the release serving by a rollback:\n${mixed.map(([h, why]) => `host ${h.target.name}: ${why}`).join('\n')}\nDeploy the version instead; no host was changed`,
       );
     }
     const from = first.state.current;

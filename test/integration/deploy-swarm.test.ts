@@ -143,6 +143,17 @@ describe('deploy strategy: swarm (a three-node Swarm)', () => {
     expect(await servedOnNodes()).toEqual(['2.0.0', '2.0.0', '']);
   }, 300_000);
 
+  it('a stack file docker refuses: the stack never changed, so nothing is rolled back and v2 stays current', async () => {
+    const before = await currentOf(pool, manager, APP_DIR);
+    const r = await deploy('1.0.0', '4.1.0', { 'compose-file': [path.join('test', 'fixtures', 'swarm', 'stack.yml'), path.join('test', 'fixtures', 'swarm', 'broken-override.yml')].join('\n') });
+    expect(r.exitCode).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/docker stack deploy|stack deploy/);
+    expect(r.log).toContain('the stack never changed: nothing to roll back');
+    expect(r.log).not.toContain('Swarm had rolled the update back itself');
+    expect(await currentOf(pool, manager, APP_DIR)).toBe(before);
+    expect(await servedOnNodes()).toEqual(['2.0.0', '2.0.0', '']);
+  }, 300_000);
+
   it('rollback by hand returns to v1 (its stack deployed again, pinned digest and all)', async () => {
     const r = (
       await runAction('rollback', {

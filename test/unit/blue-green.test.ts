@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blueGreenActivation, colorFor, composeActivation, composeCall } from '../../src/deploy/compose.js';
+import { upstreamMarker } from '../../src/commands/proxy.js';
 import type { HostCtx } from '../../src/deploy/context.js';
 import { layout } from '../../src/host/layout.js';
 import { parseState, type HostState, type ReleaseManifest } from '../../src/host/state.js';
@@ -65,13 +66,20 @@ describe('blue-green colors', () => {
     const h = host({ current: 'R1', color: 'blue' });
     const steps = composeActivation(h, release('R2'));
     expect(steps).toEqual(blueGreenActivation(h, release('R2'), 'green'));
-    expect(steps.map((s) => s.step)).toEqual(['up (green, port 8092)', 'ready (green)', 'proxy → green', 'switch', 'drain (blue)']);
+    expect(steps.map((s) => s.step)).toEqual(['up (green, port 8092)', 'ready (green)', 'proxy → green', 'proxy serves green', 'switch', 'drain (blue)']);
     const text = steps.map((s) => render(s.command));
+    const marker = upstreamMarker('R2', 'green');
+    expect(marker).toMatch(/^[0-9a-f]{16}$/);
+    expect(marker).not.toBe(upstreamMarker('R2', 'blue'));
     expect(text[0]).toMatch(/^env 'OPS_COLOR=green' 'OPS_PORT=8092' docker compose --project-name shop-production-green /);
     expect(text[1]).toMatch(/ ops 8092 \/health 60$/);
     expect(text[2]).toContain('server 127.0.0.1:8092 max_fails=0;');
-    expect(text[3]).toMatch(/ ops \/home\/d\/apps\/shop-production R2 green$/);
-    expect(text[4]).toMatch(/ ops 8091 shop-production-blue 30 30$/);
+    expect(text[2]).toContain(`add_header X-Ops-Upstream ${marker} always;`);
+    // The proxy step records the color in the same command, right after the reload.
+    expect(text[2]).toMatch(/ && sh -c [\s\S]* ops \/home\/d\/apps\/shop-production green$/);
+    expect(text[3]).toMatch(new RegExp(` ops 80 /health ${marker} 10$`));
+    expect(text[4]).toMatch(/ ops \/home\/d\/apps\/shop-production R2 green$/);
+    expect(text[5]).toMatch(/ ops 8091 shop-production-blue 30 30$/);
   });
 
   it("reads the host's color from its state", () => {
@@ -98,15 +106,21 @@ describe('zero-downtime inputs and hosts', () => {
     expect(namedVolumes('services: { web: { image: x } }')).toEqual([]);
   });
 
-  it('a host never switches between an in-place release and blue-green by a deploy', async () => {
-    const { blueGreenMismatch } = await import('../../src/flows/deploy.js');
+  it('a host never switches by a deploy between strategies, in place and blue-green, or blue-green proxy settings', async () => {
+    const { switchMismatch } = await import('../../src/flows/deploy.js');
     const inPlace = { ...release('R1'), blue_green: undefined };
     const onInPlace = host({ current: 'R1', manifests: new Map([['R1', inPlace]]) });
-    expect(blueGreenMismatch(onInPlace, true)).toMatch(/deployed in place.*docker compose -p shop-production down/);
-    expect(blueGreenMismatch(onInPlace, false)).toBeUndefined();
+    const bg = release('R1').blue_green!;
+    expect(switchMismatch(onInPlace, { strategy: 'compose', blue_green: bg })).toMatch(/deployed in place.*docker compose -p shop-production down/);
+    expect(switchMismatch(onInPlace, { strategy: 'compose' })).toBeUndefined();
     const onBg = host({ current: 'R1', color: 'green', manifests: new Map([['R1', release('R1')]]) });
-    expect(blueGreenMismatch(onBg, false)).toMatch(/blue-green \(color green/);
-    expect(blueGreenMismatch(onBg, true)).toBeUndefined();
-    expect(blueGreenMismatch(host({}), true)).toBeUndefined();
+    expect(switchMismatch(onBg, { strategy: 'compose' })).toMatch(/blue-green \(color green/);
+    expect(switchMismatch(onBg, { strategy: 'compose', blue_green: bg })).toBeUndefined();
+    expect(switchMismatch(onBg, { strategy: 'compose', blue_green: { ...bg, base_port: bg.base_port + 10, config: '/etc/nginx/conf.d/x.conf' } })).toMatch(
+      new RegExp(`other proxy settings \\(app-port ${bg.base_port} → ${bg.base_port + 10}, proxy-config ${bg.config} → /etc/nginx/conf.d/x.conf\\)`),
+    );
+    expect(switchMismatch(onBg, { strategy: 'release' })).toMatch(/serves R1, a compose release: a release release needs an app directory of its own/);
+    expect(switchMismatch(onInPlace, { strategy: 'swarm' })).toMatch(/a swarm release needs an app directory of its own/);
+    expect(switchMismatch(host({}), { strategy: 'compose', blue_green: bg })).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { drainAndStopCommand, nginxSite, otherColor, proxyApplyCommand, waitReadyCommand } from '../../src/commands/proxy.js';
+import { drainAndStopCommand, nginxSite, otherColor, proxyApplyCommand, recordColorCommand, waitProxyCommand, waitReadyCommand } from '../../src/commands/proxy.js';
 import type { Command } from '../../src/shell/index.js';
 
 // The commands run by this machine's sh, as a host would run them.
@@ -142,5 +142,38 @@ describe('nginx site: upgrades', () => {
     expect(site).toContain('map $http_upgrade $ops_shop_production_connection {');
     expect(site).toContain('proxy_http_version 1.1;');
     expect(site).toContain('proxy_set_header Connection $ops_shop_production_connection;');
+  });
+});
+
+describe('the proxy serves the new site', () => {
+  it("waits for this site's marker through the proxy's port, and says which way it failed", async () => {
+    let marker = 'old0';
+    const server = http.createServer((_req, res) => {
+      if (marker) res.setHeader('X-Ops-Upstream', marker);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      setTimeout(() => (marker = 'abc123'), 500);
+      const ok = await run(waitProxyCommand(String(port), '/health', 'abc123', 5));
+      expect(ok).toMatchObject({ code: 0 });
+      const stale = await run(waitProxyCommand(`127.0.0.1:${port}`, '/health', 'fff', 1));
+      expect(stale.code).toBe(5);
+      expect(stale.stderr).toContain('still answers from the previous site (abc123)');
+      marker = '';
+      const other = await run(waitProxyCommand(String(port), '/', 'fff', 1));
+      expect(other.code).toBe(5);
+      expect(other.stderr).toMatch(/does not answer from this app's site: another server block serves that port/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('records the color by rename', async () => {
+    const app = mkdtempSync(path.join(dir, 'app-'));
+    expect((await run(recordColorCommand(app, 'green'))).code).toBe(0);
+    expect(readFileSync(path.join(app, 'color'), 'utf8')).toBe('green\n');
+    expect(readdirSync(app)).toEqual(['color']);
   });
 });

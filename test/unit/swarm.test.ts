@@ -120,7 +120,7 @@ describe('stack.env', () => {
   });
 
   it('refuses names that would change the docker CLI or its shell rather than the stack', () => {
-    for (const name of ['PATH', 'HOME', 'DOCKER_HOST', 'DOCKER_CONFIG', 'LD_PRELOAD', 'UID', 'IFS']) {
+    for (const name of ['PATH', 'HOME', 'DOCKER_HOST', 'DOCKER_CONFIG', 'LD_PRELOAD', 'UID', 'IFS', 'ops_line']) {
       expect(() => stackEnv(`${name}=x\n`, m, undefined), name).toThrow(new RegExp(`${name} would change the docker CLI`));
     }
     expect(stackEnv('DOCKERISH=1\nMY_HOME=/app\n', m, undefined)).toContain('MY_HOME=/app');
@@ -148,7 +148,8 @@ describe('swarm commands', () => {
     writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nprintf "A=%s\\n" "$A"\nprintf "B=%s\\n" "$B"\nprintf "arg=%s\\n" "$@"\n');
     chmodSync(path.join(bin, 'docker'), 0o755);
     const evil = `$(touch ${dir}/pwned) \`id\` "q" 'x' \\ ;|&`;
-    writeFileSync(path.join(dir, 'stack.env'), stackEnv(`A=${evil}\nB=plain`, m, undefined));
+    // Names the script could have used for itself must not redirect the deploy.
+    writeFileSync(path.join(dir, 'stack.env'), stackEnv(`A=${evil}\nB=plain\nstack=other\nd=/tmp\nkv=x\nfiles=x`, m, undefined));
     const c = stackDeployCommand(dir, 'shop-production', ['stack.yml', 'override.yml']);
     const out = execFileSync('sh', ['-c', render(c)], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
     expect(out).toContain(`A=${evil}\n`);
