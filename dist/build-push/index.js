@@ -1106,8 +1106,60 @@ function resolveTags(specs, git) {
     return { tags, version };
 }
 
+;// CONCATENATED MODULE: ./src/inputs/common.ts
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const NAME_HINT = 'use letters, digits, dot, dash or underscore (at most 63), starting with a letter or digit';
+/** `app` and `environment`: they name the app directory on the hosts, so they are strict. */
+const appSchema = {
+    app: f.string({ required: true, pattern: NAME, hint: NAME_HINT }),
+    environment: f.string({ default: 'production', pattern: NAME, hint: NAME_HINT }),
+};
+/** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+/**
+ * An image reference with its repository (registry host and path) in lowercase, as
+ * registries require; the tag and digest are kept as given (tags are case-sensitive).
+ * `ghcr.io/${{ github.repository }}` has the owner's capitals.
+ */
+function lowercaseRepository(ref) {
+    const at = ref.indexOf('@');
+    const name = at < 0 ? ref : ref.slice(0, at);
+    const digest = at < 0 ? '' : ref.slice(at);
+    const colon = name.lastIndexOf(':');
+    const tagAt = colon > name.lastIndexOf('/') ? colon : -1;
+    return tagAt < 0 ? name.toLowerCase() + digest : name.slice(0, tagAt).toLowerCase() + name.slice(tagAt) + digest;
+}
+/**
+ * The values in an env file that are masked: every value of 3 characters or more, except
+ * the ones that cannot be secrets and would blank out every log line that has them
+ * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).
+ */
+function envFileSecrets(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line);
+        if (!m)
+            continue;
+        const raw = m[1];
+        // Quoted: the value inside the quotes; unquoted: also without an inline ` # comment`
+        // (compose strips it), so both forms are masked.
+        const quoted = /^(['"])(.*)\1$/.exec(raw);
+        const values = quoted ? [quoted[2]] : [raw, raw.replace(/\s+#.*$/, '')];
+        for (const value of new Set(values)) {
+            if (value.length < 3)
+                continue;
+            if (/^(true|false|yes|no|on|off|null|none)$/i.test(value) || /^\d{1,5}$/.test(value))
+                continue;
+            out.push(value);
+        }
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/flows/build-push-inputs.ts
 /** The build-push action's inputs, checked and turned into a BuildPushConfig (every problem reported at once). */
+
 
 
 
@@ -1147,7 +1199,10 @@ function prepareBuildPush(v, problems, c) {
         problems.push({ input: 'secret-files', message: `secret id ${dupes.join(', ')} is also in 'secrets'` });
     if (problems.length)
         return undefined;
-    const isGhcr = (v.registry || v.image.split('/')[0]) === 'ghcr.io';
+    const image = lowercaseRepository(v.image);
+    if (image !== v.image)
+        c.logger.info(`image ${v.image} is pushed as ${image} (registries take lowercase repository names)`);
+    const isGhcr = (v.registry || image.split('/')[0]) === 'ghcr.io';
     const { tags, version } = resolveTags(v.tags, { sha: c.sha, ref: c.ref, defaultBranch: defaultBranch() });
     if (!tags.length) {
         problems.push({ input: 'tags', message: `gives no tag for ${c.ref || 'this ref'} (e.g. semver only applies to v1.2.3 tags); add sha or a literal tag` });
@@ -1155,13 +1210,13 @@ function prepareBuildPush(v, problems, c) {
     }
     const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com';
     return {
-        image: v.image,
+        image,
         registry: v.registry,
         username: v.username || (isGhcr ? c.actor : undefined),
         password: v.password || (isGhcr ? v['github-token'] : undefined),
         context,
         file,
-        refs: tags.map((t) => `${v.image}:${t}`),
+        refs: tags.map((t) => `${image}:${t}`),
         tags,
         labels: {
             'org.opencontainers.image.source': c.repository ? `${server}/${c.repository}` : '',
@@ -1249,7 +1304,8 @@ function buildSummary(cfg, r) {
 
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */
-const IMAGE_NAME = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+// Capitals are accepted (ghcr.io/${{ github.repository }} has the owner's) and lowercased by the action.
+const IMAGE_NAME = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/i;
 function keyValues(what) {
     return (raw) => {
         const out = {};
@@ -1265,7 +1321,7 @@ function keyValues(what) {
 }
 /** The inputs of the build-push action (see action.yml). */
 const schema = {
-    image: f.string({ required: true, pattern: IMAGE_NAME, hint: 'use a lowercase repository name without tag, e.g. ghcr.io/acme/shop' }),
+    image: f.string({ required: true, pattern: IMAGE_NAME, hint: 'use a repository name without tag, e.g. ghcr.io/acme/shop' }),
     context: f.string({ default: '.' }),
     file: f.optionalString(),
     tags: f.custom(parseTagSpecs, { default: ['sha', 'ref', 'semver', 'latest'] }),

@@ -36425,6 +36425,19 @@ const appSchema = {
 /** An image reference: lowercase repository path, optional registry host:port, tag or digest. */
 const IMAGE_REF = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
+ * An image reference with its repository (registry host and path) in lowercase, as
+ * registries require; the tag and digest are kept as given (tags are case-sensitive).
+ * `ghcr.io/${{ github.repository }}` has the owner's capitals.
+ */
+function lowercaseRepository(ref) {
+    const at = ref.indexOf('@');
+    const name = at < 0 ? ref : ref.slice(0, at);
+    const digest = at < 0 ? '' : ref.slice(at);
+    const colon = name.lastIndexOf(':');
+    const tagAt = colon > name.lastIndexOf('/') ? colon : -1;
+    return tagAt < 0 ? name.toLowerCase() + digest : name.slice(0, tagAt).toLowerCase() + name.slice(tagAt) + digest;
+}
+/**
  * The values in an env file that are masked: every value of 3 characters or more, except
  * the ones that cannot be secrets and would blank out every log line that has them
  * (true/false/yes/no/on/off/null and whole numbers of up to 5 digits: ports, counts).

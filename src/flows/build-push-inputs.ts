@@ -7,6 +7,7 @@ import { resolveTags } from '../build/tags.js';
 import { reservedBuildArg } from '../build/docker.js';
 import type { schema } from '../schemas/build-push.js';
 import type { Caller } from './caller.js';
+import { lowercaseRepository } from '../inputs/common.js';
 import type { BuildPushConfig } from './build-push.js';
 
 function defaultBranch(): string {
@@ -38,7 +39,9 @@ export function prepareBuildPush(v: Parsed<typeof schema>, problems: Problem[], 
   if (dupes.length) problems.push({ input: 'secret-files', message: `secret id ${dupes.join(', ')} is also in 'secrets'` });
   if (problems.length) return undefined;
 
-  const isGhcr = (v.registry || v.image.split('/')[0]) === 'ghcr.io';
+  const image = lowercaseRepository(v.image);
+  if (image !== v.image) c.logger.info(`image ${v.image} is pushed as ${image} (registries take lowercase repository names)`);
+  const isGhcr = (v.registry || image.split('/')[0]) === 'ghcr.io';
   const { tags, version } = resolveTags(v.tags, { sha: c.sha, ref: c.ref, defaultBranch: defaultBranch() });
   if (!tags.length) {
     problems.push({ input: 'tags', message: `gives no tag for ${c.ref || 'this ref'} (e.g. semver only applies to v1.2.3 tags); add sha or a literal tag` });
@@ -46,13 +49,13 @@ export function prepareBuildPush(v: Parsed<typeof schema>, problems: Problem[], 
   }
   const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com';
   return {
-    image: v.image,
+    image,
     registry: v.registry,
     username: v.username || (isGhcr ? c.actor : undefined),
     password: v.password || (isGhcr ? v['github-token'] : undefined),
     context,
     file,
-    refs: tags.map((t) => `${v.image}:${t}`),
+    refs: tags.map((t) => `${image}:${t}`),
     tags,
     labels: {
       'org.opencontainers.image.source': c.repository ? `${server}/${c.repository}` : '',

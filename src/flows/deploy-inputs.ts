@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import path from 'node:path';
 import type { Problem, Parsed } from '../inputs/schema.js';
-import { IMAGE_REF, envFileSecrets } from '../inputs/common.js';
+import { IMAGE_REF, envFileSecrets, lowercaseRepository } from '../inputs/common.js';
 import { resolveSshInto, type SshSetup } from '../inputs/ssh.js';
 import { healthSpec, insecureTlsWarning, maskHealthSecrets } from '../health/spec.js';
 import type { LockSite } from '../host/lock.js';
@@ -66,8 +66,10 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
       names.add(name);
       return [{ name, content: readFileSync(p) }];
     });
-    if (v.image && !IMAGE_REF.test(v.image)) problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
-    compose = { files: read, env: v['env-file'] ?? '', services: v.services, image: v.image };
+    const image = v.image ? lowercaseRepository(v.image) : undefined;
+    if (image && image !== v.image) c.logger.info(`image ${v.image} is used as ${image} (registries take lowercase repository names)`);
+    if (image && !IMAGE_REF.test(image)) problems.push({ input: 'image', message: `'${v.image}' is not an image reference (e.g. ghcr.io/acme/shop:1.2.3 or ghcr.io/acme/shop@sha256:...)` });
+    compose = { files: read, env: v['env-file'] ?? '', services: v.services, image };
   } else {
     if (!v.source) problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
     else if (!existsSync(path.resolve(ws, v.source))) problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });

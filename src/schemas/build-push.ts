@@ -3,7 +3,8 @@ import { ParseError } from '../text.js';
 import { parseTagSpecs } from '../build/tags.js';
 
 /** A repository name without tag or digest: lowercase path, optional registry host:port. */
-const IMAGE_NAME = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+// Capitals are accepted (ghcr.io/${{ github.repository }} has the owner's) and lowercased by the action.
+const IMAGE_NAME = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/i;
 
 function keyValues(what: string) {
   return (raw: string) => {
@@ -20,7 +21,7 @@ function keyValues(what: string) {
 
 /** The inputs of the build-push action (see action.yml). */
 export const schema = {
-  image: f.string({ required: true, pattern: IMAGE_NAME, hint: 'use a lowercase repository name without tag, e.g. ghcr.io/acme/shop' }),
+  image: f.string({ required: true, pattern: IMAGE_NAME, hint: 'use a repository name without tag, e.g. ghcr.io/acme/shop' }),
   context: f.string({ default: '.' }),
   file: f.optionalString(),
   tags: f.custom(parseTagSpecs, { default: ['sha', 'ref', 'semver', 'latest'] }),

@@ -110,6 +110,15 @@ describe.each([
     expect(off.log).not.toContain('cache: layers from');
   });
 
+  it('an image name with capitals (ghcr.io/${{ github.repository }} has the owner\'s) is pushed lowercase, saying so', async () => {
+    const r = await build({ image: `${registry.address}/Acme/Shop`, tags: 'Mixed-Case' });
+    expect(r.exitCode).toBe(0);
+    expect(r.log).toContain(`image ${registry.address}/Acme/Shop is pushed as ${registry.address}/acme/shop`);
+    expect(r.outputs.tags).toBe(`${registry.address}/acme/shop:Mixed-Case`);
+    const m = await readManifest(`${registry.address}/acme/shop`, 'Mixed-Case', { username: auth.user, password: auth.password }, { insecure: true });
+    expect(m.digest).toBe(r.outputs.digest);
+  });
+
   it('push: false builds only', async () => {
     const r = await build({ push: 'false', tags: 'local-only' });
     expect(r.exitCode).toBe(0);
@@ -224,7 +233,7 @@ describe('build-push: builders, registries and inputs', () => {
   it.each([
     [{ 'build-args': 'PATH=/tmp/evil' }, "input 'build-args': PATH would change the docker CLI's own environment"],
     [{ 'build-args': 'DOCKER_HOST=tcp://evil:2375' }, "input 'build-args': DOCKER_HOST would change the docker CLI's own environment"],
-    [{ image: 'Acme/Shop' }, "input 'image': 'Acme/Shop' is not valid"],
+    [{ image: 'acme/shop:1.0' }, "input 'image': 'acme/shop:1.0' is not valid"],
     [{ image: 'acme/shop;reboot' }, "input 'image': 'acme/shop;reboot' is not valid"],
     [{ tags: '{{branch}}' }, "input 'tags': '{{branch}}': unknown template"],
     [{ platforms: 'linux/arm64' }, "input 'platforms': linux/arm64 needs docker buildx"],

@@ -49,3 +49,14 @@ describe('proxy variables', () => {
     expect(proxyFor(new URL('https://ghcr.io/'), {})).toBeUndefined();
   });
 });
+
+describe('image names', () => {
+  it('lowercases the repository (registry and path), never the tag or digest', async () => {
+    const { lowercaseRepository } = await import('../../src/inputs/common.js');
+    expect(lowercaseRepository('ghcr.io/Acme/Shop')).toBe('ghcr.io/acme/shop');
+    expect(lowercaseRepository('ghcr.io/Acme/Shop:V1.2-RC')).toBe('ghcr.io/acme/shop:V1.2-RC');
+    expect(lowercaseRepository('Registry.Example:5000/Acme/Shop:Tag@sha256:abc')).toBe('registry.example:5000/acme/shop:Tag@sha256:abc');
+    expect(lowercaseRepository('Registry.Example:5000/Acme/Shop')).toBe('registry.example:5000/acme/shop');
+    expect(lowercaseRepository('acme/shop:1')).toBe('acme/shop:1');
+  });
+});
