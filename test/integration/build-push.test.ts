@@ -110,7 +110,7 @@ describe.each([
     expect(off.log).not.toContain('cache: layers from');
   });
 
-  it('an image name with capitals (ghcr.io/${{ github.repository }} has the owner\'s) is pushed lowercase, saying so', async () => {
+  it("an image name with capitals (ghcr.io/${{ github.repository }} has the owner's) is pushed lowercase, saying so", async () => {
     const r = await build({ image: `${registry.address}/Acme/Shop`, tags: 'Mixed-Case' });
     expect(r.exitCode).toBe(0);
     expect(r.log).toContain(`image ${registry.address}/Acme/Shop is pushed as ${registry.address}/acme/shop`);
