@@ -171,9 +171,13 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 try {
   console.log(bold('ops-actions demo: starting a sandbox fleet (sshd + Docker engine per host, a registry, PostgreSQL, test images) and an S3 store…'));
-  const [fleet, store] = await Promise.all([startSandbox({ hosts: opts.hosts, isolated: true, images: ['2.0.0'], migrator: true, postgres: true }), startS3('backups')]);
-  sb = fleet;
-  s3 = store;
+  // Settled, not all: when one fails, the other is still kept, so it is stopped too.
+  const [fleet, store] = await Promise.allSettled([startSandbox({ hosts: opts.hosts, isolated: true, images: ['2.0.0'], migrator: true, postgres: true }), startS3('backups')]);
+  if (fleet.status === 'fulfilled') sb = fleet.value;
+  if (store.status === 'fulfilled') s3 = store.value;
+  if (fleet.status === 'rejected') throw fleet.reason;
+  if (store.status === 'rejected') throw store.reason;
+  if (!sb || !s3) throw new Error('the sandbox or the S3 store did not start');
   const pg = sb.postgres!;
   const registry = sb.registry!;
   const first = sb.hosts[0]!;

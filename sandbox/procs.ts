@@ -25,6 +25,8 @@ function hookExit() {
   hooked = true;
   process.on('exit', killAllSync);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    // A program with its own handler (the demo's graceful stop) decides; 'exit' still kills what is left.
+    if (process.listenerCount(sig) > 0) continue;
     process.once(sig, () => {
       killAllSync();
       process.exit(130);
