@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { Decrypter, Encrypter } from 'age-encryption';
 import type { Compression } from './manifest.js';
 
 export interface Tapped {
@@ -77,6 +76,8 @@ export type Encryption = { recipients: string[] } | { passphrase: string } | { n
 /** The age-encrypted stream of `input` (or `input` itself without encryption). */
 export async function encrypt(input: Readable, e: Encryption): Promise<Readable> {
   if ('none' in e) return input;
+  // Loaded when used: age and its post-quantum curves are a third of the bundle.
+  const { Encrypter } = await import('age-encryption');
   const enc = new Encrypter();
   if ('passphrase' in e) enc.setPassphrase(e.passphrase);
   else for (const r of e.recipients) enc.addRecipient(r);
@@ -88,6 +89,7 @@ export type Decryption = { identities: string[] } | { passphrase: string } | { n
 
 export async function decrypt(input: Readable, d: Decryption): Promise<Readable> {
   if ('none' in d) return input;
+  const { Decrypter } = await import('age-encryption');
   const dec = new Decrypter();
   if ('passphrase' in d) dec.addPassphrase(d.passphrase);
   else for (const i of d.identities) dec.addIdentity(i);
