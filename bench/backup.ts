@@ -1,96 +1,67 @@
 /**
- * backup and restore throughput, side by side with raw PostgreSQL tools in the same run, on
- * a pgbench database (BENCH_SCALE, default 70: about 1 GB) on a sandbox host:
- *   A. `pg_dump -Fc` to /dev/null on the host (the baseline: nothing stored, nothing
- *      encrypted) vs the backup action (pg_dump -Fc -Z0 on the host, zstd and age on the
- *      runner, stored on the runner's disk), end to end through the bundle.
- *   B. `pg_restore` of a local dump file on the host vs the restore action (download,
- *      verify the whole backup on the host, then restore it: two passes).
- * Prints times, sizes and ratios; asserts nothing. Run: npm run bench:backup (as root).
+ * Backup throughput, side by side with pg_dump itself in the same run, on a pgbench database
+ * (BENCH_SCALE, default 70: about 1 GB) on a sandbox host:
+ *   baseline: `pg_dump -Fc` to /dev/null on the host (nothing stored, nothing encrypted);
+ *   the backup action through its bundle (Node 24): pg_dump on the host, streamed over SSH,
+ *   age-encrypted on the runner, stored to file:// and to an S3-compatible store (s3rver),
+ *   with the action's peak RSS and CPU time.
+ * BENCH_RUNS interleaved runs (default 5): medians, min and max; throughput as a ratio of
+ * the baseline's time (target ≥ 0.9×, peak RSS ≤ 200 MB). Asserts nothing.
+ * Run: npm run bench -- backup (as root).
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startSandbox } from '../sandbox/index.js';
+import { startS3 } from '../test/fixtures/s3.js';
 import { runAction } from '../test/harness.js';
+import { SCALE, startPgBench, time, watchProcess } from './pg.js';
+import { median, writeResults } from './results.js';
 
-const run = promisify(execFile);
-const SCALE = Number(process.env.BENCH_SCALE ?? 70);
-const time = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
-  const t = process.hrtime.bigint();
-  const v = await fn();
-  return [Number(process.hrtime.bigint() - t) / 1e6, v];
-};
-const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
-
-const sb = await startSandbox({ hosts: 1, postgres: true });
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const b = await startPgBench();
+const s3 = await startS3('bench');
 const vault = mkdtempSync(path.join(os.tmpdir(), 'bench-vault-'));
 try {
-  const pg = sb.postgres!;
-  const h = sb.hosts[0]!;
-  const key = path.join(sb.root, 'client', 'id_ed25519');
-  const kh = path.join(sb.root, 'known_hosts');
-  writeFileSync(kh, sb.knownHosts());
-  const onHost = (script: string, ...args: string[]) =>
-    run(
-      'ssh',
-      ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${kh}`, '-i', key, '-p', String(h.port), `${h.user}@${h.address}`, `PGPASSWORD='${pg.password}' sh -c '${script}' bench ${args.join(' ')}`],
-      {
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-  const conn = `-U postgres -h 127.0.0.1 -p ${pg.port}`;
-
-  await pg.psql(['-c', 'create database bench']);
-  const [initMs] = await time(() =>
-    run(path.join(pg.bin, 'pgbench'), ['-i', '-q', '-s', String(SCALE), '-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', 'bench'], { env: { ...process.env, PGPASSWORD: pg.password } }),
-  );
-  const size = Number((await pg.psql(['-tAc', "select pg_database_size('bench')"])).trim());
-  console.log(`pgbench scale ${SCALE}: database of ${mb(size)} (created in ${s(initMs)})`);
-
-  const identityOut = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const identity = identityOut.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
-  const recipient = /public key: (age1\S+)/.exec(identityOut)![1]!;
-  const inputs = {
-    app: 'bench',
-    ...sb.sshInputs([h]),
-    source: 'postgres',
-    database: 'bench',
-    'db-user': 'postgres',
-    'db-password': pg.password,
-    'db-host': '127.0.0.1',
-    'db-port': String(pg.port),
-    storage: `file://${vault}`,
+  const stores: Record<string, Record<string, string>> = {
+    'file://': { storage: `file://${vault}` },
+    S3: { storage: `s3://${s3.bucket}/ops`, 's3-endpoint': s3.endpoint, 's3-force-path-style': 'true', 's3-access-key-id': s3.accessKeyId, 's3-secret-access-key': s3.secretAccessKey },
   };
-
   // Warm the page cache the same way for everyone.
-  await onHost(`pg_dump -Fc -Z0 ${conn} -d bench > /dev/null`);
-  const [rawMs] = await time(() => onHost(`pg_dump -Fc ${conn} -d bench > /dev/null`));
-  const [oursMs, b] = await time(() => runAction('backup', { inputs: { ...inputs, 'encrypt-to': recipient } }).then((r) => r.main));
-  if (b.exitCode !== 0) throw new Error(`backup failed: ${b.errors.join('\n')}`);
-  const [plainMs, bp] = await time(() => runAction('backup', { inputs: { ...inputs, name: 'plain', compression: 'none', encryption: 'none' } }).then((r) => r.main));
-  if (bp.exitCode !== 0) throw new Error(`backup failed: ${bp.errors.join('\n')}`);
-  console.log('A. backup');
-  console.log(`   pg_dump -Fc > /dev/null on the host (baseline):     ${s(rawMs)}`);
-  console.log(`   backup action, zstd + age, stored:                  ${s(oursMs)}   ${mb(Number(b.outputs['size-bytes']))} stored   throughput ${(rawMs / oursMs).toFixed(2)}x the baseline's`);
-  console.log(`   backup action, no compression, no encryption:       ${s(plainMs)}   ${mb(Number(bp.outputs['size-bytes']))} stored   throughput ${(rawMs / plainMs).toFixed(2)}x`);
-
-  const file = `${h.home}/bench.pgdump`;
-  await onHost(`pg_dump -Fc ${conn} -d bench > "$1"`, file);
-  await pg.psql(['-c', 'create database bench_raw']);
-  const [rawRestoreMs] = await time(() => onHost(`pg_restore --no-owner ${conn} -d bench_raw "$1"`, file));
-  await pg.psql(['-c', 'create database bench_ours']);
-  const [oursRestoreMs, r] = await time(() => runAction('restore', { inputs: { ...inputs, database: 'bench_ours', name: 'postgres-bench', identity, mode: 'database-only' } }).then((x) => x.main));
-  if (r.exitCode !== 0) throw new Error(`restore failed: ${r.errors.join('\n')}`);
-  const [validateMs] = await time(() => runAction('restore', { inputs: { ...inputs, database: 'bench_ours', name: 'postgres-bench', identity } }).then((x) => x.main));
-  console.log('B. restore');
-  console.log(`   pg_restore of a local dump file (baseline):          ${s(rawRestoreMs)}`);
-  console.log(`   restore action (download, verify, restore):          ${s(oursRestoreMs)}   ratio ${(oursRestoreMs / rawRestoreMs).toFixed(2)}x the baseline's time`);
-  console.log(`   restore action, validation-only:                     ${s(validateMs)}`);
+  await b.onHost(`pg_dump -Fc -Z0 ${b.conn} -d bench > /dev/null`);
+  const raw: number[] = [];
+  const ours: Record<string, { ms: number[]; rss: number[]; cpu: number[]; bytes: number }> = Object.fromEntries(Object.keys(stores).map((k) => [k, { ms: [], rss: [], cpu: [], bytes: 0 }]));
+  for (let i = 0; i < RUNS; i++) {
+    raw.push((await time(() => b.onHost(`pg_dump -Fc ${b.conn} -d bench > /dev/null`)))[0]);
+    for (const [name, store] of Object.entries(stores)) {
+      const w = watchProcess();
+      const [ms, r] = await time(() => runAction('backup', { onSpawn: w.onSpawn, inputs: { ...b.inputs, ...store, 'encrypt-to': b.recipient } }).then((x) => x.main));
+      if (r.exitCode !== 0) throw new Error(`backup to ${name} failed: ${r.errors.join('\n')}`);
+      const p = w.done();
+      ours[name]!.ms.push(ms);
+      ours[name]!.rss.push(p.peakRssMb);
+      ours[name]!.cpu.push(p.cpuMs);
+      ours[name]!.bytes = Number(r.outputs['size-bytes']);
+    }
+  }
+  const f = (xs: number[]) => `${(median(xs) / 1000).toFixed(2)} s (${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)})`;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
+  const table = [
+    '| backup of the database | time, median (min–max) | throughput ÷ baseline | target | stored | peak RSS of the action | its CPU time |',
+    '|---|---|---|---|---|---|---|',
+    `| \`pg_dump -Fc > /dev/null\` on the host (baseline) | ${f(raw)} | 1× | | | | |`,
+    ...Object.entries(ours).map(
+      ([name, o]) =>
+        `| backup action to ${name} (age-encrypted) | ${f(o.ms)} | ${(median(raw) / median(o.ms)).toFixed(2)}× | ≥ 0.9×, ≤ 200 MB | ${mb(o.bytes)} | ${median(o.rss).toFixed(0)} MB (max ${Math.max(...o.rss).toFixed(0)}) | ${(median(o.cpu) / 1000).toFixed(2)} s |`,
+    ),
+  ].join('\n');
+  console.log(table);
+  writeResults(
+    'backup',
+    { runs: RUNS, scale: SCALE, databaseBytes: b.sizeBytes, rawMs: raw, ours },
+    `## backup\n\nA PostgreSQL database of ${mb(b.sizeBytes)} (pgbench scale ${SCALE}) on a sandbox host, backed up through the backup bundle (Node 24): \`pg_dump -Fc\` on the host, streamed over SSH, age-encrypted on the runner, stored; ${RUNS} interleaved runs. The baseline, \`pg_dump -Fc\` to /dev/null on the host, stores and encrypts nothing. Runner and database server share the machine's two cores.\n\n${table}`,
+  );
 } finally {
   rmSync(vault, { recursive: true, force: true });
-  await sb.stop();
+  await s3.close();
+  await b.sb.stop();
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const all = readdirSync(path.join(root, 'bench'))
-  .filter((f) => f.endsWith('.ts') && f !== 'results.ts')
+  .filter((f) => f.endsWith('.ts') && !['results.ts', 'pg.ts'].includes(f)) // helpers, not benchmarks
   .map((f) => f.slice(0, -3))
   .sort();
 const asked = process.argv.slice(2);
