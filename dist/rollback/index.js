@@ -34516,12 +34516,25 @@ function files_reuseFilesCommand(baseDir, dir, how) {
 cd "$1"
 if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`, baseDir, dir, how);
 }
-/** Record a release's tree (stdin) as `<appDir>/.tree/<id>.json`: private, replaced by rename. */
-function files_writeTreeCommand(appDir, id) {
-    return shScript(sh `umask 077
-mkdir -p "$1/.tree"
-cat > "$1/.tree/.$2.json.$$"
-mv -f "$1/.tree/.$2.json.$$" "$1/.tree/$2.json"`, appDir, id);
+/**
+ * Finish a file release: its tree (stdin, when `withTree`) as `<appDir>/.tree/<id>.json`
+ * (private), then `release.json` in the release directory, each written to a new file made
+ * by mktemp and renamed into place: a file or link of that name in the release is replaced,
+ * never written through.
+ */
+function files_recordReleaseCommand(appDir, id, releaseJson, withTree) {
+    return shScript(sh `d=$1 id=$2
+umask 077
+if [ "$4" = tree ]; then
+  mkdir -p "$d/.tree"
+  t=$(mktemp "$d/.tree/.$id.json.XXXXXX")
+  cat > "$t"
+  mv -f "$t" "$d/.tree/$id.json"
+fi
+t=$(mktemp "$d/releases/$id/.release.json.XXXXXX")
+printf '%s' "$3" > "$t"
+chmod 644 "$t"
+mv -f "$t" "$d/releases/$id/release.json"`, appDir, id, releaseJson, withTree ? 'tree' : '');
 }
 /**
  * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
@@ -36839,19 +36852,19 @@ async function sendTree(h, dir, source, tree, how) {
 }
 async function files_stageFiles(h, m, src, hookEnv, tree) {
     const dir = h.layout.release(m.id);
-    if (tree) {
-        // A build step runs inside the release and may write into files: those must be its own.
-        const stored = await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link');
-        await h.session.run(writeTreeCommand(h.layout.appDir, m.id), { step: 'record tree', stdin: JSON.stringify(stored) });
-    }
-    else
+    // A build step runs inside the release and may write into files: those must be its own.
+    const stored = tree ? await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link') : undefined;
+    if (!tree)
         await upload(h, dir, src.source);
     if (src.sharedPaths.length)
         await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
     if (src.buildCommand)
         await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
     // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
-    await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+    await h.session.run(recordReleaseCommand(h.layout.appDir, m.id, JSON.stringify(m, null, 2) + '\n', !!stored), {
+        step: 'record release',
+        stdin: stored ? JSON.stringify(stored) : '',
+    });
     return m;
 }
 /** What makes a file release serve: `current` switched atomically, then the release's restart command. */

@@ -34516,12 +34516,25 @@ function reuseFilesCommand(baseDir, dir, how) {
 cd "$1"
 if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`, baseDir, dir, how);
 }
-/** Record a release's tree (stdin) as `<appDir>/.tree/<id>.json`: private, replaced by rename. */
-function writeTreeCommand(appDir, id) {
-    return shScript(sh `umask 077
-mkdir -p "$1/.tree"
-cat > "$1/.tree/.$2.json.$$"
-mv -f "$1/.tree/.$2.json.$$" "$1/.tree/$2.json"`, appDir, id);
+/**
+ * Finish a file release: its tree (stdin, when `withTree`) as `<appDir>/.tree/<id>.json`
+ * (private), then `release.json` in the release directory, each written to a new file made
+ * by mktemp and renamed into place: a file or link of that name in the release is replaced,
+ * never written through.
+ */
+function recordReleaseCommand(appDir, id, releaseJson, withTree) {
+    return shScript(sh `d=$1 id=$2
+umask 077
+if [ "$4" = tree ]; then
+  mkdir -p "$d/.tree"
+  t=$(mktemp "$d/.tree/.$id.json.XXXXXX")
+  cat > "$t"
+  mv -f "$t" "$d/.tree/$id.json"
+fi
+t=$(mktemp "$d/releases/$id/.release.json.XXXXXX")
+printf '%s' "$3" > "$t"
+chmod 644 "$t"
+mv -f "$t" "$d/releases/$id/release.json"`, appDir, id, releaseJson, withTree ? 'tree' : '');
 }
 /**
  * Link each shared path (`dir/` for a directory, created when missing; a file must exist)

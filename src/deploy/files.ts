@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import { extractCommand, freeSpaceCommand, hookCommand, readTreeCommand, reuseFilesCommand, sharedPathsCommand, writeTreeCommand } from '../commands/index.js';
+import { extractCommand, freeSpaceCommand, hookCommand, readTreeCommand, reuseFilesCommand, sharedPathsCommand, recordReleaseCommand } from '../commands/index.js';
 import { formatBytes } from '../text.js';
 import { parseHostFiles, parseTree, planDelta, type HostFile, type Tree } from './tree.js';
 import type { ReleaseManifest } from '../host/state.js';
@@ -150,15 +150,16 @@ async function sendTree(h: HostCtx, dir: string, source: string, tree: Tree, how
 
 export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>, tree?: Tree): Promise<ReleaseManifest> {
   const dir = h.layout.release(m.id);
-  if (tree) {
-    // A build step runs inside the release and may write into files: those must be its own.
-    const stored = await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link');
-    await h.session.run(writeTreeCommand(h.layout.appDir, m.id), { step: 'record tree', stdin: JSON.stringify(stored) });
-  } else await upload(h, dir, src.source);
+  // A build step runs inside the release and may write into files: those must be its own.
+  const stored = tree ? await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link') : undefined;
+  if (!tree) await upload(h, dir, src.source);
   if (src.sharedPaths.length) await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
   if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });
   // Last, by rename: a release.json in the source (even a symlink) is replaced, never written through.
-  await h.session.replaceFile(path.posix.join(dir, 'release.json'), JSON.stringify(m, null, 2) + '\n', 0o644);
+  await h.session.run(recordReleaseCommand(h.layout.appDir, m.id, JSON.stringify(m, null, 2) + '\n', !!stored), {
+    step: 'record release',
+    stdin: stored ? JSON.stringify(stored) : '',
+  });
   return m;
 }
 

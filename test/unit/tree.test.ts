@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync,
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractCommand, readTreeCommand, removeReleasesCommand, reuseFilesCommand, writeTreeCommand } from '../../src/commands/index.js';
+import { extractCommand, readTreeCommand, removeReleasesCommand, reuseFilesCommand, recordReleaseCommand } from '../../src/commands/index.js';
 import { parseHostFiles, parseTree, planDelta, scanTree, type HostFile, type Tree } from '../../src/deploy/tree.js';
 import type { Command } from '../../src/shell/index.js';
 
@@ -94,7 +94,15 @@ describe('the host side of a file release, run by this machine', () => {
     // Release 1: the whole tree.
     const r1 = path.join(app, 'releases', 'R1');
     run(extractCommand(r1, false), execFileSync('tar', ['-C', src, '-cf', '-', '.']));
-    run(writeTreeCommand(app, 'R1'), JSON.stringify(v1));
+    // A release.json in the source, even a link pointing out, is replaced, never written through.
+    const outside = path.join(app, 'outside.json');
+    writeFileSync(outside, 'precious');
+    symlinkSync(outside, path.join(r1, 'release.json'));
+    run(recordReleaseCommand(app, 'R1', '{"id":"R1"}\n', true), JSON.stringify(v1));
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    expect(readFileSync(path.join(r1, 'release.json'), 'utf8')).toBe('{"id":"R1"}\n');
+    expect(statSync(path.join(r1, 'release.json')).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(app, '.tree', 'R1.json')).mode & 0o777).toBe(0o600);
     expect(statSync(path.join(app, '.tree', 'R1.json')).mode & 0o777).toBe(0o600);
     expect(statSync(path.join(app, '.tree')).mode & 0o777).toBe(0o700);
 
@@ -102,7 +110,7 @@ describe('the host side of a file release, run by this machine', () => {
     const cut = out.indexOf('\n\0\n');
     expect(parseTree(out.slice(0, cut))).toEqual(v1);
     const host = parseHostFiles(out.slice(cut + 3));
-    expect([...host.keys()].sort()).toEqual(['index.php', 'lib/a.php', 'run.sh']);
+    expect([...host.keys()].sort()).toEqual(['index.php', 'lib/a.php', 'release.json', 'run.sh']);
     expect(host.get('run.sh')).toEqual({ size: 10, mtime: 1_700_000_000, mode: 0o755 });
     expect(run(readTreeCommand(app, 'nothing'))).toBe('');
 
