@@ -67,10 +67,13 @@ try {
       'health-expect-json': `version=${version}`,
     };
   };
+  // A counter per strategy: each compose deploy switches versions (1.0.0 and 2.0.0 in turn).
+  const count = { compose: 0, release: 0 };
   let n = 0;
-  const deploy = async (count: number, strategy: 'compose' | 'release' = 'compose') => {
-    const image = n++ % 2 ? '2.0.0' : '1.0.0';
-    const hosts = sb.hosts.slice(0, count);
+  const deploy = async (hostCount: number, strategy: 'compose' | 'release' = 'compose') => {
+    n++;
+    const image = count[strategy]++ % 2 ? '2.0.0' : '1.0.0';
+    const hosts = sb.hosts.slice(0, hostCount);
     const cpu = watchCpu();
     const m0 = machine();
     const t = process.hrtime.bigint();
@@ -89,13 +92,13 @@ try {
         ...(strategy === 'release' ? fileInputs(`${n}.0.0`) : {}),
         'health-interval': '250ms',
         'health-timeout': '30s',
-        'max-parallel': String(count),
+        'max-parallel': String(hostCount),
         'github-deployment': 'false',
       },
     });
     const took = ms(process.hrtime.bigint() - t);
     const m1 = machine();
-    if (r.main.exitCode !== 0) throw new Error(`deploy to ${count} host(s) failed: ${r.main.errors.join('\n')}`);
+    if (r.main.exitCode !== 0) throw new Error(`deploy to ${hostCount} host(s) failed: ${r.main.errors.join('\n')}`);
     return { ms: took, busy: 1 - (m1.idle - m0.idle) / (m1.total - m0.total), cpuMs: cpu.done() };
   };
   // Untimed: every host pulls both images once, so each timed deploy is a switch of versions.

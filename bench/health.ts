@@ -32,26 +32,28 @@ try {
   const toHealthy = { seen: [] as number[], exit: [] as number[] };
   const toUnhealthy: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    // A. Unhealthy at start; healthy 1.3 s later (not on a poll boundary).
+    // A. Unhealthy at start; healthy 1.3 s later plus a random part of an interval, so the
+    // flip falls anywhere between two polls.
+    const at = () => 1300 + Math.random() * INTERVAL_MS;
     healthy = false;
     firstHealthyAnswer = 0;
     let flip = 0;
     const timer = setTimeout(() => {
       healthy = true;
       flip = now();
-    }, 1300);
+    }, at());
     const a = await gate({});
     clearTimeout(timer);
     if (a.exitCode !== 0) throw new Error(`the gate should have passed: ${a.errors.join('\n')}`);
     toHealthy.seen.push(firstHealthyAnswer - flip);
     toHealthy.exit.push(now() - flip);
-    // B. Healthy at start; unhealthy 1.3 s into a stable-for of 5 s.
+    // B. Healthy at start; unhealthy 1.3–1.8 s into a stable-for of 5 s.
     healthy = true;
     let down = 0;
     const t2 = setTimeout(() => {
       healthy = false;
       down = now();
-    }, 1300);
+    }, at());
     const b = await gate({ 'stable-for': '5s' });
     clearTimeout(t2);
     if (b.exitCode === 0) throw new Error('the gate should have failed during stable-for');
@@ -69,7 +71,7 @@ try {
   writeResults(
     'health',
     { runs: RUNS, intervalMs: INTERVAL_MS, toHealthy, toUnhealthy },
-    `## health\n\nThe healthcheck bundle (Node 24) polling a local HTTP server every ${INTERVAL_MS} ms (\`expect-json: status=healthy\`) whose health flips 1.3 s after the action starts (off a poll boundary); ${RUNS} runs. A poll can miss a change by up to one interval; the action's exit adds writing its outputs and summary and the process's end.\n\n${table}`,
+    `## health\n\nThe healthcheck bundle (Node 24) polling a local HTTP server every ${INTERVAL_MS} ms (\`expect-json: status=healthy\`) whose health flips 1.3–1.8 s after the action starts (a random point between two polls); ${RUNS} runs. A poll can miss a change by up to one interval; the action's exit adds writing its outputs and summary and the process's end.\n\n${table}`,
   );
 } finally {
   server.close();

@@ -46,7 +46,9 @@ try {
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        seen.push({ t: Date.now(), v: await servedVersion(pool, h).catch(() => '') });
+        // Stamped when the answer is in: a version seen is served by then.
+        const v = await servedVersion(pool, h).catch(() => '');
+        seen.push({ t: Date.now(), v });
         await new Promise((r) => setTimeout(r, 50));
       }
     })();

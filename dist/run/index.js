@@ -34507,14 +34507,21 @@ cd "$r" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'`, appDir, baseId);
 }
 /**
  * Make the release directory and fill it with files of the base release: the NUL-separated
- * paths on stdin, hard-linked (`link`) or copied with their mode and mtime (`copy`, when a
- * build step may write into the release). Parent directories are made as needed; the
- * archive that follows sets their modes.
+ * `./`-prefixed paths on stdin, hard-linked (`link`) or copied with their mode and mtime
+ * (`copy`, through tar). Parent directories are made as needed and left writable
+ * (the archive that follows sets their modes after its files). Prints what the new release
+ * then holds, as readTreeCommand does, so the runner sends again anything that is not as
+ * expected; exits with cp's status.
  */
 function reuseFilesCommand(baseDir, dir, how) {
     return shScript(sh `mkdir -p "$2" && chmod 0750 "$2"
 cd "$1"
-if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`, baseDir, dir, how);
+rc=0
+if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" -- || rc=$?
+else { tar --null --no-recursion -T - -cf - | tar -C "$2" -xpf - --no-same-owner; } || rc=$?; fi
+find "$2" -type d ! -perm -u+w -exec chmod u+w {} +
+cd "$2" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'
+exit "$rc"`, baseDir, dir, how);
 }
 /**
  * Finish a file release: its tree (stdin, when `withTree`) as `<appDir>/.tree/<id>.json`
@@ -34529,12 +34536,12 @@ if [ "$4" = tree ]; then
   mkdir -p "$d/.tree"
   t=$(mktemp "$d/.tree/.$id.json.XXXXXX")
   cat > "$t"
-  mv -f "$t" "$d/.tree/$id.json"
+  mv -fT "$t" "$d/.tree/$id.json"
 fi
 t=$(mktemp "$d/releases/$id/.release.json.XXXXXX")
 printf '%s' "$3" > "$t"
 chmod 644 "$t"
-mv -f "$t" "$d/releases/$id/release.json"`, appDir, id, releaseJson, withTree ? 'tree' : '');
+mv -fT "$t" "$d/releases/$id/release.json"`, appDir, id, releaseJson, withTree ? 'tree' : '');
 }
 /**
  * Link each shared path (`dir/` for a directory, created when missing; a file must exist)
@@ -34720,9 +34727,14 @@ function switchColorCommand(appDir, id, color) {
     return shScript(sh `ln -sfn "releases/$2" "$1/.current.$$" && mv -Tf "$1/.current.$$" "$1/current"
 printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`, appDir, id, color);
 }
-/** Remove releases, and the trees recorded for them. */
+/** Remove releases (read-only directories of theirs included), and the trees recorded for them. */
 function removeReleasesCommand(appDir, ids) {
-    return shScript(sh `d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done`, appDir, ...ids);
+    return shScript(sh `d=$1; shift
+for id in "$@"; do
+  rm -f -- "$d/.tree/$id.json"
+  if [ -d "$d/releases/$id" ]; then find "$d/releases/$id" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null || true; fi
+  rm -rf -- "$d/releases/$id"
+done`, appDir, ...ids);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/storage.ts
@@ -36498,6 +36510,7 @@ const own = {
         .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
+    'unchanged-files': f.enumOf(['auto', 'link', 'copy'], { default: 'auto' }),
     'keep-releases': f.int(1, 100, { default: 5 }),
     'migrate-command': f.optionalString(),
     'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),

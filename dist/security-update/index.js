@@ -36129,6 +36129,7 @@ const own = {
         .map((p) => (p.endsWith('/') ? relPath(p.slice(0, -1)) + '/' : relPath(p))), { default: [] }),
     'build-command': f.optionalString(),
     'restart-command': f.optionalString(),
+    'unchanged-files': f.enumOf(['auto', 'link', 'copy'], { default: 'auto' }),
     'keep-releases': f.int(1, 100, { default: 5 }),
     'migrate-command': f.optionalString(),
     'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'], { default: 'compose-run' }),

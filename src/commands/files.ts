@@ -35,15 +35,22 @@ cd "$r" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'`,
 
 /**
  * Make the release directory and fill it with files of the base release: the NUL-separated
- * paths on stdin, hard-linked (`link`) or copied with their mode and mtime (`copy`, when a
- * build step may write into the release). Parent directories are made as needed; the
- * archive that follows sets their modes.
+ * `./`-prefixed paths on stdin, hard-linked (`link`) or copied with their mode and mtime
+ * (`copy`, through tar). Parent directories are made as needed and left writable
+ * (the archive that follows sets their modes after its files). Prints what the new release
+ * then holds, as readTreeCommand does, so the runner sends again anything that is not as
+ * expected; exits with cp's status.
  */
 export function reuseFilesCommand(baseDir: string, dir: string, how: 'link' | 'copy'): Command {
   return shScript(
     sh`mkdir -p "$2" && chmod 0750 "$2"
 cd "$1"
-if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" --; else xargs -0 -r cp -p --parents -t "$2" --; fi`,
+rc=0
+if [ "$3" = link ]; then xargs -0 -r cp -l --parents -t "$2" -- || rc=$?
+else { tar --null --no-recursion -T - -cf - | tar -C "$2" -xpf - --no-same-owner; } || rc=$?; fi
+find "$2" -type d ! -perm -u+w -exec chmod u+w {} +
+cd "$2" && find . -type f -printf '%P\\0%s\\0%T@\\0%m\\0'
+exit "$rc"`,
     baseDir,
     dir,
     how,
@@ -64,12 +71,12 @@ if [ "$4" = tree ]; then
   mkdir -p "$d/.tree"
   t=$(mktemp "$d/.tree/.$id.json.XXXXXX")
   cat > "$t"
-  mv -f "$t" "$d/.tree/$id.json"
+  mv -fT "$t" "$d/.tree/$id.json"
 fi
 t=$(mktemp "$d/releases/$id/.release.json.XXXXXX")
 printf '%s' "$3" > "$t"
 chmod 644 "$t"
-mv -f "$t" "$d/releases/$id/release.json"`,
+mv -fT "$t" "$d/releases/$id/release.json"`,
     appDir,
     id,
     releaseJson,

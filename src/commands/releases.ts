@@ -55,7 +55,16 @@ printf '%s\n' "$3" > "$1/.color.$$" && mv -f "$1/.color.$$" "$1/color"`,
   );
 }
 
-/** Remove releases, and the trees recorded for them. */
+/** Remove releases (read-only directories of theirs included), and the trees recorded for them. */
 export function removeReleasesCommand(appDir: string, ids: string[]): Command {
-  return shScript(sh`d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done`, appDir, ...ids);
+  return shScript(
+    sh`d=$1; shift
+for id in "$@"; do
+  rm -f -- "$d/.tree/$id.json"
+  if [ -d "$d/releases/$id" ]; then find "$d/releases/$id" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null || true; fi
+  rm -rf -- "$d/releases/$id"
+done`,
+    appDir,
+    ...ids,
+  );
 }

@@ -2,10 +2,9 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createReadStream, statSync } from 'node:fs';
-import path from 'node:path';
 import { extractCommand, freeSpaceCommand, hookCommand, readTreeCommand, reuseFilesCommand, sharedPathsCommand, recordReleaseCommand } from '../commands/index.js';
 import { formatBytes } from '../text.js';
-import { parseHostFiles, parseTree, planDelta, type HostFile, type Tree } from './tree.js';
+import { confirmReuse, parseHostFiles, parseTree, planDelta, type HostFile, type Tree } from './tree.js';
 import type { ReleaseManifest } from '../host/state.js';
 import { switchCommand } from '../commands/index.js';
 import type { HostCtx } from './context.js';
@@ -17,6 +16,8 @@ export interface FilesSource {
   /** Paths under shared/ linked into each release; `dir/` for directories (created when missing). */
   sharedPaths: string[];
   buildCommand?: string;
+  /** How files unchanged since the base release get into the new one: hard links, or copies. */
+  reuse?: 'link' | 'copy';
 }
 
 interface Archive {
@@ -37,7 +38,8 @@ function tarStream(source: string, paths?: string[]): Archive {
   const tar = spawn('tar', args, { stdio: [paths ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   if (paths) {
     tar.stdin!.on('error', () => {});
-    tar.stdin!.end(paths.map((p) => `./${p}\0`).join(''));
+    // The root first: the release directory takes the source's mode, as with a whole tree.
+    tar.stdin!.end(`.\0${paths.map((p) => `./${p}\0`).join('')}`);
   }
   // Consume at once: Node discards an unread child's output when the child exits, and
   // tar may finish before the SSH channel is open. The PassThrough holds it (backpressure).
@@ -133,11 +135,11 @@ async function sendTree(h: HostCtx, dir: string, source: string, tree: Tree, how
   const base = baseId ? await readBase(h, baseId) : undefined;
   let delta = planDelta(tree, base?.tree, base?.files);
   if (delta.reuse.length) {
-    const r = await h.session.exec(reuseFilesCommand(h.layout.release(baseId!), dir, how), { step: 'reuse files', stdin: `${delta.reuse.join('\0')}\0` });
-    if (r.code !== 0) {
+    const r = await h.session.exec(reuseFilesCommand(h.layout.release(baseId!), dir, how), { step: 'reuse files', stdin: delta.reuse.map((p) => `./${p}\0`).join(''), quiet: true });
+    if (r.code !== 0 || r.truncated) {
       h.logger.warning(`host ${h.target.name}: files of release ${baseId} could not be reused (${r.stderr.trim().slice(-300) || `exit ${r.code}`}); sending every file`);
       delta = planDelta(tree);
-    }
+    } else delta = confirmReuse(tree, delta, parseHostFiles(r.stdout));
   }
   const all = delta.send.length === tree.entries.length;
   await upload(h, dir, source, all ? undefined : delta.send.map((e) => e.path), delta.sendBytes);
@@ -150,8 +152,8 @@ async function sendTree(h: HostCtx, dir: string, source: string, tree: Tree, how
 
 export async function stageFiles(h: HostCtx, m: ReleaseManifest, src: FilesSource, hookEnv: Record<string, string>, tree?: Tree): Promise<ReleaseManifest> {
   const dir = h.layout.release(m.id);
-  // A build step runs inside the release and may write into files: those must be its own.
-  const stored = tree ? await sendTree(h, dir, src.source, tree, src.buildCommand ? 'copy' : 'link') : undefined;
+  // Hard links only when nothing runs inside the release (the deploy's inputs decide: unchanged-files).
+  const stored = tree ? await sendTree(h, dir, src.source, tree, src.reuse ?? (src.buildCommand ? 'copy' : 'link')) : undefined;
   if (!tree) await upload(h, dir, src.source);
   if (src.sharedPaths.length) await h.session.run(sharedPathsCommand(h.layout.appDir, dir, src.sharedPaths), { step: 'shared paths' });
   if (src.buildCommand) await h.session.run(hookCommand(dir, src.buildCommand, hookEnv), { step: 'build-command', stream: true });

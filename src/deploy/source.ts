@@ -8,7 +8,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { scanTree, treeLinks, type Tree } from './tree.js';
+import { NonUtf8NameError, scanTree, treeLinks, type Tree } from './tree.js';
 
 export class SourceError extends Error {}
 
@@ -62,7 +62,7 @@ export function nameEscapes(name: string): boolean {
 
 /** Check a directory source: every symlink must stay inside it. */
 export async function checkDirectory(root: string): Promise<void> {
-  checkTreeLinks(scanTree(root, { hash: false }));
+  checkTreeLinks(scanTree(root, { hash: false, names: 'latin1' }));
 }
 
 /** Every symlink of a scanned tree must stay inside it. */
@@ -223,7 +223,14 @@ export async function checkSource(source: string): Promise<Tree | undefined> {
     await checkTarball(source);
     return undefined;
   }
-  const tree = scanTree(source);
-  checkTreeLinks(tree);
-  return tree;
+  try {
+    const tree = scanTree(source);
+    checkTreeLinks(tree);
+    return tree;
+  } catch (e) {
+    if (!(e instanceof NonUtf8NameError)) throw e;
+    // Names that are not UTF-8 cannot be listed for a partial send: checked byte for byte, sent whole.
+    checkTreeLinks(scanTree(source, { hash: false, names: 'latin1' }));
+    return undefined;
+  }
 }

@@ -73,7 +73,10 @@ export function prepareDeploy(v: Parsed<typeof schema>, problems: Problem[], c: 
   } else {
     if (!v.source) problems.push({ input: 'source', message: "is required for strategy 'release' (a directory or tarball in the workspace)" });
     else if (!existsSync(path.resolve(ws, v.source))) problems.push({ input: 'source', message: `'${v.source}' does not exist in the workspace` });
-    files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'] };
+    // Hard links are shared with older releases: only when nothing of this deploy runs inside the release.
+    const writers = [v['build-command'], v['restart-command'], v['pre-deploy'], v['post-deploy'], v['migrate-command'] && v['migrate-mode'] === 'host' ? v['migrate-command'] : undefined];
+    const reuse = v['unchanged-files'] === 'auto' ? (writers.some(Boolean) ? 'copy' : 'link') : v['unchanged-files'];
+    files = { source: path.resolve(ws, v.source ?? '.'), sharedPaths: v['shared-paths'], buildCommand: v['build-command'], restartCommand: v['restart-command'], reuse };
   }
   if (v.strategy === 'swarm') {
     const where = (input: string, message: string) => problems.push({ input, message });

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 /**
  * A deploy, as data flowing through:
  * targets → read every host's state → lock every host (canonical order) → stage the
@@ -184,6 +185,7 @@ export async function deploy(cfg: DeployConfig, pool: SshPool, targets: Target[]
   if (cfg.strategy === 'release') {
     try {
       tree = await checkSource(cfg.files!.source);
+      if (!tree && statSync(cfg.files!.source).isDirectory()) logger.info(`${cfg.files!.source} has file names that are not UTF-8: every file is sent, none reused`);
     } catch (e) {
       return untouched(manifest, timeline, targets, `${errorMessage(e)}\nNothing was changed.`);
     }

@@ -35,6 +35,7 @@ export const own = {
   ),
   'build-command': f.optionalString(),
   'restart-command': f.optionalString(),
+  'unchanged-files': f.enumOf(['auto', 'link', 'copy'] as const, { default: 'auto' }),
   'keep-releases': f.int(1, 100, { default: 5 }),
   'migrate-command': f.optionalString(),
   'migrate-mode': f.enumOf(['compose-run', 'exec', 'host'] as const, { default: 'compose-run' }),

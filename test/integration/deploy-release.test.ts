@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import os from 'node:os';
@@ -201,6 +201,9 @@ describe('file releases send only what changed', () => {
     expect(await inode(id2, 'src/module2/file2.php')).not.toBe(await inode(id1, 'src/module2/file2.php'));
     expect(await currentOf(pool, h, SITE)).toBe(id2);
     expect((await onHost(pool, h, 'stat -c %a "$HOME/$1/.tree" "$HOME/$1/.tree/$2.json"', SITE, id2)).trim().split('\n')).toEqual(['700', '600']);
+    // The release directory takes the source's mode, whole tree or not.
+    const rootMode = (statSync(src).mode & 0o777).toString(8);
+    expect((await onHost(pool, h, 'stat -c %a "$HOME/$1/releases/$2" "$HOME/$1/releases/$3"', SITE, id1, id2)).trim().split('\n')).toEqual([rootMode, rootMode]);
   });
 
   it('a file changed on the host since it was sent is sent again, never reused', async () => {
@@ -228,6 +231,36 @@ describe('file releases send only what changed', () => {
     const v5 = await site('5.0.0');
     expect(v5.log).toContain('sent 1 file(s)');
     expect(await onHostTree(`releases/${v5.outputs['release-id']!}`)).toBe(localTree());
+  });
+
+  it('a read-only directory in the source: reused and changed files land in it, and old releases are pruned', async () => {
+    put('locked/a.txt', 'a');
+    put('locked/b.txt', 'b');
+    chmodSync(path.join(src, 'locked'), 0o555);
+    try {
+      expect((await site('5.1.0')).errors).toEqual([]);
+      chmodSync(path.join(src, 'locked'), 0o755);
+      put('locked/b.txt', 'b2');
+      chmodSync(path.join(src, 'locked'), 0o555);
+      const r = await site('5.2.0');
+      expect(r.errors).toEqual([]);
+      expect(r.log).toMatch(/sent 1 file\(s\).*unchanged file\(s\).*linked from/);
+      expect(await onHostTree(`releases/${r.outputs['release-id']!}`)).toBe(localTree());
+    } finally {
+      chmodSync(path.join(src, 'locked'), 0o755);
+    }
+  });
+
+  it('unchanged-files: a command that runs inside the release makes them copies (auto); link and copy can be asked for', async () => {
+    const restart = await site('5.3.0', { 'restart-command': 'true' });
+    expect(restart.errors).toEqual([]);
+    expect(restart.log).toMatch(/unchanged file\(s\), [\d.]+ KiB, copied from/);
+    const linked = await site('5.4.0', { 'restart-command': 'true', 'unchanged-files': 'link' });
+    expect(linked.log).toMatch(/unchanged file\(s\), [\d.]+ KiB, linked from/);
+    const copied = await site('5.5.0', { 'unchanged-files': 'copy' });
+    expect(copied.log).toMatch(/unchanged file\(s\), [\d.]+ KiB, copied from/);
+    const [a, b] = [linked.outputs['release-id']!, copied.outputs['release-id']!];
+    expect(await inode(b, 'src/module3/file3.php')).not.toBe(await inode(a, 'src/module3/file3.php'));
   });
 
   it('pruning removes the trees of the releases it removes', async () => {

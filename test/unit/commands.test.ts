@@ -177,7 +177,12 @@ describe('releases and locks', () => {
     `);
     expect(r(c.removeReleasesCommand('/srv/app', ['R0', 'R1']))).toMatchInlineSnapshot(`
       "sh -c 'set -eu
-      d=$1; shift; for id in "$@"; do rm -rf -- "$d/releases/$id"; rm -f -- "$d/.tree/$id.json"; done' ops /srv/app R0 R1"
+      d=$1; shift
+      for id in "$@"; do
+        rm -f -- "$d/.tree/$id.json"
+        if [ -d "$d/releases/$id" ]; then find "$d/releases/$id" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null || true; fi
+        rm -rf -- "$d/releases/$id"
+      done' ops /srv/app R0 R1"
     `);
   });
   it('acquire, renew, release, break', () => {

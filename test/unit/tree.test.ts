@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extractCommand, readTreeCommand, removeReleasesCommand, reuseFilesCommand, recordReleaseCommand } from '../../src/commands/index.js';
-import { parseHostFiles, parseTree, planDelta, scanTree, type HostFile, type Tree } from '../../src/deploy/tree.js';
+import { confirmReuse, NonUtf8NameError, parseHostFiles, parseTree, planDelta, scanTree, type HostFile, type Tree } from '../../src/deploy/tree.js';
+import { checkSource } from '../../src/deploy/source.js';
 import type { Command } from '../../src/shell/index.js';
 
 /** Run a command built for a host with this machine's sh. */
@@ -120,10 +121,10 @@ describe('the host side of a file release, run by this machine', () => {
     const d = planDelta(v2, v1, host);
     expect(d.reuse).toEqual(['lib/a.php', 'run.sh']);
     const r2 = path.join(app, 'releases', 'R2');
-    run(reuseFilesCommand(r1, r2, 'link'), `${d.reuse.join('\0')}\0`);
+    run(reuseFilesCommand(r1, r2, 'link'), d.reuse.map((p) => `./${p}\0`).join(''));
     expect(statSync(path.join(r2, 'lib', 'a.php')).ino).toBe(statSync(path.join(r1, 'lib', 'a.php')).ino);
     // Even a file of the archive that exists as a link is replaced, never written through.
-    run(reuseFilesCommand(r1, r2, 'link'), 'index.php\0');
+    run(reuseFilesCommand(r1, r2, 'link'), './index.php\0');
     const list = d.send.map((e) => `./${e.path}\0`).join('');
     run(extractCommand(r2, false), execFileSync('tar', ['-C', src, '-cf', '-', '--null', '--no-recursion', '-T', '-'], { input: list }));
     expect(readFileSync(path.join(r2, 'index.php'), 'utf8')).toBe('hello v2');
@@ -133,7 +134,7 @@ describe('the host side of a file release, run by this machine', () => {
 
     // Copies keep mode and mtime, on an inode of their own.
     const r3 = path.join(app, 'releases', 'R3');
-    run(reuseFilesCommand(r1, r3, 'copy'), 'run.sh\0');
+    run(reuseFilesCommand(r1, r3, 'copy'), './run.sh\0');
     const [a, b] = [statSync(path.join(r1, 'run.sh')), statSync(path.join(r3, 'run.sh'))];
     expect(b.ino).not.toBe(a.ino);
     expect([b.mode, Math.floor(b.mtimeMs / 1000)]).toEqual([a.mode, Math.floor(a.mtimeMs / 1000)]);
@@ -141,5 +142,66 @@ describe('the host side of a file release, run by this machine', () => {
     run(removeReleasesCommand(app, ['R1']));
     expect(() => statSync(path.join(app, '.tree', 'R1.json'))).toThrow();
     expect(readFileSync(path.join(r2, 'lib', 'a.php'), 'utf8')).toBe('a');
+  });
+});
+
+describe('sources the tree cannot name, and hosts that did not reuse as asked', () => {
+  it('a name that is not UTF-8: no tree (the whole source is sent), and its links are still checked byte for byte', async () => {
+    const src = source();
+    const bad = Buffer.concat([Buffer.from(`${src}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+    writeFileSync(bad, 'latin-1 name');
+    expect(() => scanTree(src)).toThrow(NonUtf8NameError);
+    expect(await checkSource(src)).toBeUndefined();
+    symlinkSync('../../etc/passwd', Buffer.concat([Buffer.from(`${src}/l`), Buffer.from([0xe9])]));
+    await expect(checkSource(src)).rejects.toThrow(/points outside the release/);
+  });
+
+  it('a reused file the new release does not hold as expected is sent after all', () => {
+    const f = (p: string, o: Partial<{ size: number; mtime: number }> = {}) => ({ path: p, type: 'f' as const, mode: 0o644, size: 1, mtime: 100, hash: p, ...o });
+    const local: Tree = { version: 1, entries: [f('a', { mtime: 300 }), f('b', { mtime: 300 }), f('c', { mtime: 300 })] };
+    const base: Tree = { version: 1, entries: [f('a'), f('b'), f('c')] };
+    const host = new Map<string, HostFile>(['a', 'b', 'c'].map((p) => [p, { size: 1, mtime: 100, mode: 0o644 }]));
+    const d = planDelta(local, base, host);
+    expect(d.reuse).toEqual(['a', 'b', 'c']);
+    // b changed on the host after its listing; c did not make it.
+    const now = new Map<string, HostFile>([
+      ['a', { size: 1, mtime: 100, mode: 0o644 }],
+      ['b', { size: 1, mtime: 101, mode: 0o644 }],
+    ]);
+    const c = confirmReuse(local, d, now);
+    expect(c.reuse).toEqual(['a']);
+    expect(c.send.map((e) => e.path)).toEqual(['b', 'c']);
+    expect(c.stored.entries.map((e) => [e.path, e.mtime])).toEqual([
+      ['a', 100],
+      ['b', 300],
+      ['c', 300],
+    ]);
+    expect([c.sendBytes, c.reuseBytes]).toEqual([2, 1]);
+    expect(confirmReuse(local, d, host)).toBe(d);
+  });
+
+  it('read-only directories: reused files land, the directories stay writable for the archive, and pruning removes them', () => {
+    const app = mkdtempSync(path.join(os.tmpdir(), 'appdir-ro-'));
+    const base = path.join(app, 'releases', 'B');
+    mkdirSync(path.join(base, 'ro'), { recursive: true });
+    writeFileSync(path.join(base, 'ro', 'a'), 'a');
+    writeFileSync(path.join(base, 'ro', 'b'), 'b');
+    chmodSync(path.join(base, 'ro'), 0o555);
+    const next = path.join(app, 'releases', 'N');
+    const out = run(reuseFilesCommand(base, next, 'link'), './ro/a\0./ro/b\0');
+    const copied = path.join(app, 'releases', 'C');
+    // A name that looks like an option is a name.
+    writeFileSync(path.join(base, '--checkpoint-action=exec=touch pwned'), 'x');
+    run(reuseFilesCommand(base, copied, 'copy'), './ro/a\0./--checkpoint-action=exec=touch pwned\0');
+    expect(readFileSync(path.join(copied, 'ro', 'a'), 'utf8')).toBe('a');
+    expect(readFileSync(path.join(copied, '--checkpoint-action=exec=touch pwned'), 'utf8')).toBe('x');
+    expect(() => statSync(path.join(base, 'pwned'))).toThrow();
+    expect(statSync(path.join(copied, 'ro')).mode & 0o200).toBe(0o200);
+    expect([...parseHostFiles(out).keys()].sort()).toEqual(['ro/a', 'ro/b']);
+    expect(statSync(path.join(next, 'ro')).mode & 0o200).toBe(0o200);
+    for (const id of ['B', 'N', 'C']) {
+      run(removeReleasesCommand(app, [id]));
+      expect(() => statSync(path.join(app, 'releases', id))).toThrow();
+    }
   });
 });
