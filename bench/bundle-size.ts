@@ -7,24 +7,12 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { build } from 'esbuild';
 import { ROOT } from '../test/harness.js';
-import { writeResults } from './results.js';
+import { bytesByPackage, writeResults } from './results.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-bundle-size-'));
 const kb = (b: number) => `${Math.round(b / 1024)} KB`;
-
-/** Bytes per package in some outputs of a metafile. */
-function byPackage(outputs: Metafile['outputs'][string][]): { name: string; bytes: number }[] {
-  const by = new Map<string, number>();
-  for (const out of outputs)
-    for (const [file, v] of Object.entries(out.inputs)) {
-      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-      const name = m ? m[1]! : file.startsWith('src/') || file.startsWith('actions/') ? 'ops-actions (src, actions)' : 'other';
-      by.set(name, (by.get(name) ?? 0) + v.bytesInOutput);
-    }
-  return [...by].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
-}
 
 const top = (xs: { name: string; bytes: number }[]) =>
   xs
@@ -69,7 +57,7 @@ try {
     const lazy = Object.keys(outputs)
       .filter((k) => !atStartKeys.has(k))
       .map((k) => outputs[k]!);
-    rows.push({ action: a, main, chunks, startTop: top(byPackage(atStart)), lazyTop: top(byPackage(lazy)) });
+    rows.push({ action: a, main, chunks, startTop: top(bytesByPackage(atStart)), lazyTop: top(bytesByPackage(lazy)) });
   }
   const total = rows.reduce((s, r) => s + r.main + r.chunks, 0);
   const table = [

@@ -36,3 +36,15 @@ export function writeResults(name: string, data: unknown, markdown: string): voi
   text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`;
   writeFileSync(page, text);
 }
+
+/** Bytes per package (node_modules/<name>, or this project's own code) in esbuild metafile outputs, largest first. */
+export function bytesByPackage(outputs: { inputs: Record<string, { bytesInOutput: number }> }[]): { name: string; bytes: number }[] {
+  const by = new Map<string, number>();
+  for (const out of outputs)
+    for (const [file, v] of Object.entries(out.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+      const name = m ? m[1]! : file.startsWith('src/') || file.startsWith('actions/') ? 'ops-actions (src, actions)' : 'other';
+      by.set(name, (by.get(name) ?? 0) + v.bytesInOutput);
+    }
+  return [...by].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+}

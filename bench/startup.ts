@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { NODE, ROOT } from '../test/harness.js';
-import { median, writeResults } from './results.js';
+import { bytesByPackage, median, writeResults } from './results.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const bundles = readdirSync(path.join(ROOT, 'dist')).filter((d) => existsSync(path.join(ROOT, 'dist', d, 'index.js')));
@@ -50,16 +50,8 @@ async function composition(entry: string): Promise<{ name: string; kb: number }[
     external: ['*.node'],
     outfile: path.join(tmp, 'x.js'),
   });
-  const out = Object.values(r.metafile!.outputs)[0]!;
-  const by = new Map<string, number>();
-  for (const [file, v] of Object.entries(out.inputs)) {
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-    const name = m ? m[1]! : file.startsWith('src/') || file.startsWith('actions/') ? 'ops-actions (src, actions)' : 'other';
-    by.set(name, (by.get(name) ?? 0) + v.bytesInOutput);
-  }
-  return [...by]
-    .map(([name, b]) => ({ name, kb: Math.round(b / 1024) }))
-    .sort((a, b) => b.kb - a.kb)
+  return bytesByPackage([Object.values(r.metafile!.outputs)[0]!])
+    .map(({ name, bytes }) => ({ name, kb: Math.round(bytes / 1024) }))
     .slice(0, 4);
 }
 
